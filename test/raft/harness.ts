@@ -1,0 +1,107 @@
+// A tiny in-memory cluster for unit tests: each node persists to a MemoryStorage and messages are
+// delivered synchronously, with optional drops, until nothing is left to do.
+
+import { RawNode } from '../../src/raft/node.ts';
+import { MemoryStorage } from '../../src/raft/storage.ts';
+import type { RaftConfig } from '../../src/raft/raft.ts';
+import type { Entry, Message, NodeId, ReadState } from '../../src/raft/types.ts';
+import { seededRng } from '../../src/util/prng.ts';
+
+export interface TestNode {
+  node: RawNode;
+  storage: MemoryStorage;
+  applied: Entry[];
+  readStates: ReadState[];
+}
+
+export type Filter = (m: Message) => boolean;
+
+export class TestCluster {
+  readonly nodes = new Map<NodeId, TestNode>();
+  /** Messages for which a filter returns true are dropped. */
+  filters: Filter[] = [];
+  /** Every message delivered, for assertions. */
+  delivered: Message[] = [];
+
+  constructor(
+    voters: NodeId[],
+    readonly opts: Partial<RaftConfig> & { learners?: NodeId[] } = {},
+  ) {
+    for (const id of [...voters, ...(opts.learners ?? [])]) this.add(id, { voters, learners: opts.learners ?? [] });
+  }
+
+  add(id: NodeId, conf = { voters: [] as NodeId[], learners: [] as NodeId[] }, storage = new MemoryStorage(conf), applied = 0): TestNode {
+    const node = new RawNode({ electionTick: 10, heartbeatTick: 1, rng: seededRng(id.charCodeAt(id.length - 1)), ...this.opts, id, storage, applied });
+    const tn: TestNode = { node, storage, applied: [], readStates: [] };
+    this.nodes.set(id, tn);
+    return tn;
+  }
+
+  get(id: NodeId): RawNode {
+    const tn = this.nodes.get(id);
+    if (!tn) throw new Error(`no node ${id}`);
+    return tn.node;
+  }
+
+  isolate(id: NodeId): void {
+    this.filters.push((m) => m.from === id || m.to === id);
+  }
+
+  heal(): void {
+    this.filters = [];
+  }
+
+  /** Process Readies and deliver messages until quiescent. */
+  stabilize(limit = 10_000): void {
+    for (let round = 0; round < limit; round++) {
+      const inflight: Message[] = [];
+      for (const tn of this.nodes.values()) {
+        if (!tn.node.hasReady()) continue;
+        const rd = tn.node.ready();
+        tn.storage.save(rd);
+        inflight.push(...rd.messages);
+        tn.applied.push(...rd.committedEntries);
+        tn.readStates.push(...rd.readStates);
+        tn.node.advance();
+      }
+      if (inflight.length === 0) return;
+      for (const m of inflight) this.deliver(m);
+    }
+    throw new Error('cluster did not stabilize');
+  }
+
+  deliver(m: Message): void {
+    if (this.filters.some((f) => f(m))) return;
+    const to = this.nodes.get(m.to);
+    if (!to) return;
+    this.delivered.push(m);
+    to.node.step(m);
+  }
+
+  tick(ids: NodeId[] | 'all' = 'all', n = 1): void {
+    for (let i = 0; i < n; i++) {
+      for (const [id, tn] of this.nodes) if (ids === 'all' || ids.includes(id)) tn.node.tick();
+      this.stabilize();
+    }
+  }
+
+  /** Make `id` leader by campaigning directly. */
+  elect(id: NodeId): void {
+    this.get(id).campaign();
+    this.stabilize();
+    if (this.get(id).status().role !== 'leader') throw new Error(`${id} did not become leader`);
+  }
+
+  leader(): NodeId | undefined {
+    for (const [id, tn] of this.nodes) if (tn.node.status().role === 'leader') return id;
+    return undefined;
+  }
+
+  /** Data of applied normal entries on `id`, as strings, skipping leader no-ops. */
+  appliedData(id: NodeId): string[] {
+    const tn = this.nodes.get(id)!;
+    return tn.applied.filter((e) => e.type === 0 && e.data.length > 0).map((e) => new TextDecoder().decode(e.data));
+  }
+}
+
+export const enc = (s: string) => new TextEncoder().encode(s);
