@@ -371,7 +371,10 @@ export class Raft {
     const result = tallyVotes(this.voters(), this.votes);
     if (result === 'won') {
       if (this.role === Role.PreCandidate) this.campaign('normal');
-      else this.becomeLeader();
+      else {
+        this.becomeLeader();
+        this.bcastAppend();
+      }
     } else if (result === 'lost') {
       this.becomeFollower(this.term, NONE);
     }
