@@ -3,6 +3,7 @@
 
 import { RawNode } from '../../src/raft/node.ts';
 import { MemoryStorage } from '../../src/raft/storage.ts';
+import { bootstrapState } from '../../src/raft/bootstrap.ts';
 import type { RaftConfig } from '../../src/raft/raft.ts';
 import type { Entry, Message, NodeId, ReadState } from '../../src/raft/types.ts';
 import { seededRng } from '../../src/util/prng.ts';
@@ -25,13 +26,20 @@ export class TestCluster {
 
   constructor(
     voters: NodeId[],
-    readonly opts: Partial<RaftConfig> & { learners?: NodeId[] } = {},
+    readonly opts: Partial<RaftConfig> & { learners?: NodeId[]; seed?: number } = {},
   ) {
-    for (const id of [...voters, ...(opts.learners ?? [])]) this.add(id, { voters, learners: opts.learners ?? [] });
+    for (const id of [...voters, ...(opts.learners ?? [])]) {
+      const storage = new MemoryStorage();
+      storage.save(bootstrapState(voters, opts.learners ?? []));
+      this.add(id, storage);
+    }
+    // Apply the bootstrap membership entries.
+    this.stabilize();
   }
 
-  add(id: NodeId, conf = { voters: [] as NodeId[], learners: [] as NodeId[] }, storage = new MemoryStorage(conf), applied = 0): TestNode {
-    const node = new RawNode({ electionTick: 10, heartbeatTick: 1, rng: seededRng(id.charCodeAt(id.length - 1)), ...this.opts, id, storage, applied });
+  /** Start a node over `storage` (a new, empty node by default; pass a crashed node's storage to restart it). */
+  add(id: NodeId, storage = new MemoryStorage(), applied = 0): TestNode {
+    const node = new RawNode({ electionTick: 10, heartbeatTick: 1, ...this.opts, rng: seededRng((this.opts.seed ?? 0) * 131 + id.charCodeAt(id.length - 1)), id, storage, applied });
     const tn: TestNode = { node, storage, applied: [], readStates: [] };
     this.nodes.set(id, tn);
     return tn;
@@ -64,7 +72,7 @@ export class TestCluster {
         tn.readStates.push(...rd.readStates);
         tn.node.advance();
       }
-      if (inflight.length === 0) return;
+      if (inflight.length === 0 && ![...this.nodes.values()].some((tn) => tn.node.hasReady())) return;
       for (const m of inflight) this.deliver(m);
     }
     throw new Error('cluster did not stabilize');
@@ -95,6 +103,13 @@ export class TestCluster {
   leader(): NodeId | undefined {
     for (const [id, tn] of this.nodes) if (tn.node.status().role === 'leader') return id;
     return undefined;
+  }
+
+  /** Crash `id` (losing everything not persisted) and start it again from its storage. */
+  restart(id: NodeId): TestNode {
+    const old = this.nodes.get(id)!;
+    const tn = this.add(id, old.storage, old.storage.snapshot().meta.index);
+    return tn;
   }
 
   /** Data of applied normal entries on `id`, as strings, skipping leader no-ops. */

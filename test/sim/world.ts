@@ -429,7 +429,7 @@ export class SimWorld {
   healEverything(): void {
     this.doomed.clear();
     this.net.healAll();
-    this.net.profile = { ...this.net.profile, dropRate: 0, dupRate: 0 };
+    this.net.profile = { ...this.net.profile, dropRate: 0, dupRate: 0, reorderRate: 0 };
     for (const n of this.nodes.values()) if (!n.raft && !n.removed) this.restart(n);
     this.trace('healed: network whole, every member running');
   }

@@ -1,0 +1,119 @@
+// Learners, single-server membership changes (thesis §4.1) and leadership transfer (thesis §3.10).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster, enc } from './harness.ts';
+import { MessageType, RaftError } from '../../src/raft/types.ts';
+
+describe('learners', () => {
+  it('a learner receives the log but neither votes nor counts toward a quorum', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { learners: ['l'] });
+    c.elect('a');
+    c.isolate('b');
+    c.isolate('c');
+    c.get('a').propose(enc('x'));
+    c.stabilize();
+    assert.deepEqual(c.appliedData('a'), [], 'a and the learner are not a majority of the voters');
+    c.heal();
+    c.tick('all', 2);
+    assert.deepEqual(c.appliedData('l'), ['x'], 'the learner catches up');
+    c.filters.push(() => true);
+    c.tick(['l'], 50);
+    assert.equal(c.get('l').status().role, 'follower', 'a learner never campaigns');
+  });
+
+  it('a new node added as a learner catches up from the log, then is promoted to voter', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.get('a').propose(enc('before'));
+    c.stabilize();
+    c.get('a').proposeConfChange({ type: 'addLearner', node: 'd' });
+    c.add('d');
+    c.stabilize();
+    c.tick('all', 2);
+    assert.deepEqual(c.appliedData('d'), ['before']);
+    assert.deepEqual(c.get('d').confState(), { voters: ['a', 'b', 'c'], learners: ['d'] }, 'the learner learned the membership from the log');
+    c.get('a').proposeConfChange({ type: 'addVoter', node: 'd' });
+    c.stabilize();
+    assert.deepEqual(c.get('a').confState().voters, ['a', 'b', 'c', 'd']);
+  });
+});
+
+describe('§4.1 single-server membership changes', () => {
+  it('only one change may be pending at a time', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.filters.push((m) => m.type === MessageType.AppResp);
+    c.get('a').proposeConfChange({ type: 'addLearner', node: 'd' });
+    assert.throws(() => c.get('a').proposeConfChange({ type: 'addLearner', node: 'e' }), (e: unknown) => e instanceof RaftError && e.code === 'conf-change-pending');
+  });
+
+  it('a new leader accepts no change until an entry of its term is applied', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.filters.push((m) => m.type === MessageType.AppResp);
+    c.elect('a');
+    assert.throws(() => c.get('a').proposeConfChange({ type: 'remove', node: 'c' }), /membership change is in progress/);
+  });
+
+  it('removing a voter shrinks the quorum', () => {
+    const c = new TestCluster(['a', 'b', 'c', 'd']);
+    c.elect('a');
+    c.get('a').proposeConfChange({ type: 'remove', node: 'd' });
+    c.stabilize();
+    c.isolate('c');
+    c.isolate('d');
+    c.get('a').propose(enc('x'));
+    c.stabilize();
+    assert.deepEqual(c.appliedData('a'), ['x'], 'a and b are a majority of {a, b, c}');
+  });
+
+  it('a leader that applies its own removal steps down and the rest elect a new leader', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.get('a').proposeConfChange({ type: 'remove', node: 'a' });
+    c.stabilize();
+    assert.equal(c.get('a').status().role, 'follower');
+    c.isolate('a');
+    c.tick(['b', 'c'], 40);
+    assert.ok(['b', 'c'].includes(c.leader() ?? ''));
+  });
+
+  it('invalid changes are refused', () => {
+    const c = new TestCluster(['a']);
+    c.elect('a');
+    assert.throws(() => c.get('a').proposeConfChange({ type: 'addVoter', node: 'a' }), /already a voter/);
+    assert.throws(() => c.get('a').proposeConfChange({ type: 'remove', node: 'zz' }), /not a member/);
+    assert.throws(() => c.get('a').proposeConfChange({ type: 'remove', node: 'a' }), /last voter/);
+  });
+});
+
+describe('leadership transfer (thesis §3.10)', () => {
+  it('the leader brings the target up to date, then sends TimeoutNow and the target wins at once', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.isolate('c');
+    c.get('a').propose(enc('x'));
+    c.stabilize();
+    c.heal();
+    c.get('a').transferLeader('c');
+    c.stabilize();
+    assert.equal(c.leader(), 'c');
+    assert.deepEqual(c.appliedData('c'), ['x']);
+  });
+
+  it('proposals are refused while a transfer is in progress, and the transfer is abandoned after an election timeout', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.isolate('c');
+    c.get('a').transferLeader('c');
+    assert.throws(() => c.get('a').propose(enc('x')), (e: unknown) => e instanceof RaftError && e.code === 'transfer-in-progress');
+    c.tick(['a', 'b'], 10);
+    assert.equal(c.leader(), 'a');
+    c.get('a').propose(enc('x'));
+  });
+
+  it('a transfer to a learner is refused', () => {
+    const c = new TestCluster(['a', 'b'], { learners: ['l'] });
+    c.elect('a');
+    assert.throws(() => c.get('a').transferLeader('l'), /not a voter/);
+  });
+});
