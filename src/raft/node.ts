@@ -128,6 +128,7 @@ export class RawNode {
   ready(): Ready {
     if (this.outstanding) throw new Error('ready() called again before advance()');
     const r = this.raft;
+    r.flushAppends();
     r.flushReadHeartbeat();
     const soft = this.softState();
     const hard = this.hardState();

@@ -103,6 +103,7 @@ export class Raft {
   /** Index of the latest membership change (or this leader's first entry); one may be pending at a time. */
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
+  private appendsPending = false;
   readonly readOnly = new ReadOnlyQueue();
 
   constructor(cfg: RaftConfig) {
@@ -544,7 +545,14 @@ export class Raft {
     this.uncommittedBytes += bytes;
     this.appendEntries(entries);
     if (entries.some((e) => e.type === EntryType.ConfChange)) this.pendingConfIndex = this.log.lastIndex();
-    this.bcastAppend();
+    // Sent when the host collects the next Ready, so every proposal made until then shares one append.
+    this.appendsPending = true;
+  }
+
+  /** Send the appends that proposals since the last Ready are waiting for. */
+  flushAppends(): void {
+    if (this.appendsPending && this.role === Role.Leader) this.bcastAppend();
+    this.appendsPending = false;
   }
 
   private checkConfChange(cc: ConfChange): void {
