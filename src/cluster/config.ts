@@ -1,0 +1,57 @@
+// Everything a node needs to start. The CLI builds it from flags, a TOML file and CONCORD_* variables.
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface NodeConfig {
+  nodeId: string;
+  /** Cluster identity checked on every peer connection. */
+  clusterId: string;
+  dataDir: string;
+  httpAddr: HostPort;
+  raftAddr: HostPort;
+  grpcAddr?: HostPort;
+  textAddr?: HostPort;
+  gossipAddr?: HostPort;
+  /** Gossip seeds (later issue). */
+  join: string[];
+  /** Initial members id -> raft address (host:port); used only when the data dir is empty. */
+  peers: Record<string, string>;
+  /** Start a new single-node cluster if the data dir is empty and no peers are given. */
+  bootstrap: boolean;
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  /** A request that cannot complete in this time fails with 503/504. */
+  requestTimeoutMs: number;
+  /** Raft tick interval; election timeout = electionTicks * tickMs (randomized up to 2x). */
+  tickMs: number;
+  electionTicks: number;
+  leaseReads: boolean;
+  logLevel: string;
+}
+
+export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
+  clusterId: 'concord',
+  dataDir: './data',
+  httpAddr: { host: '127.0.0.1', port: 8080 },
+  raftAddr: { host: '127.0.0.1', port: 7000 },
+  bootstrap: true,
+  maxKeyBytes: 8 * 1024,
+  maxValueBytes: 64 * 1024 * 1024,
+  requestTimeoutMs: 5000,
+  tickMs: 100,
+  electionTicks: 10,
+  leaseReads: false,
+  logLevel: 'info',
+};
+
+export interface RunningNode {
+  readonly config: NodeConfig;
+  /** The bound HTTP URL (the port is real even if 0 was asked). */
+  readonly httpUrl: string;
+  readonly raftAddress: string;
+  /** Graceful: stop accepting, finish in-flight requests, flush, close storage. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,44 @@
+// Prometheus metrics of a node (prom-client), read from the Raft group and transport at scrape time.
+
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RaftGroup } from './raft-group.ts';
+import type { PeerStatsSource } from './peer-stats.ts';
+
+const ROLES = ['follower', 'pre-candidate', 'candidate', 'leader'];
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+
+  constructor(group: RaftGroup, transport: PeerStatsSource) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'concord_process_' });
+    const gauge = (name: string, help: string, read: () => number) =>
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+    gauge('concord_raft_term', 'Current Raft term', () => group.node.status().term);
+    gauge('concord_raft_commit_index', 'Highest index known committed', () => group.node.status().commit);
+    gauge('concord_raft_applied_index', 'Highest index applied to the state machine', () => group.node.status().applied);
+    gauge('concord_raft_leader_changes', 'Role or leader changes seen by this node', () => group.leaderChanges);
+    new Gauge({
+      name: 'concord_raft_role',
+      help: 'Raft role of this node (1 for the current role)',
+      labelNames: ['role'],
+      registers: [this.registry],
+      collect() {
+        const role = group.node.status().role;
+        for (const r of ROLES) this.set({ role: r }, r === role ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'concord_peer_queue_messages',
+      help: 'Messages queued for each peer',
+      labelNames: ['peer'],
+      registers: [this.registry],
+      collect() {
+        for (const [peer, s] of Object.entries(transport.stats().peers)) this.set({ peer }, s.queuedMessages);
+      },
+    });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

@@ -1,0 +1,108 @@
+// The node without its front ends: storage, peer transport, the Raft group and the services over it.
+// One group (shard) today; the group id is in every peer message so a node can host many later.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { bootstrapState } from '../raft/bootstrap.ts';
+import { decodeConfChange } from '../raft/conf-change.ts';
+import type { Message } from '../raft/types.ts';
+import { LmdbRaftStorage } from '../storage/raft-log-store.ts';
+import { KvStore } from '../storage/kv-store.ts';
+import { PeerTransport } from '../transport/index.ts';
+import { KvStateMachine } from '../kv/state-machine.ts';
+import { RaftKvService } from '../kv/service.ts';
+import type { NodeConfig } from './config.ts';
+import { RaftGroup } from './raft-group.ts';
+import { RaftClusterService } from './cluster-service.ts';
+import { NodeMetrics } from './metrics.ts';
+
+const GROUP = 'g0';
+
+interface PeerEnvelope {
+  g: string;
+  m: Message;
+}
+
+export interface NodeCore {
+  kv: RaftKvService;
+  cluster: RaftClusterService;
+  group: RaftGroup;
+  metrics: NodeMetrics;
+  raftAddress: string;
+  close(): Promise<void>;
+}
+
+/** Everything but the front ends: storage, peer transport, the Raft group and the services over it. */
+export async function startNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const storage = new LmdbRaftStorage({
+    env: path.join(config.dataDir, 'raft'),
+    group: GROUP,
+    snapshotDir: path.join(config.dataDir, 'snapshots'),
+  });
+  if (storage.lastIndex() === 0) {
+    // A new data dir: found the cluster from --peers (every founding member gets the same list), or alone.
+    const voters = Object.keys(config.peers).length > 0 ? Object.keys(config.peers).sort() : [config.nodeId];
+    if (!voters.includes(config.nodeId)) throw new Error(`--peers does not include this node (${config.nodeId})`);
+    await storage.save(bootstrapState(voters));
+    log.info({ voters }, 'bootstrapped a new cluster');
+  } else {
+    log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
+  }
+  const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
+  const stateMachine = new KvStateMachine(store);
+
+  const transport = new PeerTransport<PeerEnvelope>({
+    nodeId: config.nodeId,
+    clusterId: config.clusterId,
+    listen: config.raftAddr,
+    logger: log.child({ part: 'transport' }),
+  });
+  const raftAddress = await transport.start();
+  const addresses = new Map<string, string>(Object.entries(config.peers));
+  for (const [id, addr] of addresses) if (id !== config.nodeId) transport.setPeer(id, addr);
+  stateMachine.onConfChange = (e) => {
+    const cc = decodeConfChange(e.data);
+    if (cc.node === config.nodeId) return;
+    if (cc.type === 'remove') {
+      transport.removePeer(cc.node);
+      addresses.delete(cc.node);
+    } else if (cc.context) {
+      transport.setPeer(cc.node, cc.context);
+      addresses.set(cc.node, cc.context);
+    }
+  };
+
+  const group = new RaftGroup({
+    group: GROUP,
+    nodeId: config.nodeId,
+    storage,
+    stateMachine,
+    send: (to, m) => transport.send(to, { g: GROUP, m }),
+    tickMs: config.tickMs,
+    electionTicks: config.electionTicks,
+    leaseReads: config.leaseReads,
+    logger: log.child({ part: 'raft' }),
+  });
+  transport.onMessage((_from, env) => {
+    if (env.g === GROUP) group.step(env.m);
+  });
+
+  const kv = new RaftKvService(config.nodeId, group, store, config);
+  const cluster = new RaftClusterService(config, group, addresses, transport);
+  const metrics = new NodeMetrics(group, transport);
+  return {
+    kv,
+    cluster,
+    group,
+    metrics,
+    raftAddress: `${raftAddress.host}:${raftAddress.port}`,
+    close: async () => {
+      await group.close();
+      await transport.close();
+      await storage.close();
+      await store.close();
+    },
+  };
+}

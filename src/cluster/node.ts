@@ -1,0 +1,38 @@
+// A Concord node: the core (storage, Raft, services) plus its front ends (HTTP today).
+
+import { pino, type Logger } from 'pino';
+import { buildHttpApi } from '../api/http/index.ts';
+import type { NodeConfig, RunningNode } from './config.ts';
+import { startNodeCore } from './node-core.ts';
+
+export async function startNode(config: NodeConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningNode> {
+  const log = logger.child({ node: config.nodeId });
+  const { kv, cluster, metrics, raftAddress, close: closeCore } = await startNodeCore(config, log);
+  const http = buildHttpApi({
+    kv,
+    cluster,
+    limits: config,
+    logger: log.child({ part: 'http' }),
+    metrics: () => metrics.render(),
+    nodeId: config.nodeId,
+  });
+  await http.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
+  const addr = http.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.httpAddr.port;
+  const httpUrl = `http://${config.httpAddr.host}:${port}`;
+  log.info({ http: httpUrl, raft: raftAddress }, 'node started');
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    httpUrl,
+    raftAddress,
+    close: () =>
+      (closing ??= (async () => {
+        log.info('shutting down');
+        await http.close(); // stops accepting, lets in-flight requests finish
+        await closeCore();
+        log.info('stopped');
+      })()),
+  };
+}

@@ -1,0 +1,207 @@
+// Hosts one Raft group on this node: drives the pure core with a ticker and the transport, runs the
+// Ready loop (persist with one fsync per Ready, send, apply, advance), and turns proposals and reads
+// into promises that settle when the entry is applied or the read index is reached.
+
+import type { Logger } from 'pino';
+import { RawNode } from '../raft/node.ts';
+import type { RaftConfig } from '../raft/raft.ts';
+import { MessageType, RaftError, type Entry, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
+import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
+import { seededRng } from '../util/prng.ts';
+import { ConcordError } from '../kv/errors.ts';
+
+/** What the group applies committed entries to. */
+export interface StateMachine {
+  appliedIndex(): number;
+  /** Apply committed entries in order; returns what each proposing request should be told, by entry index. */
+  apply(entries: Entry[]): Promise<Map<number, { node: string; seq: number; result: unknown }>>;
+  restore(snapshot: Snapshot): Promise<void>;
+}
+
+export interface GroupOptions {
+  group: string;
+  nodeId: NodeId;
+  storage: LmdbRaftStorage;
+  stateMachine: StateMachine;
+  send: (to: NodeId, msg: Message) => void;
+  tickMs: number;
+  electionTicks: number;
+  leaseReads: boolean;
+  logger: Logger;
+}
+
+interface Waiter {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export class RaftGroup {
+  readonly node: RawNode;
+  private readonly ticker: NodeJS.Timeout;
+  private running = true;
+  private wake: (() => void) | undefined;
+  private readonly loopDone: Promise<void>;
+  private nextSeq = 1;
+  private readonly proposals = new Map<number, Waiter>();
+  private nextReadCtx = 1;
+  private readonly reads = new Map<number, Waiter>();
+  /** Read states whose index is not yet applied, in index order. */
+  private readyReads: Array<{ index: number; ctx: number }> = [];
+  leaderChanges = 0;
+
+  constructor(private readonly o: GroupOptions) {
+    const cfg: RaftConfig = {
+      id: o.nodeId,
+      storage: o.storage,
+      applied: o.stateMachine.appliedIndex(),
+      electionTick: o.electionTicks,
+      heartbeatTick: 1,
+      rng: seededRng((Date.now() ^ (process.pid << 8)) >>> 0),
+      preVote: true,
+      checkQuorum: true,
+      leaseRead: o.leaseReads,
+      maxSizePerMsg: 4 << 20,
+      maxInflightMsgs: 256,
+    };
+    this.node = new RawNode(cfg);
+    this.ticker = setInterval(() => {
+      this.node.tick();
+      this.kick();
+    }, o.tickMs);
+    this.loopDone = this.loop();
+  }
+
+  /** Feed a message from a peer. */
+  step(m: Message): void {
+    try {
+      this.node.step(m);
+    } catch (e) {
+      // A forwarded proposal that finds no leader here is dropped; its requester times out and retries.
+      if (!(e instanceof RaftError)) throw e;
+    }
+    this.kick();
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  /** Propose an encoded command; resolves with the state machine's result once applied here. */
+  propose(encode: (seq: number) => Uint8Array, timeoutMs: number): Promise<unknown> {
+    const seq = this.nextSeq++;
+    const p = this.wait(this.proposals, seq, timeoutMs);
+    try {
+      this.node.propose(encode(seq));
+    } catch (e) {
+      this.settle(this.proposals, seq, undefined, toConcordError(e));
+    }
+    this.kick();
+    return p;
+  }
+
+  /** Resolves once this node has applied everything committed before the call (ReadIndex). */
+  linearizableBarrier(timeoutMs: number): Promise<unknown> {
+    const ctx = this.nextReadCtx++;
+    const p = this.wait(this.reads, ctx, timeoutMs);
+    try {
+      this.node.readIndex(ctx);
+    } catch (e) {
+      this.settle(this.reads, ctx, undefined, toConcordError(e));
+    }
+    this.kick();
+    return p;
+  }
+
+  private wait(map: Map<number, Waiter>, id: number, timeoutMs: number): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        map.delete(id);
+        const leader = this.node.status().leader;
+        reject(
+          leader
+            ? new ConcordError('timeout', `not committed within ${timeoutMs} ms`)
+            : new ConcordError('unavailable', `no leader (no quorum) within ${timeoutMs} ms`, 1),
+        );
+      }, timeoutMs);
+      map.set(id, { resolve, reject, timer });
+    });
+  }
+
+  private settle(map: Map<number, Waiter>, id: number, value: unknown, err?: Error): void {
+    const w = map.get(id);
+    if (!w) return;
+    map.delete(id);
+    clearTimeout(w.timer);
+    if (err) w.reject(err);
+    else w.resolve(value);
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      if (!this.node.hasReady()) {
+        await new Promise<void>((r) => (this.wake = r));
+        continue;
+      }
+      try {
+        await this.handleReady(this.node.ready());
+      } catch (e) {
+        // Storage failures are fatal for this group: continuing could acknowledge what is not durable.
+        this.o.logger.fatal({ err: e }, 'raft group failed; stopping it');
+        this.running = false;
+        throw e;
+      }
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) {
+      this.leaderChanges++;
+      this.o.logger.info({ role: rd.softState.role, leader: rd.softState.leader, term: this.node.status().term }, 'raft role changed');
+    }
+    await this.o.storage.save(rd);
+    for (const m of rd.messages) {
+      this.o.send(m.to, m);
+      // Snapshots travel as one message today: report it sent so replication resumes with probing.
+      if (m.type === MessageType.Snap) this.node.reportSnapshot(m.to, true);
+    }
+    if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
+    if (rd.committedEntries.length > 0) {
+      const results = await this.o.stateMachine.apply(rd.committedEntries);
+      for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
+    }
+    for (const rs of rd.readStates) this.readyReads.push({ index: rs.index, ctx: rs.context });
+    const applied = this.o.stateMachine.appliedIndex();
+    if (this.readyReads.length > 0) {
+      const still: typeof this.readyReads = [];
+      for (const r of this.readyReads) {
+        if (r.index <= applied) this.settle(this.reads, r.ctx, undefined);
+        else still.push(r);
+      }
+      this.readyReads = still;
+    }
+    this.node.advance();
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    clearInterval(this.ticker);
+    this.kick();
+    await this.loopDone.catch(() => undefined);
+    const closing = new ConcordError('unavailable', 'node is shutting down', 1);
+    for (const id of [...this.proposals.keys()]) this.settle(this.proposals, id, undefined, closing);
+    for (const id of [...this.reads.keys()]) this.settle(this.reads, id, undefined, closing);
+  }
+}
+
+function toConcordError(e: unknown): Error {
+  if (e instanceof RaftError) {
+    if (e.code === 'too-many-pending' || e.code === 'no-leader' || e.code === 'transfer-in-progress' || e.code === 'conf-change-pending') {
+      return new ConcordError('unavailable', e.message, 1);
+    }
+    return new ConcordError('bad-request', e.message);
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}

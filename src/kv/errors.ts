@@ -1,0 +1,36 @@
+// Errors with the HTTP status they map to, so every adapter reports the same thing the same way.
+
+export type ErrorCode =
+  | 'bad-request'
+  | 'not-found'
+  | 'method-not-allowed'
+  | 'precondition-failed'
+  | 'too-large'
+  | 'unavailable'
+  | 'timeout'
+  | 'internal';
+
+const STATUS: Record<ErrorCode, number> = {
+  'bad-request': 400,
+  'not-found': 404,
+  'method-not-allowed': 405,
+  'precondition-failed': 412,
+  'too-large': 413,
+  unavailable: 503,
+  timeout: 504,
+  internal: 500,
+};
+
+export class ConcordError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    /** For 'unavailable': seconds after which a retry may succeed. */
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+    this.name = 'ConcordError';
+    this.status = STATUS[code];
+  }
+}

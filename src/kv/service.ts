@@ -1,0 +1,91 @@
+// KvService over one Raft group: writes are proposals answered when applied on this node (followers
+// forward them through Raft), linearizable reads wait for a ReadIndex barrier, serializable reads
+// are served from local state.
+
+import type { RaftGroup } from '../cluster/raft-group.ts';
+import type { KvStore } from '../storage/kv-store.ts';
+import { encodeCommand, type Command, type CommandResult } from './commands.ts';
+import { ConcordError } from './errors.ts';
+import type { BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions } from './types.ts';
+
+export interface KvLimits {
+  maxKeyBytes: number;
+  maxValueBytes: number;
+  requestTimeoutMs: number;
+}
+
+export class RaftKvService implements KvService {
+  constructor(
+    private readonly nodeId: string,
+    private readonly group: RaftGroup,
+    private readonly store: KvStore,
+    private readonly limits: KvLimits,
+  ) {}
+
+  private checkKey(key: Uint8Array): void {
+    if (key.byteLength === 0) throw new ConcordError('bad-request', 'key must not be empty');
+    if (key.byteLength > this.limits.maxKeyBytes) throw new ConcordError('too-large', `key is ${key.byteLength} bytes; the limit is ${this.limits.maxKeyBytes}`);
+  }
+
+  private checkValue(value: Uint8Array): void {
+    if (value.byteLength > this.limits.maxValueBytes) {
+      throw new ConcordError('too-large', `value is ${value.byteLength} bytes; the limit is ${this.limits.maxValueBytes}`);
+    }
+  }
+
+  private async submit(c: Command): Promise<CommandResult> {
+    const r = await this.group.propose((s) => encodeCommand({ n: this.nodeId, s, c }), this.limits.requestTimeoutMs);
+    return r as CommandResult;
+  }
+
+  private async barrier(consistency: Consistency | undefined): Promise<void> {
+    if ((consistency ?? 'linearizable') === 'linearizable') await this.group.linearizableBarrier(this.limits.requestTimeoutMs);
+  }
+
+  async get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined> {
+    this.checkKey(key);
+    await this.barrier(opts?.consistency);
+    return live(this.store.get(key));
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, opts: PutOptions = {}): Promise<{ revision: number }> {
+    this.checkKey(key);
+    this.checkValue(value);
+    const expiresAt = opts.ttlSeconds !== undefined ? Date.now() + opts.ttlSeconds * 1000 : undefined;
+    const r = await this.submit({ t: 'put', key, value, ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, expiresAt });
+    if (!r.ok) throw new ConcordError('precondition-failed', 'the key does not match the precondition');
+    return { revision: r.revision };
+  }
+
+  async delete(key: Uint8Array, opts: { ifMatch?: number } = {}): Promise<{ deleted: number; revision: number }> {
+    this.checkKey(key);
+    const r = await this.submit({ t: 'del', key, ifMatch: opts.ifMatch });
+    if (!r.ok && r.reason === 'precondition-failed') throw new ConcordError('precondition-failed', 'the key does not match the precondition');
+    return { deleted: r.ok ? (r.deleted ?? 1) : 0, revision: r.revision };
+  }
+
+  async list(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean }> {
+    await this.barrier(opts.consistency);
+    const r = this.store.range(opts);
+    return { items: r.items.filter((x) => live(x) !== undefined), more: r.more };
+  }
+
+  async batch(ops: BatchOp[]): Promise<{ revision: number }> {
+    let bytes = 0;
+    for (const op of ops) {
+      this.checkKey(op.key);
+      if (op.op === 'put') {
+        this.checkValue(op.value);
+        bytes += op.value.byteLength;
+      }
+    }
+    if (bytes > this.limits.maxValueBytes) throw new ConcordError('too-large', `batch carries ${bytes} bytes; the limit is ${this.limits.maxValueBytes}`);
+    const r = await this.submit({ t: 'batch', ops: ops.map((o) => (o.op === 'put' ? { t: 'put', key: o.key, value: o.value } : { t: 'del', key: o.key })) });
+    return { revision: r.revision };
+  }
+}
+
+/** A key past its TTL reads as absent (it is removed from storage by a later cleanup). */
+function live<T extends { expiresAt?: number }>(r: T | undefined): T | undefined {
+  return r && r.expiresAt !== undefined && r.expiresAt <= Date.now() ? undefined : r;
+}

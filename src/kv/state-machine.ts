@@ -1,0 +1,69 @@
+// The replicated key-value state machine: applies committed commands to the LMDB store. Revision of a
+// write = the Raft index of the entry that made it, so every replica computes the same revisions and
+// the same precondition outcomes.
+
+import { EntryType, type Entry, type Snapshot } from '../raft/types.ts';
+import type { StateMachine } from '../cluster/raft-group.ts';
+import type { KvStore, KvTx } from '../storage/kv-store.ts';
+import { decodeCommand, type Command, type CommandResult } from './commands.ts';
+
+export class KvStateMachine implements StateMachine {
+  /** Called for every applied membership change (the node keeps peer addresses from them). */
+  onConfChange: (e: Entry) => void = () => {};
+
+  constructor(readonly store: KvStore) {}
+
+  appliedIndex(): number {
+    return this.store.appliedIndex();
+  }
+
+  async apply(entries: Entry[]): Promise<Map<number, { node: string; seq: number; result: unknown }>> {
+    // Issued together, the applies share one LMDB transaction; each still records its own index.
+    const pending: Array<Promise<void>> = [];
+    const out = new Map<number, { node: string; seq: number; result: unknown }>();
+    for (const e of entries) {
+      if (e.type === EntryType.ConfChange) this.onConfChange(e);
+      if (e.type !== EntryType.Normal || e.data.byteLength === 0) {
+        pending.push(this.store.applyAt(e.index, () => undefined).then(() => undefined));
+        continue;
+      }
+      const env = decodeCommand(e.data);
+      pending.push(
+        this.store.applyAt(e.index, (tx) => execute(tx, env.c, e.index)).then((result) => {
+          if (result !== undefined) out.set(e.index, { node: env.n, seq: env.s, result });
+        }),
+      );
+    }
+    await Promise.all(pending);
+    return out;
+  }
+
+  async restore(snapshot: Snapshot): Promise<void> {
+    await this.store.importSnapshot([snapshot.data], snapshot.meta.index);
+  }
+}
+
+function execute(tx: KvTx, c: Command, revision: number): CommandResult {
+  switch (c.t) {
+    case 'put': {
+      const cur = tx.get(c.key);
+      if (c.ifNoneMatch && cur) return { ok: false, reason: 'precondition-failed', revision };
+      if (c.ifMatch !== undefined && (cur?.modRevision ?? 0) !== c.ifMatch) return { ok: false, reason: 'precondition-failed', revision };
+      tx.put(c.key, c.value, { expiresAt: c.expiresAt });
+      return { ok: true, revision };
+    }
+    case 'del': {
+      const cur = tx.get(c.key);
+      if (c.ifMatch !== undefined && (cur?.modRevision ?? 0) !== c.ifMatch) return { ok: false, reason: 'precondition-failed', revision };
+      if (!cur) return { ok: false, reason: 'not-found', revision };
+      tx.delete(c.key);
+      return { ok: true, revision, deleted: 1 };
+    }
+    case 'batch':
+      for (const op of c.ops) {
+        if (op.t === 'put') tx.put(op.key, op.value);
+        else tx.delete(op.key);
+      }
+      return { ok: true, revision };
+  }
+}

@@ -1,0 +1,75 @@
+// The one semantics every front end (HTTP, gRPC, text protocol, CLI) speaks. Nothing here knows HTTP.
+
+export interface KvRecord {
+  key: Uint8Array;
+  value: Uint8Array;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+}
+
+export type Consistency = 'linearizable' | 'serializable';
+
+export interface PutOptions {
+  /** Compare-and-swap: succeed only if the key's modRevision equals this. */
+  ifMatch?: number;
+  /** Create only: succeed only if the key is absent. */
+  ifNoneMatch?: boolean;
+  /** Expire the key after this many seconds. */
+  ttlSeconds?: number;
+}
+
+export interface ListOptions {
+  prefix?: Uint8Array;
+  start?: Uint8Array;
+  end?: Uint8Array;
+  limit?: number;
+  keysOnly?: boolean;
+  consistency?: Consistency;
+}
+
+export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array };
+
+export interface KvService {
+  /** Undefined if absent. */
+  get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined>;
+  put(key: Uint8Array, value: Uint8Array, opts?: PutOptions): Promise<{ revision: number }>;
+  /** deleted = 0 if the key was absent. */
+  delete(key: Uint8Array, opts?: { ifMatch?: number }): Promise<{ deleted: number; revision: number }>;
+  list(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean }>;
+  /** All ops applied atomically at one revision. */
+  batch(ops: BatchOp[]): Promise<{ revision: number }>;
+}
+
+export interface NodeStatus {
+  id: string;
+  raftAddr: string;
+  httpAddr?: string;
+  role: string;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  /** How this node's gossip layer sees it ('alive' until gossip exists). */
+  gossipState: string;
+  voter: boolean;
+  reachable: boolean;
+}
+
+export interface ClusterStatus {
+  clusterId: string;
+  self: string;
+  leader: string | null;
+  term: number;
+  nodes: NodeStatus[];
+  shards: Array<{ id: string; leader: string | null; voters: string[]; learners: string[] }>;
+}
+
+export interface ClusterService {
+  status(): Promise<ClusterStatus>;
+  addNode(id: string, raftAddr: string, opts?: { learner?: boolean }): Promise<ClusterStatus>;
+  removeNode(id: string): Promise<ClusterStatus>;
+  /** Liveness: the process is up. */
+  health(): { ok: true };
+  /** Readiness: a leader is known and this node has applied up to the commit index it knows. */
+  ready(): { ready: boolean; reason?: string };
+}
