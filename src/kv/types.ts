@@ -1,12 +1,8 @@
 // The one semantics every front end (HTTP, gRPC, text protocol, CLI) speaks. Nothing here knows HTTP.
 
-export interface KvRecord {
-  key: Uint8Array;
-  value: Uint8Array;
-  createRevision: number;
-  modRevision: number;
-  version: number;
-}
+/** A key's value and its etcd-style revisions (defined by the store that keeps them). */
+export type { KvRecord } from '../storage/kv-record.ts';
+import type { KvRecord } from '../storage/kv-record.ts';
 
 export type Consistency = 'linearizable' | 'serializable';
 

@@ -1,0 +1,85 @@
+// Real `concord server` processes on 127.0.0.1 with free ports; every process started is killed at the end.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, tempDir, until } from '../cluster/helpers.ts';
+
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/concord.js');
+
+export interface ProcNode {
+  id: string;
+  args: string[];
+  url: string;
+  proc?: ChildProcess;
+  output: string[];
+}
+
+export class ProcCluster {
+  readonly dir = tempDir('e2e');
+  readonly nodes: ProcNode[] = [];
+
+  static async create(n: number, extra: string[] = []): Promise<ProcCluster> {
+    const c = new ProcCluster();
+    const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+    const raft = await Promise.all(ids.map(() => freePort()));
+    const http = await Promise.all(ids.map(() => freePort()));
+    const peers = ids.map((id, i) => `${id}=127.0.0.1:${raft[i]}`).join(',');
+    ids.forEach((id, i) => {
+      const args = ['server', '--node-id', id, '--raft-addr', `127.0.0.1:${raft[i]}`, '--http-addr', `127.0.0.1:${http[i]}`,
+        '--data-dir', path.join(c.dir, id), '--peers', peers, ...extra];
+      c.nodes.push({ id, args, url: `http://127.0.0.1:${http[i]}`, output: [] });
+    });
+    for (const node of c.nodes) c.start(node);
+    await Promise.all(c.nodes.map((node) => c.waitHealthy(node)));
+    return c;
+  }
+
+  start(node: ProcNode): void {
+    const proc = spawn(process.execPath, [BIN, ...node.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    proc.stdout?.on('data', (d) => node.output.push(String(d)));
+    proc.stderr?.on('data', (d) => node.output.push(String(d)));
+    node.proc = proc;
+  }
+
+  async waitHealthy(node: ProcNode, timeoutMs = 15_000): Promise<void> {
+    await until(`${node.id} to answer /health (output: ${node.output.join('').slice(-500)})`, async () => {
+      try {
+        return (await fetch(`${node.url}/health`)).ok;
+      } catch {
+        return false;
+      }
+    }, timeoutMs);
+  }
+
+  kill9(node: ProcNode): Promise<void> {
+    const p = node.proc;
+    node.proc = undefined;
+    if (!p || p.exitCode !== null) return Promise.resolve();
+    return new Promise((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGKILL');
+    });
+  }
+
+  async leader(timeoutMs = 10_000): Promise<ProcNode> {
+    return until('a leader', async () => {
+      for (const n of this.nodes) {
+        if (!n.proc) continue;
+        try {
+          const st = (await (await fetch(`${n.url}/v1/cluster`)).json()) as { leader: string | null };
+          const l = this.nodes.find((x) => x.id === st.leader && x.proc);
+          if (l) return l;
+        } catch {
+          /* not up */
+        }
+      }
+      return undefined;
+    }, timeoutMs);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill9(n)));
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
