@@ -1,0 +1,119 @@
+// How KV keys and records are laid out in LMDB.
+//
+// Keys: LMDB keys are at most 1978 bytes with lmdb-js's build (4026 with 8 KiB pages, its ceiling),
+// but Concord keys may be up to 8 KiB. A key of at most DIRECT_KEY_MAX bytes is stored as itself; a
+// longer key is stored as its first DIRECT_KEY_MAX bytes followed by its SHA-256, and the full key
+// is kept in the record. Byte order is preserved except among long keys that share their first
+// DIRECT_KEY_MAX bytes (those sort by hash); range() re-sorts such runs, so listings stay exactly
+// ordered at the cost of buffering a run. Both constants are part of the on-disk format.
+
+import { createHash } from 'node:crypto';
+
+export const MAX_KEY_BYTES = 8192;
+export const DIRECT_KEY_MAX = 1900;
+const HASH_BYTES = 32;
+export const HASHED_KEY_BYTES = DIRECT_KEY_MAX + HASH_BYTES;
+
+export interface KvRecord {
+  key: Uint8Array;
+  /** Empty when listed with keysOnly. */
+  value: Uint8Array;
+  /** Revision (Raft index) of the put that created the key since it last did not exist. */
+  createRevision: number;
+  /** Revision of the last put. */
+  modRevision: number;
+  /** Number of puts since creation: 1 after the first. */
+  version: number;
+  /** Milliseconds since the epoch after which the key is to be treated as absent (enforced by the caller). */
+  expiresAt?: number;
+}
+
+export function checkKey(key: Uint8Array): void {
+  if (key.byteLength === 0) throw new RangeError('empty key');
+  if (key.byteLength > MAX_KEY_BYTES) throw new RangeError(`key of ${key.byteLength} bytes exceeds ${MAX_KEY_BYTES}`);
+}
+
+/** The LMDB key for `key`: always a fresh copy, so later changes to the caller's buffer cannot reach LMDB. */
+export function storedKey(key: Uint8Array): Buffer {
+  const k = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (k.byteLength <= DIRECT_KEY_MAX) return Buffer.from(k);
+  const hash = createHash('sha256').update(k).digest();
+  return Buffer.concat([k.subarray(0, DIRECT_KEY_MAX), hash]);
+}
+
+export function isHashedKey(stored: Uint8Array): boolean {
+  return stored.byteLength === HASHED_KEY_BYTES;
+}
+
+/** The smallest key greater than every key starting with `prefix`; undefined if there is none. */
+export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
+  let n = prefix.byteLength;
+  while (n > 0 && prefix[n - 1] === 0xff) n--;
+  if (n === 0) return undefined;
+  const end = Uint8Array.from(prefix.subarray(0, n));
+  end[n - 1]++;
+  return end;
+}
+
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b);
+}
+
+// Record layout: u8 flags | f64 createRevision | f64 modRevision | f64 version
+//   | f64 expiresAt (if FLAG_EXPIRES) | u32 key length + key (if FLAG_FULL_KEY) | value bytes.
+const FLAG_EXPIRES = 1;
+const FLAG_FULL_KEY = 2;
+const FIXED = 25;
+
+export function encodeRecord(r: KvRecord, withFullKey: boolean): Buffer {
+  const expires = r.expiresAt !== undefined;
+  const size = FIXED + (expires ? 8 : 0) + (withFullKey ? 4 + r.key.byteLength : 0) + r.value.byteLength;
+  const b = Buffer.allocUnsafe(size);
+  b[0] = (expires ? FLAG_EXPIRES : 0) | (withFullKey ? FLAG_FULL_KEY : 0);
+  b.writeDoubleLE(r.createRevision, 1);
+  b.writeDoubleLE(r.modRevision, 9);
+  b.writeDoubleLE(r.version, 17);
+  let at = FIXED;
+  if (expires) {
+    b.writeDoubleLE(r.expiresAt!, at);
+    at += 8;
+  }
+  if (withFullKey) {
+    b.writeUInt32LE(r.key.byteLength, at);
+    b.set(r.key, at + 4);
+    at += 4 + r.key.byteLength;
+  }
+  b.set(r.value, at);
+  return b;
+}
+
+/** Decode a record read under `stored`; the value is a view into `b`, which must not be reused. */
+export function decodeRecord(stored: Uint8Array, b: Uint8Array, keysOnly = false): KvRecord {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const flags = b[0];
+  let at = FIXED;
+  let expiresAt: number | undefined;
+  if (flags & FLAG_EXPIRES) {
+    expiresAt = view.getFloat64(at, true);
+    at += 8;
+  }
+  let key: Uint8Array;
+  if (flags & FLAG_FULL_KEY) {
+    const len = view.getUint32(at, true);
+    key = new Uint8Array(b.buffer, b.byteOffset + at + 4, len);
+    // Listing keys only must not keep a large value alive through a view of its buffer.
+    if (keysOnly) key = Uint8Array.from(key);
+    at += 4 + len;
+  } else {
+    key = new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+  }
+  const record: KvRecord = {
+    key,
+    value: keysOnly ? new Uint8Array(0) : new Uint8Array(b.buffer, b.byteOffset + at, b.byteLength - at),
+    createRevision: view.getFloat64(1, true),
+    modRevision: view.getFloat64(9, true),
+    version: view.getFloat64(17, true),
+  };
+  if (expiresAt !== undefined) record.expiresAt = expiresAt;
+  return record;
+}

@@ -1,0 +1,125 @@
+// Exporting a KV state machine as an image and importing one (format: kv-snapshot-format.ts).
+
+import type { Database, RootDatabase, Transaction } from 'lmdb';
+import { checkKey, decodeRecord, encodeRecord, isHashedKey, storedKey } from './kv-record.ts';
+import { encodeFrame, FORMAT, FORMAT_VERSION, fromTuple, readFrames, toTuple, type RecordTuple } from './kv-snapshot-format.ts';
+import type { KvMeta } from './kv-store.ts';
+
+type DataDb = Database<Buffer, Buffer>;
+
+/** An image being exported: iterate it to the end, or cancel() it, to release its read transaction. */
+export interface KvSnapshotExport extends AsyncIterable<Uint8Array> {
+  /** The applied index the image reflects: the index to give Raft's createSnapshot. */
+  readonly appliedIndex: number;
+  cancel(): void;
+}
+
+/** Pin a read transaction now, so the image is the state at the moment of the call. */
+export function exportImage(
+  root: RootDatabase,
+  meta: Database<KvMeta, string>,
+  group: string,
+  dataFor: (generation: number) => DataDb,
+  chunkBytes: number,
+): KvSnapshotExport {
+  root.resetReadTxn();
+  const txn: Transaction = root.useReadTransaction();
+  let released = false;
+  const release = () => {
+    if (!released) txn.done();
+    released = true;
+  };
+  let state: KvMeta;
+  try {
+    state = meta.get(group, { transaction: txn }) ?? { generation: 0, appliedIndex: 0 };
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const db = dataFor(state.generation);
+  async function* frames(): AsyncGenerator<Uint8Array> {
+    try {
+      if (released) throw new Error('KV snapshot export was cancelled');
+      yield encodeFrame({ format: FORMAT, version: FORMAT_VERSION, appliedIndex: state.appliedIndex });
+      let batch: RecordTuple[] = [];
+      let bytes = 0;
+      let count = 0;
+      for (const { key, value } of db.getRange({ transaction: txn })) {
+        batch.push(toTuple(decodeRecord(key, value)));
+        bytes += key.byteLength + value.byteLength;
+        count++;
+        if (bytes >= chunkBytes) {
+          yield encodeFrame({ records: batch });
+          batch = [];
+          bytes = 0;
+        }
+      }
+      if (batch.length > 0) yield encodeFrame({ records: batch });
+      yield encodeFrame({ end: true, count });
+    } finally {
+      release();
+    }
+  }
+  return { appliedIndex: state.appliedIndex, cancel: release, [Symbol.asyncIterator]: frames };
+}
+
+export interface ImportArgs {
+  meta: Database<KvMeta, string>;
+  group: string;
+  current: { generation: number; appliedIndex: number };
+  generation: number;
+  open: (generation: number) => DataDb;
+  chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+  index: number;
+}
+
+/**
+ * Fill `generation` from the image and make it current in one meta write. The `importing` marker is
+ * committed before any data, so a crash mid-import lets the next open drop the partial generation.
+ */
+export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
+  const current: KvMeta = { generation: a.current.generation, appliedIndex: a.current.appliedIndex };
+  await a.meta.put(a.group, { ...current, importing: a.generation });
+  const db = a.open(a.generation);
+  try {
+    await db.clearAsync();
+    let headerSeen = false;
+    let ended = false;
+    let count = 0;
+    for await (const frame of readFrames(a.chunks)) {
+      if (ended) throw new Error('KV snapshot has data after its end frame');
+      if (!headerSeen) {
+        if (!('format' in frame) || frame.format !== FORMAT || frame.version !== FORMAT_VERSION) {
+          throw new Error('not a Concord KV snapshot (or an unsupported version)');
+        }
+        if (frame.appliedIndex !== a.index) {
+          throw new Error(`KV snapshot was taken at index ${frame.appliedIndex}, not ${a.index}`);
+        }
+        headerSeen = true;
+      } else if ('records' in frame) {
+        let last: Promise<boolean> | undefined;
+        for (const t of frame.records) {
+          const r = fromTuple(t);
+          checkKey(r.key);
+          const sk = storedKey(r.key);
+          last = db.put(sk, encodeRecord(r, isHashedKey(sk)));
+          count++;
+        }
+        // One commit per frame keeps memory bounded by the frame size, not the image size.
+        await last;
+      } else if ('end' in frame) {
+        if (frame.count !== count) throw new Error(`KV snapshot is truncated: ${count} of ${frame.count} records`);
+        ended = true;
+      } else {
+        throw new Error('malformed KV snapshot frame');
+      }
+    }
+    if (!headerSeen || !ended) throw new Error('KV snapshot is truncated');
+    await a.meta.put(a.group, { generation: a.generation, appliedIndex: a.index, dropping: current.generation });
+    return { db };
+  } catch (err) {
+    await db.drop();
+    await a.meta.put(a.group, current);
+    throw err;
+  }
+}

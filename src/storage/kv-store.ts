@@ -1,0 +1,395 @@
+// The KV state machine of one Raft group in LMDB. Every applied Raft entry runs in the same LMDB
+// transaction as the update of `appliedIndex`, so an entry's effects are applied exactly once across
+// crashes: either both are on disk, or neither and the entry is re-applied from the log.
+//
+// Layout in the environment (shared by groups, see openKvEnv): 'kv-meta' maps group -> KvMeta, and
+// the group's records live in the named database `kv:<group>:<generation>`. A snapshot import
+// fills a fresh generation and switches to it in one transaction, so the old state stays intact and
+// readable until the new one is complete.
+
+import type { Database, RootDatabase } from 'lmdb';
+import { assertGroupId, openKvEnv } from './lmdb-env.ts';
+import {
+  checkKey,
+  compareBytes,
+  decodeRecord,
+  DIRECT_KEY_MAX,
+  encodeRecord,
+  isHashedKey,
+  prefixEnd,
+  storedKey,
+  type KvRecord,
+} from './kv-record.ts';
+import { exportImage, importImage, type KvSnapshotExport } from './kv-snapshot.ts';
+
+export type { KvRecord } from './kv-record.ts';
+export type { KvSnapshotExport } from './kv-snapshot.ts';
+
+export interface KvStoreOptions {
+  /** An environment from openKvEnv (shared by groups), or a path to open one at (closed by close()). */
+  env: RootDatabase | string;
+  group: string;
+}
+
+export interface RangeQuery {
+  /** Inclusive lower bound. */
+  start?: Uint8Array;
+  /** Exclusive upper bound. */
+  end?: Uint8Array;
+  /** Only keys starting with these bytes (intersected with start/end). */
+  prefix?: Uint8Array;
+  /** At most this many items (0 or absent: no limit). */
+  limit?: number;
+  keysOnly?: boolean;
+}
+
+export interface RangeResult {
+  items: KvRecord[];
+  /** Whether more keys matched beyond `limit`. */
+  more: boolean;
+}
+
+export interface PutOptions {
+  expiresAt?: number;
+}
+
+/** What an applied entry may do; reads see the entry's own earlier writes. */
+export interface KvTx {
+  /** The revision being applied (the Raft index). */
+  readonly revision: number;
+  get(key: Uint8Array): KvRecord | undefined;
+  put(key: Uint8Array, value: Uint8Array, options?: PutOptions): KvRecord;
+  /** Returns whether the key existed. */
+  delete(key: Uint8Array): boolean;
+}
+
+/** Persisted per group. `importing`/`dropping` name generations to clean up after a crash. */
+export interface KvMeta {
+  generation: number;
+  appliedIndex: number;
+  importing?: number;
+  dropping?: number;
+}
+
+type DataDb = Database<Buffer, Buffer>;
+type Outcome<T> = { skipped: true } | { result: T } | { error: unknown };
+
+export class KvStore {
+  readonly group: string;
+  private readonly root: RootDatabase;
+  private readonly ownsRoot: boolean;
+  private readonly meta: Database<KvMeta, string>;
+  private data: DataDb;
+  private generation: number;
+  /** Applied index as of the last callback run inside a write transaction. */
+  private txApplied: number;
+  private applied: number;
+  private durable: number;
+  private flushWatch: Promise<void> | undefined;
+  private importing = false;
+  private failure: Error | undefined;
+  private closed = false;
+  private lastWrite: Promise<unknown> = Promise.resolve();
+
+  constructor(options: KvStoreOptions) {
+    assertGroupId(options.group);
+    this.group = options.group;
+    this.ownsRoot = typeof options.env === 'string';
+    this.root = typeof options.env === 'string' ? openKvEnv(options.env) : options.env;
+    this.meta = this.root.openDB<KvMeta, string>('kv-meta', {});
+    const meta = this.recoverMeta();
+    this.generation = meta.generation;
+    this.data = this.openGeneration(meta.generation);
+    this.applied = this.txApplied = this.durable = meta.appliedIndex;
+  }
+
+  // ---- reads (of committed state) ----
+
+  get(key: Uint8Array): KvRecord | undefined {
+    this.assertOpen();
+    return readRecord(this.data, key);
+  }
+
+  range(q: RangeQuery = {}): RangeResult {
+    this.assertOpen();
+    let lo = q.start && q.start.byteLength > 0 ? q.start : undefined;
+    let hi = q.end && q.end.byteLength > 0 ? q.end : undefined;
+    if (q.prefix && q.prefix.byteLength > 0) {
+      if (!lo || compareBytes(q.prefix, lo) > 0) lo = q.prefix;
+      const pe = prefixEnd(q.prefix);
+      if (pe && (!hi || compareBytes(pe, hi) < 0)) hi = pe;
+    }
+    const limit = q.limit && q.limit > 0 ? q.limit : Infinity;
+    const items: KvRecord[] = [];
+    if (lo && hi && compareBytes(lo, hi) >= 0) return { items, more: false };
+    // Bounds in stored-key space that contain every stored key of a key in [lo, hi) (see kv-record.ts).
+    const storedLo = lo && (lo.byteLength <= DIRECT_KEY_MAX ? lo : lo.subarray(0, DIRECT_KEY_MAX));
+    const storedHi = hi && (hi.byteLength <= DIRECT_KEY_MAX ? hi : prefixEnd(hi.subarray(0, DIRECT_KEY_MAX)));
+    let more = false;
+    let run: KvRecord[] = [];
+    // Emit records in key order; returns false once the listing is complete.
+    const emit = (r: KvRecord): boolean => {
+      if (lo && compareBytes(r.key, lo) < 0) return true;
+      if (hi && compareBytes(r.key, hi) >= 0) return false;
+      if (items.length === limit) {
+        more = true;
+        return false;
+      }
+      items.push(r);
+      return true;
+    };
+    const flushRun = (): boolean => {
+      const sorted = run.sort((a, b) => compareBytes(a.key, b.key));
+      run = [];
+      for (const r of sorted) if (!emit(r)) return false;
+      return true;
+    };
+    const range = this.data.getRange({
+      ...(storedLo ? { start: Buffer.from(storedLo.buffer, storedLo.byteOffset, storedLo.byteLength) } : {}),
+      ...(storedHi ? { end: Buffer.from(storedHi.buffer, storedHi.byteOffset, storedHi.byteLength) } : {}),
+    });
+    let open = true;
+    for (const { key, value } of range) {
+      const r = decodeRecord(key, value, q.keysOnly);
+      if (isHashedKey(key)) {
+        // Long keys sharing their stored prefix sort by hash in LMDB: collect the run, sort, then emit.
+        if (run.length > 0 && Buffer.compare(key.subarray(0, DIRECT_KEY_MAX), run[0].key.subarray(0, DIRECT_KEY_MAX)) !== 0) {
+          if (!(open = flushRun())) break;
+        }
+        run.push(r);
+        continue;
+      }
+      if (run.length > 0 && !(open = flushRun())) break;
+      if (!(open = emit(r))) break;
+    }
+    if (open && run.length > 0) flushRun();
+    return { items, more };
+  }
+
+  appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** The highest applied index known to be fsynced; advances in the background after applies. */
+  durableAppliedIndex(): number {
+    return this.durable;
+  }
+
+  /** Wait until everything applied so far is fsynced; resolves to the durable applied index. */
+  async flush(): Promise<number> {
+    const target = this.applied;
+    await this.root.flushed;
+    if (target > this.durable) this.durable = target;
+    return this.durable;
+  }
+
+  // ---- applying entries ----
+
+  /**
+   * Run `fn` for the entry at `index` and record `index` as applied, atomically. Resolves once the
+   * transaction is committed (visible to get/range, durable later: see flush()). Applies issued
+   * together share one LMDB transaction. An index at or below the applied index is skipped
+   * (resolves undefined). If `fn` throws, none of its writes happen, the index is not recorded,
+   * and the promise rejects: the state machine is deterministic, so the host should stop.
+   *
+   * There is deliberately no synchronous variant: a transactionSync per entry costs an fdatasync
+   * each in this environment (measured ~3,500/s against >100,000/s batched).
+   */
+  applyAt<T>(index: number, fn: (tx: KvTx) => T): Promise<T | undefined> {
+    if (this.closed) return Promise.reject(new Error(`kv store of group ${this.group} is closed`));
+    if (this.importing) return Promise.reject(new Error(`kv store of group ${this.group} is importing a snapshot`));
+    if (this.failure) return Promise.reject(this.failure);
+    const done = this.root.transaction(() => this.applyInTxn(index, fn)).then(
+      (o) => this.settle(index, o),
+      (err: Error) => {
+        // A failed commit (disk full...) leaves txApplied ahead of the disk: accept nothing more.
+        this.failure ??= err;
+        throw err;
+      },
+    );
+    this.lastWrite = done;
+    return done;
+  }
+
+  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T): Outcome<T> {
+    if (index <= this.txApplied) return { skipped: true };
+    const tx = new BufferedTx(this.data, index);
+    let result: T;
+    try {
+      result = fn(tx);
+    } catch (error) {
+      return { error };
+    }
+    tx.writeTo(this.data);
+    this.txApplied = index;
+    void this.meta.put(this.group, { generation: this.generation, appliedIndex: index });
+    return { result };
+  }
+
+  private settle<T>(index: number, o: Outcome<T>): T | undefined {
+    if ('skipped' in o) return undefined;
+    if ('error' in o) throw o.error;
+    if (index > this.applied) this.applied = index;
+    this.watchFlush();
+    return o.result;
+  }
+
+  /** Keep durableAppliedIndex moving without the host having to ask. */
+  private watchFlush(): void {
+    if (this.flushWatch) return;
+    const target = this.applied;
+    const watch = Promise.resolve(this.root.flushed).then(
+      () => {
+        if (target > this.durable) this.durable = target;
+        this.flushWatch = undefined;
+        if (this.applied > this.durable && !this.closed) this.watchFlush();
+      },
+      () => {
+        this.flushWatch = undefined;
+      },
+    );
+    this.flushWatch = watch;
+  }
+
+  // ---- snapshots ----
+
+  /**
+   * A consistent image of all records and the applied index, as of this call (one LMDB read
+   * transaction, held until the iteration ends or is cancelled). Chunks are about `chunkBytes`.
+   */
+  exportSnapshot(chunkBytes = 1 << 20): KvSnapshotExport {
+    this.assertOpen();
+    const dataFor = (gen: number) => (gen === this.generation ? this.data : this.openGeneration(gen));
+    return exportImage(this.root, this.meta, this.group, dataFor, chunkBytes);
+  }
+
+  /** The image as one buffer (the concatenated chunks), with the index it reflects: Raft's Snapshot.data. */
+  async exportSnapshotBytes(): Promise<{ appliedIndex: number; data: Uint8Array }> {
+    const image = this.exportSnapshot();
+    const chunks: Uint8Array[] = [];
+    for await (const c of image) chunks.push(c);
+    const data = Buffer.concat(chunks);
+    return { appliedIndex: image.appliedIndex, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+  }
+
+  /**
+   * Replace the whole state with an image taken at `index`. The image is written into a new
+   * generation and switched to in one transaction: a crash before the switch leaves the old state
+   * (the half-written generation is dropped at the next open), after it the new one.
+   */
+  async importSnapshot(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, index: number): Promise<void> {
+    this.assertOpen();
+    if (this.importing) throw new Error(`kv store of group ${this.group} is already importing a snapshot`);
+    this.importing = true;
+    try {
+      await this.lastWrite.catch(() => {});
+      const next = this.generation + 1;
+      const old = this.data;
+      const { db } = await importImage({
+        meta: this.meta,
+        group: this.group,
+        current: { generation: this.generation, appliedIndex: this.applied },
+        generation: next,
+        open: (gen) => this.openGeneration(gen),
+        chunks,
+        index,
+      });
+      this.data = db;
+      this.generation = next;
+      this.applied = this.txApplied = index;
+      await old.drop();
+      await this.meta.put(this.group, { generation: next, appliedIndex: index });
+      await this.flush();
+    } finally {
+      this.importing = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.lastWrite.catch(() => {});
+    if (this.ownsRoot) await this.root.close();
+  }
+
+  private openGeneration(generation: number): DataDb {
+    return this.root.openDB<Buffer, Buffer>(`kv:${this.group}:${generation}`, { keyEncoding: 'binary', encoding: 'binary' });
+  }
+
+  /** Finish what a crash interrupted: drop a half-imported or a replaced generation. */
+  private recoverMeta(): KvMeta {
+    const stored = this.meta.get(this.group);
+    const meta: KvMeta = { generation: stored?.generation ?? 0, appliedIndex: stored?.appliedIndex ?? 0 };
+    for (const gen of [stored?.importing, stored?.dropping]) {
+      if (gen !== undefined && gen !== meta.generation) this.openGeneration(gen).dropSync();
+    }
+    if (stored && (stored.importing !== undefined || stored.dropping !== undefined)) this.meta.putSync(this.group, meta);
+    return meta;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`kv store of group ${this.group} is closed`);
+  }
+}
+
+function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
+  checkKey(key);
+  const sk = storedKey(key);
+  const b = db.getBinary(sk);
+  if (!b) return undefined;
+  const r = decodeRecord(sk, b);
+  // A hashed key could only collide through SHA-256; check anyway rather than return a stranger's value.
+  return isHashedKey(sk) && Buffer.compare(r.key, key) !== 0 ? undefined : r;
+}
+
+/** Buffers an entry's writes so that a throwing entry leaves no partial state behind. */
+class BufferedTx implements KvTx {
+  private readonly writes = new Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null }>();
+
+  constructor(
+    private readonly db: DataDb,
+    readonly revision: number,
+  ) {}
+
+  get(key: Uint8Array): KvRecord | undefined {
+    checkKey(key);
+    const w = this.writes.get(mapKey(key));
+    if (w) return w.record ?? undefined;
+    return readRecord(this.db, key);
+  }
+
+  put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): KvRecord {
+    const prev = this.get(key);
+    const sk = storedKey(key);
+    const fields: KvRecord = {
+      key,
+      value,
+      createRevision: prev ? prev.createRevision : this.revision,
+      modRevision: this.revision,
+      version: prev ? prev.version + 1 : 1,
+    };
+    if (options.expiresAt !== undefined) fields.expiresAt = options.expiresAt;
+    // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in.
+    const bytes = encodeRecord(fields, isHashedKey(sk));
+    const record = decodeRecord(sk, bytes);
+    this.writes.set(mapKey(key), { sk, bytes, record });
+    return record;
+  }
+
+  delete(key: Uint8Array): boolean {
+    if (!this.get(key)) return false;
+    this.writes.set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
+    return true;
+  }
+
+  writeTo(db: DataDb): void {
+    for (const { sk, bytes } of this.writes.values()) {
+      if (bytes) void db.put(sk, bytes);
+      else void db.remove(sk);
+    }
+  }
+}
+
+function mapKey(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}

@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { KvStore, type KvRecord } from '../../src/storage/kv-store.ts';
+import { openKvEnv } from '../../src/storage/lmdb-env.ts';
+import { DIRECT_KEY_MAX, MAX_KEY_BYTES } from '../../src/storage/kv-record.ts';
+import { bytes, tempDir, text } from './helpers.ts';
+
+function openKv(dir: string, group = 'g1') {
+  return new KvStore({ env: path.join(dir, 'kv'), group });
+}
+
+const summary = (r: KvRecord | undefined) =>
+  r && { key: text(r.key), value: text(r.value), create: r.createRevision, mod: r.modRevision, version: r.version, ...(r.expiresAt ? { expiresAt: r.expiresAt } : {}) };
+
+test('put sets createRevision on create, modRevision to the applied index, and counts versions; delete removes', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  await kv.applyAt(5, (tx) => tx.put(bytes('a'), bytes('1')));
+  await kv.applyAt(7, (tx) => tx.put(bytes('a'), bytes('2'), { expiresAt: 1_700_000_000_000 }));
+  assert.deepStrictEqual(summary(kv.get(bytes('a'))), { key: 'a', value: '2', create: 5, mod: 7, version: 2, expiresAt: 1_700_000_000_000 });
+  assert.equal(await kv.applyAt(8, (tx) => tx.delete(bytes('a'))), true);
+  assert.equal(kv.get(bytes('a')), undefined);
+  assert.equal(await kv.applyAt(9, (tx) => tx.delete(bytes('a'))), false);
+  await kv.applyAt(10, (tx) => tx.put(bytes('a'), bytes('3')));
+  assert.deepStrictEqual(summary(kv.get(bytes('a'))), { key: 'a', value: '3', create: 10, mod: 10, version: 1 });
+  assert.equal(kv.appliedIndex(), 10);
+});
+
+test('an entry sees its own writes, and its result is returned', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  const result = await kv.applyAt(1, (tx) => {
+    tx.put(bytes('x'), bytes('1'));
+    const r = tx.put(bytes('x'), bytes('2'));
+    return { seen: text(tx.get(bytes('x'))!.value), version: r.version };
+  });
+  assert.deepStrictEqual(result, { seen: '2', version: 2 });
+});
+
+test('applying an index at or below appliedIndex is a no-op, also after a reopen (exactly once)', async (t) => {
+  const dir = tempDir(t);
+  const kv = openKv(dir);
+  let runs = 0;
+  const incr = (tx: Parameters<Parameters<KvStore['applyAt']>[1]>[0]) => {
+    runs++;
+    const n = Number(text(tx.get(bytes('n'))?.value ?? bytes('0')));
+    tx.put(bytes('n'), bytes(String(n + 1)));
+    return n + 1;
+  };
+  const results = await Promise.all([1, 2, 3, 2, 3].map((i) => kv.applyAt(i, incr)));
+  assert.deepStrictEqual(results, [1, 2, 3, undefined, undefined]);
+  await kv.close();
+  const again = openKv(dir);
+  t.after(() => again.close());
+  assert.equal(again.appliedIndex(), 3);
+  assert.equal(await again.applyAt(3, incr), undefined);
+  assert.equal(await again.applyAt(4, incr), 4);
+  assert.equal(runs, 4);
+  assert.equal(text(again.get(bytes('n'))!.value), '4');
+});
+
+test('an entry that throws leaves no writes behind and does not advance appliedIndex', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  await kv.applyAt(1, (tx) => tx.put(bytes('k'), bytes('before')));
+  await assert.rejects(
+    kv.applyAt(2, (tx) => {
+      tx.put(bytes('k'), bytes('partial'));
+      tx.put(bytes('other'), bytes('partial'));
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
+  assert.equal(text(kv.get(bytes('k'))!.value), 'before');
+  assert.equal(kv.get(bytes('other')), undefined);
+  assert.equal(kv.appliedIndex(), 1);
+});
+
+test('flush() reports the applied index as durable', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  await kv.applyAt(3, (tx) => tx.put(bytes('a'), bytes('b')));
+  assert.equal(await kv.flush(), 3);
+  assert.equal(kv.durableAppliedIndex(), 3);
+});
+
+test('range is ordered by key bytes and honours prefix, start, end, limit and keysOnly', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  const keys = ['b', 'a', 'ab', 'abc', 'b\u0000', 'c', 'a\u00ff', 'aa'];
+  await kv.applyAt(1, (tx) => keys.forEach((k, i) => tx.put(bytes(k), bytes(`v${i}`))));
+  const list = (q: Parameters<KvStore['range']>[0]) => {
+    const r = kv.range(q);
+    return { keys: r.items.map((i) => text(i.key)), more: r.more };
+  };
+  const sorted = [...keys].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+  assert.deepStrictEqual(list({}), { keys: sorted, more: false });
+  assert.deepStrictEqual(list({ prefix: bytes('a') }), { keys: ['a', 'aa', 'ab', 'abc', 'a\u00ff'], more: false });
+  assert.deepStrictEqual(list({ prefix: bytes('a'), limit: 2 }), { keys: ['a', 'aa'], more: true });
+  assert.deepStrictEqual(list({ prefix: bytes('a'), limit: 5 }), { keys: ['a', 'aa', 'ab', 'abc', 'a\u00ff'], more: false });
+  assert.deepStrictEqual(list({ start: bytes('ab'), end: bytes('b\u0000') }), { keys: ['ab', 'abc', 'a\u00ff', 'b'], more: false });
+  assert.deepStrictEqual(list({ prefix: bytes('a'), start: bytes('ab'), end: bytes('abd') }), { keys: ['ab', 'abc'], more: false });
+  assert.deepStrictEqual(list({ start: bytes('c'), end: bytes('a') }), { keys: [], more: false });
+  const keysOnly = kv.range({ prefix: bytes('c'), keysOnly: true }).items[0];
+  assert.deepStrictEqual([text(keysOnly.key), keysOnly.value.byteLength, keysOnly.modRevision], ['c', 0, 1]);
+});
+
+test('binary keys (any byte, including 0x00 and 0xff) round-trip and sort as bytes', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  const keys = [[0x00], [0x00, 0x00], [0xff], [0xff, 0xff], [0x01, 0x00, 0xfe], [0x7f]].map((k) => Uint8Array.from(k));
+  await kv.applyAt(1, (tx) => keys.forEach((k) => tx.put(k, k)));
+  const listed = kv.range({}).items.map((r) => [...r.key]);
+  assert.deepStrictEqual(listed, [[0x00], [0x00, 0x00], [0x01, 0x00, 0xfe], [0x7f], [0xff], [0xff, 0xff]]);
+  assert.deepStrictEqual([...kv.get(Uint8Array.from([0xff, 0xff]))!.value], [0xff, 0xff]);
+  assert.deepStrictEqual(kv.range({ prefix: Uint8Array.from([0xff]) }).items.length, 2);
+  assert.throws(() => kv.get(new Uint8Array(0)), /empty key/);
+});
+
+test('keys up to 8 KiB work, and long keys sharing a long common prefix still list in byte order', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  const common = Buffer.alloc(DIRECT_KEY_MAX + 100, 'p');
+  const key = (tail: string, len = 0) => Uint8Array.from(Buffer.concat([common, Buffer.from(tail), Buffer.alloc(len, 'z')]));
+  const longKeys = ['m', 'a', 'z', 'b', 'ma'].map((s) => key(s));
+  const max = Uint8Array.from(Buffer.alloc(MAX_KEY_BYTES, 'q'));
+  const short = Uint8Array.from(common.subarray(0, 10));
+  await kv.applyAt(1, (tx) => {
+    for (const k of [...longKeys, max, short]) tx.put(k, k.subarray(-2));
+  });
+  assert.deepStrictEqual([...kv.get(max)!.key], [...max]);
+  assert.equal(kv.get(key('c')), undefined);
+  const listed = kv.range({ prefix: Uint8Array.from(common) }).items.map((r) => Buffer.from(r.key).subarray(common.length).toString());
+  assert.deepStrictEqual(listed, ['a', 'b', 'm', 'ma', 'z']);
+  const all = kv.range({}).items.map((r) => r.key.byteLength);
+  assert.deepStrictEqual(all, [10, 2001, 2001, 2001, 2002, 2001, MAX_KEY_BYTES]); // a, b, m, ma, z, then 'q'*8192
+  // Bounds that are themselves long keys cut inside a run of long keys.
+  const between = kv.range({ start: key('b'), end: key('ma'), limit: 10 }).items.map((r) => Buffer.from(r.key).subarray(common.length).toString());
+  assert.deepStrictEqual(between, ['b', 'm']);
+  assert.deepStrictEqual(kv.range({ prefix: Uint8Array.from(common), limit: 2 }).more, true);
+  await kv.applyAt(2, (tx) => tx.delete(key('m')));
+  assert.equal(kv.get(key('m')), undefined);
+  await assert.rejects(kv.applyAt(3, (tx) => tx.put(new Uint8Array(MAX_KEY_BYTES + 1), bytes('x'))), /exceeds/);
+});
+
+test('a 64 MiB value round-trips', async (t) => {
+  const dir = tempDir(t);
+  const kv = openKv(dir);
+  const big = new Uint8Array(64 * 1024 * 1024);
+  for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) % 256;
+  await kv.applyAt(1, (tx) => tx.put(bytes('big'), big));
+  await kv.close();
+  const again = openKv(dir);
+  t.after(() => again.close());
+  const got = again.get(bytes('big'))!;
+  assert.equal(got.value.byteLength, big.byteLength);
+  assert.ok(Buffer.from(got.value).equals(big));
+});
+
+test('groups sharing one environment do not see each other', async (t) => {
+  const dir = tempDir(t);
+  const env = openKvEnv(path.join(dir, 'kv'));
+  const a = new KvStore({ env, group: 'a' });
+  const b = new KvStore({ env, group: 'b' });
+  await Promise.all([a.applyAt(1, (tx) => tx.put(bytes('k'), bytes('a'))), b.applyAt(9, (tx) => tx.put(bytes('k'), bytes('b')))]);
+  assert.deepStrictEqual([text(a.get(bytes('k'))!.value), text(b.get(bytes('k'))!.value), a.appliedIndex(), b.appliedIndex()], ['a', 'b', 1, 9]);
+  await a.close();
+  await b.close();
+  await env.close();
+});

@@ -1,0 +1,118 @@
+// Model test: random sequences of save / compact / createSnapshot (some issued together without
+// awaiting, some invalid, with reopens in between) must leave LmdbRaftStorage observably identical
+// to MemoryStorage, the reference semantics raft/ is tested against.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import fc from 'fast-check';
+import { MemoryStorage } from '../../src/raft/storage.ts';
+import type { Entry, HardState, Snapshot } from '../../src/raft/types.ts';
+import { LmdbRaftStorage } from '../../src/storage/raft-log-store.ts';
+import { tempDir } from './helpers.ts';
+import { observe } from './observe.ts';
+
+const conf = fc.record({ voters: fc.subarray(['a', 'b', 'c']), learners: fc.subarray(['d']) });
+const dataSize = fc.constantFrom(0, 7, 3000); // 3000 > inline threshold below: stored as a file
+
+const command = fc.oneof(
+  fc.record({
+    kind: fc.constant('save' as const),
+    start: fc.integer({ min: -4, max: 2 }), // relative to lastIndex + 1; > 0 is a gap
+    count: fc.integer({ min: 0, max: 5 }),
+    term: fc.integer({ min: 1, max: 9 }),
+    hardState: fc.option(fc.record({ term: fc.nat(9), vote: fc.constantFrom('', 'a', 'b'), commit: fc.nat(40) }), { nil: undefined }),
+    snapshot: fc.option(fc.record({ ahead: fc.integer({ min: -2, max: 8 }), term: fc.integer({ min: 1, max: 9 }), conf, size: dataSize }), {
+      nil: undefined,
+    }),
+  }),
+  fc.record({ kind: fc.constant('compact' as const), back: fc.integer({ min: -1, max: 6 }) }),
+  fc.record({ kind: fc.constant('createSnapshot' as const), back: fc.integer({ min: -1, max: 6 }), conf, size: dataSize }),
+  fc.record({ kind: fc.constant('reopen' as const) }),
+);
+
+type Command = typeof command extends fc.Arbitrary<infer C> ? C : never;
+
+function payload(size: number, seed: number): Uint8Array {
+  return new Uint8Array(size).map((_, i) => (i * 31 + seed) % 256);
+}
+
+/** Apply to the model now; return what the real storage must do (resolve or reject) and how to ask it. */
+function plan(mem: MemoryStorage, c: Exclude<Command, { kind: 'reopen' }>, seq: number): { expectError: boolean; run: (s: LmdbRaftStorage) => Promise<unknown> } {
+  const attempt = (fn: () => void) => {
+    try {
+      fn();
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  if (c.kind === 'save') {
+    let snapshot: Snapshot | undefined;
+    let base = mem.lastIndex();
+    if (c.snapshot) {
+      const index = mem.snapshot().meta.index + c.snapshot.ahead;
+      snapshot = { meta: { index, term: c.snapshot.term, confState: c.snapshot.conf }, data: payload(c.snapshot.size, seq) };
+      if (index > mem.snapshot().meta.index) base = index;
+    }
+    // With a snapshot, never a gap: MemoryStorage would have applied the snapshot before failing.
+    const first = Math.max(1, base + 1 + (snapshot ? Math.min(c.start, 0) : c.start));
+    const ents: Entry[] = Array.from({ length: c.count }, (_, i) => ({ index: first + i, term: c.term, type: 0, data: payload(i % 3, seq + i) }));
+    const hardState: HardState | undefined = c.hardState;
+    const expectError = attempt(() => {
+      if (ents.length > 0 && !snapshot) {
+        const probe = ents.filter((e) => e.index > mem.firstIndex() - 1);
+        if (probe.length > 0 && probe[0].index > mem.lastIndex() + 1) throw new Error('gap');
+      }
+      if (snapshot) mem.applySnapshot(snapshot);
+      mem.append(ents);
+      if (hardState) mem.setHardState(hardState);
+    });
+    return { expectError, run: (s) => s.save({ entries: ents, ...(hardState ? { hardState } : {}), ...(snapshot ? { snapshot } : {}) }) };
+  }
+  const index = mem.lastIndex() - c.back;
+  if (c.kind === 'compact') return { expectError: attempt(() => mem.compact(index)), run: (s) => s.compact(index) };
+  const data = payload(c.size, seq);
+  return { expectError: attempt(() => mem.createSnapshot(index, c.conf, data)), run: (s) => s.createSnapshot(index, c.conf, data) };
+}
+
+test('LmdbRaftStorage behaves exactly like MemoryStorage', async (t) => {
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(fc.array(fc.array(command, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 }), async (groups) => {
+      const dir = path.join(tempDir(t), `run-${run++}`);
+      const open = () => new LmdbRaftStorage({ env: path.join(dir, 'raft'), group: 'g', snapshotDir: path.join(dir, 'snaps'), inlineSnapshotMaxBytes: 1024 });
+      let s = open();
+      const mem = new MemoryStorage();
+      let seq = 0;
+      try {
+        for (const group of groups) {
+          // Commands of a group are issued together, without awaiting: one LMDB batch.
+          const issued: { expectError: boolean; outcome: Promise<string> }[] = [];
+          for (const c of group) {
+            if (c.kind === 'reopen') continue;
+            const p = plan(mem, c, seq++);
+            const outcome = p.run(s).then(
+              () => 'ok',
+              (e: Error) => `error: ${e.message}`,
+            );
+            issued.push({ expectError: p.expectError, outcome });
+          }
+          const outcomes = await Promise.all(issued.map((i) => i.outcome));
+          for (const [i, { expectError }] of issued.entries()) {
+            assert.equal(outcomes[i] !== 'ok', expectError, `command ${i} of ${JSON.stringify(group)}: ${outcomes[i]}`);
+          }
+          assert.deepStrictEqual(observe(s), observe(mem));
+          if (group.some((c) => c.kind === 'reopen')) {
+            await s.close();
+            s = open();
+            assert.deepStrictEqual(observe(s), observe(mem));
+          }
+        }
+      } finally {
+        await s.close();
+      }
+    }),
+    { numRuns: 150 },
+  );
+});
