@@ -22,7 +22,7 @@ describe('a 3-node cluster over TCP and LMDB', () => {
   before(async () => {
     configs = await clusterConfigs(3, dir);
     for (const c of configs) nodes.set(c.nodeId, await startNodeCore(c, log));
-    await until('a leader', leaderId);
+    await until('every node to know the leader', () => [...nodes.values()].every((n) => n.group.node.status().leader !== ''));
   });
 
   after(async () => {
