@@ -1,0 +1,18 @@
+// What the HTTP front end needs from the node: the services it adapts and a few limits.
+
+import type { Logger } from 'pino';
+import type { ClusterService, KvService } from '../../kv/types.ts';
+import type { HttpLimits, HttpTimeouts } from './limits.ts';
+
+export interface HttpApiDeps {
+  kv: KvService;
+  cluster: ClusterService;
+  limits: HttpLimits;
+  /** A pino logger, or false (or absent) for none. */
+  logger?: Logger | false;
+  /** Prometheus text exposition of the node's metrics; /metrics answers 404 without it. */
+  metrics?: () => Promise<string>;
+  nodeId: string;
+  /** Overrides of DEFAULT_TIMEOUTS (tests shorten them). */
+  timeouts?: Partial<HttpTimeouts>;
+}

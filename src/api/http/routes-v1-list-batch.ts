@@ -1,0 +1,77 @@
+// GET /v1/kv (ordered listing), POST /v1/batch (atomic multi-key write), and the two v1 routes
+// whose semantics are not built yet (txn, watch): those answer 501 so clients can tell "not yet"
+// from "no such route".
+
+import type { FastifyInstance } from 'fastify';
+import { ConcordError } from '../../kv/errors.ts';
+import type { BatchOp } from '../../kv/types.ts';
+import { sendError } from './errors.ts';
+import type { HttpApiDeps } from './deps.ts';
+import { decodeBytes, listItems, type JsonEncoding } from './kv-json.ts';
+import { checkKey, checkValue, listOptions, type ListQuery } from './request-input.ts';
+import { batchBodySchema, errorResponses, listQuerySchema, listResultSchema, revisionSchema } from './schemas.ts';
+
+interface BatchBody {
+  encoding?: JsonEncoding;
+  ops: Array<{ op: 'put'; key: string; value: string } | { op: 'delete'; key: string }>;
+}
+
+export async function v1ListBatchRoutes(app: FastifyInstance, deps: HttpApiDeps): Promise<void> {
+  const { kv, limits } = deps;
+
+  app.get<{ Querystring: ListQuery }>(
+    '/v1/kv',
+    {
+      schema: {
+        summary: 'List keys in byte order',
+        description: 'Keys and values are UTF-8 text unless encoding=base64; a key or value that is not UTF-8 makes a text listing fail with 400.',
+        tags: ['kv'],
+        querystring: listQuerySchema,
+        response: { 200: listResultSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const opts = listOptions(request, limits);
+      const encoding = request.query.encoding ?? 'utf8';
+      const { items, more } = await kv.list(opts);
+      return { items: listItems(items, encoding, encoding, opts.keysOnly ?? false), more };
+    },
+  );
+
+  app.post<{ Body: BatchBody }>(
+    '/v1/batch',
+    {
+      schema: {
+        summary: 'Apply puts and deletes atomically, at one revision',
+        tags: ['kv'],
+        body: batchBodySchema,
+        response: { 200: revisionSchema, ...errorResponses },
+      },
+    },
+    async (request) => {
+      const encoding = request.body.encoding ?? 'utf8';
+      let valueBytes = 0;
+      const ops = request.body.ops.map((op, i): BatchOp => {
+        const key = checkKey(decodeBytes(op.key, encoding, `ops[${i}].key`), limits, `ops[${i}].key`);
+        if (op.op === 'delete') return { op: 'delete', key };
+        const value = checkValue(decodeBytes(op.value, encoding, `ops[${i}].value`), limits, `ops[${i}].value`);
+        valueBytes += value.byteLength;
+        return { op: 'put', key, value };
+      });
+      // A batch is one log entry, so its values together get the budget of one value.
+      if (valueBytes > limits.maxValueBytes) {
+        throw new ConcordError('too-large', `the batch carries ${valueBytes} value bytes; the limit is ${limits.maxValueBytes}`);
+      }
+      const { revision } = await kv.batch(ops);
+      return { revision };
+    },
+  );
+
+  app.post('/v1/txn', { schema: { summary: 'Transaction (not implemented yet: 501)', tags: ['kv'], response: errorResponses } }, async (_request, reply) =>
+    sendError(reply, 501, 'POST /v1/txn is not implemented yet'),
+  );
+
+  app.get('/v1/watch', { schema: { summary: 'Watch changes (not implemented yet: 501)', tags: ['kv'], response: errorResponses } }, async (_request, reply) =>
+    sendError(reply, 501, 'GET /v1/watch is not implemented yet'),
+  );
+}

@@ -1,0 +1,110 @@
+// The `concord` command line. With no command it is a server (seed 000's quick start passes server flags
+// straight to the binary); otherwise a subcommand: server, dev, or one of seed 003's client commands.
+// Actions report their exit code through process.exitCode; errors are thrown and printed once, by main().
+
+import { Command } from 'commander';
+import { registerClientCommands, clientOptions } from './client-commands.ts';
+import { UsageError, CliError } from './errors.ts';
+import { mergeAliases, serverOptions, type RawServerOptions } from './server-flags.ts';
+
+const VERSION = '0.1.0';
+const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
+/** In the contract (DESIGN §3) but not built yet: listed in help as such, and say so when run. */
+const RESERVED = {
+  watch: 'stream changes to keys under a prefix',
+  backup: 'write a consistent snapshot of the data to a file',
+  restore: 'load a backup into a new cluster',
+  bench: 'measure throughput and latency against a cluster',
+};
+
+async function serve(raw: RawServerOptions): Promise<void> {
+  // Loaded on demand: client commands never pay for the server's modules.
+  const { runServer } = await import('./server-command.ts');
+  process.exitCode = await runServer(mergeAliases(raw));
+}
+
+function rejectClientOptions(opts: Record<string, unknown>): void {
+  const given = Object.keys(opts).find((k) => CLIENT_KEYS.has(k) && opts[k] !== undefined);
+  if (given) throw new UsageError(`--${given} is a client option; put it after a client command, e.g. concord get KEY --${given} …`);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('concord')
+    .description('Concord: a distributed key-value store (Raft + LMDB).\nWith no command, starts a server: `concord [server flags]` is `concord server [server flags]`.')
+    .usage('[server flags]\n       concord <command> [options]')
+    .version(VERSION)
+    .enablePositionalOptions()
+    .allowExcessArguments()
+    .exitOverride()
+    .configureOutput({
+      // commander puts "(Did you mean …?)" on a second line; usage errors stay one line.
+      outputError: (text, write) => write(text.replace(/\n\(Did you mean/g, ' (did you mean')),
+    });
+  for (const o of serverOptions()) program.addOption(o.hideHelp());
+  for (const o of clientOptions()) program.addOption(o.hideHelp());
+  program.addHelpText(
+    'after',
+    `
+Server flags: see \`concord server --help\`. Client commands take --server URL (default $CONCORD_SERVER or
+http://127.0.0.1:8080), --format json|table|text, --timeout MS, --protocol http.
+Exit codes: 0 ok, 1 the request or node failed (e.g. key not found, cannot reach the server), 2 bad usage.`,
+  );
+  program.action(async (opts: RawServerOptions & Record<string, unknown>, cmd: Command) => {
+    if (cmd.args.length > 0) throw new UsageError(`unknown command '${cmd.args[0]}' (see concord --help)`);
+    rejectClientOptions(opts);
+    await serve(opts);
+  });
+
+  const server = program
+    .command('server')
+    .description('run a node (the default with no command); a data dir that holds state is resumed and bootstrap flags ignored');
+  for (const o of serverOptions()) server.addOption(o);
+  server.addHelpText(
+    'after',
+    `
+Precedence: flags > CONCORD_* environment (CONCORD_HTTP_ADDR, CONCORD_DATA_DIR, CONCORD_PEERS, …; LOG_LEVEL too)
+> --config file (or CONCORD_CONFIG) > defaults.
+
+Examples:
+  concord server                                        one node, HTTP 127.0.0.1:8080, data in ./data
+  concord --name node1 --http-addr 127.0.0.1:3001 -g 127.0.0.1:4001          (seed 000)
+  concord server --node-id node1 --bind-address 127.0.0.1:7001 --http-port 8081 --bootstrap   (seed 003)
+  concord server --node-id n1 --raft-addr 127.0.0.1:7001 --http-addr 127.0.0.1:8001 --data-dir data/n1 \\
+      --peers n1=127.0.0.1:7001,n2=127.0.0.1:7002,n3=127.0.0.1:7003       (one of three static members)`,
+  );
+  server.action(async (opts: RawServerOptions) => {
+    // `concord --data-dir d server --http-port 1` works too: flags before the command, then after it.
+    const globals = program.opts<RawServerOptions & Record<string, unknown>>();
+    rejectClientOptions(globals);
+    const given = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined));
+    await serve({ ...globals, ...given });
+  });
+
+  program
+    .command('dev')
+    .description('run a local N-node cluster (what `npm start` runs); prints "nK http://…" per node; Ctrl-C stops it')
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--base-http-port <port>', 'n1\'s HTTP port; nK gets base+K-1', '8001')
+    .option('--base-raft-port <port>', 'n1\'s Raft port; nK gets base+K-1', '7001')
+    .option('--data-dir <dir>', 'parent of the nodes\' data dirs (nK in <dir>/nK); reused on restart', './data')
+    .option('--host <host>', 'address every node listens on', '127.0.0.1')
+    .option('--log-level <level>', 'the nodes\' log level (default: theirs, or LOG_LEVEL)')
+    .action(async (opts: { nodes: string; baseHttpPort: string; baseRaftPort: string; dataDir: string; host: string; logLevel?: string }) => {
+      const { runDevCommand } = await import('./dev-command.ts');
+      process.exitCode = await runDevCommand(opts);
+    });
+
+  registerClientCommands(program);
+
+  for (const [name, what] of Object.entries(RESERVED)) {
+    program
+      .command(name)
+      .description(`${what} (not yet available)`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        throw new CliError(`concord ${name} is not yet available`);
+      });
+  }
+  return program;
+}

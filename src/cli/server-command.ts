@@ -1,0 +1,67 @@
+// `concord server`: resolve the settings, start the node, and stop it cleanly on SIGTERM/SIGINT. The node
+// module is imported only here, lazily, so client commands start without loading storage or Raft.
+
+import { readFile } from 'node:fs/promises';
+import type { RunningNode } from '../cluster/config.ts';
+import type { Env, ServerFlags } from './config-sources.ts';
+import { CliError, UsageError } from './errors.ts';
+import { resolveNodeConfig } from './server-config.ts';
+
+/** Set by `concord dev` on its children: a node whose parent went away (even by SIGKILL) shuts down too. */
+export const EXIT_WITH_STDIN_ENV = 'CONCORD_EXIT_WITH_STDIN';
+
+/** Longer than any graceful close should take; past it the process exits anyway rather than hang a deploy. */
+const CLOSE_DEADLINE_MS = 15_000;
+
+const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+async function readConfigFile(path: string, from: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${from}: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? describe(e)})`);
+  }
+}
+
+/** Runs a node until a signal stops it; resolves with the exit code. */
+export async function runServer(flags: ServerFlags, env: Env = process.env): Promise<number> {
+  const configPath = flags.config ?? (env.CONCORD_CONFIG || undefined);
+  const text = configPath === undefined ? undefined : await readConfigFile(configPath, flags.config ? '--config' : 'CONCORD_CONFIG');
+  const config = resolveNodeConfig(flags, env, text, configPath);
+
+  let running: RunningNode;
+  try {
+    const { startNode } = await import('../cluster/node.ts');
+    running = await startNode(config);
+  } catch (e) {
+    throw new CliError(`cannot start node ${config.nodeId}: ${describe(e)}`);
+  }
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string): void => {
+      // Repeated signals (a terminal's Ctrl-C reaches `concord dev` and its children alike) do not cut a close short.
+      if (stopping) return;
+      stopping = true;
+      process.stderr.write(`concord: ${why}, stopping node ${config.nodeId}\n`);
+      const deadline = setTimeout(() => {
+        process.stderr.write(`error: node ${config.nodeId} did not stop within ${CLOSE_DEADLINE_MS} ms\n`);
+        resolve(1);
+      }, CLOSE_DEADLINE_MS);
+      running.close().then(
+        () => resolve(0),
+        (e: unknown) => {
+          process.stderr.write(`error: closing node ${config.nodeId}: ${describe(e)}\n`);
+          resolve(1);
+        },
+      ).finally(() => clearTimeout(deadline));
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    if (env[EXIT_WITH_STDIN_ENV] === '1') {
+      process.stdin.on('end', () => stop('parent went away'));
+      process.stdin.on('error', () => stop('parent went away'));
+      process.stdin.resume();
+    }
+  });
+}

@@ -1,0 +1,125 @@
+// Flags + environment + config file -> NodeConfig, with no I/O so every rule is unit-testable.
+// Precedence, lowest first: DEFAULTS < TOML file < CONCORD_* (and LOG_LEVEL) < flags.
+
+import { DEFAULTS, type HostPort, type NodeConfig } from '../cluster/config.ts';
+import { parseListenAddr, parsePort } from './addresses.ts';
+import { layerFromEnv, layerFromFlags, layerFromToml, type Env, type Layer, type ServerFlags, type Setting, type SettingKey } from './config-sources.ts';
+import { UsageError } from './errors.ts';
+import { resolveMembership } from './membership.ts';
+
+export type { Env, ServerFlags } from './config-sources.ts';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+
+function parseCount(s: Setting<string>, min: number): number {
+  const n = Number(s.value);
+  if (!/^\d+$/.test(s.value.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`${s.from}: expected a whole number >= ${min} (got ${JSON.stringify(s.value)})`);
+  }
+  return n;
+}
+
+/** Sizes as bytes or with a binary unit: 1048576, 1024KiB, 64MiB, 1g (k/m/g are powers of 1024). */
+function parseBytes(s: Setting<string>): number {
+  const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(s.value);
+  const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
+  const n = m && unit ? Number(m[1]) * unit : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${s.from}: expected a size such as 1048576, 512KiB or 64MiB (got ${JSON.stringify(s.value)})`);
+  return n;
+}
+
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes';
+
+/** The value from the highest-precedence layer that sets `key`. */
+function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
+  let found: Layer[K] = undefined;
+  for (const l of layers) if (l[key] !== undefined) found = l[key];
+  return found;
+}
+
+/**
+ * An address that a `--x-addr` sets whole and a `--x-port` sets the port of, applied layer by layer so
+ * "file: http_addr = 0.0.0.0:9000" plus "--http-port 8085" listens on 0.0.0.0:8085.
+ */
+function addrWithPort(layers: Layer[], addrKey: 'httpAddr' | 'grpcAddr', portKey: 'httpPort' | 'grpcPort', base: HostPort | undefined, defaultHost: string): HostPort | undefined {
+  let cur = base;
+  for (const l of layers) {
+    const a = l[addrKey];
+    const p = l[portKey];
+    if (a) cur = parseListenAddr(a.value, a.from, defaultHost);
+    if (p) {
+      const port = parsePort(p.value.trim(), p.from, true);
+      if (a && cur && cur.port !== port) throw new UsageError(`${a.from} and ${p.from} disagree on the port (${cur.port} vs ${port})`);
+      cur = { host: cur?.host ?? defaultHost, port };
+    }
+  }
+  return cur;
+}
+
+function optionalAddr(layers: Layer[], key: 'textAddr' | 'gossipAddr'): HostPort | undefined {
+  const s = pick(layers, key);
+  return s ? parseListenAddr(s.value, s.from, DEFAULTS.httpAddr.host) : undefined;
+}
+
+/**
+ * Resolves the settings a node starts with. `fileContents` is the text of the --config file (TOML), if any;
+ * `fileName` only names it in error messages. Throws UsageError (exit code 2) with one line naming the
+ * flag, variable or file key at fault.
+ */
+export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContents?: string, fileName = 'config file'): NodeConfig {
+  const layers = [fileContents === undefined ? {} : layerFromToml(fileContents, fileName), layerFromEnv(env), layerFromFlags(flags)];
+  const str = (key: StringKey): Setting<string> | undefined => pick(layers, key);
+  const count = (key: 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes', dflt: number, bytes = false) => {
+    const s = str(key);
+    if (!s) return dflt;
+    return bytes ? parseBytes(s) : parseCount(s, 1);
+  };
+
+  const httpAddr = addrWithPort(layers, 'httpAddr', 'httpPort', DEFAULTS.httpAddr, DEFAULTS.httpAddr.host) ?? DEFAULTS.httpAddr;
+  // A bare --grpc-port listens where HTTP does: one interface choice for both front ends.
+  const grpcAddr = addrWithPort(layers, 'grpcAddr', 'grpcPort', undefined, httpAddr.host);
+  const gossipAddr = optionalAddr(layers, 'gossipAddr');
+  const raft = pick(layers, 'raftAddr');
+  const membership = resolveMembership({
+    nodeId: pick(layers, 'nodeId'),
+    raftAddr: raft && { value: parseListenAddr(raft.value, raft.from, DEFAULTS.raftAddr.host), from: raft.from },
+    peers: pick(layers, 'peers'),
+    join: pick(layers, 'join'),
+    bootstrap: pick(layers, 'bootstrap'),
+    gossipAddr,
+  });
+
+  const logLevel = str('logLevel');
+  const level = logLevel ? logLevel.value.trim().toLowerCase() : DEFAULTS.logLevel;
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new UsageError(`${logLevel?.from}: expected one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(logLevel?.value)})`);
+  const clusterId = str('clusterId');
+  if (clusterId && !/^\S{1,128}$/.test(clusterId.value)) throw new UsageError(`${clusterId.from}: expected 1-128 characters without spaces`);
+  const dataDir = str('dataDir');
+  if (dataDir && dataDir.value.trim() === '') throw new UsageError(`${dataDir.from}: must not be empty`);
+
+  const config: NodeConfig = {
+    ...DEFAULTS,
+    nodeId: membership.nodeId,
+    clusterId: clusterId?.value ?? DEFAULTS.clusterId,
+    dataDir: dataDir?.value ?? DEFAULTS.dataDir,
+    httpAddr,
+    raftAddr: membership.raftAddr,
+    join: membership.join,
+    peers: membership.peers,
+    bootstrap: membership.bootstrap,
+    maxKeyBytes: count('maxKeyBytes', DEFAULTS.maxKeyBytes, true),
+    maxValueBytes: count('maxValueBytes', DEFAULTS.maxValueBytes, true),
+    requestTimeoutMs: count('requestTimeoutMs', DEFAULTS.requestTimeoutMs),
+    tickMs: count('tickMs', DEFAULTS.tickMs),
+    electionTicks: count('electionTicks', DEFAULTS.electionTicks),
+    leaseReads: pick(layers, 'leaseReads')?.value ?? DEFAULTS.leaseReads,
+    logLevel: level,
+  };
+  if (grpcAddr) config.grpcAddr = grpcAddr;
+  const textAddr = optionalAddr(layers, 'textAddr');
+  if (textAddr) config.textAddr = textAddr;
+  if (gossipAddr) config.gossipAddr = gossipAddr;
+  return config;
+}

@@ -1,0 +1,83 @@
+// The server's flags as commander options. Every seed spelling is its own option (commander has no option
+// aliases); mergeAliases folds them into ServerFlags and refuses two spellings that disagree.
+
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULTS } from '../cluster/config.ts';
+import type { ServerFlags } from './config-sources.ts';
+import { UsageError } from './errors.ts';
+import { LOG_LEVELS } from './server-config.ts';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+const d = DEFAULTS;
+
+export function serverOptions(): Option[] {
+  return [
+    new Option('--node-id <id>', 'this node\'s id (default: n1; with a plain --peers address list: derived from --raft-addr, e.g. 127.0.0.1-7001)'),
+    new Option('--name <id>', 'same as --node-id (seed 000)'),
+    new Option('--data-dir <dir>', `where this node keeps its state; reused on restart (default: ${d.dataDir})`),
+    new Option('--http-addr <host:port>', `HTTP API address (default: ${d.httpAddr.host}:${d.httpAddr.port}; :port = all interfaces)`),
+    new Option('--http-port <port>', 'HTTP API port, on the --http-addr host (seed 003)'),
+    new Option('--raft-addr <host:port>', `peer (Raft) traffic address (default: this node's --peers entry, else ${d.raftAddr.host}:${d.raftAddr.port}; with -g and no --peers: a free port)`),
+    new Option('--bind-address <host:port>', 'same as --raft-addr (seed 003)'),
+    new Option('--peers <list>', 'founding members, the same list on every member: n1=host:port,n2=host:port (or plain host:port,… with ids derived from the addresses; a plain list without this node = join a running cluster). Repeatable'),
+    new Option('--bootstrap', 'found a new cluster if the data dir is empty (default, unless joining via --join or a --peers list without this node)'),
+    new Option('--no-bootstrap', 'never found a cluster: start empty and wait to be added (POST /v1/cluster/nodes)'),
+    new Option('-g, --gossip-addr <host:port>', 'gossip (membership) address'),
+    new Option('--join <host:port>', 'gossip address of a running member to join through; repeatable or a comma list'),
+    new Option('--gossip-join-addr <host:port>', 'same as --join (seed 000)'),
+    new Option('--grpc-addr <host:port>', 'gRPC address (default: off)'),
+    new Option('--grpc-port <port>', 'gRPC port, on the --http-addr host'),
+    new Option('--text-addr <host:port>', 'text protocol (PUT/READ/DELETE/BATCHPUT/RANGE) address (default: off)'),
+    new Option('--cluster-id <id>', `cluster identity checked on every peer connection (default: ${d.clusterId})`),
+    new Option('--config <file>', 'TOML file of these settings in snake_case (http_addr = "…"); env CONCORD_* overrides it, flags override both'),
+    new Option('--max-key-bytes <size>', `largest key (default: ${d.maxKeyBytes}; units KiB MiB GiB)`),
+    new Option('--max-value-bytes <size>', `largest value (default: ${d.maxValueBytes / 1024 ** 2}MiB)`),
+    new Option('--request-timeout-ms <ms>', `a request not done by then fails with 503/504 (default: ${d.requestTimeoutMs})`),
+    new Option('--tick-ms <ms>', `Raft tick (default: ${d.tickMs})`),
+    new Option('--election-ticks <n>', `election timeout in ticks, randomized up to 2x (default: ${d.electionTicks})`),
+    new Option('--lease-reads', 'serve linearizable reads from the leader lease instead of ReadIndex (faster; trusts bounded clock drift)'),
+    new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${d.logLevel}; env LOG_LEVEL)`),
+  ].map((o) => {
+    if (['--peers', '--join', '--gossip-join-addr'].includes(o.long ?? '')) o.argParser(collect);
+    return o;
+  });
+}
+
+/** Commander's raw option values (its camelCase of each spelling). */
+export interface RawServerOptions extends Omit<ServerFlags, 'join'> {
+  name?: string;
+  bindAddress?: string;
+  join?: string[];
+  gossipJoinAddr?: string[];
+}
+
+function one(a: string | undefined, b: string | undefined, names: string): string | undefined {
+  if (a !== undefined && b !== undefined && a !== b) throw new UsageError(`${names} are the same setting but were given different values (${a} vs ${b})`);
+  return a ?? b;
+}
+
+export function mergeAliases(raw: RawServerOptions): ServerFlags {
+  const { name, bindAddress, gossipJoinAddr, ...rest } = raw;
+  const flags: ServerFlags = { ...rest };
+  const nodeId = one(raw.nodeId, name, '--node-id and --name');
+  const raftAddr = one(raw.raftAddr, bindAddress, '--raft-addr and --bind-address');
+  const join = [...(raw.join ?? []), ...(gossipJoinAddr ?? [])];
+  if (nodeId !== undefined) flags.nodeId = nodeId;
+  if (raftAddr !== undefined) flags.raftAddr = raftAddr;
+  if (join.length > 0) flags.join = join;
+  else delete flags.join;
+  return flags;
+}
+
+/** Parses server arguments alone (no action): what `concord server …` would start with. For tests and tools. */
+export function serverFlagsFromArgv(argv: string[]): ServerFlags {
+  const cmd = new Command('server').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  for (const o of serverOptions()) cmd.addOption(o);
+  try {
+    cmd.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) throw new UsageError(e.message.replace(/^error: /, ''));
+    throw e;
+  }
+  return mergeAliases(cmd.opts<RawServerOptions>());
+}
