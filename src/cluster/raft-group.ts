@@ -49,6 +49,8 @@ export class RaftGroup {
   /** Read states whose index is not yet applied, in index order. */
   private readyReads: Array<{ index: number; ctx: number }> = [];
   leaderChanges = 0;
+  /** Term and vote as last persisted: a Ready that changes them must be durable before its messages go. */
+  private persistedTermVote: { term: number; vote: NodeId };
 
   constructor(private readonly o: GroupOptions) {
     const cfg: RaftConfig = {
@@ -65,6 +67,8 @@ export class RaftGroup {
       maxInflightMsgs: 256,
     };
     this.node = new RawNode(cfg);
+    const hs = o.storage.initialState().hardState;
+    this.persistedTermVote = { term: hs.term, vote: hs.vote };
     this.ticker = setInterval(() => {
       this.node.tick();
       this.kick();
@@ -161,12 +165,14 @@ export class RaftGroup {
       this.leaderChanges++;
       this.o.logger.info({ role: rd.softState.role, leader: rd.softState.leader, term: this.node.status().term }, 'raft role changed');
     }
+    // A leader's appends and heartbeats may go out while its own fsync runs (thesis §10.2.1): the core
+    // counts the leader's copy toward a quorum only after advance(). Everything else (votes, answers to
+    // the leader) waits for the fsync, and so does everything in a Ready that changes term or vote.
+    const early = this.node.status().role === 'leader' && !this.changesTermOrVote(rd);
+    if (early) this.sendAll(rd.messages);
     await this.o.storage.save(rd);
-    for (const m of rd.messages) {
-      this.o.send(m.to, m);
-      // Snapshots travel as one message today: report it sent so replication resumes with probing.
-      if (m.type === MessageType.Snap) this.node.reportSnapshot(m.to, true);
-    }
+    if (rd.hardState) this.persistedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
+    if (!early) this.sendAll(rd.messages);
     if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
     if (rd.committedEntries.length > 0) {
       const results = await this.o.stateMachine.apply(rd.committedEntries);
@@ -183,6 +189,19 @@ export class RaftGroup {
       this.readyReads = still;
     }
     this.node.advance();
+  }
+
+  private changesTermOrVote(rd: Ready): boolean {
+    const hs = rd.hardState;
+    return hs !== undefined && (hs.term !== this.persistedTermVote.term || hs.vote !== this.persistedTermVote.vote);
+  }
+
+  private sendAll(messages: Message[]): void {
+    for (const m of messages) {
+      this.o.send(m.to, m);
+      // Snapshots travel as one message today: report it sent so replication resumes with probing.
+      if (m.type === MessageType.Snap) this.node.reportSnapshot(m.to, true);
+    }
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@ import { RawNode } from '../../src/raft/node.ts';
 import { MemoryStorage } from '../../src/raft/storage.ts';
 import { bootstrapState } from '../../src/raft/bootstrap.ts';
 import type { TestingOnlyBugs } from '../../src/raft/raft.ts';
-import { RaftError, type Entry, type Message, type NodeId } from '../../src/raft/types.ts';
+import { RaftError, type Entry, type Message, type NodeId, type Ready } from '../../src/raft/types.ts';
 import { seededRng, type Rng } from '../../src/util/prng.ts';
 import { InvariantViolation, SafetyChecker, entryKey } from './checker.ts';
 import { SimNetwork } from './network.ts';
@@ -37,6 +37,8 @@ interface SimNode {
   /** Some node applied this node's addition (or it was a founding member): clients may use it. */
   joined: boolean;
   removed: boolean;
+  /** A Ready whose fsync is in flight until step `at`. */
+  pending?: { rd: Ready; early: boolean; at: number };
 }
 
 interface PendingWrite {
@@ -188,18 +190,39 @@ export class SimWorld {
     }
   }
 
+  /**
+   * The host loop, with an asynchronous fsync: a Ready stays outstanding for 0–3 steps while messages
+   * keep arriving, as in the real host. A leader's messages leave at once unless term or vote change;
+   * a crash before the fsync completes loses the whole Ready.
+   */
   private processReady(n: SimNode): void {
     const raft = n.raft!;
+    if (n.pending) {
+      if (n.pending.at <= this.now) this.completeReady(n, n.pending.rd, n.pending.early);
+      return;
+    }
     if (!raft.hasReady()) return;
     const rd = raft.ready();
+    const hs = rd.hardState;
+    const persisted = n.storage.initialState().hardState;
+    const early = raft.status().role === 'leader' && (!hs || (hs.term === persisted.term && hs.vote === persisted.vote));
+    if (early) this.sendAll(raft, rd.messages);
+    const at = this.now + this.rng.int(0, 4);
+    if (at <= this.now) this.completeReady(n, rd, early);
+    else n.pending = { rd, early, at };
+  }
+
+  private completeReady(n: SimNode, rd: Ready, early: boolean): void {
+    const raft = n.raft!;
+    n.pending = undefined;
     n.storage.save(rd);
     if (rd.softState?.role === 'leader') {
       this.stats.elections++;
+      this.trace(`${n.id} leader of term ${raft.status().term}`);
+      this.checker.leaderElected(n.id, raft.status().term, raft);
       // Leaders die young: a crash just after an election, with old-term entries half replicated,
       // is where commit-rule bugs (Raft §5.4.2, Figure 8) show.
       if (this.faultsOn && this.rng.next() < 0.3) this.doomed.set(n.id, this.now + this.rng.int(1, 12));
-      this.trace(`${n.id} leader of term ${raft.status().term}`);
-      this.checker.leaderElected(n.id, raft.status().term, raft);
     }
     if (rd.entries.length > 0 || rd.snapshot) this.checker.checkLog(n.id, raft);
     if (this.faultsOn && this.rng.next() < 0.002) {
@@ -207,13 +230,7 @@ export class SimWorld {
       this.crash(n);
       return;
     }
-    for (const m of rd.messages) {
-      this.net.send(this.now, m);
-      if (m.type === 10) {
-        this.stats.snapshotsSent++;
-        raft.reportSnapshot(m.to, true);
-      }
-    }
+    if (!early) this.sendAll(raft, rd.messages);
     if (rd.snapshot) {
       n.appliedIndex = rd.snapshot.meta.index;
       n.lastApplied = Buffer.from(rd.snapshot.data).toString('latin1');
@@ -225,6 +242,16 @@ export class SimWorld {
     raft.advance();
     this.checker.checkCommitted(n.id, raft, n.checkedCommit);
     n.checkedCommit = raft.raft.log.committed;
+  }
+
+  private sendAll(raft: RawNode, messages: Message[]): void {
+    for (const m of messages) {
+      this.net.send(this.now, m);
+      if (m.type === 10) {
+        this.stats.snapshotsSent++;
+        raft.reportSnapshot(m.to, true);
+      }
+    }
   }
 
   private apply(n: SimNode, e: Entry): void {
@@ -342,6 +369,7 @@ export class SimWorld {
     this.stats.crashes++;
     this.trace(`crash ${n.id}`);
     n.raft = undefined;
+    n.pending = undefined;
     for (const [ctx, r] of this.reads) if (r.node === n.id) this.reads.delete(ctx);
   }
 
