@@ -38,10 +38,6 @@ export async function startApi(opts: { timeouts?: Partial<HttpTimeouts>; metrics
   return { app, kv, cluster, port, url: `http://127.0.0.1:${port}`, metricsText, close: () => app.close() };
 }
 
-export async function json(r: Response): Promise<any> {
-  return r.json();
-}
-
 export function jsonInit(method: string, body: unknown): RequestInit {
   return { method, headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) };
 }

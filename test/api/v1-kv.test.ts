@@ -153,7 +153,8 @@ describe('HTTP API v1: compare-and-swap and create-only', () => {
 
   it('malformed preconditions are a 400 and never reach the service', async () => {
     const calls = api.kv.calls.length;
-    for (const headers of [{ 'if-match': 'W/"1"' }, { 'if-match': '*' }, { 'if-match': '"abc"' }, { 'if-none-match': '"3"' }, { 'if-match': '"1"', 'if-none-match': '*' }]) {
+    const bad: Array<Record<string, string>> = [{ 'if-match': 'W/"1"' }, { 'if-match': '*' }, { 'if-match': '"abc"' }, { 'if-none-match': '"3"' }, { 'if-match': '"1"', 'if-none-match': '*' }];
+    for (const headers of bad) {
       const r = await fetch(`${api.url}/v1/kv/cas`, { method: 'PUT', headers, body: 'x' });
       assert.equal(r.status, 400, JSON.stringify(headers));
     }
