@@ -1,6 +1,6 @@
 // Prometheus metrics of a node (prom-client), read from the Raft group and transport at scrape time.
 
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RaftGroup } from './raft-group.ts';
 import type { PeerStatsSource } from './peer-stats.ts';
 
@@ -8,6 +8,25 @@ const ROLES = ['follower', 'pre-candidate', 'candidate', 'leader'];
 
 export class NodeMetrics {
   readonly registry = new Registry();
+  readonly fsyncSeconds = new Histogram({
+    name: 'concord_raft_fsync_duration_seconds',
+    help: 'Time to persist one Ready (entries and hard state, one fsync)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly proposals = new Counter({
+    name: 'concord_raft_proposals_total',
+    help: 'Proposals made on this node, by outcome',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly requestSeconds = new Histogram({
+    name: 'concord_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
 
   constructor(group: RaftGroup, transport: PeerStatsSource) {
     collectDefaultMetrics({ register: this.registry, prefix: 'concord_process_' });

@@ -92,6 +92,8 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   const kv = new RaftKvService(config.nodeId, group, store, config);
   const cluster = new RaftClusterService(config, group, addresses, transport);
   const metrics = new NodeMetrics(group, transport);
+  group.onPersist = (s) => metrics.fsyncSeconds.observe(s);
+  group.onProposal = (outcome) => metrics.proposals.inc({ outcome });
   return {
     kv,
     cluster,

@@ -16,6 +16,12 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     metrics: () => metrics.render(),
     nodeId: config.nodeId,
   });
+  http.addHook('onResponse', async (req, reply) => {
+    metrics.requestSeconds.observe(
+      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
   await http.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
   const addr = http.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : config.httpAddr.port;

@@ -49,6 +49,9 @@ export class RaftGroup {
   /** Read states whose index is not yet applied, in index order. */
   private readyReads: Array<{ index: number; ctx: number }> = [];
   leaderChanges = 0;
+  /** Observers for metrics: seconds per persisted Ready, and each proposal's outcome. */
+  onPersist: (seconds: number) => void = () => {};
+  onProposal: (outcome: 'applied' | 'failed') => void = () => {};
   /** Term and vote as last persisted: a Ready that changes them must be durable before its messages go. */
   private persistedTermVote: { term: number; vote: NodeId };
 
@@ -96,7 +99,13 @@ export class RaftGroup {
   /** Propose an encoded command; resolves with the state machine's result once applied here. */
   propose(encode: (seq: number) => Uint8Array, timeoutMs: number): Promise<unknown> {
     const seq = this.nextSeq++;
-    const p = this.wait(this.proposals, seq, timeoutMs);
+    const p = this.wait(this.proposals, seq, timeoutMs).then(
+      (v) => (this.onProposal('applied'), v),
+      (e: unknown) => {
+        this.onProposal('failed');
+        throw e;
+      },
+    );
     try {
       this.node.propose(encode(seq));
     } catch (e) {
@@ -170,7 +179,9 @@ export class RaftGroup {
     // the leader) waits for the fsync, and so does everything in a Ready that changes term or vote.
     const early = this.node.status().role === 'leader' && !this.changesTermOrVote(rd);
     if (early) this.sendAll(rd.messages);
+    const t0 = performance.now();
     await this.o.storage.save(rd);
+    this.onPersist((performance.now() - t0) / 1000);
     if (rd.hardState) this.persistedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
     if (!early) this.sendAll(rd.messages);
     if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
