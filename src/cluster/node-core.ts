@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
-import type { Message } from '../raft/types.ts';
+import { EntryType, type Message } from '../raft/types.ts';
 import { LmdbRaftStorage } from '../storage/raft-log-store.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
@@ -41,12 +41,19 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     group: GROUP,
     snapshotDir: path.join(config.dataDir, 'snapshots'),
   });
+  const selfAddr = `${config.raftAddr.host}:${config.raftAddr.port}`;
   if (storage.lastIndex() === 0) {
-    // A new data dir: found the cluster from --peers (every founding member gets the same list), or alone.
-    const voters = Object.keys(config.peers).length > 0 ? Object.keys(config.peers).sort() : [config.nodeId];
-    if (!voters.includes(config.nodeId)) throw new Error(`--peers does not include this node (${config.nodeId})`);
-    await storage.save(bootstrapState(voters));
-    log.info({ voters }, 'bootstrapped a new cluster');
+    const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
+    if (Object.keys(founders).length === 0) {
+      // Seed 003's "start additional nodes": an empty node that a member adds with POST /v1/cluster/nodes.
+      log.info({ raft: selfAddr }, 'new node waiting to be added to a running cluster (POST /v1/cluster/nodes on a member)');
+    } else {
+      if (!(config.nodeId in founders)) throw new Error(`--peers does not include this node (${config.nodeId})`);
+      const voters = Object.keys(founders).sort();
+      // Every member's address rides in the log, so members added later learn them by replaying it.
+      await storage.save(bootstrapState(voters, [], founders));
+      log.info({ voters }, 'bootstrapped a new cluster');
+    }
   } else {
     log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
   }
@@ -60,7 +67,9 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     logger: log.child({ part: 'transport' }),
   });
   const raftAddress = await transport.start();
+  // Peer addresses: from --peers, then from every membership entry in the log (founders included).
   const addresses = new Map<string, string>(Object.entries(config.peers));
+  for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
   for (const [id, addr] of addresses) if (id !== config.nodeId) transport.setPeer(id, addr);
   stateMachine.onConfChange = (e) => {
     const cc = decodeConfChange(e.data);
@@ -107,4 +116,21 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
       await store.close();
     },
   };
+}
+
+/** Members' addresses as the membership entries still in the log last gave them. */
+function addressesInLog(storage: LmdbRaftStorage): Map<string, string> {
+  const out = new Map<string, string>();
+  const first = storage.firstIndex(), last = storage.lastIndex();
+  for (let lo = first; lo <= last; ) {
+    const batch = storage.entries(lo, last + 1, 16 << 20);
+    for (const e of batch) {
+      if (e.type !== EntryType.ConfChange) continue;
+      const cc = decodeConfChange(e.data);
+      if (cc.type === 'remove') out.delete(cc.node);
+      else if (cc.context) out.set(cc.node, cc.context);
+    }
+    lo += batch.length;
+  }
+  return out;
 }

@@ -14,15 +14,17 @@ export interface Hello {
   from: NodeId;
   /** The node the dialer believes it reached: catches stale or mistyped peer addresses. */
   to: NodeId;
+  /** Where the dialer accepts connections (host:port), so a node that never heard of it can answer. */
+  addr?: string;
 }
 
 export type HelloReply = { ok: true } | { ok: false; reason: string };
 
-export function makeHello(clusterId: string, from: NodeId, to: NodeId): Hello {
-  return { concord: PROTOCOL_VERSION, cluster: clusterId, from, to };
+export function makeHello(clusterId: string, from: NodeId, to: NodeId, addr?: string): Hello {
+  return addr === undefined ? { concord: PROTOCOL_VERSION, cluster: clusterId, from, to } : { concord: PROTOCOL_VERSION, cluster: clusterId, from, to, addr };
 }
 
-export type HelloCheck = { ok: true; from: NodeId } | { ok: false; reason: string };
+export type HelloCheck = { ok: true; from: NodeId; addr?: string } | { ok: false; reason: string };
 
 /** Validates a decoded first frame against this node's identity; never throws. */
 export function checkHello(value: unknown, clusterId: string, self: NodeId): HelloCheck {
@@ -42,7 +44,7 @@ export function checkHello(value: unknown, clusterId: string, self: NodeId): Hel
   if (hello.to !== self) {
     return { ok: false, reason: `wrong node: dialer expected ${JSON.stringify(hello.to)}, this is ${JSON.stringify(self)}` };
   }
-  return { ok: true, from: hello.from };
+  return typeof hello.addr === 'string' && hello.addr !== '' ? { ok: true, from: hello.from, addr: hello.addr } : { ok: true, from: hello.from };
 }
 
 export function isHelloReply(value: unknown): value is HelloReply {

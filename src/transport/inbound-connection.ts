@@ -21,6 +21,8 @@ export interface InboundContext {
   stats: InboundStats;
   validate: ((value: unknown) => boolean) | undefined;
   deliver: (from: NodeId, payload: unknown) => void;
+  /** A dialer announced where it listens. */
+  introduced: (from: NodeId, addr: string) => void;
 }
 
 class MalformedFrameError extends Error {
@@ -110,6 +112,7 @@ export class InboundConnection {
     this.socket.setTimeout(0);
     this.reply({ ok: true });
     this.log.debug('peer connected');
+    if (check.addr !== undefined) this.ctx.introduced(check.from, check.addr);
   }
 
   /** Tells the dialer why (so its operator sees the reason in its own log), then closes. */

@@ -26,6 +26,8 @@ export interface LinkContext {
   maxBatchBytes: number;
   queueLimits: QueueLimits;
   random: () => number;
+  /** This node's listen address, announced in the handshake (undefined before start()). */
+  advertisedAddr: () => string | undefined;
 }
 
 // Keeps 2 ** attempt finite; the delay is capped by backoff.maxMs long before this matters.
@@ -52,7 +54,7 @@ export class PeerLink<T> {
     private readonly ctx: LinkContext,
   ) {
     this.queue = new BoundedQueue<T>(ctx.queueLimits);
-    this.helloFrame = ctx.codec.encodeFrame(makeHello(ctx.clusterId, ctx.nodeId, id));
+    this.helloFrame = ctx.codec.encodeFrame(makeHello(ctx.clusterId, ctx.nodeId, id, ctx.advertisedAddr()));
     this.log = ctx.logger.child({ peer: id });
   }
 

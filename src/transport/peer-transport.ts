@@ -10,7 +10,7 @@
 import net, { type AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { NodeId } from '../raft/types.ts';
-import { parseHostPort, type HostPort } from './address.ts';
+import { formatHostPort, parseHostPort, type HostPort } from './address.ts';
 import { FaultRules } from './faults.ts';
 import { DEFAULT_MAX_FRAME_BYTES, FrameCodec, MAX_FRAME_BYTES_LIMIT } from './frame-codec.ts';
 import { InboundConnection, type InboundContext } from './inbound-connection.ts';
@@ -45,6 +45,8 @@ export class PeerTransport<T> {
   private readonly inboundSockets = new Set<net.Socket>();
   private readonly inbound = emptyInboundStats();
   private droppedUnknownPeer = 0;
+  /** host:port this transport listens on, once started. */
+  private boundAddr: string | undefined;
   private handler: MessageHandler<T> | null = null;
   private server: net.Server | null = null;
   private closing: Promise<void> | null = null;
@@ -78,6 +80,7 @@ export class PeerTransport<T> {
       // Defaulting the byte bound to the frame limit lets a largest-possible message wait in the
       // queue next to ordinary traffic; a smaller bound would evict it with the next heartbeat.
       queueLimits: { maxMessages: maxQueueMessages, maxBytes: opts.maxQueueBytes ?? maxFrameBytes },
+      advertisedAddr: () => this.boundAddr,
       random,
     };
     this.inboundContext = {
@@ -91,6 +94,7 @@ export class PeerTransport<T> {
       stats: this.inbound,
       validate: opts.validate,
       deliver: (from, payload) => this.deliver(from, payload as T),
+      introduced: (from, addr) => this.learnPeer(from, addr),
     };
   }
 
@@ -118,6 +122,9 @@ export class PeerTransport<T> {
     }
     server.on('error', (err) => this.log.error({ err }, 'peer listener error'));
     const { address, port } = server.address() as AddressInfo;
+    // Announced to the peers we dial. A wildcard listen address is not reachable as such: nodes that
+    // listen on one must be given each other's addresses (--peers or the membership log).
+    if (address !== '0.0.0.0' && address !== '::') this.boundAddr = formatHostPort({ host: address, port });
     this.log.info({ address, port }, 'accepting peer connections');
     return { host: address, port };
   }
@@ -240,6 +247,20 @@ export class PeerTransport<T> {
       this.inbound.connections--;
     });
     new InboundConnection(socket, this.inboundContext);
+  }
+
+  /**
+   * A peer we have no address for dialed us (e.g. a leader adding this new node): answer it at the
+   * address it announced. Known peers keep the address they were configured with.
+   */
+  private learnPeer(from: NodeId, addr: string): void {
+    if (from === this.opts.nodeId || this.links.has(from) || this.closing !== null) return;
+    try {
+      this.setPeer(from, addr);
+      this.log.info({ peer: from, addr }, 'learned a peer address from its handshake');
+    } catch (err) {
+      this.log.warn({ err, peer: from, addr }, 'peer announced an unusable address');
+    }
   }
 
   private deliver(from: NodeId, payload: T): void {

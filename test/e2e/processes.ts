@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir, until } from '../cluster/helpers.ts';
 
-const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/concord.js');
+export const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/concord.js');
 
 export interface ProcNode {
   id: string;
@@ -33,6 +33,14 @@ export class ProcCluster {
     for (const node of c.nodes) c.start(node);
     await Promise.all(c.nodes.map((node) => c.waitHealthy(node)));
     return c;
+  }
+
+  /** A node with arbitrary flags (the caller picks the ports); started at once. */
+  add(id: string, args: string[], url: string): ProcNode {
+    const node: ProcNode = { id, args, url, output: [] };
+    this.nodes.push(node);
+    this.start(node);
+    return node;
   }
 
   start(node: ProcNode): void {

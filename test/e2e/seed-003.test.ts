@@ -1,0 +1,72 @@
+// Seed 003's README, step by step: bootstrap one node, start two more with --peers, add them over the
+// cluster API, then use the REST API and the CLI client as the README does.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { BIN, ProcCluster, type ProcNode } from './processes.ts';
+import { freePort, until } from '../cluster/helpers.ts';
+
+const run = promisify(execFile);
+
+describe('seed 003: multi-node cluster started and grown as its README shows', () => {
+  const c = new ProcCluster();
+  const nodes: ProcNode[] = [];
+
+  before(async () => {
+    const raft = [await freePort(), await freePort(), await freePort()];
+    const http = [await freePort(), await freePort(), await freePort()];
+    const dir = (i: number) => path.join(c.dir, `data${i + 1}`);
+    nodes.push(c.add('node1', ['--node-id', 'node1', '--bind-address', `127.0.0.1:${raft[0]}`, '--http-port', String(http[0]), '--data-dir', dir(0), '--bootstrap'], `http://127.0.0.1:${http[0]}`));
+    nodes.push(c.add('node2', ['--node-id', 'node2', '--bind-address', `127.0.0.1:${raft[1]}`, '--http-port', String(http[1]), '--data-dir', dir(1), '--peers', `127.0.0.1:${raft[0]}`], `http://127.0.0.1:${http[1]}`));
+    nodes.push(c.add('node3', ['--node-id', 'node3', '--bind-address', `127.0.0.1:${raft[2]}`, '--http-port', String(http[2]), '--data-dir', dir(2), '--peers', `127.0.0.1:${raft[0]},127.0.0.1:${raft[1]}`], `http://127.0.0.1:${http[2]}`));
+    await Promise.all(nodes.map((n) => c.waitHealthy(n)));
+    await c.leader();
+    for (const [i, id] of [[1, 'node2'], [2, 'node3']] as const) {
+      // Adding a voter waits for the previous change to be applied; retry while one is in progress.
+      await until(`${id} to be added`, async () => {
+        const r = await fetch(`${nodes[0].url}/api/v1/cluster/nodes`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ node_id: id, address: `127.0.0.1:${raft[i]}` }),
+        });
+        return r.ok;
+      });
+    }
+  });
+
+  after(async () => c.stop());
+
+  it('every node reports the three members and one leader', async () => {
+    await until('three voters seen by every node', async () => {
+      for (const n of nodes) {
+        const st = (await (await fetch(`${n.url}/api/v1/cluster/status`)).json()) as { leader: string | null; nodes: Array<{ id: string }> };
+        if (!st.leader || st.nodes.length !== 3) return false;
+      }
+      return true;
+    });
+  });
+
+  it('the REST API replicates to the added nodes', async () => {
+    const value = Buffer.from('Hello, World!').toString('base64');
+    const put = await fetch(`${nodes[0].url}/api/v1/kv/mykey`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'mykey', value }) });
+    assert.ok(put.ok, `PUT answered ${put.status}`);
+    for (const n of nodes.slice(1)) {
+      await until(`${n.id} to have mykey`, async () => (await fetch(`${n.url}/v1/kv/mykey?consistency=serializable`)).ok);
+      assert.equal(await (await fetch(`${n.url}/v1/kv/mykey`)).text(), 'Hello, World!');
+    }
+  });
+
+  it('the CLI client works as the README uses it', async () => {
+    const server = ['--server', nodes[2].url];
+    await run(process.execPath, [BIN, 'put', 'cli-key', 'Hello, World!', ...server]);
+    const got = await run(process.execPath, [BIN, 'get', 'cli-key', ...server]);
+    assert.equal(got.stdout.trim(), 'Hello, World!');
+    assert.match((await run(process.execPath, [BIN, 'list', ...server])).stdout, /cli-key/);
+    assert.match((await run(process.execPath, [BIN, 'cluster-status', ...server])).stdout, /node1[\s\S]*node2[\s\S]*node3/);
+    assert.match((await run(process.execPath, [BIN, 'health', ...server])).stdout, /ok/i);
+    await run(process.execPath, [BIN, 'delete', 'cli-key', ...server]);
+    await assert.rejects(run(process.execPath, [BIN, 'get', 'cli-key', ...server]), (e: { code?: number; stderr?: string }) => e.code === 1 && /not found/i.test(e.stderr ?? ''));
+  });
+});
