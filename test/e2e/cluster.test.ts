@@ -24,24 +24,29 @@ describe('a 3-process cluster', () => {
     }
   });
 
-  it('seed 000’s quick start: POST /add, GET /query, DELETE /delete', async () => {
-    const [a, b] = c.nodes;
-    let r = await fetch(`${a.url}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'foo', value: 'bar' }) });
-    assert.ok(r.ok);
-    r = await fetch(`${b.url}/query?key=foo`);
-    assert.ok(r.ok);
-    assert.match(await r.text(), /bar/);
-    r = await fetch(`${b.url}/delete`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'foo' }) });
-    assert.ok(r.ok);
-    assert.equal((await fetch(`${a.url}/v1/kv/foo`)).status, 404);
+  it('seed 000’s quick-start curl sequence, as its README runs it across three nodes', async () => {
+    const [n1, n2, n3] = c.nodes;
+    const add = (n: typeof n1, key: string, value: string) =>
+      fetch(`${n.url}/add`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key, value }) });
+    const query = async (n: typeof n1, key: string) => {
+      const r = await fetch(`${n.url}/query?key=${key}`);
+      return { status: r.status, body: await r.text() };
+    };
+    assert.ok((await add(n1, 'hello', 'world')).ok);
+    for (const n of [n1, n2, n3]) assert.match((await query(n, 'hello')).body, /world/);
+    assert.ok((await add(n2, 'node2', 'hello node2')).ok);
+    for (const n of [n1, n2, n3]) assert.match((await query(n, 'node2')).body, /hello node2/);
+    const del = await fetch(`${n1.url}/delete`, { method: 'DELETE', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'hello' }) });
+    assert.ok(del.ok);
+    for (const n of [n1, n2, n3]) assert.equal((await query(n, 'hello')).status, 404);
   });
 
-  it('seed 001’s quick start: PUT /put, GET /get?key=, POST /set/{key}/{value}, DELETE /delete?key=', async () => {
-    const [a, , cc] = c.nodes;
-    let r = await fetch(`${a.url}/put`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'k1', value: 'v1' }) });
+  it('seed 001’s API: PUT /put, GET /get/key=…, GET /get?key=, POST /set/{key}/{value}, DELETE /delete?key=', async () => {
+    const [a, b, cc] = c.nodes;
+    let r = await fetch(`${a.url}/put`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: 'your-key', value: 'your-value' }) });
     assert.ok(r.ok);
-    r = await fetch(`${cc.url}/get?key=k1`);
-    assert.match(await r.text(), /v1/);
+    assert.match(await (await fetch(`${b.url}/get/key=your-key`)).text(), /your-value/);
+    assert.match(await (await fetch(`${cc.url}/get?key=your-key`)).text(), /your-value/);
     r = await fetch(`${cc.url}/set/k2/v2`, { method: 'POST' });
     assert.ok(r.ok);
     assert.equal(await (await fetch(`${a.url}/v1/kv/k2`)).text(), 'v2');
