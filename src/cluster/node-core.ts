@@ -110,6 +110,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     metrics,
     raftAddress: `${raftAddress.host}:${raftAddress.port}`,
     close: async () => {
+      await group.handOffLeadership(config.tickMs * config.electionTicks);
       await group.close();
       await transport.close();
       await storage.close();

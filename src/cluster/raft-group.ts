@@ -215,6 +215,34 @@ export class RaftGroup {
     }
   }
 
+  /**
+   * If this node leads, hand leadership to the most caught-up voter and wait (up to timeoutMs) until it
+   * has taken over, so a shutdown does not leave the group without a leader for an election timeout.
+   */
+  async handOffLeadership(timeoutMs: number): Promise<boolean> {
+    const st = this.node.status();
+    if (st.role !== 'leader' || !st.progress) return false;
+    const candidates = Object.entries(st.progress)
+      .filter(([id, pr]) => id !== this.o.nodeId && !pr.learner && pr.recentActive)
+      .sort((a, b) => b[1].match - a[1].match);
+    if (candidates.length === 0) return false;
+    const target = candidates[0][0];
+    try {
+      this.node.transferLeader(target);
+    } catch (e) {
+      if (e instanceof RaftError) return false;
+      throw e;
+    }
+    this.kick();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const now = this.node.status();
+      if (now.role !== 'leader') return now.leader === target;
+      await new Promise((r) => setTimeout(r, this.o.tickMs / 4));
+    }
+    return false;
+  }
+
   async close(): Promise<void> {
     this.running = false;
     clearInterval(this.ticker);

@@ -64,7 +64,18 @@ describe('a 3-node cluster over TCP and LMDB', () => {
     assert.deepEqual(listed.items.map((r) => dec(r.key)), ['list/a', 'list/b']);
   });
 
-  it('kill the leader: a new leader serves writes within 3 s, and the old one catches up on restart', async () => {
+  it('a leader that shuts down hands leadership over before it goes', async () => {
+    const old = leaderId()!;
+    const cfg = configs.find((c) => c.nodeId === old)!;
+    await nodes.get(old)!.close();
+    nodes.delete(old);
+    const successor = leaderId();
+    assert.ok(successor && successor !== old, 'a successor leads the moment the old leader has closed');
+    nodes.set(old, await startNodeCore(cfg, log));
+    await until('every node to know the leader', () => [...nodes.values()].every((n) => n.group.node.status().leader !== ''));
+  });
+
+  it('stop the leader: the others serve writes within 3 s, and the old one catches up on restart (kill -9 is in test/e2e)', async () => {
     const old = leaderId()!;
     await nodes.get(old)!.close();
     nodes.delete(old);
