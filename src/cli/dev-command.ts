@@ -1,7 +1,7 @@
 // `concord dev` as a process: parse its flags, start the cluster, and turn Ctrl-C / SIGTERM into a clean
 // stop of every child (SIGTERM, then SIGKILL after a grace period). A second signal kills at once.
 
-import { defaultDevDeps, startDev, type DevOptions } from './dev.ts';
+import { defaultDevDeps, startDev, type DevCluster, type DevOptions } from './dev.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS } from './server-config.ts';
 
@@ -27,28 +27,31 @@ export function devOptions(raw: { nodes: string; baseHttpPort: string; baseRaftP
 export async function runDevCommand(raw: Parameters<typeof devOptions>[0]): Promise<number> {
   const opts = devOptions(raw);
   const deps = defaultDevDeps();
-  let signalled: NodeJS.Signals | undefined;
-  let cluster: Awaited<ReturnType<typeof startDev>> | undefined;
+  const state: { cluster?: DevCluster; signalled?: NodeJS.Signals } = {};
   const onSignal = (sig: NodeJS.Signals): void => {
-    if (signalled) {
+    if (state.signalled) {
       deps.err(`${sig} again: killing every node now`);
-      for (const n of cluster?.nodes ?? []) n.proc.kill('SIGKILL');
+      for (const n of state.cluster?.nodes ?? []) n.proc.kill('SIGKILL');
       return;
     }
-    signalled = sig;
-    if (cluster) {
-      deps.err(`${sig}: stopping ${opts.nodes} node(s)…`);
-      void cluster.stop();
-    }
+    state.signalled = sig;
+    deps.err(`${sig}: stopping ${opts.nodes} node(s)…`);
+    void state.cluster?.stop();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  cluster = await startDev(opts, deps);
+  try {
+    state.cluster = await startDev(opts, deps);
+  } catch (e) {
+    // Ctrl-C during startup reaches the children too (one process group): their exit is not the failure.
+    if (state.signalled) return 0;
+    throw e;
+  }
   // A signal that arrived while the nodes were starting is honoured now that they can be stopped.
-  if (signalled) void cluster.stop();
-  await cluster.allExited;
-  if (signalled) {
+  if (state.signalled) void state.cluster.stop();
+  await state.cluster.allExited;
+  if (state.signalled) {
     deps.err('all nodes stopped');
     return 0;
   }

@@ -34,7 +34,6 @@ export function buildProgram(): Command {
     .usage('[server flags]\n       concord <command> [options]')
     .version(VERSION)
     .enablePositionalOptions()
-    .allowExcessArguments()
     .exitOverride()
     .configureOutput({
       // commander puts "(Did you mean …?)" on a second line; usage errors stay one line.
@@ -106,5 +105,8 @@ Examples:
         throw new CliError(`concord ${name} is not yet available`);
       });
   }
+  // Only the root takes stray words (to name them as an unknown command); set last because subcommands
+  // inherit their parent's settings when created, and `concord get k extra` must stay an error.
+  program.allowExcessArguments();
   return program;
 }

@@ -13,6 +13,8 @@ export class RaftClusterService implements ClusterService {
     private readonly group: RaftGroup,
     private readonly addresses: Map<string, string>,
     private readonly transport: PeerStatsSource,
+    /** Where this node's Raft transport actually listens. */
+    private readonly selfRaftAddr: string,
   ) {}
 
   async status(): Promise<ClusterStatus> {
@@ -24,7 +26,7 @@ export class RaftClusterService implements ClusterService {
       const pr = st.progress?.[id];
       return {
         id,
-        raftAddr: self ? `${this.config.raftAddr.host}:${this.config.raftAddr.port}` : (this.addresses.get(id) ?? ''),
+        raftAddr: self ? this.selfRaftAddr : (this.addresses.get(id) ?? ''),
         httpAddr: self ? `${this.config.httpAddr.host}:${this.config.httpAddr.port}` : undefined,
         role: self ? st.role : id === st.leader ? 'leader' : conf.learners.includes(id) ? 'learner' : 'follower',
         term: st.term,

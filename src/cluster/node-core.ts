@@ -41,7 +41,15 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     group: GROUP,
     snapshotDir: path.join(config.dataDir, 'snapshots'),
   });
-  const selfAddr = `${config.raftAddr.host}:${config.raftAddr.port}`;
+  const transport = new PeerTransport<PeerEnvelope>({
+    nodeId: config.nodeId,
+    clusterId: config.clusterId,
+    listen: config.raftAddr,
+    logger: log.child({ part: 'transport' }),
+  });
+  const raftAddress = await transport.start();
+  // The bound address (the configured port may be 0) is what peers must dial.
+  const selfAddr = `${raftAddress.host}:${raftAddress.port}`;
   if (storage.lastIndex() === 0) {
     const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
     if (Object.keys(founders).length === 0) {
@@ -60,13 +68,6 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
   const stateMachine = new KvStateMachine(store);
 
-  const transport = new PeerTransport<PeerEnvelope>({
-    nodeId: config.nodeId,
-    clusterId: config.clusterId,
-    listen: config.raftAddr,
-    logger: log.child({ part: 'transport' }),
-  });
-  const raftAddress = await transport.start();
   // Peer addresses: from --peers, then from every membership entry in the log (founders included).
   const addresses = new Map<string, string>(Object.entries(config.peers));
   for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
@@ -99,7 +100,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   });
 
   const kv = new RaftKvService(config.nodeId, group, store, config);
-  const cluster = new RaftClusterService(config, group, addresses, transport);
+  const cluster = new RaftClusterService(config, group, addresses, transport, selfAddr);
   const metrics = new NodeMetrics(group, transport);
   group.onPersist = (s) => metrics.fsyncSeconds.observe(s);
   group.onProposal = (outcome) => metrics.proposals.inc({ outcome });

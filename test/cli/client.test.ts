@@ -137,7 +137,7 @@ describe('list, cluster-status, health', () => {
   });
 });
 
-describe('failures', () => {
+describe('failures', { concurrency: true }, () => {
   it('connection refused', async () => {
     const port = await freePort();
     const r = await runCli(['get', 'k', '--server', `http://127.0.0.1:${port}`]);
@@ -170,11 +170,14 @@ describe('failures', () => {
       [['--data-dir', 'x', 'get', 'k'], /--data-dir is a server flag/],
       [['get', '..'], /cannot be sent in a URL path/],
       [['frobnicate'], /unknown command 'frobnicate'/],
+      [['get', 'k', 'extra'], /too many arguments for 'get'/],
+      [['server', 'extra'], /too many arguments for 'server'/],
       [['server', '--http-addr', 'nowhere:port'], /--http-addr: port must be/],
       [['--peers', 'n1=127.0.0.1:7001'], /--node-id is required with --peers/],
     ];
-    for (const [args, pattern] of cases) {
-      const r = await runCli(args);
+    const results = await Promise.all(cases.map(([args]) => runCli(args)));
+    for (const [i, [args, pattern]] of cases.entries()) {
+      const r = results[i];
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /^error: [^\n]+\n$/, `${args.join(' ')}: one line, got ${JSON.stringify(r.stderr)}`);
       assert.match(r.stderr, pattern, args.join(' '));
@@ -182,7 +185,7 @@ describe('failures', () => {
   });
 });
 
-describe('help', () => {
+describe('help', { concurrency: true }, () => {
   it('concord --help lists the contract’s commands and says which are not yet available', async () => {
     const r = await runCli(['--help']);
     assert.equal(r.code, 0);

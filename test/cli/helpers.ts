@@ -28,15 +28,34 @@ export function runCli(args: string[], opts: { input?: Uint8Array | string; env?
   });
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+export { freePort } from '../cluster/helpers.ts';
+
+function listen(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => resolve(srv));
   });
+}
+
+/** A port with `n - 1` free ports after it, for commands that number their ports from a base. */
+export async function freeRange(n: number): Promise<number> {
+  for (;;) {
+    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const held = await Promise.all(Array.from({ length: n }, (_, i) => listen(base + i)));
+    await Promise.all(held.map((s) => s && new Promise((r) => s.close(r))));
+    if (held.every(Boolean)) return base;
+  }
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 export interface Seen {

@@ -1,0 +1,95 @@
+// One member's view of the cluster: a record per known member, and the order in which it probes them.
+// Probing walks a shuffled ring, reshuffled after each full pass (as memberlist does): every member is
+// probed once per pass, which bounds detection time, while the random order keeps members from probing
+// in lockstep. New members are inserted at a random position, not appended, so a newcomer is not always
+// probed last.
+
+import type { Rng } from '../util/prng.ts';
+import type { MemberState, MemberView, Meta } from './types.ts';
+
+export interface MemberRecord {
+  id: string;
+  address: string;
+  meta: Meta;
+  incarnation: number;
+  state: MemberState;
+  /** When `state` last changed, in the owner's clock. */
+  stateChangedAt: number;
+}
+
+export function viewOf(r: MemberRecord): MemberView {
+  return { id: r.id, address: r.address, meta: { ...r.meta }, state: r.state, incarnation: r.incarnation };
+}
+
+export const isDeadOrLeft = (r: MemberRecord): boolean => r.state === 'dead' || r.state === 'left';
+
+export class MemberTable {
+  private readonly byId = new Map<string, MemberRecord>();
+  private ring: string[] = [];
+  private ringIndex = 0;
+
+  constructor(
+    private readonly selfId: string,
+    private readonly rng: Rng,
+  ) {}
+
+  get(id: string): MemberRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  records(): IterableIterator<MemberRecord> {
+    return this.byId.values();
+  }
+
+  add(record: MemberRecord): void {
+    this.byId.set(record.id, record);
+    if (record.id === this.selfId) return;
+    const at = this.rng.int(0, this.ring.length + 1);
+    this.ring.push(record.id);
+    [this.ring[at], this.ring[this.ring.length - 1]] = [this.ring[this.ring.length - 1], this.ring[at]];
+  }
+
+  /** Forget a member entirely (the ring drops it at its next reshuffle). */
+  remove(id: string): void {
+    if (id !== this.selfId) this.byId.delete(id);
+  }
+
+  /** The number of members believed to be running (alive or suspect), self included: the n of SWIM's formulas. */
+  liveCount(): number {
+    let n = 0;
+    for (const r of this.byId.values()) if (r.state === 'alive' || r.state === 'suspect') n++;
+    return n;
+  }
+
+  /** The next member to probe: alive or suspect, never self, in ring order. */
+  nextProbeTarget(): MemberRecord | undefined {
+    for (let checked = 0; checked <= this.ring.length; checked++) {
+      if (this.ringIndex >= this.ring.length) this.reshuffle();
+      const id = this.ring[this.ringIndex++];
+      const r = id === undefined ? undefined : this.byId.get(id);
+      if (r && !isDeadOrLeft(r)) return r;
+    }
+    return undefined;
+  }
+
+  /** Up to k distinct members passing `accept`, chosen uniformly at random (never self). */
+  randomMembers(k: number, accept: (r: MemberRecord) => boolean): MemberRecord[] {
+    const pool: MemberRecord[] = [];
+    for (const r of this.byId.values()) if (r.id !== this.selfId && accept(r)) pool.push(r);
+    const take = Math.min(k, pool.length);
+    for (let i = 0; i < take; i++) {
+      const j = this.rng.int(i, pool.length);
+      [pool[i], pool[j]] = [pool[j], pool[i]];
+    }
+    return pool.slice(0, take);
+  }
+
+  private reshuffle(): void {
+    this.ring = this.ring.filter((id) => this.byId.has(id));
+    for (let i = this.ring.length - 1; i > 0; i--) {
+      const j = this.rng.int(0, i + 1);
+      [this.ring[i], this.ring[j]] = [this.ring[j], this.ring[i]];
+    }
+    this.ringIndex = 0;
+  }
+}

@@ -1,0 +1,116 @@
+// `concord dev`'s orchestration, with a stand-in node process so it runs in a second and needs no storage:
+// one line per node once /health answers, logs prefixed with the node id, the same --peers for all, busy
+// ports and crashing nodes reported, and a stop that escalates to SIGKILL.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDev, type DevCluster, type DevDeps, type DevOptions } from '../../src/cli/dev.ts';
+import { CliError, UsageError } from '../../src/cli/errors.ts';
+import { formatLogLine } from '../../src/cli/dev-logs.ts';
+import { freeRange } from './helpers.ts';
+
+const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/fake-node.mjs');
+const dirs: string[] = [];
+const started: DevCluster[] = [];
+after(async () => {
+  // A failed assertion must not leave children holding ports (or the test process open).
+  await Promise.all(started.map((c) => c.stop()));
+  dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true }));
+});
+
+async function start(opts: DevOptions, deps: DevDeps): Promise<DevCluster> {
+  const c = await startDev(opts, deps);
+  started.push(c);
+  return c;
+}
+
+function listen(port: number): Promise<net.Server | undefined> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => resolve(srv));
+  });
+}
+
+async function setup(nodes: number, mode?: string): Promise<{ opts: DevOptions; deps: DevDeps; out: string[]; err: string[] }> {
+  const base = await freeRange(2 * nodes); // http ports, then raft ports
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-dev-'));
+  dirs.push(dataDir);
+  if (mode) process.env.FAKE_NODE_MODE = mode;
+  else delete process.env.FAKE_NODE_MODE;
+  const out: string[] = [];
+  const err: string[] = [];
+  const deps: DevDeps = { command: [process.execPath, FAKE], out: (l) => out.push(l), err: (l) => err.push(l), healthTimeoutMs: 10_000, stopTimeoutMs: 300 };
+  return { opts: { nodes, baseHttpPort: base, baseRaftPort: base + nodes, dataDir, host: '127.0.0.1' }, deps, out, err };
+}
+
+describe('concord dev', () => {
+  it('starts N nodes with the same --peers, prints one line per node then a hint, and stops them all', async () => {
+    const { opts, deps, out, err } = await setup(3);
+    const c = await start(opts, deps);
+    const h = opts.baseHttpPort;
+    assert.deepEqual(out.slice(0, 3), [`n1 http://127.0.0.1:${h}`, `n2 http://127.0.0.1:${h + 1}`, `n3 http://127.0.0.1:${h + 2}`]);
+    assert.equal(out.length, 4);
+    assert.match(out[3], /Ctrl-C/);
+    const r = opts.baseRaftPort;
+    const peers = `n1=127.0.0.1:${r},n2=127.0.0.1:${r + 1},n3=127.0.0.1:${r + 2}`;
+    for (const [i, n] of c.nodes.entries()) {
+      assert.deepEqual(n.args, ['server', '--node-id', n.id, '--http-addr', `127.0.0.1:${h + i}`, '--raft-addr', `127.0.0.1:${r + i}`, '--data-dir', path.join(opts.dataDir, n.id), '--peers', peers]);
+    }
+    await new Promise((res) => setTimeout(res, 200)); // log lines travel through pipes
+    assert.ok(err.some((l) => l.startsWith('n2 | INFO  node started ') && l.includes(`peers=${peers}`)), err.join('\n'));
+    await c.stop();
+    await c.allExited;
+    assert.ok(c.nodes.every((n) => n.proc.exitCode === 0), 'every node exited on SIGTERM');
+    // The size is remembered: another --nodes over the same data would not be the same cluster.
+    await assert.rejects(startDev({ ...opts, nodes: 2 }, deps), (e: unknown) => e instanceof UsageError && /holds a 3-node dev cluster/.test(e.message));
+  });
+
+  it('a busy port is named before anything starts', async () => {
+    const { opts, deps, err } = await setup(2);
+    const blocker = await listen(opts.baseRaftPort + 1);
+    try {
+      await assert.rejects(startDev(opts, deps), (e: unknown) => e instanceof CliError && new RegExp(`port ${opts.baseRaftPort + 1} on 127\\.0\\.0\\.1 \\(n2 raft\\) is already in use`).test(e.message));
+      assert.deepEqual(err, []);
+    } finally {
+      blocker?.close();
+    }
+  });
+
+  it('a node that dies while starting fails the command and stops the others', async () => {
+    const { opts, deps, err } = await setup(3, 'crash-n2');
+    await assert.rejects(startDev(opts, deps), (e: unknown) => e instanceof CliError && /n2 exited \(code 3\) before it was up/.test(e.message));
+    assert.ok(err.includes('n2 | n2 cannot start'), err.join('\n'));
+    assert.equal(fs.existsSync(path.join(opts.dataDir, 'concord-dev.json')), false, 'a failed start records nothing');
+  });
+
+  it('a node that ignores SIGTERM is killed after the grace period', async () => {
+    const { opts, deps, err } = await setup(1, 'ignore-term');
+    const c = await start(opts, deps);
+    const t0 = Date.now();
+    await c.stop();
+    assert.ok(Date.now() - t0 >= 250);
+    assert.equal(c.nodes[0].proc.signalCode, 'SIGKILL');
+    assert.ok(err.some((l) => /n1 did not stop within 300 ms; killing it/.test(l)));
+  });
+
+  it('rejects impossible layouts', async () => {
+    const { opts, deps } = await setup(1);
+    await assert.rejects(startDev({ ...opts, nodes: 0 }, deps), /--nodes: expected 1\.\.99/);
+    await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7002 }, deps), /ranges overlap/);
+    await assert.rejects(startDev({ ...opts, baseHttpPort: 65535, nodes: 2 }, deps), /--base-http-port: 65535\.\.65536 is not a port range/);
+  });
+});
+
+describe('dev log lines', () => {
+  it('pino JSON becomes "LEVEL message key=value"; other text passes through', () => {
+    assert.equal(formatLogLine('{"level":40,"time":1,"pid":2,"hostname":"h","node":"n1","part":"raft","term":3,"msg":"lost leader"}'), 'WARN  lost leader part=raft term=3');
+    assert.equal(formatLogLine('{"level":50,"msg":"boom","err":{"message":"disk full","stack":"…"}}'), 'ERROR boom err="disk full"');
+    assert.equal(formatLogLine('plain text'), 'plain text');
+    assert.equal(formatLogLine('{not json'), '{not json');
+  });
+});
