@@ -47,9 +47,9 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     listen: config.raftAddr,
     logger: log.child({ part: 'transport' }),
   });
-  const raftAddress = await transport.start();
-  // The bound address (the configured port may be 0) is what peers must dial.
-  const selfAddr = `${raftAddress.host}:${raftAddress.port}`;
+  await transport.start();
+  // What peers must dial: the bound port (the configured one may be 0), never a wildcard host.
+  const selfAddr = transport.advertisedAddr!;
   if (storage.lastIndex() === 0) {
     const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
     if (Object.keys(founders).length === 0) {
@@ -109,7 +109,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     cluster,
     group,
     metrics,
-    raftAddress: `${raftAddress.host}:${raftAddress.port}`,
+    raftAddress: selfAddr,
     close: async () => {
       await group.handOffLeadership(config.tickMs * config.electionTicks);
       await group.close();

@@ -21,3 +21,16 @@ export function parseHostPort(addr: string): HostPort {
 export function formatHostPort({ host, port }: HostPort): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+const WILDCARDS = new Set(['0.0.0.0', '::', '']);
+
+/**
+ * The address peers should dial to reach a listener bound at `bound`: `advertiseHost` when given, else
+ * the bound host — except a wildcard (0.0.0.0, ::), which no peer can dial; then 127.0.0.1, which is
+ * right for nodes sharing a machine (the seeds' quick starts). Multi-host clusters that listen on a
+ * wildcard must name the host to advertise.
+ */
+export function advertisedAddress(bound: HostPort, advertiseHost?: string): string {
+  const host = advertiseHost ?? (WILDCARDS.has(bound.host) ? '127.0.0.1' : bound.host);
+  return formatHostPort({ host, port: bound.port });
+}

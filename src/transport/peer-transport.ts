@@ -10,7 +10,7 @@
 import net, { type AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type { NodeId } from '../raft/types.ts';
-import { formatHostPort, parseHostPort, type HostPort } from './address.ts';
+import { advertisedAddress, parseHostPort, type HostPort } from './address.ts';
 import { FaultRules } from './faults.ts';
 import { DEFAULT_MAX_FRAME_BYTES, FrameCodec, MAX_FRAME_BYTES_LIMIT } from './frame-codec.ts';
 import { InboundConnection, type InboundContext } from './inbound-connection.ts';
@@ -45,7 +45,7 @@ export class PeerTransport<T> {
   private readonly inboundSockets = new Set<net.Socket>();
   private readonly inbound = emptyInboundStats();
   private droppedUnknownPeer = 0;
-  /** host:port this transport listens on, once started. */
+  /** host:port peers can dial to reach this transport, once started. */
   private boundAddr: string | undefined;
   private handler: MessageHandler<T> | null = null;
   private server: net.Server | null = null;
@@ -122,11 +122,15 @@ export class PeerTransport<T> {
     }
     server.on('error', (err) => this.log.error({ err }, 'peer listener error'));
     const { address, port } = server.address() as AddressInfo;
-    // Announced to the peers we dial. A wildcard listen address is not reachable as such: nodes that
-    // listen on one must be given each other's addresses (--peers or the membership log).
-    if (address !== '0.0.0.0' && address !== '::') this.boundAddr = formatHostPort({ host: address, port });
+    // Announced to the peers we dial.
+    this.boundAddr = advertisedAddress({ host: address, port }, this.opts.advertiseHost);
     this.log.info({ address, port }, 'accepting peer connections');
     return { host: address, port };
+  }
+
+  /** host:port peers can dial to reach this transport (after start()). */
+  get advertisedAddr(): string | undefined {
+    return this.boundAddr;
   }
 
   /** Adds a peer, or moves it to a new 'host:port' (dropping the old connection). Throws on a bad address. */

@@ -10,6 +10,8 @@ export interface BackoffOptions {
 }
 
 export interface PeerTransportOptions<T> {
+  /** Host announced to peers when it differs from the listen host (required for a wildcard listen address on multi-host clusters). */
+  advertiseHost?: string;
   nodeId: NodeId;
   /** Connections from a node with a different cluster id are rejected. */
   clusterId: string;

@@ -29,3 +29,12 @@ it('an announced address does not replace a configured one', async (t) => {
   await waitFor(() => b.received.length === 1, 'b to receive');
   assert.equal(b.t.stats().peers.a.address, '127.0.0.1:1');
 });
+
+it('a wildcard listen address is advertised as 127.0.0.1 unless a host to advertise is given', async (t) => {
+  const cluster = new TestCluster();
+  t.after(() => cluster.closeAll());
+  const wild = await cluster.start({ nodeId: 'w', listen: { host: '0.0.0.0', port: 0 } });
+  assert.match(wild.t.advertisedAddr ?? '', /^127\.0\.0\.1:\d+$/);
+  const named = await cluster.start({ nodeId: 'n', listen: { host: '0.0.0.0', port: 0 }, advertiseHost: '127.0.0.2' });
+  assert.match(named.t.advertisedAddr ?? '', /^127\.0\.0\.2:\d+$/);
+});
