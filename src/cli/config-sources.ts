@@ -26,6 +26,8 @@ export interface ServerFlags {
   tickMs?: string;
   electionTicks?: string;
   leaseReads?: boolean;
+  voters?: string;
+  deadNodeTimeoutMs?: string;
   logLevel?: string;
   /** Path of the TOML file; read by the caller, not part of a layer. */
   config?: string;
@@ -61,6 +63,8 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   tickMs: { flag: '--tick-ms', kind: 'string' },
   electionTicks: { flag: '--election-ticks', kind: 'string' },
   leaseReads: { flag: '--lease-reads', kind: 'bool' },
+  voters: { flag: '--voters', kind: 'string' },
+  deadNodeTimeoutMs: { flag: '--dead-node-timeout-ms', kind: 'string' },
   logLevel: { flag: '--log-level', kind: 'string' },
 };
 const KEYS = Object.keys(SPEC) as SettingKey[];

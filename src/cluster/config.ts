@@ -29,6 +29,10 @@ export interface NodeConfig {
   tickMs: number;
   electionTicks: number;
   leaseReads: boolean;
+  /** With gossip: members are promoted to Raft voters while there are fewer than this. */
+  voters: number;
+  /** With gossip: a member dead for this long is removed from Raft (and a learner promoted in its place). */
+  deadNodeTimeoutMs: number;
   logLevel: string;
 }
 
@@ -44,6 +48,8 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   tickMs: 100,
   electionTicks: 10,
   leaseReads: false,
+  voters: 3,
+  deadNodeTimeoutMs: 30_000,
   logLevel: 'info',
 };
 

@@ -238,3 +238,17 @@ describe('bad flag values get one clear line', () => {
     assert.throws(() => serverFlagsFromArgv(['--http-addr']), (e: unknown) => e instanceof UsageError && /argument missing/.test(e.message));
   });
 });
+
+describe('elastic membership settings', () => {
+  it('--voters and --dead-node-timeout-ms, from flags, env or file, with defaults', () => {
+    assert.equal(resolve('').voters, DEFAULTS.voters);
+    assert.equal(resolve('').deadNodeTimeoutMs, DEFAULTS.deadNodeTimeoutMs);
+    const c = resolve('--voters 5 --dead-node-timeout-ms 4000');
+    assert.equal(c.voters, 5);
+    assert.equal(c.deadNodeTimeoutMs, 4000);
+    assert.equal(resolve('', { CONCORD_VOTERS: '2' }).voters, 2);
+    assert.equal(resolve('--voters 4', { CONCORD_VOTERS: '2' }).voters, 4);
+    assert.equal(resolve('', {}, 'dead_node_timeout_ms = "9000"').deadNodeTimeoutMs, 9000);
+    rejects('--voters 0', /voters/);
+  });
+});
