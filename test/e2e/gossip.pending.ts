@@ -1,0 +1,138 @@
+// Elastic membership with real processes: join through any member, automatic Raft membership, failure
+// detection and replacement, refutation after a pause, graceful leave — no acknowledged write lost.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ProcCluster, type ProcNode } from './processes.ts';
+import { freePort, until } from '../cluster/helpers.ts';
+
+interface Status {
+  leader: string | null;
+  nodes: Array<{ id: string; gossipState: string; voter: boolean }>;
+}
+
+const status = async (n: ProcNode): Promise<Status> => (await fetch(`${n.url}/v1/cluster`)).json() as Promise<Status>;
+
+describe('gossip: five nodes joined through different members', () => {
+  const c = new ProcCluster();
+  const gossip: string[] = [];
+  const acked = new Map<string, string>();
+  const tuning = ['--voters', '3', '--dead-node-timeout-ms', '3000', '--tick-ms', '50'];
+
+  async function addNode(i: number, joinVia?: number): Promise<ProcNode> {
+    const [http, g] = [await freePort(), await freePort()];
+    gossip[i] = `127.0.0.1:${g}`;
+    const args = ['--name', `n${i + 1}`, '--http-addr', `127.0.0.1:${http}`, '-g', gossip[i], '--data-dir', path.join(c.dir, `n${i + 1}`), ...tuning];
+    if (joinVia !== undefined) args.push('--gossip-join-addr', gossip[joinVia]);
+    const n = c.add(`n${i + 1}`, args, `http://127.0.0.1:${http}`);
+    await c.waitHealthy(n);
+    return n;
+  }
+
+  async function write(n: ProcNode, key: string, value: string): Promise<boolean> {
+    try {
+      const r = await fetch(`${n.url}/v1/kv/${key}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(3000) });
+      if (r.ok) acked.set(key, value);
+      return r.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  const live = () => c.nodes.filter((n) => n.proc);
+
+  before(async () => {
+    await addNode(0);
+    await c.leader();
+    await addNode(1, 0);
+    await addNode(2, 1);
+    await addNode(3, 2);
+    await addNode(4, 0);
+  });
+
+  after(async () => c.stop());
+
+  it('every node sees five alive members; three are voters, the rest learners', async () => {
+    await until('3 voters + 2 learners, all alive, on every node', async () => {
+      for (const n of live()) {
+        const st = await status(n);
+        if (st.nodes.length !== 5 || st.nodes.some((m) => m.gossipState !== 'alive')) return false;
+        if (st.nodes.filter((m) => m.voter).length !== 3) return false;
+      }
+      return true;
+    }, 30_000);
+    for (const n of live()) assert.ok(await write(n, `hello-${n.id}`, n.id), `write via ${n.id}`);
+  });
+
+  it('a voter killed with -9 is marked dead everywhere within 5 s, then replaced by a learner', async () => {
+    const st = await status(c.nodes[0]);
+    const victimId = st.nodes.find((m) => m.voter && m.id !== st.leader)!.id;
+    const victim = c.nodes.find((n) => n.id === victimId)!;
+    await c.kill9(victim);
+    const t0 = Date.now();
+    await until('the victim dead on every live node', async () => {
+      for (const n of live()) {
+        const m = (await status(n)).nodes.find((x) => x.id === victimId);
+        if (m && m.gossipState !== 'dead') return false;
+      }
+      return true;
+    }, 5000);
+    const detectedMs = Date.now() - t0;
+    await until('three live voters again and the dead one removed', async () => {
+      const s = await status(live()[0]);
+      return !s.nodes.some((m) => m.id === victimId) && s.nodes.filter((m) => m.voter).length === 3;
+    }, 20_000);
+    console.log(`# detection ${detectedMs} ms`);
+  });
+
+  it('a node paused for 2 s is suspected, refutes, and stays a member', async () => {
+    const n = live().find((x) => x !== c.nodes[0])!;
+    n.proc!.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2000));
+    n.proc!.kill('SIGCONT');
+    await until('the paused node alive again everywhere', async () => {
+      for (const x of live()) {
+        const m = (await status(x)).nodes.find((y) => y.id === n.id);
+        if (!m || m.gossipState !== 'alive') return false;
+      }
+      return true;
+    }, 10_000);
+  });
+
+  it('a node joins while writes go on; no acknowledged write is lost', async () => {
+    let stop = false;
+    let i = 0;
+    const writer = (async () => {
+      while (!stop) await write(live()[i++ % live().length], `load-${i}`, `v${i}`);
+    })();
+    await addNode(5, 3);
+    await until('the new node is a member everywhere', async () => {
+      for (const n of live()) if (!(await status(n)).nodes.some((m) => m.id === 'n6')) return false;
+      return true;
+    }, 20_000);
+    stop = true;
+    await writer;
+    const reader = live()[live().length - 1];
+    for (const [k, v] of acked) assert.equal(await (await fetch(`${reader.url}/v1/kv/${k}`)).text(), v, `acknowledged ${k}`);
+  });
+
+  it('SIGTERM leaves gracefully: removed from Raft, shown as left, and the others keep serving', async () => {
+    const st = await status(c.nodes[0]);
+    const leaverId = st.leader!;
+    const leaver = c.nodes.find((n) => n.id === leaverId)!;
+    const others = live().filter((n) => n !== leaver);
+    let failed = 0;
+    let stop = false;
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) if (!(await write(others[i % others.length], `leave-${i}`, `v${i}`))) failed++;
+    })();
+    const exited = new Promise<number | null>((r) => leaver.proc!.once('exit', (code) => r(code)));
+    leaver.proc!.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    leaver.proc = undefined;
+    await until('the leaver gone from Raft on the others', async () => !(await status(others[0])).nodes.some((m) => m.id === leaverId && m.voter), 10_000);
+    stop = true;
+    await writer;
+    assert.equal(failed, 0, 'no failed requests on the other nodes');
+  });
+});
