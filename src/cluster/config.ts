@@ -29,6 +29,10 @@ export interface NodeConfig {
   tickMs: number;
   electionTicks: number;
   leaseReads: boolean;
+  /** Snapshot and compact the Raft log once it holds more than this many applied entries. */
+  snapshotEntries: number;
+  /** Entries kept behind a snapshot, so followers slightly behind catch up from the log. */
+  snapshotKeepEntries: number;
   /** With gossip: members are promoted to Raft voters while there are fewer than this. */
   voters: number;
   /** With gossip: a member dead for this long is removed from Raft (and a learner promoted in its place). */
@@ -48,6 +52,8 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   tickMs: 100,
   electionTicks: 10,
   leaseReads: false,
+  snapshotEntries: 10_000,
+  snapshotKeepEntries: 1_000,
   voters: 3,
   deadNodeTimeoutMs: 30_000,
   logLevel: 'info',

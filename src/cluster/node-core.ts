@@ -16,6 +16,7 @@ import type { NodeConfig } from './config.ts';
 import { RaftGroup } from './raft-group.ts';
 import { RaftClusterService } from './cluster-service.ts';
 import { NodeMetrics } from './metrics.ts';
+import { Snapshotter } from './snapshotter.ts';
 
 const GROUP = 'g0';
 
@@ -29,6 +30,9 @@ export interface NodeCore {
   cluster: RaftClusterService;
   group: RaftGroup;
   metrics: NodeMetrics;
+  snapshotter: Snapshotter;
+  /** The Raft log's bounds (for status and tests). */
+  log: { firstIndex(): number; lastIndex(): number };
   raftAddress: string;
   close(): Promise<void>;
 }
@@ -67,6 +71,13 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   }
   const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
   const stateMachine = new KvStateMachine(store);
+  const logStart = storage.firstIndex() - 1;
+  if (store.appliedIndex() < logStart) {
+    // The state machine is older than the log's start (e.g. its files were lost): rebuild it from the
+    // snapshot the log was compacted to; the log replays the rest.
+    log.warn({ applied: store.appliedIndex(), snapshot: logStart }, 'state machine behind the log; restoring it from the snapshot');
+    await stateMachine.restore(storage.snapshot());
+  }
 
   // Peer addresses: from --peers, then from every membership entry in the log (founders included).
   const addresses = new Map<string, string>(Object.entries(config.peers));
@@ -102,6 +113,16 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   const kv = new RaftKvService(config.nodeId, group, store, config);
   const cluster = new RaftClusterService(config, group, addresses, transport, selfAddr);
   const metrics = new NodeMetrics(group, transport);
+  const snapshotter = new Snapshotter(
+    group,
+    storage,
+    store,
+    { thresholdEntries: config.snapshotEntries, keepEntries: config.snapshotKeepEntries },
+    log.child({ part: 'snapshot' }),
+    metrics,
+  );
+  group.onAdvance = () => snapshotter.maybeSnapshot();
+  metrics.watchLog(storage, snapshotter);
   group.onPersist = (s) => metrics.fsyncSeconds.observe(s);
   group.onProposal = (outcome) => metrics.proposals.inc({ outcome });
   return {
@@ -109,10 +130,13 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     cluster,
     group,
     metrics,
+    snapshotter,
+    log: storage,
     raftAddress: selfAddr,
     close: async () => {
       await group.handOffLeadership(config.tickMs * config.electionTicks);
       await group.close();
+      await snapshotter.idle();
       await transport.close();
       await storage.close();
       await store.close();

@@ -52,6 +52,8 @@ export class RaftGroup {
   /** Observers for metrics: seconds per persisted Ready, and each proposal's outcome. */
   onPersist: (seconds: number) => void = () => {};
   onProposal: (outcome: 'applied' | 'failed') => void = () => {};
+  /** Called after each advance(), between Readies: the state machine has applied exactly status().applied. */
+  onAdvance: () => void = () => {};
   /** Term and vote as last persisted: a Ready that changes them must be durable before its messages go. */
   private persistedTermVote: { term: number; vote: NodeId };
 
@@ -200,6 +202,7 @@ export class RaftGroup {
       this.readyReads = still;
     }
     this.node.advance();
+    this.onAdvance();
   }
 
   private changesTermOrVote(rd: Ready): boolean {
