@@ -26,6 +26,8 @@ export interface ServerFlags {
   tickMs?: string;
   electionTicks?: string;
   leaseReads?: boolean;
+  snapshotEntries?: string;
+  snapshotKeepEntries?: string;
   voters?: string;
   deadNodeTimeoutMs?: string;
   logLevel?: string;
@@ -63,6 +65,8 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   tickMs: { flag: '--tick-ms', kind: 'string' },
   electionTicks: { flag: '--election-ticks', kind: 'string' },
   leaseReads: { flag: '--lease-reads', kind: 'bool' },
+  snapshotEntries: { flag: '--snapshot-entries', kind: 'string' },
+  snapshotKeepEntries: { flag: '--snapshot-keep-entries', kind: 'string' },
   voters: { flag: '--voters', kind: 'string' },
   deadNodeTimeoutMs: { flag: '--dead-node-timeout-ms', kind: 'string' },
   logLevel: { flag: '--log-level', kind: 'string' },

@@ -250,5 +250,8 @@ describe('elastic membership settings', () => {
     assert.equal(resolve('--voters 4', { CONCORD_VOTERS: '2' }).voters, 4);
     assert.equal(resolve('', {}, 'dead_node_timeout_ms = "9000"').deadNodeTimeoutMs, 9000);
     rejects('--voters 0', /voters/);
+    const s = resolve('--snapshot-entries 500 --snapshot-keep-entries 20');
+    assert.deepEqual([s.snapshotEntries, s.snapshotKeepEntries], [500, 20]);
+    assert.equal(resolve('').snapshotEntries, DEFAULTS.snapshotEntries);
   });
 });
