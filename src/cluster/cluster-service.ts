@@ -15,12 +15,15 @@ export class RaftClusterService implements ClusterService {
     private readonly transport: PeerStatsSource,
     /** Where this node's Raft transport actually listens. */
     private readonly selfRaftAddr: string,
+    /** The gossip layer, when the node runs one. */
+    private readonly gossip?: { members(): Array<{ id: string; state: string; meta: Record<string, string> }> },
   ) {}
 
   async status(): Promise<ClusterStatus> {
     const st = this.group.node.status();
     const conf = this.group.node.confState();
     const peers = this.transport.stats().peers;
+    const gossipOf = new Map((this.gossip?.members() ?? []).map((m) => [m.id, m]));
     const nodes: NodeStatus[] = [...conf.voters, ...conf.learners].map((id) => {
       const self = id === this.config.nodeId;
       const pr = st.progress?.[id];
@@ -32,11 +35,16 @@ export class RaftClusterService implements ClusterService {
         term: st.term,
         commitIndex: self ? st.commit : (pr?.match ?? 0),
         appliedIndex: self ? st.applied : (pr?.match ?? 0),
-        gossipState: 'alive',
+        gossipState: gossipOf.get(id)?.state ?? (self || !this.gossip ? 'alive' : 'unknown'),
         voter: conf.voters.includes(id),
         reachable: self || (peers[id]?.connected ?? false),
       };
     });
+    // Members gossip knows but Raft does not yet: joining, about to be added as learners.
+    for (const m of gossipOf.values()) {
+      if (nodes.some((n) => n.id === m.id) || (m.state !== 'alive' && m.state !== 'suspect')) continue;
+      nodes.push({ id: m.id, raftAddr: m.meta.raft ?? '', httpAddr: m.meta.http, role: 'joining', term: st.term, commitIndex: 0, appliedIndex: 0, gossipState: m.state, voter: false, reachable: false });
+    }
     return {
       clusterId: this.config.clusterId,
       self: this.config.nodeId,

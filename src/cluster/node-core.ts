@@ -17,6 +17,9 @@ import { RaftGroup } from './raft-group.ts';
 import { RaftClusterService } from './cluster-service.ts';
 import { NodeMetrics } from './metrics.ts';
 import { Snapshotter } from './snapshotter.ts';
+import { MembershipController } from './membership-controller.ts';
+import { GossipNode, defaultConfig } from '../membership/index.ts';
+import { advertisedAddress, formatHostPort } from '../transport/address.ts';
 
 const GROUP = 'g0';
 
@@ -31,6 +34,8 @@ export interface NodeCore {
   group: RaftGroup;
   metrics: NodeMetrics;
   snapshotter: Snapshotter;
+  /** With gossip: leave the cluster gracefully (call before close()). */
+  leave(): Promise<void>;
   /** The Raft log's bounds (for status and tests). */
   log: { firstIndex(): number; lastIndex(): number };
   raftAddress: string;
@@ -111,7 +116,8 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   });
 
   const kv = new RaftKvService(config.nodeId, group, store, config);
-  const cluster = new RaftClusterService(config, group, addresses, transport, selfAddr);
+  const gossip = config.gossipAddr ? await startGossip(config, selfAddr, group, log) : undefined;
+  const cluster = new RaftClusterService(config, group, addresses, transport, selfAddr, gossip?.node);
   const metrics = new NodeMetrics(group, transport);
   const snapshotter = new Snapshotter(
     group,
@@ -133,7 +139,15 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     snapshotter,
     log: storage,
     raftAddress: selfAddr,
+    leave: async () => {
+      if (!gossip) return;
+      // Issue 4's graceful leave: leadership handed off, removed from Raft, then gossip says goodbye.
+      const removed = await gossip.controller.leave(config.requestTimeoutMs);
+      log.info({ removed }, removed ? 'left the Raft group' : 'could not confirm removal from the Raft group');
+      await gossip.node.leave();
+    },
     close: async () => {
+      await gossip?.close();
       await group.handOffLeadership(config.tickMs * config.electionTicks);
       await group.close();
       await snapshotter.idle();
@@ -159,4 +173,49 @@ function addressesInLog(storage: LmdbRaftStorage): Map<string, string> {
     lo += batch.length;
   }
   return out;
+}
+
+/** Gossip for discovery and failure detection, and the controller that turns it into Raft membership. */
+async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGroup, log: Logger) {
+  const gossipAddr = config.gossipAddr!;
+  const node = new GossipNode({
+    id: config.nodeId,
+    meta: { raft: raftAddr, http: advertisedAddress(config.httpAddr) },
+    bindAddr: formatHostPort(gossipAddr),
+    advertiseAddr: gossipAddr.port === 0 ? undefined : advertisedAddress(gossipAddr),
+    config: defaultConfig({ clusterId: config.clusterId }),
+    logger: log.child({ part: 'gossip' }),
+  });
+  await node.start();
+  const controller = new MembershipController({
+    self: config.nodeId,
+    group,
+    gossip: node,
+    targetVoters: config.voters,
+    deadNodeTimeoutMs: config.deadNodeTimeoutMs,
+    intervalMs: config.tickMs * 5,
+    logger: log.child({ part: 'membership' }),
+  });
+  node.on('member', (e) => {
+    log.info({ member: e.member.id, event: e.type }, 'gossip member event');
+    controller.evaluate();
+  });
+  let stopped = false;
+  if (config.join.length > 0) {
+    // Keep trying in the background: the seed may start after us.
+    const tryJoin = async (): Promise<void> => {
+      const n = await node.join(config.join).catch(() => 0);
+      if (n === 0 && !stopped) setTimeout(() => void tryJoin(), 1000).unref();
+    };
+    void tryJoin();
+  }
+  return {
+    node,
+    controller,
+    close: async () => {
+      stopped = true;
+      controller.close();
+      await node.close();
+    },
+  };
 }

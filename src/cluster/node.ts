@@ -7,7 +7,7 @@ import { startNodeCore } from './node-core.ts';
 
 export async function startNode(config: NodeConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningNode> {
   const log = logger.child({ node: config.nodeId });
-  const { kv, cluster, metrics, raftAddress, close: closeCore } = await startNodeCore(config, log);
+  const { kv, cluster, metrics, raftAddress, leave, close: closeCore } = await startNodeCore(config, log);
   const http = buildHttpApi({
     kv,
     cluster,
@@ -37,6 +37,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
       (closing ??= (async () => {
         log.info('shutting down');
         await http.close(); // stops accepting, lets in-flight requests finish
+        await leave(); // with gossip: hand off leadership, leave Raft, announce the departure
         await closeCore();
         log.info('stopped');
       })()),

@@ -49,6 +49,8 @@ export class RaftGroup {
   /** Read states whose index is not yet applied, in index order. */
   private readyReads: Array<{ index: number; ctx: number }> = [];
   leaderChanges = 0;
+  /** Requests that found no leader, to retry when one is known. */
+  private awaitingLeader: Array<() => void> = [];
   /** Observers for metrics: seconds per persisted Ready, and each proposal's outcome. */
   onPersist: (seconds: number) => void = () => {};
   onProposal: (outcome: 'applied' | 'failed') => void = () => {};
@@ -98,7 +100,11 @@ export class RaftGroup {
     w?.();
   }
 
-  /** Propose an encoded command; resolves with the state machine's result once applied here. */
+  /**
+   * Propose an encoded command; resolves with the state machine's result once applied here. During an
+   * election (no leader known) it waits for one, up to the timeout: a refused proposal was never
+   * appended, so retrying it cannot apply it twice.
+   */
   propose(encode: (seq: number) => Uint8Array, timeoutMs: number): Promise<unknown> {
     const seq = this.nextSeq++;
     const p = this.wait(this.proposals, seq, timeoutMs).then(
@@ -108,12 +114,8 @@ export class RaftGroup {
         throw e;
       },
     );
-    try {
-      this.node.propose(encode(seq));
-    } catch (e) {
-      this.settle(this.proposals, seq, undefined, toConcordError(e));
-    }
-    this.kick();
+    const data = encode(seq);
+    this.attempt(this.proposals, seq, () => this.node.propose(data));
     return p;
   }
 
@@ -121,13 +123,21 @@ export class RaftGroup {
   linearizableBarrier(timeoutMs: number): Promise<unknown> {
     const ctx = this.nextReadCtx++;
     const p = this.wait(this.reads, ctx, timeoutMs);
+    this.attempt(this.reads, ctx, () => this.node.readIndex(ctx));
+    return p;
+  }
+
+  /** Run `act` for a waiting request; if no leader is known, run it again when one is. */
+  private attempt(map: Map<number, Waiter>, id: number, act: () => void): void {
+    if (!map.has(id)) return; // timed out meanwhile
     try {
-      this.node.readIndex(ctx);
+      act();
     } catch (e) {
-      this.settle(this.reads, ctx, undefined, toConcordError(e));
+      if (e instanceof RaftError && e.code === 'no-leader' && this.awaitingLeader.length < MAX_AWAITING_LEADER) {
+        this.awaitingLeader.push(() => this.attempt(map, id, act));
+      } else this.settle(map, id, undefined, toConcordError(e));
     }
     this.kick();
-    return p;
   }
 
   private wait(map: Map<number, Waiter>, id: number, timeoutMs: number): Promise<unknown> {
@@ -172,6 +182,11 @@ export class RaftGroup {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState?.leader && this.awaitingLeader.length > 0) {
+      const retry = this.awaitingLeader;
+      this.awaitingLeader = [];
+      for (const f of retry) f();
+    }
     if (rd.softState) {
       this.leaderChanges++;
       this.o.logger.info({ role: rd.softState.role, leader: rd.softState.leader, term: this.node.status().term }, 'raft role changed');
@@ -251,11 +266,15 @@ export class RaftGroup {
     clearInterval(this.ticker);
     this.kick();
     await this.loopDone.catch(() => undefined);
+    this.awaitingLeader = [];
     const closing = new ConcordError('unavailable', 'node is shutting down', 1);
     for (const id of [...this.proposals.keys()]) this.settle(this.proposals, id, undefined, closing);
     for (const id of [...this.reads.keys()]) this.settle(this.reads, id, undefined, closing);
   }
 }
+
+/** Requests queued for a leader beyond this are refused at once (memory stays bounded in a long outage). */
+const MAX_AWAITING_LEADER = 100_000;
 
 function toConcordError(e: unknown): Error {
   if (e instanceof RaftError) {

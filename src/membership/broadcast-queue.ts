@@ -3,6 +3,10 @@
 // epidemic spread to reach all n members with high probability — and then dropped. Fresh messages go
 // first, so news overtakes old news. A new message about a member replaces any queued one about the
 // same member: only the latest state of a member is worth spreading.
+// Two refinements over memberlist: a broadcast goes to the same address again only once it has reached
+// every peer, and an alive message is never sent to the member it describes — a retransmission spent
+// where the news is already known is one the rest of the cluster does not get. In small clusters (4 peers, 4 transmissions) random
+// targets otherwise left about 1 kill-and-refute run in 100 with a member that never heard the refutation.
 
 import type { Message } from './types.ts';
 
@@ -11,6 +15,9 @@ export interface QueuedBroadcast {
   readonly key: string;
   readonly message: Message;
   readonly bytes: number;
+  /** Where the message is not worth sending (the member it describes, for alive news). */
+  readonly skipAddress: string | undefined;
+  readonly sentTo: Set<string>;
   transmits: number;
   /** Insertion order, to prefer newer messages within a transmit tier. */
   readonly order: number;
@@ -25,7 +32,8 @@ export class BroadcastQueue {
   }
 
   enqueue(key: string, message: Message, bytes: number): QueuedBroadcast {
-    const entry: QueuedBroadcast = { key, message, bytes, transmits: 0, order: this.nextOrder++ };
+    const skipAddress = message.type === 'alive' ? message.address : undefined;
+    const entry: QueuedBroadcast = { key, message, bytes, skipAddress, sentTo: new Set(), transmits: 0, order: this.nextOrder++ };
     this.byKey.set(key, entry);
     return entry;
   }
@@ -36,10 +44,16 @@ export class BroadcastQueue {
   }
 
   /**
-   * Take the broadcasts that fit in `budgetBytes`, fewest transmits first, then largest (so big messages
-   * are not starved by small ones), then newest. Each taken broadcast counts one transmit.
+   * Take the broadcasts for `destination` that fit in `budgetBytes`, fewest transmits first, then largest
+   * (so big messages are not starved by small ones), then newest. Each taken broadcast counts one transmit.
+   * @param peers how many other members there are to tell
+   * @param counted false for a courtesy copy (gossip to a dead member) that must not use up a transmit
+   * @param alreadyCarried messages the packet already holds (a copy would be a wasted transmit)
    */
-  take(budgetBytes: number, transmitLimit: number): Message[] {
+  take(
+    destination: string, budgetBytes: number, transmitLimit: number, peers: number,
+    counted = true, alreadyCarried: readonly Message[] = [],
+  ): Message[] {
     if (this.byKey.size === 0 || budgetBytes <= 0) return [];
     const candidates = [...this.byKey.values()].sort(
       (a, b) => a.transmits - b.transmits || b.bytes - a.bytes || b.order - a.order,
@@ -47,9 +61,13 @@ export class BroadcastQueue {
     const out: Message[] = [];
     let free = budgetBytes;
     for (const entry of candidates) {
-      if (entry.bytes > free) continue;
+      if (entry.bytes > free || entry.skipAddress === destination || alreadyCarried.some((m) => sameNews(m, entry.message))) continue;
+      const reachable = entry.skipAddress === undefined ? peers : peers - 1;
+      if (entry.sentTo.has(destination) && entry.sentTo.size < reachable) continue;
       free -= entry.bytes;
       out.push(entry.message);
+      if (!counted) continue;
+      entry.sentTo.add(destination);
       entry.transmits++;
       if (entry.transmits >= transmitLimit) this.byKey.delete(entry.key);
     }
@@ -59,4 +77,9 @@ export class BroadcastQueue {
   clear(): void {
     this.byKey.clear();
   }
+}
+
+function sameNews(a: Message, b: Message): boolean {
+  if (a.type !== b.type || !('id' in a) || !('id' in b)) return false;
+  return a.id === b.id && a.incarnation === b.incarnation;
 }

@@ -86,6 +86,10 @@ export function messageBytes(m: Message): number {
   return packr.pack(messageToWire(m)).length;
 }
 
+export function metaBytes(meta: Meta): number {
+  return packr.pack(meta).length;
+}
+
 /** Encoded size of a packet from this sender holding no messages (header included). */
 export function packetOverheadBytes(from: Packet['from']): number {
   // +2: a message array longer than 15 needs a 3-byte header instead of 1.

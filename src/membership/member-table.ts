@@ -29,7 +29,7 @@ export class MemberTable {
   private ringIndex = 0;
 
   constructor(
-    private readonly selfId: string,
+    readonly selfId: string,
     private readonly rng: Rng,
   ) {}
 
@@ -43,7 +43,8 @@ export class MemberTable {
 
   add(record: MemberRecord): void {
     this.byId.set(record.id, record);
-    if (record.id === this.selfId) return;
+    // A member forgotten and then re-learned may still sit in the ring until the next reshuffle.
+    if (record.id === this.selfId || this.ring.includes(record.id)) return;
     const at = this.rng.int(0, this.ring.length + 1);
     this.ring.push(record.id);
     [this.ring[at], this.ring[this.ring.length - 1]] = [this.ring[this.ring.length - 1], this.ring[at]];
@@ -54,10 +55,17 @@ export class MemberTable {
     if (id !== this.selfId) this.byId.delete(id);
   }
 
+  /** Forget dead and left members whose state changed before `time` (never self). */
+  forgetDeadBefore(time: number): void {
+    for (const r of [...this.byId.values()]) {
+      if (r.id !== this.selfId && isDeadOrLeft(r) && r.stateChangedAt < time) this.byId.delete(r.id);
+    }
+  }
+
   /** The number of members believed to be running (alive or suspect), self included: the n of SWIM's formulas. */
   liveCount(): number {
     let n = 0;
-    for (const r of this.byId.values()) if (r.state === 'alive' || r.state === 'suspect') n++;
+    for (const r of this.byId.values()) if (r.state === 'alive' || r.state === 'suspect' || r.id === this.selfId) n++;
     return n;
   }
 
@@ -70,6 +78,16 @@ export class MemberTable {
       if (r && !isDeadOrLeft(r)) return r;
     }
     return undefined;
+  }
+
+  /** Move `id` to the next probe slot. */
+  probeNext(id: string): void {
+    const at = this.ring.indexOf(id);
+    if (at < 0 || !this.byId.has(id)) return;
+    if (this.ringIndex >= this.ring.length) this.ringIndex = 0;
+    this.ring.splice(at, 1);
+    if (at < this.ringIndex) this.ringIndex--;
+    this.ring.splice(this.ringIndex, 0, id);
   }
 
   /** Up to k distinct members passing `accept`, chosen uniformly at random (never self). */
@@ -86,10 +104,6 @@ export class MemberTable {
 
   private reshuffle(): void {
     this.ring = this.ring.filter((id) => this.byId.has(id));
-    for (let i = this.ring.length - 1; i > 0; i--) {
-      const j = this.rng.int(0, i + 1);
-      [this.ring[i], this.ring[j]] = [this.ring[j], this.ring[i]];
-    }
     this.ringIndex = 0;
   }
 }

@@ -66,3 +66,6 @@ export interface OutboundPacket {
   /** udp: one datagram (size-bounded). tcp: one reliable one-shot message (push-pull state). */
   channel: Channel;
 }
+
+/** The messages that change what members know about each other (and are disseminated by gossip). */
+export type MemberNews = Extract<Message, { type: 'alive' | 'suspect' | 'dead' }>;

@@ -66,6 +66,9 @@ export interface TestingOnlyBugs {
   voteWithoutLogCheck?: boolean;
 }
 
+/** Bound on proposals held during a leadership transfer (beyond it they are dropped, as before). */
+const MAX_HELD_PROPOSALS = 10_000;
+
 export class Raft {
   readonly id: NodeId;
   term = 0;
@@ -104,6 +107,11 @@ export class Raft {
   private pendingConfIndex = 0;
   private uncommittedBytes = 0;
   private appendsPending = false;
+  /**
+   * Proposals forwarded to us while we were handing leadership over: never appended, so they can go to
+   * the next leader (or be appended by us if the transfer is abandoned) instead of timing out.
+   */
+  private heldProposals: Message[] = [];
   readonly readOnly = new ReadOnlyQueue();
 
   constructor(cfg: RaftConfig) {
@@ -279,6 +287,8 @@ export class Raft {
     // the single-server change bug in the thesis errata).
     this.appendEntries([{ term: this.term, index: 0, type: EntryType.Normal, data: new Uint8Array(0) }]);
     this.pendingConfIndex = this.log.lastIndex();
+    // Proposals held during a transfer that ended with us leading after all.
+    if (this.heldProposals.length > 0) this.abandonLeaderTransfer();
   }
 
   // ---------------------------------------------------------------- time
@@ -306,7 +316,7 @@ export class Raft {
         this.becomeFollower(this.term, NONE);
         return;
       }
-      if (this.leadTransferee !== NONE) this.abortLeaderTransfer();
+      if (this.leadTransferee !== NONE) this.abandonLeaderTransfer();
     }
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {
       this.heartbeatElapsed = 0;
@@ -477,11 +487,13 @@ export class Raft {
       case MessageType.App:
         this.electionElapsed = 0;
         this.lead = m.from;
+        this.forwardHeldProposals();
         this.handleAppend(m);
         break;
       case MessageType.Heartbeat:
         this.electionElapsed = 0;
         this.lead = m.from;
+        this.forwardHeldProposals();
         this.handleHeartbeat(m);
         break;
       case MessageType.Snap:
@@ -502,6 +514,10 @@ export class Raft {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case MessageType.Prop:
+        if (this.leadTransferee !== NONE) {
+          if (this.heldProposals.length < MAX_HELD_PROPOSALS) this.heldProposals.push(m);
+          return;
+        }
         this.handleProposal(m.entries ?? []);
         return;
       case MessageType.ReadIndex:
@@ -531,9 +547,6 @@ export class Raft {
   // ---------------------------------------------------------------- replication (leader side)
 
   private handleProposal(entries: Entry[]): void {
-    if (this.leadTransferee !== NONE) {
-      throw new RaftError('transfer-in-progress', `leadership is being transferred to ${this.leadTransferee}`);
-    }
     let bytes = 0;
     for (const e of entries) {
       bytes += e.data.byteLength;
@@ -814,6 +827,27 @@ export class Raft {
 
   private abortLeaderTransfer(): void {
     this.leadTransferee = NONE;
+  }
+
+  /** The transfer was abandoned and we still lead: append what we held. */
+  private abandonLeaderTransfer(): void {
+    this.abortLeaderTransfer();
+    const held = this.heldProposals;
+    this.heldProposals = [];
+    for (const m of held) {
+      try {
+        this.handleProposal(m.entries ?? []);
+      } catch (e) {
+        if (!(e instanceof RaftError)) throw e; // e.g. a membership change that is no longer valid
+      }
+    }
+  }
+
+  /** A new leader is known: pass it what we held during the transfer. */
+  private forwardHeldProposals(): void {
+    if (this.heldProposals.length === 0 || this.lead === NONE) return;
+    for (const m of this.heldProposals) this.send({ ...m, to: this.lead, term: 0 });
+    this.heldProposals = [];
   }
 
   // ---------------------------------------------------------------- output

@@ -33,8 +33,10 @@ describe('gossip: five nodes joined through different members', () => {
     try {
       const r = await fetch(`${n.url}/v1/kv/${key}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(3000) });
       if (r.ok) acked.set(key, value);
+      else console.log(`# write ${key} via ${n.id}: ${r.status} ${await r.text()}`);
       return r.ok;
-    } catch {
+    } catch (e) {
+      console.log(`# write ${key} via ${n.id}: ${String(e)}`);
       return false;
     }
   }
@@ -102,8 +104,9 @@ describe('gossip: five nodes joined through different members', () => {
   it('a node joins while writes go on; no acknowledged write is lost', async () => {
     let stop = false;
     let i = 0;
+    const targets = live(); // the members already up; the newcomer is not serving yet
     const writer = (async () => {
-      while (!stop) await write(live()[i++ % live().length], `load-${i}`, `v${i}`);
+      while (!stop) await write(targets[i++ % targets.length], `load-${i}`, `v${i}`);
     })();
     await addNode(5, 3);
     await until('the new node is a member everywhere', async () => {
