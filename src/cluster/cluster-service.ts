@@ -68,13 +68,50 @@ export class RaftClusterService implements ClusterService {
   async addNode(id: string, raftAddr: string, opts: { learner?: boolean } = {}): Promise<ClusterStatus> {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new ConcordError('bad-request', 'node id must be 1-64 characters of [A-Za-z0-9_.-]');
     if (!/^[^:\s]+:\d{1,5}$/.test(raftAddr)) throw new ConcordError('bad-request', 'address must be host:port');
+    if (!opts.learner) this.refuseQuorumLoss([...this.group.node.confState().voters, id], 'adding');
     this.propose(() => this.group.node.proposeConfChange({ type: opts.learner ? 'addLearner' : 'addVoter', node: id, context: raftAddr }));
+    await this.appliedWhen((c) => (opts.learner ? c.learners : c.voters).includes(id));
     return this.status();
   }
 
+  /** Removing the leader is fine: the leader hands over first and its successor carries it out. */
   async removeNode(id: string): Promise<ClusterStatus> {
+    const conf = this.group.node.confState();
+    if (![...conf.voters, ...conf.learners].includes(id)) throw new ConcordError('not-found', `${id} is not a member`);
+    if (conf.voters.includes(id)) this.refuseQuorumLoss(conf.voters.filter((v) => v !== id), 'removing');
     this.propose(() => this.group.node.proposeConfChange({ type: 'remove', node: id }));
+    await this.appliedWhen((c) => !c.voters.includes(id) && !c.learners.includes(id));
     return this.status();
+  }
+
+  /** Answer only once the change is applied here, so success means done. */
+  private async appliedWhen(done: (c: { voters: string[]; learners: string[] }) => boolean): Promise<void> {
+    const deadline = Date.now() + this.config.requestTimeoutMs;
+    while (!done(this.group.node.confState())) {
+      if (Date.now() > deadline) {
+        throw new ConcordError('timeout', `the membership change was not applied within ${this.config.requestTimeoutMs} ms (another change in progress, or no quorum)`);
+      }
+      await new Promise((r) => setTimeout(r, this.config.tickMs / 2));
+    }
+  }
+
+  /**
+   * Refuse a change after which the voters known to be up would not be a majority (etcd's strict
+   * reconfiguration check). Only the leader knows who answered it lately, so only the leader checks.
+   * Growing a single-node cluster is always allowed: it is how clusters start.
+   */
+  private refuseQuorumLoss(newVoters: string[], doing: string): void {
+    const current = this.group.node.confState().voters;
+    const progress = this.group.node.status().progress;
+    if (!progress || (current.length === 1 && newVoters.length === 2)) return;
+    const healthy = newVoters.filter((v) => v === this.config.nodeId || (progress[v]?.recentActive ?? false));
+    const quorum = Math.floor(newVoters.length / 2) + 1;
+    if (healthy.length < quorum) {
+      throw new ConcordError(
+        'precondition-failed',
+        `${doing} would leave ${newVoters.length} voters of which only ${healthy.length} (${healthy.join(', ') || 'none'}) are reachable; a quorum needs ${quorum}`,
+      );
+    }
   }
 
   health(): { ok: true } {

@@ -172,6 +172,7 @@ export class RawNode {
         if (e.type === EntryType.ConfChange) r.applyConfChange(decodeConfChange(e.data));
       }
       r.reduceUncommitted(bytes);
+      r.proposeDeferred();
     }
   }
 

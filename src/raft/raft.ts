@@ -112,6 +112,8 @@ export class Raft {
    * the next leader (or be appended by us if the transfer is abandoned) instead of timing out.
    */
   private heldProposals: Message[] = [];
+  /** Membership changes forwarded to us while another was pending: proposed once it is applied. */
+  private deferredConfChanges: Message[] = [];
   readonly readOnly = new ReadOnlyQueue();
 
   constructor(cfg: RaftConfig) {
@@ -237,6 +239,11 @@ export class Raft {
     this.transferStarted = false;
     this.votes.clear();
     this.readOnly.reset();
+    // Deferred changes go to whoever leads next, like proposals held during a transfer.
+    if (this.deferredConfChanges.length > 0) {
+      this.heldProposals.push(...this.deferredConfChanges);
+      this.deferredConfChanges = [];
+    }
     this.pendingConfIndex = 0;
     this.uncommittedBytes = 0;
     const next = this.log.lastIndex() + 1;
@@ -514,11 +521,8 @@ export class Raft {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case MessageType.Prop:
-        if (this.leadTransferee !== NONE) {
-          if (this.heldProposals.length < MAX_HELD_PROPOSALS) this.heldProposals.push(m);
-          return;
-        }
-        this.handleProposal(m.entries ?? []);
+        // A direct local call hears "retry later" as an error; a forwarded or held one has nobody to tell.
+        this.leaderProposal(m, m.from !== this.id);
         return;
       case MessageType.ReadIndex:
         this.handleReadRequest({ from: m.from, context: m.context ?? 0 });
@@ -829,18 +833,65 @@ export class Raft {
     this.leadTransferee = NONE;
   }
 
+  /**
+   * A proposal reaching the leader. During a transfer it is held (for the next leader); a membership
+   * change that must wait for a pending one is deferred when `canDefer`, else refused.
+   */
+  private leaderProposal(m: Message, canDefer: boolean): void {
+    if (this.leadTransferee === NONE && this.removesSelf(m)) this.transferToBestVoter();
+    if (this.leadTransferee !== NONE) {
+      if (this.heldProposals.length < MAX_HELD_PROPOSALS) this.heldProposals.push(m);
+      return;
+    }
+    const isConfChange = (m.entries ?? []).some((e) => e.type === EntryType.ConfChange);
+    if (canDefer && isConfChange && this.pendingConfIndex > this.log.applied) {
+      if (this.deferredConfChanges.length < MAX_HELD_PROPOSALS) this.deferredConfChanges.push(m);
+      return;
+    }
+    this.handleProposal(m.entries ?? []);
+  }
+
+  /** After entries are applied: propose the next deferred membership change, if its turn has come. */
+  proposeDeferred(): void {
+    while (this.role === Role.Leader && this.deferredConfChanges.length > 0 && this.pendingConfIndex <= this.log.applied) {
+      this.replay(this.deferredConfChanges.shift()!);
+    }
+  }
+
+  /** Propose a held or deferred message now; one that is no longer valid (e.g. already applied) is dropped. */
+  private replay(m: Message): void {
+    try {
+      this.leaderProposal(m, true);
+    } catch (e) {
+      if (!(e instanceof RaftError)) throw e;
+    }
+  }
+
+  /** A proposal to remove this leader: it is carried out by the next leader, after a transfer. */
+  private removesSelf(m: Message): boolean {
+    return (m.entries ?? []).some((e) => {
+      if (e.type !== EntryType.ConfChange) return false;
+      const cc = decodeConfChange(e.data);
+      return cc.type === 'remove' && cc.node === this.id;
+    });
+  }
+
+  /** Start a transfer to the voter with the most of our log, if there is one. */
+  private transferToBestVoter(): void {
+    let best: Progress | undefined;
+    for (const pr of this.prs.values()) {
+      if (pr.id === this.id || pr.isLearner) continue;
+      if (!best || pr.match > best.match) best = pr;
+    }
+    if (best) this.transferLeader(best.id);
+  }
+
   /** The transfer was abandoned and we still lead: append what we held. */
   private abandonLeaderTransfer(): void {
     this.abortLeaderTransfer();
     const held = this.heldProposals;
     this.heldProposals = [];
-    for (const m of held) {
-      try {
-        this.handleProposal(m.entries ?? []);
-      } catch (e) {
-        if (!(e instanceof RaftError)) throw e; // e.g. a membership change that is no longer valid
-      }
-    }
+    for (const m of held) this.replay(m);
   }
 
   /** A new leader is known: pass it what we held during the transfer. */

@@ -77,6 +77,20 @@ describe('§4.1 single-server membership changes', () => {
     assert.ok(['b', 'c'].includes(c.leader() ?? ''));
   });
 
+  it('removing the leader transfers leadership first; the new leader carries out the removal', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.get('a').propose(enc('before'));
+    c.stabilize();
+    c.delivered = [];
+    c.get('a').proposeConfChange({ type: 'remove', node: 'a' });
+    c.stabilize(); // no ticks: no election timeout is waited out
+    const next = c.leader();
+    assert.ok(next === 'b' || next === 'c', `leader is ${next}`);
+    assert.ok(c.delivered.some((m) => m.type === MessageType.TimeoutNow && m.from === 'a'), 'handed over by TimeoutNow');
+    assert.deepEqual(c.get(next!).confState().voters, ['b', 'c'].sort());
+  });
+
   it('invalid changes are refused', () => {
     const c = new TestCluster(['a']);
     c.elect('a');
