@@ -5,8 +5,9 @@
 // same member: only the latest state of a member is worth spreading.
 // Two refinements over memberlist: a broadcast goes to the same address again only once it has reached
 // every peer, and an alive message is never sent to the member it describes — a retransmission spent
-// where the news is already known is one the rest of the cluster does not get. In small clusters (4 peers, 4 transmissions) random
-// targets otherwise left about 1 kill-and-refute run in 100 with a member that never heard the refutation.
+// where the news is already known is one the rest of the cluster does not get. In small clusters
+// (4 peers, 4 transmissions) random targets otherwise left about 1 run in 100 with a member that never
+// heard a refutation.
 
 import type { Message } from './types.ts';
 
@@ -72,10 +73,6 @@ export class BroadcastQueue {
       if (entry.transmits >= transmitLimit) this.byKey.delete(entry.key);
     }
     return out;
-  }
-
-  clear(): void {
-    this.byKey.clear();
   }
 }
 

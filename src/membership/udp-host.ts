@@ -30,7 +30,7 @@ export interface GossipNodeOptions {
   meta?: Meta;
   /** `host:port` to bind UDP and TCP on; port 0 picks a port free for both. Default 127.0.0.1:0. */
   bindAddr?: string;
-  /** `host:port` other members should use, when it differs from the bound one (0.0.0.0 binds, NAT). */
+  /** `host:port` other members should use, when it differs from the bound one (NAT; 0.0.0.0 binds, else loopback is advertised). */
   advertiseAddr?: string;
   config?: SwimConfig;
   /** Seed for the state machine's randomness; random by default. */
@@ -109,7 +109,12 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     if (this.swim) throw new Error('membership: start() called twice');
     const { host, port } = splitHostPort(this.opts.bindAddr ?? '127.0.0.1:0');
     const boundPort = await this.bind(host, port);
-    const address = this.opts.advertiseAddr ?? joinHostPort(host, boundPort);
+    // A wildcard bind is no address to give others: without advertiseAddr, assume a local cluster.
+    const wildcard = host === '0.0.0.0' || host === '::';
+    const address = this.opts.advertiseAddr ?? joinHostPort(wildcard ? (host === '::' ? '::1' : '127.0.0.1') : host, boundPort);
+    if (wildcard && !this.opts.advertiseAddr) {
+      this.opts.logger?.warn({ address }, 'gossip: bound to all interfaces without advertiseAddr; advertising loopback');
+    }
     this.swim = new Swim({
       self: { id: this.id, address, meta: this.opts.meta, incarnation: this.opts.incarnation },
       config: this.config,
@@ -126,9 +131,10 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
    */
   async join(seedAddrs: readonly string[], timeoutMs = this.config.tcpTimeoutMs + 1000): Promise<number> {
     const swim = this.machine();
+    const repliesBefore = swim.stats().pushPullReplies;
     if (swim.join(seedAddrs) === 0) return swim.members().length;
     this.pump();
-    const ok = await this.waitFor(() => swim.members().length > 1, timeoutMs);
+    const ok = await this.waitFor(() => swim.stats().pushPullReplies > repliesBefore, timeoutMs);
     if (!ok) throw new Error(`membership: no seed answered (${seedAddrs.join(', ')})`);
     return swim.members().length;
   }
@@ -255,22 +261,23 @@ export class GossipNode extends EventEmitter<GossipNodeEvents> {
     });
   }
 
-  /** Tick if due, send what the state machine produced, publish its events, and re-arm the timer. */
+  /** Send what the state machine produced, re-arm the timer, then publish events and wake waiters. */
   private pump(): void {
     if (this.closed || !this.swim) return;
     const swim = this.swim;
     for (const out of swim.drainOutbox()) this.send(out);
-    for (const event of swim.drainEvents()) {
-      this.emit('member', event);
-      this.emit(event.type, event.member);
-    }
-    for (const check of this.waiters) check();
+    // Re-armed before listeners run, so a throwing listener cannot stop the protocol.
     clearTimeout(this.timer);
     const delay = Math.max(0, swim.nextDeadline() - performance.now());
     this.timer = setTimeout(() => {
       swim.tick(performance.now());
       this.pump();
     }, Math.min(delay, 2 ** 31 - 1));
+    for (const check of this.waiters) check();
+    for (const event of swim.drainEvents()) {
+      this.emit('member', event);
+      this.emit(event.type, event.member);
+    }
   }
 
   private send(out: OutboundPacket): void {
