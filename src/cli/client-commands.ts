@@ -1,4 +1,4 @@
-// Seed 003's client: put, get, delete, list, cluster-status, health over HTTP API v1. Exit 0 on success;
+// Seed 003's client: put, get, delete, list, cluster-status, cluster-add, cluster-remove, health over HTTP API v1. Exit 0 on success;
 // otherwise a CliError (one line, exit 1) — or UsageError (exit 2) for a bad command line.
 
 import type { Command } from 'commander';
@@ -154,6 +154,23 @@ async function clusterStatus(_opts: unknown, cmd: Command): Promise<void> {
   );
 }
 
+async function clusterAdd(id: string, raftAddr: string, opts: { learner?: boolean }, cmd: Command): Promise<void> {
+  const ctx = context(cmd, 'text');
+  const body = new TextEncoder().encode(JSON.stringify({ id, address: raftAddr, ...(opts.learner ? { learner: true } : {}) }));
+  const reply = await call(ctx, 'POST', '/v1/cluster/nodes', { headers: { 'content-type': 'application/json' }, body });
+  ok(reply);
+  if (ctx.format === 'json') return printJson(parseJson(reply));
+  write(`added ${id} (${raftAddr}) as a ${opts.learner ? 'learner' : 'voter'}\n`);
+}
+
+async function clusterRemove(id: string, _opts: unknown, cmd: Command): Promise<void> {
+  const ctx = context(cmd, 'text');
+  const reply = await call(ctx, 'DELETE', `/v1/cluster/nodes/${encodeURIComponent(id)}`);
+  ok(reply);
+  if (ctx.format === 'json') return printJson(parseJson(reply));
+  write(`removed ${id}\n`);
+}
+
 async function health(_opts: unknown, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
   const reply = await call(ctx, 'GET', '/health');
@@ -190,5 +207,9 @@ export function registerClientCommands(program: Command): void {
     .option('--limit <n>', 'at most this many keys')
     .action(list);
   withClient(program.command('cluster-status').description('members, their roles and progress, the leader; default --format table')).action(clusterStatus);
+  withClient(program.command('cluster-add').description('add a member by its Raft address (a voter unless --learner); refused if it would risk the quorum').argument('<id>').argument('<raft-addr>'))
+    .option('--learner', 'add as a learner: receives the log, does not vote')
+    .action(clusterAdd);
+  withClient(program.command('cluster-remove').description('remove a member (the leader hands over leadership first)').argument('<id>')).action(clusterRemove);
   withClient(program.command('health').description('exit 0 if the node answers /health')).action(health);
 }

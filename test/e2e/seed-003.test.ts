@@ -69,4 +69,25 @@ describe('seed 003: multi-node cluster started and grown as its README shows', (
     await run(process.execPath, [BIN, 'delete', 'cli-key', ...server]);
     await assert.rejects(run(process.execPath, [BIN, 'get', 'cli-key', ...server]), (e: { code?: number; stderr?: string }) => e.code === 1 && /not found/i.test(e.stderr ?? ''));
   });
+
+  it('the CLI adds and removes members; removing the leader hands leadership over first', async () => {
+    const [raft4, http4] = [await freePort(), await freePort()];
+    const node4 = c.add('node4', ['--node-id', 'node4', '--bind-address', `127.0.0.1:${raft4}`, '--http-port', String(http4), '--data-dir', path.join(c.dir, 'data4'), '--no-bootstrap'], `http://127.0.0.1:${http4}`);
+    await c.waitHealthy(node4);
+    const server = ['--server', nodes[0].url];
+    const added = await run(process.execPath, [BIN, 'cluster-add', 'node4', `127.0.0.1:${raft4}`, '--learner', ...server]);
+    assert.match(added.stdout, /added node4 .* as a learner/);
+    await until('node4 to catch up', async () => (await fetch(`${node4.url}/v1/kv/mykey?consistency=serializable`)).ok);
+    assert.match((await run(process.execPath, [BIN, 'cluster-remove', 'node4', ...server])).stdout, /removed node4/);
+    await c.kill9(node4);
+
+    const leader = await c.leader();
+    const follower = nodes.find((n) => n !== leader)!;
+    await run(process.execPath, [BIN, 'cluster-remove', leader.id, '--server', follower.url]);
+    const st = (await (await fetch(`${follower.url}/v1/cluster`)).json()) as { leader: string | null; nodes: Array<{ id: string }> };
+    assert.ok(st.leader && st.leader !== leader.id, 'a new leader');
+    assert.ok(!st.nodes.some((n) => n.id === leader.id), 'the old leader is no longer a member');
+    const put = await fetch(`${follower.url}/v1/kv/after-removal`, { method: 'PUT', body: 'ok' });
+    assert.equal(put.status, 200);
+  });
 });
