@@ -1,17 +1,34 @@
-// The image of a KV state machine, as exported for Raft snapshots: a sequence of frames, each a
-// 4-byte big-endian length followed by a msgpack document. Length framing lets the importer accept
-// chunks split anywhere (e.g. by a network stream), and the concatenation of all chunks is itself
-// a valid image, which is what raft/ carries as Snapshot.data.
+// The image of a KV state machine, as exported for Raft snapshots: the 4 bytes 'CKV' 0x02, then a
+// sequence of frames, each a 4-byte big-endian length, a 4-byte big-endian CRC-32 and a msgpack
+// document. Length framing lets the importer accept chunks split anywhere (e.g. by a network
+// stream), and the concatenation of all chunks is itself a valid image, which is what raft/ carries
+// as Snapshot.data.
 //
-//   { format: 'concord-kv', version: 1, appliedIndex }        exactly once, first
+//   { format: 'concord-kv', version: 2, appliedIndex }        exactly once, first
 //   { records: [[key, value, createRev, modRev, version, expiresAt | null], ...] }   any number
 //   { end: true, count }                                        exactly once, last (detects truncation)
+//
+// The CRCs are chained: a frame's is the CRC-32 of every document so far, its own included. A frame
+// corrupted on disk or in transit fails its own check before it is decoded, and a frame dropped,
+// repeated or reordered breaks the chain, so the end frame's CRC vouches for the whole image.
+//
+// Version 1 (no magic, 4-byte headers, no CRC) is still read: images taken before version 2, e.g.
+// an older Raft snapshot, must stay importable. Its first byte is 0 (the high byte of a small
+// length), which 'C' never is.
 
 import { Packr } from 'msgpackr';
+import { crc32 } from './checksum.ts';
 import type { KvRecord } from './kv-record.ts';
 
 export const FORMAT = 'concord-kv';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+export const READABLE_VERSIONS: readonly number[] = [1, 2];
+const MAGIC = Buffer.from([0x43, 0x4b, 0x56, 0x02]);
+
+/** The image fails its checksums: corrupted on disk or in transit; fetch it again. */
+export class CorruptKvSnapshotError extends Error {
+  override name = 'CorruptKvSnapshotError';
+}
 
 // Plain maps and Uint8Arrays only: images must be readable by any msgpack implementation.
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -23,12 +40,23 @@ export type Frame =
   | { records: RecordTuple[] }
   | { end: true; count: number };
 
-export function encodeFrame(frame: Frame): Uint8Array {
-  const body = packr.pack(frame);
-  const out = Buffer.allocUnsafe(4 + body.byteLength);
-  out.writeUInt32BE(body.byteLength, 0);
-  out.set(body, 4);
-  return out;
+/** Encodes one image's frames in order (the CRC chain runs through them); the first carries the magic. */
+export class FrameEncoder {
+  private chain = 0;
+  private started = false;
+
+  encode(frame: Frame): Uint8Array {
+    const body = packr.pack(frame);
+    const lead = this.started ? 0 : MAGIC.byteLength;
+    this.started = true;
+    this.chain = crc32(body, this.chain);
+    const out = Buffer.allocUnsafe(lead + 8 + body.byteLength);
+    MAGIC.copy(out, 0, 0, lead);
+    out.writeUInt32BE(body.byteLength, lead);
+    out.writeUInt32BE(this.chain, lead + 4);
+    out.set(body, lead + 8);
+    return out;
+  }
 }
 
 export function toTuple(r: KvRecord): RecordTuple {
@@ -44,28 +72,47 @@ export function fromTuple(t: RecordTuple): KvRecord {
   return r;
 }
 
-/** Decode frames from chunks split at arbitrary byte boundaries. */
+/**
+ * Decode frames from chunks split at arbitrary byte boundaries, verifying each frame's CRC before
+ * decoding it. Throws CorruptKvSnapshotError on a checksum failure.
+ */
 export async function* readFrames(chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Frame> {
   // Chunks are only joined once a whole frame is there, so a 64 MiB value arriving in 64 KiB
   // pieces is copied once rather than once per piece.
   let parts: Uint8Array[] = [];
   let total = 0;
   let needed = 4;
+  let header = 0; // bytes before a frame's document: 4 (version 1) or 8 (version 2); 0 until known
+  let chain = 0;
+  let frames = 0;
   for await (const chunk of chunks) {
     parts.push(chunk);
     total += chunk.byteLength;
     if (total < needed) continue;
     const buf = parts.length === 1 ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength) : Buffer.concat(parts, total);
     let at = 0;
-    needed = 4;
-    while (buf.byteLength - at >= 4) {
+    if (header === 0) {
+      header = buf[0] === 0 ? 4 : 8;
+      if (header === 8 && !buf.subarray(0, 4).equals(MAGIC)) throw new Error('not a Concord KV snapshot');
+      if (header === 8) at = MAGIC.byteLength;
+    }
+    needed = header;
+    while (buf.byteLength - at >= header) {
       const len = buf.readUInt32BE(at);
-      if (buf.byteLength - at - 4 < len) {
-        needed = 4 + len;
+      if (buf.byteLength - at - header < len) {
+        needed = header + len;
         break;
       }
-      yield checkFrame(packr.unpack(buf.subarray(at + 4, at + 4 + len)));
-      at += 4 + len;
+      const body = buf.subarray(at + header, at + header + len);
+      if (header === 8) {
+        chain = crc32(body, chain);
+        if (buf.readUInt32BE(at + 4) !== chain) {
+          throw new CorruptKvSnapshotError(`KV snapshot frame ${frames} fails its checksum: the image is corrupt (or frames are missing or out of order)`);
+        }
+      }
+      frames++;
+      yield checkFrame(packr.unpack(body));
+      at += header + len;
     }
     parts = at < buf.byteLength ? [buf.subarray(at)] : [];
     total = buf.byteLength - at;

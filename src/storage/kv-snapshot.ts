@@ -2,7 +2,7 @@
 
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import { checkKey, decodeRecord, encodeRecord, isHashedKey, storedKey } from './kv-record.ts';
-import { encodeFrame, FORMAT, FORMAT_VERSION, fromTuple, readFrames, toTuple, type RecordTuple } from './kv-snapshot-format.ts';
+import { FORMAT, FORMAT_VERSION, FrameEncoder, fromTuple, READABLE_VERSIONS, readFrames, toTuple, type RecordTuple } from './kv-snapshot-format.ts';
 import type { KvMeta } from './kv-store.ts';
 
 type DataDb = Database<Buffer, Buffer>;
@@ -40,7 +40,8 @@ export function exportImage(
   async function* frames(): AsyncGenerator<Uint8Array> {
     try {
       if (released) throw new Error('KV snapshot export was cancelled');
-      yield encodeFrame({ format: FORMAT, version: FORMAT_VERSION, appliedIndex: state.appliedIndex });
+      const encoder = new FrameEncoder();
+      yield encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex: state.appliedIndex });
       let batch: RecordTuple[] = [];
       let bytes = 0;
       let count = 0;
@@ -49,13 +50,13 @@ export function exportImage(
         bytes += key.byteLength + value.byteLength;
         count++;
         if (bytes >= chunkBytes) {
-          yield encodeFrame({ records: batch });
+          yield encoder.encode({ records: batch });
           batch = [];
           bytes = 0;
         }
       }
-      if (batch.length > 0) yield encodeFrame({ records: batch });
-      yield encodeFrame({ end: true, count });
+      if (batch.length > 0) yield encoder.encode({ records: batch });
+      yield encoder.encode({ end: true, count });
     } finally {
       release();
     }
@@ -76,6 +77,7 @@ export interface ImportArgs {
 /**
  * Fill `generation` from the image and make it current in one meta write. The `importing` marker is
  * committed before any data, so a crash mid-import lets the next open drop the partial generation.
+ * Any failure, a frame failing its checksum included, drops the new generation: the old state stays.
  */
 export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
   const current: KvMeta = { generation: a.current.generation, appliedIndex: a.current.appliedIndex };
@@ -89,7 +91,7 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
     for await (const frame of readFrames(a.chunks)) {
       if (ended) throw new Error('KV snapshot has data after its end frame');
       if (!headerSeen) {
-        if (!('format' in frame) || frame.format !== FORMAT || frame.version !== FORMAT_VERSION) {
+        if (!('format' in frame) || frame.format !== FORMAT || !READABLE_VERSIONS.includes(frame.version)) {
           throw new Error('not a Concord KV snapshot (or an unsupported version)');
         }
         if (frame.appliedIndex !== a.index) {

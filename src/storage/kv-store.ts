@@ -24,6 +24,7 @@ import { exportImage, importImage, type KvSnapshotExport } from './kv-snapshot.t
 
 export type { KvRecord } from './kv-record.ts';
 export type { KvSnapshotExport } from './kv-snapshot.ts';
+export { CorruptKvSnapshotError } from './kv-snapshot-format.ts';
 
 export interface KvStoreOptions {
   /** An environment from openKvEnv (shared by groups), or a path to open one at (closed by close()). */

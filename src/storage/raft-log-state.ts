@@ -3,7 +3,7 @@
 // it inside the LMDB write transaction later. Running one function twice is what keeps the two from
 // disagreeing. The rules are MemoryStorage's (src/raft/storage.ts), operation for operation.
 
-import { RaftError, type ConfState, type Entry, type EntryType, type HardState, type SnapshotMeta } from '../raft/types.ts';
+import { RaftError, type ConfState, type HardState, type SnapshotMeta } from '../raft/types.ts';
 import { cloneConf } from '../raft/storage.ts';
 
 /** A snapshot as recorded in LMDB: its meta and where its data is (inline, in a file, or empty). */
@@ -12,6 +12,20 @@ export interface StoredSnapshot {
   inline?: Uint8Array;
   /** File name inside the group's snapshot directory. */
   file?: string;
+  /** CRC-32 and size of the data, wherever it is (absent: no data). */
+  dataCrc?: number;
+  dataSize?: number;
+  /** Set in memory (never stored) once the data is found not to match dataCrc: see supersedes(). */
+  corrupt?: string;
+}
+
+/**
+ * Whether a snapshot at `index` replaces `current`. MemoryStorage's rule is "newer only"; a snapshot
+ * whose data is corrupt may also be replaced at its own index, which is how the host repairs it
+ * (createSnapshot from its state machine, or a snapshot from a peer) without waiting for a newer one.
+ */
+export function supersedes(index: number, current: StoredSnapshot): boolean {
+  return index > current.meta.index || (index === current.meta.index && current.corrupt !== undefined);
 }
 
 export interface LogState {
@@ -32,7 +46,7 @@ export interface EncodedEntry {
 
 export type LogOp =
   | { kind: 'save'; hardState?: HardState; entries: EncodedEntry[]; snapshot?: StoredSnapshot }
-  | { kind: 'createSnapshot'; index: number; confState: ConfState; inline?: Uint8Array; file?: string }
+  | { kind: 'createSnapshot'; index: number; confState: ConfState; inline?: Uint8Array; file?: string; dataCrc?: number; dataSize?: number }
   | { kind: 'compact'; index: number };
 
 /** The side effects of a transition: LMDB writes inside a transaction, nothing in a dry run. */
@@ -72,7 +86,7 @@ export function transition(s: LogState, op: LogOp, w: LogWriter): LogState {
     case 'save': {
       let next = s;
       // Order as MemoryStorage is driven by a Ready: snapshot, then entries, then hard state.
-      if (op.snapshot && op.snapshot.meta.index > s.snapshot.meta.index) next = installSnapshot(next, op.snapshot, w);
+      if (op.snapshot && supersedes(op.snapshot.meta.index, s.snapshot)) next = installSnapshot(next, op.snapshot, w);
       next = append(next, op.entries, w);
       if (op.hardState) {
         const hardState = { term: op.hardState.term, vote: op.hardState.vote, commit: op.hardState.commit };
@@ -82,13 +96,14 @@ export function transition(s: LogState, op: LogOp, w: LogWriter): LogState {
       return next;
     }
     case 'createSnapshot': {
-      if (op.index <= s.snapshot.meta.index) return s;
+      if (!supersedes(op.index, s.snapshot)) return s;
       if (op.index > s.lastIndex) throw new Error(`snapshot index ${op.index} beyond last index ${s.lastIndex}`);
       if (op.index < s.offset.index) throw new RaftError('compacted', `entry ${op.index} is compacted`);
       const snapshot: StoredSnapshot = {
         meta: { index: op.index, term: w.termAt(s, op.index), confState: cloneConf(op.confState) },
         ...(op.inline ? { inline: op.inline } : {}),
         ...(op.file ? { file: op.file } : {}),
+        ...(op.dataCrc !== undefined ? { dataCrc: op.dataCrc, dataSize: op.dataSize } : {}),
       };
       w.putSnapshot(snapshot);
       return { ...s, snapshot };
@@ -129,29 +144,4 @@ function append(s: LogState, entries: EncodedEntry[], w: LogWriter): LogState {
   w.deleteEntries(last.index + 1, s.lastIndex);
   for (const e of fresh) w.putEntry(e);
   return { ...s, lastIndex: last.index, lastTerm: last.term };
-}
-
-// Entry value layout: float64 term (exact for integers up to 2^53), one byte of type, then data.
-const ENTRY_HEADER = 9;
-
-export function encodeEntry(e: Entry): EncodedEntry {
-  const bytes = Buffer.allocUnsafe(ENTRY_HEADER + e.data.byteLength);
-  bytes.writeDoubleLE(e.term, 0);
-  bytes[8] = e.type;
-  bytes.set(e.data, ENTRY_HEADER);
-  return { index: e.index, term: e.term, bytes };
-}
-
-export function decodeEntry(index: number, b: Uint8Array): Entry {
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  return {
-    term: view.getFloat64(0, true),
-    index,
-    type: b[8] as EntryType,
-    data: new Uint8Array(b.buffer, b.byteOffset + ENTRY_HEADER, b.byteLength - ENTRY_HEADER),
-  };
-}
-
-export function decodeEntryTerm(b: Uint8Array): number {
-  return new DataView(b.buffer, b.byteOffset, 8).getFloat64(0, true);
 }

@@ -9,33 +9,25 @@
 //    rejected operation never reaches LMDB and an accepted one cannot fail later;
 //  - `txState`: advanced inside the LMDB write transaction as lmdb-js runs our callbacks;
 //  - `committed`: what reads return, advanced together with the CommitView's read transaction.
+//
+// Every record carries a CRC-32 (raft-log-codec.ts). Opening checks them and cuts a corrupt tail or
+// refuses a damaged log (raft-log-open.ts); entries() verifies what it returns; snapshot data that
+// fails its checksum is flagged (snapshotStatus()) and never handed out (raft-snapshot-data.ts).
 
 import type { Database, RootDatabase } from 'lmdb';
 import path from 'node:path';
 import { RaftError, type ConfState, type Entry, type HardState, type Snapshot } from '../raft/types.ts';
 import { cloneConf, entryBytes, type Storage } from '../raft/storage.ts';
 import { CommitView, type ViewSubscriber } from './commit-view.ts';
-import { assertDurableCommits, assertGroupId, openRaftLogEnv, plainBytes } from './lmdb-env.ts';
-import {
-  decodeEntry,
-  decodeEntryTerm,
-  dryRun,
-  emptyLogState,
-  encodeEntry,
-  transition,
-  type LogOp,
-  type LogState,
-  type LogWriter,
-  type StoredSnapshot,
-} from './raft-log-state.ts';
-import {
-  ensureDirDurably,
-  readSnapshotFile,
-  removeSnapshotFile,
-  snapshotFileName,
-  sweepSnapshotDir,
-  writeFileDurably,
-} from './snapshot-files.ts';
+import { assertDurableCommits, assertGroupId, openRaftLogEnv } from './lmdb-env.ts';
+import { decodeEntry, decodeEntryTerm, encodeEntry, LOG_FORMAT, sealHardState, sealOffset, sealSnapshot } from './raft-log-codec.ts';
+import { defaultStorageLogger, openLog, type LogKey, type MetaKey, type StorageLogger } from './raft-log-open.ts';
+import { dryRun, supersedes, transition, type LogOp, type LogState, type LogWriter, type StoredSnapshot } from './raft-log-state.ts';
+import { SnapshotData, type PlacedData } from './raft-snapshot-data.ts';
+import { ensureDirDurably, removeSnapshotFile, sweepSnapshotDir } from './snapshot-files.ts';
+
+export { CorruptLogError, CorruptSnapshotError } from './raft-log-codec.ts';
+export type { StorageLogger } from './raft-log-open.ts';
 
 export interface LmdbRaftStorageOptions {
   /** An environment from openRaftLogEnv (shared by groups), or a path to open one at (closed by close()). */
@@ -47,6 +39,13 @@ export interface LmdbRaftStorageOptions {
   initialConfState?: ConfState;
   /** Snapshot data up to this size is kept inside LMDB; larger data goes to a file. Default 1 MiB. */
   inlineSnapshotMaxBytes?: number;
+  /** Where a repaired log tail or a corrupt snapshot is reported (a pino logger). Default: pino to stderr. */
+  logger?: StorageLogger;
+  /**
+   * Checksum the newest this many entries at open (default: all). Key contiguity is always checked in
+   * full; entries outside the window are still verified whenever entries() reads them.
+   */
+  verifyEntriesOnOpen?: number;
 }
 
 export interface ReadyToSave {
@@ -55,12 +54,8 @@ export interface ReadyToSave {
   snapshot?: Snapshot;
 }
 
-type LogKey = [string, number];
-type MetaKey = [string, string];
 type ReadOptions = { transaction: CommitView['readOptions']['transaction'] };
 type FastReader = { getBinaryFast(key: LogKey, options?: ReadOptions): Buffer | undefined };
-
-const LAST_POSSIBLE_INDEX = Number.MAX_SAFE_INTEGER;
 
 export class LmdbRaftStorage implements Storage, ViewSubscriber {
   readonly group: string;
@@ -70,7 +65,9 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
   private readonly meta: Database<unknown, MetaKey>;
   private readonly view: CommitView;
   private readonly dir: string;
-  private readonly inlineMax: number;
+  private readonly data: SnapshotData;
+  /** Whether `[group, 'format']` is on disk; if not, the first write transaction adds it. */
+  private formatWritten: boolean;
 
   private committed: LogState;
   private pending: LogState;
@@ -83,8 +80,6 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
   private failure: Error | undefined;
   private closed = false;
   private materialized: { stored: StoredSnapshot; snap: Snapshot } | undefined;
-  /** Data we already hold in memory for file-backed snapshots, so reading them back is rarely needed. */
-  private readonly knownData = new Map<string, WeakRef<Uint8Array>>();
   /** The file of the snapshot replaced last: kept so a Snapshot handed out just before can still load. */
   private retiredFile: string | undefined;
 
@@ -97,12 +92,33 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     this.log = this.root.openDB<Buffer, LogKey>('raft-log', { encoding: 'binary' });
     this.meta = this.root.openDB<unknown, MetaKey>('raft-meta', {});
     this.dir = path.join(options.snapshotDir, options.group);
-    this.inlineMax = options.inlineSnapshotMaxBytes ?? 1 << 20;
+    const logger = options.logger ?? defaultStorageLogger();
+    this.data = new SnapshotData(this.group, this.dir, options.inlineSnapshotMaxBytes ?? 1 << 20, logger, (s) => this.flagCorrupt(s));
     ensureDirDurably(this.dir);
     this.view = CommitView.of(this.root);
     // Writes made since the view last moved (e.g. by a store of this group closed just now) must be seen.
     this.view.refresh();
-    this.committed = this.pending = this.txState = this.load(options.initialConfState ?? { voters: [], learners: [] });
+    let opened: ReturnType<typeof openLog>;
+    try {
+      opened = openLog({
+        group: this.group,
+        root: this.root,
+        log: this.log,
+        meta: this.meta,
+        view: this.view,
+        dir: this.dir,
+        initialConfState: options.initialConfState ?? { voters: [], learners: [] },
+        verifyEntries: options.verifyEntriesOnOpen ?? Infinity,
+        logger,
+      });
+    } catch (err) {
+      // A refused log (CorruptLogError) must not leave the view's read transaction or our environment open.
+      this.view.release();
+      if (this.ownsRoot) void this.root.close().catch(() => {});
+      throw err;
+    }
+    this.formatWritten = opened.formatWritten;
+    this.committed = this.pending = this.txState = opened.state;
     sweepSnapshotDir(this.dir, new Set(this.committed.snapshot.file ? [this.committed.snapshot.file] : []));
     this.view.subscribe(this);
   }
@@ -145,7 +161,7 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     let overBudget = false;
     const range = this.log.getRange({ start: [this.group, lo], end: [this.group, hi], ...this.view.readOptions });
     for (const { key, value } of range) {
-      const e = decodeEntry(key[1], value);
+      const e = decodeEntry(this.group, key[1], value);
       // limitBytes' rule: stop once over budget, but always return at least one entry.
       size += entryBytes(e);
       if (size > maxBytes && out.length > 0) {
@@ -161,11 +177,31 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     return out;
   }
 
+  /**
+   * The snapshot as raft/ reads it. If its data is corrupt (snapshotStatus()), the meta is still
+   * returned, since raft/ needs it to know where the log starts, but reading `data` throws
+   * CorruptSnapshotError: corrupt data is never handed out.
+   */
   snapshot(): Snapshot {
     this.assertOpen();
     const stored = this.committed.snapshot;
-    if (this.materialized?.stored !== stored) this.materialized = { stored, snap: this.materialize(stored) };
+    if (this.materialized?.stored !== stored) this.materialized = { stored, snap: this.data.materialize(stored) };
     return this.materialized.snap;
+  }
+
+  /**
+   * 'corrupt' if the current snapshot's data failed its checksum (at open, or when its file was read).
+   * The host repairs it with createSnapshot at an index >= snapshot().meta.index from its state
+   * machine if that has applied that far, or else with a snapshot fetched from a peer given to
+   * save(): a corrupt snapshot may be replaced at its own index, not only by a newer one.
+   */
+  snapshotStatus(): 'ok' | 'corrupt' {
+    return this.committed.snapshot.corrupt === undefined ? 'ok' : 'corrupt';
+  }
+
+  /** CRC-32 and size of the current snapshot's data, e.g. for a host streaming snapshotFilePath() to check the copy. */
+  snapshotChecksum(): { crc32: number; size: number } {
+    return { crc32: this.committed.snapshot.dataCrc ?? 0, size: this.committed.snapshot.dataSize ?? 0 };
   }
 
   /** Path of the current snapshot's data file, for streaming it instead of loading it (undefined if inline). */
@@ -183,9 +219,9 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
   save(rd: ReadyToSave): Promise<void> {
     let snapshot: StoredSnapshot | undefined;
     let writeFile: (() => Promise<void>) | undefined;
-    if (rd.snapshot && rd.snapshot.meta.index > this.pending.snapshot.meta.index) {
+    if (rd.snapshot && supersedes(rd.snapshot.meta.index, this.pending.snapshot)) {
       const { meta, data } = rd.snapshot;
-      const placed = this.placeSnapshotData(meta.index, data);
+      const placed = this.data.place(meta.index, data);
       snapshot = { meta: { index: meta.index, term: meta.term, confState: cloneConf(meta.confState) }, ...placed.where };
       writeFile = placed.write;
     }
@@ -200,10 +236,10 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
 
   /** Record a snapshot of the state machine at `index` (applied, still in the log) without touching the log. */
   async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    const willReplace = index > this.pending.snapshot.meta.index && index <= this.pending.lastIndex;
-    const placed = willReplace ? this.placeSnapshotData(index, data) : { where: {}, write: undefined };
+    const willReplace = supersedes(index, this.pending.snapshot) && index <= this.pending.lastIndex;
+    const placed: Partial<PlacedData> = willReplace ? this.data.place(index, data) : {};
     const state = await this.enqueue({ kind: 'createSnapshot', index, confState: cloneConf(confState), ...placed.where }, placed.write);
-    return state.snapshot === this.committed.snapshot ? this.snapshot() : this.materialize(state.snapshot);
+    return state.snapshot === this.committed.snapshot ? this.snapshot() : this.data.materialize(state.snapshot);
   }
 
   /** Durably discard entries before `index`; the entry at `index` becomes the dummy. */
@@ -236,7 +272,7 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     if (replaced && replaced !== next.snapshot.file) {
       if (this.retiredFile && this.retiredFile !== next.snapshot.file) {
         removeSnapshotFile(this.dir, this.retiredFile);
-        this.knownData.delete(this.retiredFile);
+        this.data.forget(this.retiredFile);
       }
       this.retiredFile = replaced;
     }
@@ -282,6 +318,11 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
 
   private submit(op: LogOp): Promise<LogState> {
     const tx = this.root.transaction(() => {
+      if (!this.formatWritten) {
+        // A group's first write also says which format it is in (see raft-log-codec.ts).
+        void this.meta.put([this.group, 'format'], LOG_FORMAT);
+        this.formatWritten = true;
+      }
       const state = transition(this.txState, op, this.txnWriter);
       this.txState = state;
       const txnId = this.root.getWriteTxnId();
@@ -315,70 +356,16 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     deleteEntries: (from, to) => {
       for (let i = from; i <= to; i++) void this.log.remove([this.group, i]);
     },
-    putHardState: (hs) => void this.meta.put([this.group, 'hardState'], hs),
-    putOffset: (offset) => void this.meta.put([this.group, 'offset'], offset),
-    putSnapshot: (s) => void this.meta.put([this.group, 'snapshot'], s),
+    putHardState: (hs) => void this.meta.put([this.group, 'hardState'], sealHardState(hs)),
+    putOffset: (offset) => void this.meta.put([this.group, 'offset'], sealOffset(offset)),
+    putSnapshot: (s) => void this.meta.put([this.group, 'snapshot'], sealSnapshot(s)),
   };
 
-  private placeSnapshotData(index: number, data: Uint8Array): { where: { inline?: Uint8Array; file?: string }; write?: () => Promise<void> } {
-    if (data.byteLength <= this.inlineMax) return { where: { inline: data } };
-    const file = snapshotFileName(index);
-    this.knownData.set(file, new WeakRef(data));
-    return { where: { file }, write: () => writeFileDurably(this.dir, file, data) };
-  }
-
-  private materialize(stored: StoredSnapshot): Snapshot {
-    const meta = { index: stored.meta.index, term: stored.meta.term, confState: cloneConf(stored.meta.confState) };
-    if (!stored.file) return { meta, data: stored.inline ?? new Uint8Array(0) };
-    const file = stored.file;
-    const snap = { meta } as Snapshot;
-    // Loaded on first use: raft/ often wants only the meta, and the data may be hundreds of MB.
-    Object.defineProperty(snap, 'data', {
-      enumerable: true,
-      get: () => {
-        let data = this.knownData.get(file)?.deref();
-        if (!data) {
-          data = readSnapshotFile(this.dir, file);
-          this.knownData.set(file, new WeakRef(data));
-        }
-        return data;
-      },
-    });
-    return snap;
-  }
-
-  private load(initialConfState: ConfState): LogState {
-    const g = this.group;
-    const read = this.view.readOptions;
-    const state = emptyLogState(initialConfState);
-    const hs = this.meta.get([g, 'hardState'], read) as HardState | undefined;
-    const offset = this.meta.get([g, 'offset'], read) as LogState['offset'] | undefined;
-    const snap = this.meta.get([g, 'snapshot'], read) as StoredSnapshot | undefined;
-    if (hs) state.hardState = { term: hs.term, vote: hs.vote, commit: hs.commit };
-    if (offset) state.offset = { index: offset.index, term: offset.term };
-    if (snap) {
-      state.snapshot = { meta: { index: snap.meta.index, term: snap.meta.term, confState: cloneConf(snap.meta.confState) } };
-      if (snap.inline) state.snapshot.inline = plainBytes(snap.inline);
-      if (snap.file) state.snapshot.file = snap.file;
-    } else if (initialConfState.voters.length + initialConfState.learners.length > 0) {
-      // Persist the bootstrap membership so that a reopen without the option sees the same state.
-      this.meta.putSync([g, 'snapshot'], state.snapshot);
+  /** Data found corrupt after open: flag every state that holds the same snapshot, so that it may be replaced. */
+  private flagCorrupt(stored: StoredSnapshot): void {
+    for (const s of [this.committed, this.pending, this.txState, ...this.uncommitted.map((u) => u.state)]) {
+      if (s.snapshot.meta.index === stored.meta.index && s.snapshot.file === stored.file) s.snapshot.corrupt ??= stored.corrupt;
     }
-    state.lastIndex = state.offset.index;
-    state.lastTerm = state.offset.term;
-    const range = { start: [g, state.offset.index + 1] as LogKey, end: [g, LAST_POSSIBLE_INDEX] as LogKey, ...read };
-    const newestFirst = { start: range.end, end: [g, state.offset.index] as LogKey, reverse: true, limit: 1, ...read };
-    for (const { key, value } of this.log.getRange(newestFirst)) {
-      state.lastIndex = key[1];
-      state.lastTerm = decodeEntryTerm(value);
-    }
-    // A contiguous log is the invariant every read relies on: check it once, here.
-    const count = this.log.getCount(range);
-    const below = this.log.getCount({ start: [g, 0], end: [g, state.offset.index + 1], ...read });
-    if (count !== state.lastIndex - state.offset.index || below !== 0) {
-      throw new Error(`raft log of group ${g} is not contiguous: ${count} entries in (${state.offset.index}, ${state.lastIndex}], ${below} below`);
-    }
-    return state;
   }
 
   private assertOpen(): void {

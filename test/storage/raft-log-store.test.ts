@@ -193,6 +193,14 @@ test('the initial membership is persisted, so a reopen without it returns it', a
   const again = openStorage(dir);
   t.after(() => again.close());
   assert.deepStrictEqual(again.initialState().confState, { voters: ['n1', 'n2', 'n3'], learners: [] });
+  // Also for a group that already has entries but no snapshot record yet.
+  const g2 = openStorage(dir, 'g2');
+  await g2.save({ entries: entries(1, 2, 1) });
+  await g2.close();
+  await openStorage(dir, 'g2', { initialConfState: { voters: ['x'], learners: [] } }).close();
+  const g2again = openStorage(dir, 'g2');
+  t.after(() => g2again.close());
+  assert.deepStrictEqual([g2again.initialState().confState, g2again.lastIndex()], [{ voters: ['x'], learners: [] }, 2]);
 });
 
 test('saves issued without awaiting apply in order, and each resolves only when its data is readable', async (t) => {

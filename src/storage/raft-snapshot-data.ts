@@ -1,0 +1,79 @@
+// The data of a Raft group's snapshots: where it goes (inline in LMDB or a file), its checksum, and
+// loading it back verified. Corrupt data is never handed out: reading it throws CorruptSnapshotError.
+
+import type { Snapshot } from '../raft/types.ts';
+import { cloneConf } from '../raft/storage.ts';
+import { crc32 } from './checksum.ts';
+import { CorruptSnapshotError, snapshotDataProblem } from './raft-log-codec.ts';
+import type { StorageLogger } from './raft-log-open.ts';
+import type { StoredSnapshot } from './raft-log-state.ts';
+import { readSnapshotFile, snapshotFileName, writeFileDurably } from './snapshot-files.ts';
+
+export interface PlacedData {
+  where: { inline?: Uint8Array; file?: string; dataCrc: number; dataSize: number };
+  /** Writes the file (durably); absent for inline data. */
+  write?: () => Promise<void>;
+}
+
+export class SnapshotData {
+  /** Data we already hold in memory for file-backed snapshots, so reading them back is rarely needed. */
+  private readonly known = new Map<string, WeakRef<Uint8Array>>();
+
+  constructor(
+    private readonly group: string,
+    private readonly dir: string,
+    private readonly inlineMax: number,
+    private readonly logger: StorageLogger,
+    /** Told when data is found corrupt after open, so every state holding that snapshot can be flagged. */
+    private readonly onCorrupt: (stored: StoredSnapshot) => void,
+  ) {}
+
+  /**
+   * Where the data goes, and its checksum. The CRC is computed here, synchronously, from the caller's
+   * bytes (~1 ms per MB): what is checked later is exactly what the state machine or the leader produced.
+   */
+  place(index: number, data: Uint8Array): PlacedData {
+    const sum = { dataCrc: crc32(data), dataSize: data.byteLength };
+    if (data.byteLength <= this.inlineMax) return { where: { inline: data, ...sum } };
+    const file = snapshotFileName(index);
+    this.known.set(file, new WeakRef(data));
+    return { where: { file, ...sum }, write: () => writeFileDurably(this.dir, file, data) };
+  }
+
+  /** The file is gone (replaced snapshot): drop what we cached of it. */
+  forget(file: string): void {
+    this.known.delete(file);
+  }
+
+  materialize(stored: StoredSnapshot): Snapshot {
+    const meta = { index: stored.meta.index, term: stored.meta.term, confState: cloneConf(stored.meta.confState) };
+    if (!stored.file && stored.corrupt === undefined) return { meta, data: stored.inline ?? new Uint8Array(0) };
+    const snap = { meta } as Snapshot;
+    // A file is loaded on first use: raft/ often wants only the meta, and the data may be hundreds of MB.
+    Object.defineProperty(snap, 'data', { enumerable: true, get: () => this.load(stored) });
+    return snap;
+  }
+
+  private load(stored: StoredSnapshot): Uint8Array {
+    const corrupt = () => new CorruptSnapshotError(this.group, stored.meta.index, stored.corrupt!);
+    if (stored.corrupt !== undefined) throw corrupt();
+    const file = stored.file!;
+    const cached = this.known.get(file)?.deref();
+    if (cached) return cached;
+    let data: Uint8Array | undefined;
+    try {
+      data = readSnapshotFile(this.dir, file);
+      // Checked at open, but the file may have rotted since, or have been written since by this process.
+      stored.corrupt = snapshotDataProblem(stored, { crc: crc32(data), size: data.byteLength });
+    } catch (err) {
+      stored.corrupt = `unreadable: ${(err as Error).message}`;
+    }
+    if (stored.corrupt !== undefined || !data) {
+      this.logger.error({ group: this.group, snapshotIndex: stored.meta.index, file, problem: stored.corrupt }, corrupt().message);
+      this.onCorrupt(stored);
+      throw corrupt();
+    }
+    this.known.set(file, new WeakRef(data));
+    return data;
+  }
+}
