@@ -49,6 +49,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     env: path.join(config.dataDir, 'raft'),
     group: GROUP,
     snapshotDir: path.join(config.dataDir, 'snapshots'),
+    logger: log.child({ part: 'storage' }),
   });
   const transport = new PeerTransport<PeerEnvelope>({
     nodeId: config.nodeId,
@@ -76,6 +77,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   }
   const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
   const stateMachine = new KvStateMachine(store);
+  if (storage.snapshotStatus() === 'corrupt') await repairSnapshot(storage, store, log);
   const logStart = storage.firstIndex() - 1;
   if (store.appliedIndex() < logStart) {
     // The state machine is older than the log's start (e.g. its files were lost): rebuild it from the
@@ -218,4 +220,32 @@ async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGrou
       await node.close();
     },
   };
+}
+
+/**
+ * The stored snapshot failed its checksum (storage never hands its data out). If the local state machine
+ * has applied at least that far, take a fresh snapshot from it; otherwise this node cannot be trusted to
+ * rebuild its state and must be re-seeded from the cluster.
+ */
+async function repairSnapshot(storage: LmdbRaftStorage, store: KvStore, log: Logger): Promise<void> {
+  const corrupt = storage.snapshot().meta;
+  const { appliedIndex, data } = await store.exportSnapshotBytes();
+  if (appliedIndex < corrupt.index) {
+    throw new Error(
+      `the snapshot at index ${corrupt.index} is corrupt and the state machine (applied ${appliedIndex}) is behind it: ` +
+        "remove this node's data dir and add it to the cluster again to receive a snapshot from the leader",
+    );
+  }
+  // The image is of `appliedIndex`: carry the membership forward through the log to that index.
+  const voters = new Set(corrupt.confState.voters), learners = new Set(corrupt.confState.learners);
+  for (const e of appliedIndex > corrupt.index ? storage.entries(corrupt.index + 1, appliedIndex + 1, Infinity) : []) {
+    if (e.type !== EntryType.ConfChange) continue;
+    const cc = decodeConfChange(e.data);
+    voters.delete(cc.node);
+    learners.delete(cc.node);
+    if (cc.type === 'addVoter') voters.add(cc.node);
+    else if (cc.type === 'addLearner') learners.add(cc.node);
+  }
+  await storage.createSnapshot(appliedIndex, { voters: [...voters].sort(), learners: [...learners].sort() }, data);
+  log.warn({ corruptIndex: corrupt.index, index: appliedIndex }, 'replaced a corrupt snapshot with one taken from the local state machine');
 }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { RawNode } from '../raft/node.ts';
 import type { RaftConfig } from '../raft/raft.ts';
-import { MessageType, RaftError, type Entry, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
+import { EntryType, MessageType, RaftError, type Entry, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
 import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
 import { seededRng } from '../util/prng.ts';
 import { ConcordError } from '../kv/errors.ts';
@@ -54,6 +54,8 @@ export class RaftGroup {
   /** Observers for metrics: seconds per persisted Ready, and each proposal's outcome. */
   onPersist: (seconds: number) => void = () => {};
   onProposal: (outcome: 'applied' | 'failed') => void = () => {};
+  /** Membership changes applied so far: lets a snapshot taken across applies know membership held still. */
+  confChangesApplied = 0;
   /** Called after each advance(), between Readies: the state machine has applied exactly status().applied. */
   onAdvance: () => void = () => {};
   /** Term and vote as last persisted: a Ready that changes them must be durable before its messages go. */
@@ -203,6 +205,7 @@ export class RaftGroup {
     if (!early) this.sendAll(rd.messages);
     if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
     if (rd.committedEntries.length > 0) {
+      for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) this.confChangesApplied++;
       const results = await this.o.stateMachine.apply(rd.committedEntries);
       for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
     }

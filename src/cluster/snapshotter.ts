@@ -39,24 +39,25 @@ export class Snapshotter {
     if (this.running) return;
     const applied = this.group.node.status().applied;
     if (applied - this.storage.firstIndex() + 1 <= this.policy.thresholdEntries) return;
-    // Between two Readies the state machine has applied exactly `applied`: capture the membership of
-    // that index and start the export now, so image, index and membership agree.
+    // The export reads one consistent image at whatever index the state machine has reached when its read
+    // transaction starts; the membership captured now holds for that index if no change is applied meanwhile.
     const confState = this.group.node.confState();
+    const confVersion = this.group.confChangesApplied;
     const exporting = this.store.exportSnapshotBytes();
-    this.running = this.finish(applied, confState, exporting)
+    this.running = this.finish(confVersion, confState, exporting)
       .catch((err: unknown) => this.logger.error({ err }, 'snapshot failed; will retry'))
       .finally(() => (this.running = undefined));
   }
 
   private async finish(
-    index: number,
+    confVersion: number,
     confState: ReturnType<RaftGroup['node']['confState']>,
     exporting: Promise<{ appliedIndex: number; data: Uint8Array }>,
   ): Promise<void> {
     const t0 = performance.now();
-    const { appliedIndex, data } = await exporting;
-    if (appliedIndex !== index) {
-      this.logger.warn({ index, appliedIndex }, 'state machine moved during the snapshot export; skipping this round');
+    const { appliedIndex: index, data } = await exporting;
+    if (this.group.confChangesApplied !== confVersion) {
+      this.logger.info({ index }, 'membership changed during the snapshot export; taking it again later');
       return;
     }
     await this.storage.createSnapshot(index, confState, data);

@@ -44,7 +44,7 @@ export class ProcCluster {
   }
 
   start(node: ProcNode): void {
-    const proc = spawn(process.execPath, [BIN, ...node.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'warn' } });
+    const proc = spawn(process.execPath, [BIN, ...node.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn' } });
     proc.stdout?.on('data', (d) => node.output.push(String(d)));
     proc.stderr?.on('data', (d) => node.output.push(String(d)));
     node.proc = proc;
