@@ -4,6 +4,7 @@
 
 import { Command } from 'commander';
 import { registerClientCommands, clientOptions } from './client-commands.ts';
+import { registerBackupCommands } from './backup-commands.ts';
 import { UsageError, CliError } from './errors.ts';
 import { mergeAliases, serverOptions, type RawServerOptions } from './server-flags.ts';
 
@@ -12,8 +13,6 @@ const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
 /** In the contract (DESIGN §3) but not built yet: listed in help as such, and say so when run. */
 const RESERVED = {
   watch: 'stream changes to keys under a prefix',
-  backup: 'write a consistent snapshot of the data to a file',
-  restore: 'load a backup into a new cluster',
   bench: 'measure throughput and latency against a cluster',
 };
 
@@ -94,6 +93,7 @@ Examples:
     });
 
   registerClientCommands(program);
+  registerBackupCommands(program);
 
   for (const [name, what] of Object.entries(RESERVED)) {
     program

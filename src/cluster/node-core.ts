@@ -21,7 +21,8 @@ import { MembershipController } from './membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort } from '../transport/address.ts';
 
-const GROUP = 'g0';
+/** The one Raft group every node hosts today (shards will add more). */
+export const GROUP = 'g0';
 
 interface PeerEnvelope {
   g: string;

@@ -15,6 +15,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     logger: log.child({ part: 'http' }),
     metrics: () => metrics.render(),
     nodeId: config.nodeId,
+    backup: kv,
   });
   http.addHook('onResponse', async (req, reply) => {
     metrics.requestSeconds.observe(

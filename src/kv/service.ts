@@ -6,7 +6,7 @@ import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import { encodeCommand, type Command, type CommandResult } from './commands.ts';
 import { ConcordError } from './errors.ts';
-import type { BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions } from './types.ts';
 
 export interface KvLimits {
   maxKeyBytes: number;
@@ -14,7 +14,7 @@ export interface KvLimits {
   requestTimeoutMs: number;
 }
 
-export class RaftKvService implements KvService {
+export class RaftKvService implements KvService, BackupSource {
   constructor(
     private readonly nodeId: string,
     private readonly group: RaftGroup,
@@ -68,6 +68,13 @@ export class RaftKvService implements KvService {
     await this.barrier(opts.consistency);
     const r = this.store.range(opts);
     return { items: r.items.filter((x) => live(x) !== undefined), more: r.more };
+  }
+
+  async backup(): Promise<BackupImage> {
+    // After a ReadIndex barrier, so the image holds every write acknowledged before the request.
+    await this.barrier('linearizable');
+    const image = this.store.exportSnapshot();
+    return { appliedIndex: image.appliedIndex, chunks: image, cancel: () => image.cancel() };
   }
 
   async batch(ops: BatchOp[]): Promise<{ revision: number }> {

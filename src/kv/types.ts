@@ -37,6 +37,20 @@ export interface KvService {
   batch(ops: BatchOp[]): Promise<{ revision: number }>;
 }
 
+/** A consistent image of the whole key space, as a stream of self-checking chunks. */
+export interface BackupImage {
+  /** The Raft index the image reflects. */
+  appliedIndex: number;
+  chunks: AsyncIterable<Uint8Array>;
+  /** Stop early (releases the read transaction). */
+  cancel(): void;
+}
+
+export interface BackupSource {
+  /** Every write acknowledged before the call is in the image. */
+  backup(): Promise<BackupImage>;
+}
+
 export interface NodeStatus {
   id: string;
   raftAddr: string;

@@ -1,7 +1,7 @@
 // What the HTTP front end needs from the node: the services it adapts and a few limits.
 
 import type { Logger } from 'pino';
-import type { ClusterService, KvService } from '../../kv/types.ts';
+import type { BackupSource, ClusterService, KvService } from '../../kv/types.ts';
 import type { HttpLimits, HttpTimeouts } from './limits.ts';
 
 export interface HttpApiDeps {
@@ -13,6 +13,8 @@ export interface HttpApiDeps {
   /** Prometheus text exposition of the node's metrics; /metrics answers 404 without it. */
   metrics?: () => Promise<string>;
   nodeId: string;
+  /** Serves GET /v1/backup when present. */
+  backup?: BackupSource;
   /** Overrides of DEFAULT_TIMEOUTS (tests shorten them). */
   timeouts?: Partial<HttpTimeouts>;
 }
