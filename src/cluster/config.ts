@@ -33,6 +33,8 @@ export interface NodeConfig {
   snapshotEntries: number;
   /** Entries kept behind a snapshot, so followers slightly behind catch up from the log. */
   snapshotKeepEntries: number;
+  /** Snapshots are sent to followers in chunks of this size. */
+  snapshotChunkBytes: number;
   /** With gossip: members are promoted to Raft voters while there are fewer than this. */
   voters: number;
   /** With gossip: a member dead for this long is removed from Raft (and a learner promoted in its place). */
@@ -54,6 +56,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   leaseReads: false,
   snapshotEntries: 10_000,
   snapshotKeepEntries: 1_000,
+  snapshotChunkBytes: 1 << 20,
   voters: 3,
   deadNodeTimeoutMs: 30_000,
   logLevel: 'info',

@@ -17,6 +17,7 @@ import { RaftGroup } from './raft-group.ts';
 import { RaftClusterService } from './cluster-service.ts';
 import { NodeMetrics } from './metrics.ts';
 import { Snapshotter } from './snapshotter.ts';
+import { SnapshotStreamer, type SnapshotAck, type SnapshotChunk } from './snapshot-stream.ts';
 import { MembershipController } from './membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort } from '../transport/address.ts';
@@ -24,9 +25,12 @@ import { advertisedAddress, formatHostPort } from '../transport/address.ts';
 /** The one Raft group every node hosts today (shards will add more). */
 export const GROUP = 'g0';
 
+/** What nodes send each other: a Raft message, or a snapshot chunk or its acknowledgement. */
 interface PeerEnvelope {
   g: string;
-  m: Message;
+  m?: Message;
+  sc?: SnapshotChunk;
+  sa?: SnapshotAck;
 }
 
 export interface NodeCore {
@@ -35,6 +39,9 @@ export interface NodeCore {
   group: RaftGroup;
   metrics: NodeMetrics;
   snapshotter: Snapshotter;
+  streamer: SnapshotStreamer;
+  /** The peer transport's fault-injection seam (tests, chaos). */
+  faults: PeerTransport<unknown>['faults'];
   /** With gossip: leave the cluster gracefully (call before close()). */
   leave(): Promise<void>;
   /** The Raft log's bounds (for status and tests). */
@@ -109,13 +116,27 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     storage,
     stateMachine,
     send: (to, m) => transport.send(to, { g: GROUP, m }),
+    sendSnapshot: (m) => streamer.send(m),
     tickMs: config.tickMs,
     electionTicks: config.electionTicks,
     leaseReads: config.leaseReads,
     logger: log.child({ part: 'raft' }),
   });
-  transport.onMessage((_from, env) => {
-    if (env.g === GROUP) group.step(env.m);
+  const streamer: SnapshotStreamer = new SnapshotStreamer({
+    self: config.nodeId,
+    chunkBytes: config.snapshotChunkBytes,
+    window: 4,
+    stallMs: 10_000,
+    sendChunk: (to, sc) => transport.send(to, { g: GROUP, sc }),
+    sendAck: (to, sa) => transport.send(to, { g: GROUP, sa }),
+    finished: (to, ok) => group.reportSnapshot(to, ok),
+    deliver: (m) => group.step(m),
+  });
+  transport.onMessage((from, env) => {
+    if (env.g !== GROUP) return;
+    if (env.m) group.step(env.m);
+    else if (env.sc) streamer.onChunk(from, env.sc);
+    else if (env.sa) streamer.onAck(from, env.sa);
   });
 
   const kv = new RaftKvService(config.nodeId, group, store, config);
@@ -140,6 +161,8 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     group,
     metrics,
     snapshotter,
+    streamer,
+    faults: transport.faults,
     log: storage,
     raftAddress: selfAddr,
     leave: async () => {
@@ -151,8 +174,9 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     },
     close: async () => {
       await gossip?.close();
-      await group.handOffLeadership(config.tickMs * config.electionTicks);
+      await group.handOffLeadership(config.requestTimeoutMs);
       await group.close();
+      streamer.close();
       await snapshotter.idle();
       await transport.close();
       await storage.close();

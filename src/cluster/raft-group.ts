@@ -24,6 +24,8 @@ export interface GroupOptions {
   storage: LmdbRaftStorage;
   stateMachine: StateMachine;
   send: (to: NodeId, msg: Message) => void;
+  /** Sends a snapshot (chunked); must end with reportSnapshot(to, ok). Without it, Snap goes as one message. */
+  sendSnapshot?: (msg: Message) => void;
   tickMs: number;
   electionTicks: number;
   leaseReads: boolean;
@@ -230,10 +232,19 @@ export class RaftGroup {
 
   private sendAll(messages: Message[]): void {
     for (const m of messages) {
+      if (m.type === MessageType.Snap && this.o.sendSnapshot) {
+        this.o.sendSnapshot(m);
+        continue;
+      }
       this.o.send(m.to, m);
-      // Snapshots travel as one message today: report it sent so replication resumes with probing.
       if (m.type === MessageType.Snap) this.node.reportSnapshot(m.to, true);
     }
+  }
+
+  /** A snapshot transfer to `to` ended. */
+  reportSnapshot(to: NodeId, ok: boolean): void {
+    this.node.reportSnapshot(to, ok);
+    this.kick();
   }
 
   /**
@@ -256,9 +267,10 @@ export class RaftGroup {
     }
     this.kick();
     const deadline = Date.now() + timeoutMs;
+    // We step down on seeing the target's election, before it has won: wait until a successor is known.
     while (Date.now() < deadline) {
       const now = this.node.status();
-      if (now.role !== 'leader') return now.leader === target;
+      if (now.role !== 'leader' && now.leader !== '') return now.leader === target;
       await new Promise((r) => setTimeout(r, this.o.tickMs / 4));
     }
     return false;

@@ -91,6 +91,7 @@ describe('health, readiness, metrics, OpenAPI', () => {
       '/health': ['get'],
       '/ready': ['get'],
       '/metrics': ['get'],
+      '/v1/backup': ['get'],
       '/add': ['post'],
       '/query': ['get'],
       '/delete': ['delete'],

@@ -24,7 +24,8 @@ describe('snapshots and compaction', () => {
   const leader = () => [...nodes.values()].find((n) => n.group.node.status().role === 'leader');
 
   before(async () => {
-    configs = await clusterConfigs(3, dir, { snapshotEntries: 50, snapshotKeepEntries: 10 });
+    // Small chunks, so every snapshot sent travels as many of them.
+    configs = await clusterConfigs(3, dir, { snapshotEntries: 50, snapshotKeepEntries: 10, snapshotChunkBytes: 256 });
     for (const c of configs) await start(c);
     await until('every node to know the leader', () => [...nodes.values()].every((n) => n.group.node.status().leader !== ''));
   });
@@ -55,6 +56,25 @@ describe('snapshots and compaction', () => {
     await until('the follower to catch up', async () => dec((await back.kv.get(enc('k19'), { consistency: 'serializable' }))?.value) === 'w299');
     for (let i = 0; i < 40; i++) assert.equal(dec((await back.kv.get(enc(`k${i}`)))?.value), lastW(i));
     assert.ok(back.log.firstIndex() > stoppedAt + 1, 'its log now starts at a snapshot from the leader, past where it stopped');
+    assert.ok(back.streamer.received >= 1, 'it arrived as a chunked stream');
+    assert.ok(leader()!.streamer.chunksSent > 1, 'in more than one chunk');
+  });
+
+  it('a snapshot transfer that loses chunks on the way is restarted and completes', async () => {
+    const lagging = configs.find((c) => c.nodeId !== leader()!.group.node.status().id)!;
+    const stoppedAt = nodes.get(lagging.nodeId)!.log.lastIndex();
+    await nodes.get(lagging.nodeId)!.close();
+    nodes.delete(lagging.nodeId);
+    for (let i = 0; i < 300; i++) await leader()!.kv.put(enc(`k${i % 40}`), enc(`w${i}`));
+    await until('the leader to compact past the follower', () => leader()!.log.firstIndex() > stoppedAt + 1);
+    const l = leader()!;
+    const sentBefore = l.streamer.sent;
+    l.faults.drop(lagging.nodeId, 0.3); // lose 30% of what the leader sends it, chunks included
+    await start(lagging);
+    await until('a first transfer to fail and another to start', () => l.streamer.sent >= sentBefore + 2, 30_000);
+    l.faults.clear();
+    const back = nodes.get(lagging.nodeId)!;
+    await until('the follower to catch up', async () => dec((await back.kv.get(enc('k19'), { consistency: 'serializable' }))?.value) === 'w299', 30_000);
   });
 
   it('every node restarted after compaction has exactly the same data', async () => {

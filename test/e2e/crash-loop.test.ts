@@ -13,7 +13,7 @@ let c: ProcCluster | undefined;
 after(async () => c?.stop());
 
 it(`${KILLS} kill -9s during writes (bounded to ${BUDGET_MS / 1000} s): no acknowledged write lost, replicas agree`, async () => {
-  c = await ProcCluster.create(3, ['--snapshot-entries', '200', '--snapshot-keep-entries', '20', '--tick-ms', '50']);
+  c = await ProcCluster.create(3, ['--snapshot-entries', '50', '--snapshot-keep-entries', '10', '--tick-ms', '50']);
   await c.leader();
   // The kill schedule is seeded (CRASH_SEED=n replays it); the interleaving with the writers is not.
   const seed = Number(process.env.CRASH_SEED ?? 1);
