@@ -1,0 +1,54 @@
+// A large snapshot travels in chunks while heartbeats and client writes go on: no election, no failed write.
+import { after, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { pino } from 'pino';
+import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
+import { clusterConfigs, tempDir, until } from './helpers.ts';
+
+const dir = tempDir('big-snap');
+const nodes = new Map<string, NodeCore>();
+after(async () => {
+  for (const n of nodes.values()) await n.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('a ~20 MiB snapshot streams to a follower without an election and without failing client writes', async () => {
+  const configs = await clusterConfigs(3, dir, { snapshotEntries: 100, snapshotKeepEntries: 10, tickMs: 100, requestTimeoutMs: 20_000 });
+  for (const c of configs) nodes.set(c.nodeId, await startNodeCore(c, pino({ level: 'silent' })));
+  await until('every node to know the leader', () => [...nodes.values()].every((n) => n.group.node.status().leader !== ''));
+  const leader = [...nodes.values()].find((n) => n.group.node.status().role === 'leader')!;
+  const lagging = configs.find((c) => c.nodeId !== leader.group.node.status().id)!;
+  await nodes.get(lagging.nodeId)!.close();
+  nodes.delete(lagging.nodeId);
+  const big = Buffer.alloc(100 * 1024, 7);
+  for (let i = 0; i < 200; i++) await leader.kv.put(Buffer.from(`big${i}`), big);
+  for (let i = 0; i < 150; i++) await leader.kv.put(Buffer.from(`small${i % 10}`), Buffer.from(`v${i}`));
+  await until('a compaction past the stopped follower', () => leader.log.firstIndex() > 50);
+
+  const term = leader.group.node.status().term;
+  const chunksBefore = leader.streamer.chunksSent;
+  nodes.set(lagging.nodeId, await startNodeCore(lagging, pino({ level: 'silent' })));
+  const back = nodes.get(lagging.nodeId)!;
+  let writes = 0;
+  let failures = 0;
+  let stop = false;
+  const writer = (async () => {
+    while (!stop) {
+      try {
+        await leader.kv.put(Buffer.from(`during${writes % 20}`), Buffer.from('x'));
+        writes++;
+      } catch {
+        failures++;
+      }
+    }
+  })();
+  await until('the follower to hold the snapshot', async () => (await back.kv.get(Buffer.from('big199'), { consistency: 'serializable' }))?.value.byteLength === big.length, 30_000);
+  stop = true;
+  await writer;
+  assert.ok(leader.streamer.chunksSent - chunksBefore >= 15, `sent in ${leader.streamer.chunksSent - chunksBefore} chunks`);
+  assert.equal(leader.group.node.status().term, term, 'no election during the transfer');
+  assert.equal(back.group.node.status().term, term);
+  assert.equal(failures, 0);
+  assert.ok(writes > 0, 'client writes went on during the transfer');
+});
