@@ -23,6 +23,17 @@ describe('snapshots and compaction', () => {
   const start = async (c: NodeConfig) => nodes.set(c.nodeId, await startNodeCore(c, log));
   const leader = () => [...nodes.values()].find((n) => n.group.node.status().role === 'leader');
 
+  /** Stop a follower, write past it, and wait until the leader has compacted the log it would need. */
+  async function leaveFollowerBehind(): Promise<{ lagging: NodeConfig; stoppedAt: number }> {
+    const lagging = configs.find((c) => c.nodeId !== leader()!.group.node.status().id)!;
+    const stoppedAt = nodes.get(lagging.nodeId)!.log.lastIndex();
+    await nodes.get(lagging.nodeId)!.close();
+    nodes.delete(lagging.nodeId);
+    for (let i = 0; i < 300; i++) await leader()!.kv.put(enc(`k${i % 40}`), enc(`w${i}`));
+    await until('the leader to compact past the follower', () => leader()!.log.firstIndex() > stoppedAt + 1);
+    return { lagging, stoppedAt };
+  }
+
   before(async () => {
     // Small chunks, so every snapshot sent travels as many of them.
     configs = await clusterConfigs(3, dir, { snapshotEntries: 50, snapshotKeepEntries: 10, snapshotChunkBytes: 256 });
@@ -45,12 +56,7 @@ describe('snapshots and compaction', () => {
   });
 
   it('a follower that missed the compacted part catches up from a snapshot', async () => {
-    const lagging = configs.find((c) => c.nodeId !== leader()!.group.node.status().id)!;
-    const stoppedAt = nodes.get(lagging.nodeId)!.log.lastIndex();
-    await nodes.get(lagging.nodeId)!.close();
-    nodes.delete(lagging.nodeId);
-    for (let i = 0; i < 300; i++) await leader()!.kv.put(enc(`k${i % 40}`), enc(`w${i}`));
-    await until('the leader to compact past the follower', () => leader()!.log.firstIndex() > stoppedAt + 1);
+    const { lagging, stoppedAt } = await leaveFollowerBehind();
     await start(lagging);
     const back = nodes.get(lagging.nodeId)!;
     await until('the follower to catch up', async () => dec((await back.kv.get(enc('k19'), { consistency: 'serializable' }))?.value) === 'w299');
@@ -61,12 +67,7 @@ describe('snapshots and compaction', () => {
   });
 
   it('a snapshot transfer that loses chunks on the way is restarted and completes', async () => {
-    const lagging = configs.find((c) => c.nodeId !== leader()!.group.node.status().id)!;
-    const stoppedAt = nodes.get(lagging.nodeId)!.log.lastIndex();
-    await nodes.get(lagging.nodeId)!.close();
-    nodes.delete(lagging.nodeId);
-    for (let i = 0; i < 300; i++) await leader()!.kv.put(enc(`k${i % 40}`), enc(`w${i}`));
-    await until('the leader to compact past the follower', () => leader()!.log.firstIndex() > stoppedAt + 1);
+    const { lagging } = await leaveFollowerBehind();
     const l = leader()!;
     const sentBefore = l.streamer.sent;
     l.faults.drop(lagging.nodeId, 0.3); // lose 30% of what the leader sends it, chunks included
