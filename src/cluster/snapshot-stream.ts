@@ -1,8 +1,9 @@
 // Snapshots travel in chunks, not as one Raft message: a large image would otherwise hold up every
 // heartbeat queued behind it on the same connection. The sender keeps a window of unacknowledged
 // chunks (flow control); the receiver checks a CRC over the whole image before handing Raft the
-// assembled snapshot. A transfer that stops making progress is reported failed, so Raft probes the
-// follower again and a fresh transfer starts from the first chunk.
+// assembled snapshot. Lost chunks are resent from the first unacknowledged one (go-back-N) when
+// acknowledgements stop advancing for `resendMs`; a transfer that makes no progress at all for `stallMs`
+// is reported failed, so Raft probes the follower again and a fresh transfer starts.
 
 import { crc32 } from '../storage/checksum.ts';
 import { MessageType, type Message, type NodeId, type SnapshotMeta } from '../raft/types.ts';
@@ -31,6 +32,8 @@ export interface StreamOptions {
   window: number;
   /** A transfer with no acknowledgement for this long is abandoned. */
   stallMs: number;
+  /** Resend from the first unacknowledged chunk when acknowledgements stall this long. Default stallMs / 20. */
+  resendMs?: number;
   sendChunk: (to: NodeId, chunk: SnapshotChunk) => void;
   sendAck: (to: NodeId, ack: SnapshotAck) => void;
   /** The transfer to `to` ended: Raft learns whether to resume replication or probe again. */
@@ -49,6 +52,7 @@ interface Outgoing {
   next: number;
   acked: number;
   timer: NodeJS.Timeout;
+  resend: NodeJS.Timeout;
 }
 
 interface Incoming {
@@ -82,6 +86,7 @@ export class SnapshotStreamer {
       next: 0,
       acked: 0,
       timer: this.stallTimer(m.to),
+      resend: this.resendTimer(m.to),
     };
     this.outgoing.set(m.to, out);
     this.sent++;
@@ -90,6 +95,18 @@ export class SnapshotStreamer {
 
   private stallTimer(to: NodeId): NodeJS.Timeout {
     const t = setTimeout(() => this.abandon(to, true), this.o.stallMs);
+    t.unref();
+    return t;
+  }
+
+  private resendTimer(to: NodeId): NodeJS.Timeout {
+    const t = setTimeout(() => {
+      const out = this.outgoing.get(to);
+      if (!out) return;
+      out.next = out.acked; // go back to the first chunk the receiver has not confirmed
+      out.resend = this.resendTimer(to);
+      this.pump(to, out);
+    }, this.o.resendMs ?? Math.max(10, this.o.stallMs / 20));
     t.unref();
     return t;
   }
@@ -106,27 +123,34 @@ export class SnapshotStreamer {
   /** An acknowledgement from the receiver. */
   onAck(from: NodeId, ack: SnapshotAck): void {
     const out = this.outgoing.get(from);
-    if (!out || out.id !== ack.id || ack.seq < out.acked) return;
+    if (!out || out.id !== ack.id || ack.seq + 1 <= out.acked) return; // stale or duplicate
     out.acked = ack.seq + 1;
+    if (out.next < out.acked) out.next = out.acked;
     clearTimeout(out.timer);
+    clearTimeout(out.resend);
     if (out.acked >= out.total) {
       this.outgoing.delete(from);
       this.o.finished(from, true);
       return;
     }
     out.timer = this.stallTimer(from);
+    out.resend = this.resendTimer(from);
     this.pump(from, out);
   }
 
   /** A chunk from a leader. Chunks arrive in order on one connection; anything else restarts the image. */
   onChunk(from: NodeId, c: SnapshotChunk): void {
     let inc = this.incoming.get(from);
-    if (c.seq === 0 || !inc || inc.id !== c.id) {
-      if (c.seq !== 0) return; // the middle of a transfer we did not see start: wait for a fresh one
+    if (!inc || inc.id !== c.id) {
+      if (c.seq !== 0) return; // the middle of a transfer whose start we missed: the sender goes back to 0
       inc = { id: c.id, parts: [], received: 0 };
       this.incoming.set(from, inc);
     }
-    if (c.seq !== inc.received) return; // a gap: the sender's stall timer restarts the transfer
+    if (c.seq !== inc.received) {
+      // A duplicate or a gap: say again how far we are, so the sender resends from there.
+      if (inc.received > 0) this.o.sendAck(from, { id: c.id, seq: inc.received - 1 });
+      return;
+    }
     inc.parts.push(c.bytes.slice());
     inc.received++;
     this.o.sendAck(from, { id: c.id, seq: c.seq });
@@ -142,12 +166,16 @@ export class SnapshotStreamer {
     const out = this.outgoing.get(to);
     if (!out) return;
     clearTimeout(out.timer);
+    clearTimeout(out.resend);
     this.outgoing.delete(to);
     if (report) this.o.finished(to, false);
   }
 
   close(): void {
-    for (const out of this.outgoing.values()) clearTimeout(out.timer);
+    for (const out of this.outgoing.values()) {
+      clearTimeout(out.timer);
+      clearTimeout(out.resend);
+    }
     this.outgoing.clear();
     this.incoming.clear();
   }
