@@ -293,7 +293,7 @@ const MAX_AWAITING_LEADER = 100_000;
 
 function toConcordError(e: unknown): Error {
   if (e instanceof RaftError) {
-    if (e.code === 'too-many-pending' || e.code === 'no-leader' || e.code === 'transfer-in-progress' || e.code === 'conf-change-pending') {
+    if (e.code === 'too-many-pending' || e.code === 'no-leader' || e.code === 'conf-change-pending') {
       return new ConcordError('unavailable', e.message, 1);
     }
     return new ConcordError('bad-request', e.message);

@@ -485,6 +485,13 @@ export class Raft {
     }
   }
 
+  /** A message only the current leader sends: it is alive, it is the leader, and what we held can go to it. */
+  private heardFromLeader(leader: NodeId): void {
+    this.electionElapsed = 0;
+    this.lead = leader;
+    this.forwardHeldProposals();
+  }
+
   private stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.Prop:
@@ -492,20 +499,15 @@ export class Raft {
         this.send({ ...m, to: this.lead, term: 0 });
         break;
       case MessageType.App:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.forwardHeldProposals();
+        this.heardFromLeader(m.from);
         this.handleAppend(m);
         break;
       case MessageType.Heartbeat:
-        this.electionElapsed = 0;
-        this.lead = m.from;
-        this.forwardHeldProposals();
+        this.heardFromLeader(m.from);
         this.handleHeartbeat(m);
         break;
       case MessageType.Snap:
-        this.electionElapsed = 0;
-        this.lead = m.from;
+        this.heardFromLeader(m.from);
         this.handleSnapshot(m);
         break;
       case MessageType.TimeoutNow:

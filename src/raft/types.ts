@@ -129,7 +129,7 @@ export interface Ready {
 
 export class RaftError extends Error {
   constructor(
-    readonly code: 'not-leader' | 'no-leader' | 'transfer-in-progress' | 'conf-change-pending' | 'too-many-pending' | 'compacted' | 'unavailable' | 'invalid',
+    readonly code: 'not-leader' | 'no-leader' | 'conf-change-pending' | 'too-many-pending' | 'compacted' | 'unavailable' | 'invalid',
     message: string,
   ) {
     super(message);
