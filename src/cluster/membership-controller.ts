@@ -81,13 +81,22 @@ export class MembershipController {
     const group = this.o.group;
     await group.handOffLeadership(timeoutMs / 2);
     const deadline = this.now() + timeoutMs;
+    // The leader defers a forwarded change until it can take it, so ask again only when leadership moves
+    // (a new leader never saw the request) or after a second (the request may have been lost on the way).
+    let askedLeader = '';
+    let askedAt = 0;
     while (this.now() < deadline) {
       const conf = group.node.confState();
       if (![...conf.voters, ...conf.learners].includes(this.o.self)) return true;
-      try {
-        if (group.node.status().leader) group.node.proposeConfChange({ type: 'remove', node: this.o.self });
-      } catch (e) {
-        if (!(e instanceof RaftError)) throw e;
+      const leader = group.node.status().leader;
+      if (leader && (leader !== askedLeader || this.now() - askedAt >= 1000)) {
+        try {
+          group.node.proposeConfChange({ type: 'remove', node: this.o.self });
+          askedLeader = leader;
+          askedAt = this.now();
+        } catch (e) {
+          if (!(e instanceof RaftError)) throw e;
+        }
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import type { RaftGroup } from './raft-group.ts';
+import type { ConfState } from '../raft/types.ts';
 
 export interface SnapshotPolicy {
   thresholdEntries: number;
@@ -51,7 +52,7 @@ export class Snapshotter {
 
   private async finish(
     confVersion: number,
-    confState: ReturnType<RaftGroup['node']['confState']>,
+    confState: ConfState,
     exporting: Promise<{ appliedIndex: number; data: Uint8Array }>,
   ): Promise<void> {
     const t0 = performance.now();
