@@ -193,7 +193,7 @@ export class RawNode {
     if (r.role === 'leader') {
       st.progress = {};
       for (const pr of r.prs.values()) {
-        st.progress[pr.id] = { match: pr.match, next: pr.next, state: pr.state, learner: pr.isLearner, recentActive: pr.recentActive };
+        st.progress[pr.id] = { match: pr.match, next: pr.next, state: pr.state, learner: pr.isLearner, recentActive: pr.recentActive || r.heardRecently(pr) };
       }
     }
     return st;

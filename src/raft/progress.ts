@@ -44,6 +44,8 @@ export class Progress {
   pendingSnapshot = 0;
   /** Heard from since the last CheckQuorum round. */
   recentActive = false;
+  /** Leader tick at which we last heard from this member (survives CheckQuorum's resets). */
+  lastHeardTick = -Infinity;
   /** Highest read-confirmation round this peer has acknowledged (ReadIndex). */
   ackedReadSeq = 0;
   /** Leader tick at which the newest heartbeat this peer acknowledged was sent (lease reads). */

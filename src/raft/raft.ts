@@ -331,6 +331,11 @@ export class Raft {
     }
   }
 
+  /** Whether the leader heard from `pr` within the last election timeout (steady, unlike recentActive). */
+  heardRecently(pr: Progress): boolean {
+    return pr.id === this.id || this.ticks - pr.lastHeardTick < this.electionTimeout;
+  }
+
   /** CheckQuorum: did a majority of voters talk to us since the last round? Resets the marks. */
   private quorumActive(): boolean {
     let active = 0, n = 0;
@@ -535,10 +540,12 @@ export class Raft {
     switch (m.type) {
       case MessageType.AppResp:
         pr.recentActive = true;
+        pr.lastHeardTick = this.ticks;
         this.handleAppendResponse(pr, m);
         break;
       case MessageType.HeartbeatResp:
         pr.recentActive = true;
+        pr.lastHeardTick = this.ticks;
         pr.probeSent = false;
         // Appends may have been lost: let one more through so a full window cannot stall the follower.
         if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirst();
