@@ -27,6 +27,7 @@ export interface ServerFlags {
   electionTicks?: string;
   leaseReads?: boolean;
   snapshotEntries?: string;
+  snapshotBytes?: string;
   snapshotKeepEntries?: string;
   voters?: string;
   deadNodeTimeoutMs?: string;
@@ -66,6 +67,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   electionTicks: { flag: '--election-ticks', kind: 'string' },
   leaseReads: { flag: '--lease-reads', kind: 'bool' },
   snapshotEntries: { flag: '--snapshot-entries', kind: 'string' },
+  snapshotBytes: { flag: '--snapshot-bytes', kind: 'string' },
   snapshotKeepEntries: { flag: '--snapshot-keep-entries', kind: 'string' },
   voters: { flag: '--voters', kind: 'string' },
   deadNodeTimeoutMs: { flag: '--dead-node-timeout-ms', kind: 'string' },

@@ -30,7 +30,7 @@ function parseBytes(s: Setting<string>): number {
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotKeepEntries';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -71,7 +71,7 @@ function optionalAddr(layers: Layer[], key: 'textAddr' | 'gossipAddr'): HostPort
 export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContents?: string, fileName = 'config file'): NodeConfig {
   const layers = [fileContents === undefined ? {} : layerFromToml(fileContents, fileName), layerFromEnv(env), layerFromFlags(flags)];
   const str = (key: StringKey): Setting<string> | undefined => pick(layers, key);
-  const count = (key: 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotKeepEntries', dflt: number, bytes = false) => {
+  const count = (key: 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries', dflt: number, bytes = false) => {
     const s = str(key);
     if (!s) return dflt;
     return bytes ? parseBytes(s) : parseCount(s, 1);
@@ -116,6 +116,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     electionTicks: count('electionTicks', DEFAULTS.electionTicks),
     leaseReads: pick(layers, 'leaseReads')?.value ?? DEFAULTS.leaseReads,
     snapshotEntries: count('snapshotEntries', DEFAULTS.snapshotEntries),
+    snapshotBytes: count('snapshotBytes', DEFAULTS.snapshotBytes, true),
     snapshotKeepEntries: count('snapshotKeepEntries', DEFAULTS.snapshotKeepEntries),
     voters: count('voters', DEFAULTS.voters),
     deadNodeTimeoutMs: count('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs),

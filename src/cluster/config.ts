@@ -31,6 +31,8 @@ export interface NodeConfig {
   leaseReads: boolean;
   /** Snapshot and compact the Raft log once it holds more than this many applied entries. */
   snapshotEntries: number;
+  /** ...or once the applied entries in the log (past the last snapshot) hold more than this many bytes of data. */
+  snapshotBytes: number;
   /** Entries kept behind a snapshot, so followers slightly behind catch up from the log. */
   snapshotKeepEntries: number;
   /** Snapshots are sent to followers in chunks of this size. */
@@ -55,6 +57,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   electionTicks: 10,
   leaseReads: false,
   snapshotEntries: 10_000,
+  snapshotBytes: 64 * 1024 * 1024,
   snapshotKeepEntries: 1_000,
   snapshotChunkBytes: 1 << 20,
   voters: 3,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
-import { EntryType, type Message } from '../raft/types.ts';
+import { EntryType, MessageType, type Message } from '../raft/types.ts';
 import { LmdbRaftStorage } from '../storage/raft-log-store.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
@@ -18,6 +18,8 @@ import { RaftClusterService } from './cluster-service.ts';
 import { NodeMetrics } from './metrics.ts';
 import { Snapshotter } from './snapshotter.ts';
 import { SnapshotStreamer, type SnapshotAck, type SnapshotChunk } from './snapshot-stream.ts';
+import { SnapshotFetch } from './snapshot-fetch.ts';
+import { installPeerSnapshot, repairFromStateMachine } from './snapshot-repair.ts';
 import { MembershipController } from './membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort } from '../transport/address.ts';
@@ -25,12 +27,19 @@ import { advertisedAddress, formatHostPort } from '../transport/address.ts';
 /** The one Raft group every node hosts today (shards will add more). */
 export const GROUP = 'g0';
 
-/** What nodes send each other: a Raft message, or a snapshot chunk or its acknowledgement. */
+/** The term of a snapshot sent to repair a peer's corrupt one: below any real term, so Raft could never take it for a leader's. */
+const REPAIR_TERM = 0;
+
+/**
+ * What nodes send each other: a Raft message, a snapshot chunk or its acknowledgement, or a request for a
+ * snapshot at or past an index (from a node whose own snapshot is corrupt, see snapshot-repair.ts).
+ */
 interface PeerEnvelope {
   g: string;
   m?: Message;
   sc?: SnapshotChunk;
   sa?: SnapshotAck;
+  sq?: { index: number };
 }
 
 export interface NodeCore {
@@ -85,7 +94,48 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   }
   const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
   const stateMachine = new KvStateMachine(store);
-  if (storage.snapshotStatus() === 'corrupt') await repairSnapshot(storage, store, log);
+
+  // Until the Raft group runs, peer traffic goes only to a snapshot fetch (if this node needs one).
+  let running: { group: RaftGroup; snapshotter: Snapshotter } | undefined = undefined;
+  let fetching: SnapshotFetch | undefined;
+  const streamer = new SnapshotStreamer({
+    self: config.nodeId,
+    chunkBytes: config.snapshotChunkBytes,
+    window: 4,
+    stallMs: 10_000,
+    sendChunk: (to, sc) => transport.send(to, { g: GROUP, sc }),
+    sendAck: (to, sa) => transport.send(to, { g: GROUP, sa }),
+    finished: (to, ok) => running?.group.reportSnapshot(to, ok),
+    // A repair transfer (term 0) is not a leader's message and never reaches Raft; late duplicates are dropped.
+    deliver: (m) => (m.term === REPAIR_TERM ? fetching?.offer(m.snapshot!) : running?.group.step(m)),
+  });
+  transport.onMessage((from, env) => {
+    if (env.g !== GROUP) return;
+    if (env.m) {
+      if (running) running.group.step(env.m);
+      else fetching?.ask(from); // whoever talks to us (e.g. the leader) may have the snapshot we need
+    } else if (env.sc) streamer.onChunk(from, env.sc);
+    else if (env.sa) streamer.onAck(from, env.sa);
+    else if (env.sq && running && !streamer.sending(from)) {
+      void running.snapshotter.snapshotAtLeast(env.sq.index).then((snapshot) => {
+        if (snapshot && !streamer.sending(from)) streamer.send({ type: MessageType.Snap, from: config.nodeId, to: from, term: REPAIR_TERM, snapshot });
+      });
+    }
+  });
+
+  if (storage.snapshotStatus() === 'corrupt') {
+    const wanted = await repairFromStateMachine(storage, store, log);
+    if (wanted) {
+      fetching = new SnapshotFetch(wanted.index, (to) => transport.send(to, { g: GROUP, sq: { index: wanted.index } }), () => [
+        ...new Set([...Object.keys(config.peers), ...transport.peerIds()]),
+      ], log);
+      for (const [id, addr] of addressesInLog(storage)) if (id !== config.nodeId) transport.setPeer(id, addr);
+      for (const [id, addr] of Object.entries(config.peers)) if (id !== config.nodeId) transport.setPeer(id, addr);
+      const snap = await fetching.received;
+      fetching = undefined;
+      await installPeerSnapshot(storage, snap, log);
+    }
+  }
   const logStart = storage.firstIndex() - 1;
   if (store.appliedIndex() < logStart) {
     // The state machine is older than the log's start (e.g. its files were lost): rebuild it from the
@@ -122,23 +172,6 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     leaseReads: config.leaseReads,
     logger: log.child({ part: 'raft' }),
   });
-  const streamer: SnapshotStreamer = new SnapshotStreamer({
-    self: config.nodeId,
-    chunkBytes: config.snapshotChunkBytes,
-    window: 4,
-    stallMs: 10_000,
-    sendChunk: (to, sc) => transport.send(to, { g: GROUP, sc }),
-    sendAck: (to, sa) => transport.send(to, { g: GROUP, sa }),
-    finished: (to, ok) => group.reportSnapshot(to, ok),
-    deliver: (m) => group.step(m),
-  });
-  transport.onMessage((from, env) => {
-    if (env.g !== GROUP) return;
-    if (env.m) group.step(env.m);
-    else if (env.sc) streamer.onChunk(from, env.sc);
-    else if (env.sa) streamer.onAck(from, env.sa);
-  });
-
   const kv = new RaftKvService(config.nodeId, group, store, config);
   const gossip = config.gossipAddr ? await startGossip(config, selfAddr, group, log) : undefined;
   const cluster = new RaftClusterService(config, group, addresses, transport, selfAddr, gossip?.node);
@@ -147,11 +180,12 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     group,
     storage,
     store,
-    { thresholdEntries: config.snapshotEntries, keepEntries: config.snapshotKeepEntries },
+    { thresholdEntries: config.snapshotEntries, thresholdBytes: config.snapshotBytes, keepEntries: config.snapshotKeepEntries },
     log.child({ part: 'snapshot' }),
     metrics,
   );
   group.onAdvance = () => snapshotter.maybeSnapshot();
+  running = { group, snapshotter };
   metrics.watchLog(storage, snapshotter);
   group.onPersist = (s) => metrics.fsyncSeconds.observe(s);
   group.onProposal = (outcome) => metrics.proposals.inc({ outcome });
@@ -245,32 +279,4 @@ async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGrou
       await node.close();
     },
   };
-}
-
-/**
- * The stored snapshot failed its checksum (storage never hands its data out). If the local state machine
- * has applied at least that far, take a fresh snapshot from it; otherwise this node cannot be trusted to
- * rebuild its state and must be re-seeded from the cluster.
- */
-async function repairSnapshot(storage: LmdbRaftStorage, store: KvStore, log: Logger): Promise<void> {
-  const corrupt = storage.snapshot().meta;
-  const { appliedIndex, data } = await store.exportSnapshotBytes();
-  if (appliedIndex < corrupt.index) {
-    throw new Error(
-      `the snapshot at index ${corrupt.index} is corrupt and the state machine (applied ${appliedIndex}) is behind it: ` +
-        "remove this node's data dir and add it to the cluster again to receive a snapshot from the leader",
-    );
-  }
-  // The image is of `appliedIndex`: carry the membership forward through the log to that index.
-  const voters = new Set(corrupt.confState.voters), learners = new Set(corrupt.confState.learners);
-  for (const e of appliedIndex > corrupt.index ? storage.entries(corrupt.index + 1, appliedIndex + 1, Infinity) : []) {
-    if (e.type !== EntryType.ConfChange) continue;
-    const cc = decodeConfChange(e.data);
-    voters.delete(cc.node);
-    learners.delete(cc.node);
-    if (cc.type === 'addVoter') voters.add(cc.node);
-    else if (cc.type === 'addLearner') learners.add(cc.node);
-  }
-  await storage.createSnapshot(appliedIndex, { voters: [...voters].sort(), learners: [...learners].sort() }, data);
-  log.warn({ corruptIndex: corrupt.index, index: appliedIndex }, 'replaced a corrupt snapshot with one taken from the local state machine');
 }

@@ -58,6 +58,8 @@ export class RaftGroup {
   onProposal: (outcome: 'applied' | 'failed') => void = () => {};
   /** Membership changes applied so far: lets a snapshot taken across applies know membership held still. */
   confChangesApplied = 0;
+  /** Bytes of entry data applied since this process started (the snapshotter's size trigger). */
+  appliedBytes = 0;
   /** Called after each advance(), between Readies: the state machine has applied exactly status().applied. */
   onAdvance: () => void = () => {};
   /** Term and vote as last persisted: a Ready that changes them must be durable before its messages go. */
@@ -207,7 +209,10 @@ export class RaftGroup {
     if (!early) this.sendAll(rd.messages);
     if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
     if (rd.committedEntries.length > 0) {
-      for (const e of rd.committedEntries) if (e.type === EntryType.ConfChange) this.confChangesApplied++;
+      for (const e of rd.committedEntries) {
+        this.appliedBytes += e.data.byteLength;
+        if (e.type === EntryType.ConfChange) this.confChangesApplied++;
+      }
       const results = await this.o.stateMachine.apply(rd.committedEntries);
       for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
     }

@@ -120,6 +120,11 @@ export class SnapshotStreamer {
     }
   }
 
+  /** Whether a transfer to `to` is in progress. */
+  sending(to: NodeId): boolean {
+    return this.outgoing.has(to);
+  }
+
   /** An acknowledgement from the receiver. */
   onAck(from: NodeId, ack: SnapshotAck): void {
     const out = this.outgoing.get(from);

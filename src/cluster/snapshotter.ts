@@ -1,6 +1,9 @@
-// Keeps the Raft log bounded: when more than `thresholdEntries` applied entries sit in the log, it
-// takes a snapshot of the state machine at the applied index and discards the log before it, keeping
-// `keepEntries` so that a follower slightly behind catches up from the log rather than a snapshot.
+// Keeps the Raft log bounded: when more than `thresholdEntries` applied entries sit in the log, or the
+// entries applied since the last snapshot carry more than `thresholdBytes` of data, it takes a snapshot
+// of the state machine at the applied index and discards the log before it, keeping `keepEntries` so
+// that a follower slightly behind catches up from the log rather than a snapshot. (The byte count
+// starts at zero when the process starts, so right after a restart the log may hold up to twice the
+// byte threshold until the next snapshot.)
 //
 // Order matters for crash safety: the state machine must be durable at (or past) the snapshot index
 // before any log entry is discarded, because after a crash the node replays the log from the state
@@ -10,10 +13,11 @@ import type { Logger } from 'pino';
 import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import type { RaftGroup } from './raft-group.ts';
-import type { ConfState } from '../raft/types.ts';
+import type { ConfState, Snapshot } from '../raft/types.ts';
 
 export interface SnapshotPolicy {
   thresholdEntries: number;
+  thresholdBytes: number;
   keepEntries: number;
 }
 
@@ -25,6 +29,8 @@ export class Snapshotter {
   private running: Promise<void> | undefined;
   snapshots = 0;
   lastCompacted = 0;
+  /** group.appliedBytes when the latest snapshot's export started (at most what the snapshot covers). */
+  private bytesAtSnapshot = 0;
 
   constructor(
     private readonly group: RaftGroup,
@@ -39,21 +45,42 @@ export class Snapshotter {
   maybeSnapshot(): void {
     if (this.running) return;
     const applied = this.group.node.status().applied;
-    if (applied - this.storage.firstIndex() + 1 <= this.policy.thresholdEntries) return;
+    const entries = applied - this.storage.firstIndex() + 1;
+    const bytes = this.group.appliedBytes - this.bytesAtSnapshot;
+    if (entries > this.policy.thresholdEntries || bytes > this.policy.thresholdBytes) void this.take();
+  }
+
+  /**
+   * A snapshot at or past `index` that a peer can install (one whose own snapshot is corrupt): the
+   * stored one if it reaches that far, else a fresh one if this node has applied that far, else none.
+   */
+  async snapshotAtLeast(index: number): Promise<Snapshot | undefined> {
+    const usable = () => this.storage.snapshotStatus() === 'ok' && this.storage.snapshot().meta.index >= index;
+    await this.running;
+    if (!usable() && this.group.node.status().applied >= index) await this.take();
+    return usable() ? this.storage.snapshot() : undefined;
+  }
+
+  /** Take a snapshot now (or wait for the one running). */
+  private take(): Promise<void> {
+    if (this.running) return this.running;
     // The export reads one consistent image at whatever index the state machine has reached when its read
     // transaction starts; the membership captured now holds for that index if no change is applied meanwhile.
     const confState = this.group.node.confState();
     const confVersion = this.group.confChangesApplied;
+    const bytesMark = this.group.appliedBytes;
     const exporting = this.store.exportSnapshotBytes();
-    this.running = this.finish(confVersion, confState, exporting)
+    this.running = this.finish(confVersion, confState, exporting, bytesMark)
       .catch((err: unknown) => this.logger.error({ err }, 'snapshot failed; will retry'))
       .finally(() => (this.running = undefined));
+    return this.running;
   }
 
   private async finish(
     confVersion: number,
     confState: ConfState,
     exporting: Promise<{ appliedIndex: number; data: Uint8Array }>,
+    bytesMark: number,
   ): Promise<void> {
     const t0 = performance.now();
     const { appliedIndex: index, data } = await exporting;
@@ -62,6 +89,7 @@ export class Snapshotter {
       return;
     }
     await this.storage.createSnapshot(index, confState, data);
+    this.bytesAtSnapshot = bytesMark;
     const durable = await this.store.flush();
     const compactTo = Math.min(durable, index) - this.policy.keepEntries;
     if (compactTo > this.storage.firstIndex()) {

@@ -142,6 +142,11 @@ export class PeerTransport<T> {
     else this.links.set(id, new PeerLink<T>(id, address, this.linkContext));
   }
 
+  /** Every peer this transport can send to: configured ones and those learned from their handshakes. */
+  peerIds(): NodeId[] {
+    return [...this.links.keys()];
+  }
+
   /** Forgets a peer: its connection is closed and its queued messages are discarded. */
   removePeer(id: NodeId): void {
     const link = this.links.get(id);

@@ -253,5 +253,9 @@ describe('elastic membership settings', () => {
     const s = resolve('--snapshot-entries 500 --snapshot-keep-entries 20');
     assert.deepEqual([s.snapshotEntries, s.snapshotKeepEntries], [500, 20]);
     assert.equal(resolve('').snapshotEntries, DEFAULTS.snapshotEntries);
+    assert.equal(resolve('--snapshot-bytes 8MiB').snapshotBytes, 8 * 1024 * 1024);
+    assert.equal(resolve('', { CONCORD_SNAPSHOT_BYTES: '4096' }).snapshotBytes, 4096);
+    assert.equal(resolve('').snapshotBytes, DEFAULTS.snapshotBytes);
+    rejects('--snapshot-bytes lots', /snapshot-bytes/);
   });
 });

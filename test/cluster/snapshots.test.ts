@@ -92,6 +92,24 @@ describe('snapshots and compaction', () => {
   });
 });
 
+describe('the snapshot size trigger', () => {
+  it('snapshots and compacts once applied entries carry more than --snapshot-bytes, however few they are', async () => {
+    const dir = tempDir('snap-bytes');
+    const [cfg] = await clusterConfigs(1, dir, { snapshotEntries: 1_000_000, snapshotBytes: 64 * 1024, snapshotKeepEntries: 2 });
+    const node = await startNodeCore(cfg, pino({ level: 'silent' }));
+    try {
+      await until('leader', () => node.group.node.status().role === 'leader');
+      for (let i = 0; i < 10; i++) await node.kv.put(enc(`b${i}`), Buffer.alloc(4096, i));
+      assert.equal(node.snapshotter.snapshots, 0, '40 KiB applied: under the threshold');
+      for (let i = 10; i < 40; i++) await node.kv.put(enc(`b${i}`), Buffer.alloc(4096, i));
+      await until('a snapshot', () => node.snapshotter.snapshots > 0 && node.log.firstIndex() > 10);
+    } finally {
+      await node.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a corrupt snapshot on disk', () => {
   it('is replaced at boot from the local state machine, and the node serves the same data', async () => {
     const dir = tempDir('corrupt-snap');
@@ -113,6 +131,42 @@ describe('a corrupt snapshot on disk', () => {
       assert.doesNotThrow(() => node.group.node.raft.log.snapshot().data, 'the snapshot reads cleanly again');
     } finally {
       await node.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('is fetched again from a peer when the local state machine is behind it, and the node catches up', async () => {
+    const dir = tempDir('corrupt-snap-fetch');
+    const configs = await clusterConfigs(3, dir, { snapshotEntries: 20, snapshotKeepEntries: 5 });
+    const nodes = new Map<string, NodeCore>();
+    const start = async (c: NodeConfig) => nodes.set(c.nodeId, await startNodeCore(c, pino({ level: 'silent' })));
+    const leader = () => [...nodes.values()].find((n) => n.group.node.status().role === 'leader');
+    try {
+      for (const c of configs) await start(c);
+      await until('a leader', () => leader());
+      for (let i = 0; i < 100; i++) await leader()!.kv.put(enc(`f${i % 10}`), enc(`v${i}`));
+      await until('every node to snapshot', () => [...nodes.values()].every((n) => n.snapshotter.snapshots > 0 && n.log.firstIndex() > 20));
+      const victim = configs.find((c) => nodes.get(c.nodeId)!.group.node.status().role !== 'leader')!;
+      await nodes.get(victim.nodeId)!.close();
+      nodes.delete(victim.nodeId);
+      // The snapshot's bytes rot, and the state machine is gone too: nothing local can rebuild it.
+      await withRawRaftEnv(path.join(victim.dataDir, 'raft'), ({ meta }) => {
+        const record = meta.get(['g0', 'snapshot']) as { inline: Buffer };
+        record.inline[3] ^= 0x04;
+        meta.putSync(['g0', 'snapshot'], record);
+      });
+      fs.rmSync(path.join(victim.dataDir, 'kv'), { recursive: true, force: true });
+      for (let i = 100; i < 130; i++) await leader()!.kv.put(enc(`f${i % 10}`), enc(`v${i}`));
+      await start(victim);
+      const back = nodes.get(victim.nodeId)!;
+      assert.ok(back.streamer.received >= 1, 'the snapshot came from a peer before Raft started');
+      assert.doesNotThrow(() => back.group.node.raft.log.snapshot().data, 'the stored snapshot reads cleanly again');
+      await until('it catches up', async () => dec((await back.kv.get(enc('f9'), { consistency: 'serializable' }))?.value) === 'v129');
+      for (let i = 0; i < 10; i++) assert.equal(dec((await back.kv.get(enc(`f${i}`), { consistency: 'serializable' }))?.value), `v${120 + i}`);
+      await leader()!.kv.put(enc('after'), enc('repair'));
+      await until('it keeps replicating', async () => dec((await back.kv.get(enc('after'), { consistency: 'serializable' }))?.value) === 'repair');
+    } finally {
+      for (const n of nodes.values()) await n.close();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
