@@ -41,6 +41,7 @@ export function serverOptions(): Option[] {
     new Option('--snapshot-keep-entries <n>', `entries kept behind a snapshot for lagging followers (default: ${d.snapshotKeepEntries})`),
     new Option('--voters <n>', `with gossip: promote members to Raft voters while there are fewer than this (default: ${d.voters})`),
     new Option('--dead-node-timeout-ms <ms>', `with gossip: remove a member from Raft after it has been dead this long (default: ${d.deadNodeTimeoutMs})`),
+    new Option('--fault-injection', 'serve POST /v1/debug/faults to cut, drop or delay peer traffic (tests and chaos runs only; never in production)'),
     new Option('--log-level <level>', `${LOG_LEVELS.join('|')} (default: ${d.logLevel}; env LOG_LEVEL)`),
   ].map((o) => {
     if (['--peers', '--join', '--gossip-join-addr'].includes(o.long ?? '')) o.argParser(collect);

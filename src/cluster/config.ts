@@ -42,6 +42,8 @@ export interface NodeConfig {
   /** With gossip: a member dead for this long is removed from Raft (and a learner promoted in its place). */
   deadNodeTimeoutMs: number;
   logLevel: string;
+  /** Serve POST /v1/debug/faults (tests and the chaos tester only). */
+  faultInjection: boolean;
 }
 
 export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
@@ -63,6 +65,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   voters: 3,
   deadNodeTimeoutMs: 30_000,
   logLevel: 'info',
+  faultInjection: false,
 };
 
 export interface RunningNode {

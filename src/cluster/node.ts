@@ -7,7 +7,7 @@ import { startNodeCore } from './node-core.ts';
 
 export async function startNode(config: NodeConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningNode> {
   const log = logger.child({ node: config.nodeId });
-  const { kv, cluster, metrics, raftAddress, leave, close: closeCore } = await startNodeCore(config, log);
+  const { kv, cluster, metrics, raftAddress, faults, leave, close: closeCore } = await startNodeCore(config, log);
   const http = buildHttpApi({
     kv,
     cluster,
@@ -16,6 +16,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     metrics: () => metrics.render(),
     nodeId: config.nodeId,
     backup: kv,
+    ...(config.faultInjection ? { faults } : {}),
   });
   http.addHook('onResponse', async (req, reply) => {
     metrics.requestSeconds.observe(

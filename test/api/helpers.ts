@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpApi } from '../../src/api/http/index.ts';
 import type { HttpTimeouts } from '../../src/api/http/limits.ts';
 import { MemoryCluster, MemoryKv } from './memory-kv.ts';
+import type { FaultRules } from '../../src/transport/faults.ts';
 
 export const LIMITS = { maxKeyBytes: 8192, maxValueBytes: 64 * 1024 };
 
@@ -19,7 +20,7 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startApi(opts: { timeouts?: Partial<HttpTimeouts>; metrics?: boolean } = {}): Promise<TestApi> {
+export async function startApi(opts: { timeouts?: Partial<HttpTimeouts>; metrics?: boolean; faults?: FaultRules } = {}): Promise<TestApi> {
   const kv = new MemoryKv();
   const cluster = new MemoryCluster();
   const metricsText = '# HELP concord_up 1 when up\n# TYPE concord_up gauge\nconcord_up 1\n';
@@ -31,6 +32,7 @@ export async function startApi(opts: { timeouts?: Partial<HttpTimeouts>; metrics
     nodeId: 'n1',
     metrics: opts.metrics === false ? undefined : async () => metricsText,
     timeouts: opts.timeouts,
+    ...(opts.faults ? { faults: opts.faults } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

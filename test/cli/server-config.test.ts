@@ -257,5 +257,7 @@ describe('elastic membership settings', () => {
     assert.equal(resolve('', { CONCORD_SNAPSHOT_BYTES: '4096' }).snapshotBytes, 4096);
     assert.equal(resolve('').snapshotBytes, DEFAULTS.snapshotBytes);
     rejects('--snapshot-bytes lots', /snapshot-bytes/);
+    assert.equal(resolve('').faultInjection, false, 'the fault route is off unless asked for');
+    assert.equal(resolve('--fault-injection').faultInjection, true);
   });
 });

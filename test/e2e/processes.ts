@@ -70,6 +70,15 @@ export class ProcCluster {
     });
   }
 
+  /** SIGSTOP: the process keeps its sockets but answers nothing (a long GC pause, a frozen VM). */
+  pause(node: ProcNode): void {
+    node.proc?.kill('SIGSTOP');
+  }
+
+  resume(node: ProcNode): void {
+    node.proc?.kill('SIGCONT');
+  }
+
   async leader(timeoutMs = 10_000): Promise<ProcNode> {
     return until('a leader', async () => {
       for (const n of this.nodes) {

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { BackupSource, ClusterService, KvService } from '../../kv/types.ts';
 import type { HttpLimits, HttpTimeouts } from './limits.ts';
+import type { FaultRules } from '../../transport/faults.ts';
 
 export interface HttpApiDeps {
   kv: KvService;
@@ -15,6 +16,8 @@ export interface HttpApiDeps {
   nodeId: string;
   /** Serves GET /v1/backup when present. */
   backup?: BackupSource;
+  /** Serves POST /v1/debug/faults when present (nodes started with --fault-injection). */
+  faults?: Pick<FaultRules, 'cut' | 'heal' | 'drop' | 'delay' | 'clear'>;
   /** Overrides of DEFAULT_TIMEOUTS (tests shorten them). */
   timeouts?: Partial<HttpTimeouts>;
 }

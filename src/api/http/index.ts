@@ -9,6 +9,7 @@ import { openApiRoute, registerOpenApi } from './openapi.ts';
 import { clusterRoutes } from './routes-cluster.ts';
 import { opsRoutes } from './routes-ops.ts';
 import { backupRoutes } from './routes-backup.ts';
+import { faultRoutes } from './routes-faults.ts';
 import { seed000And001Routes } from './routes-seed-000-001.ts';
 import { seed003Routes } from './routes-seed-003.ts';
 import { v1KeyRoutes } from './routes-v1-key.ts';
@@ -33,6 +34,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   void app.register(async (i) => clusterRoutes(i, deps));
   void app.register(async (i) => opsRoutes(i, deps));
   void app.register(async (i) => backupRoutes(i, deps));
+  void app.register(async (i) => faultRoutes(i, deps));
   void app.register(async (i) => seed000And001Routes(i, deps));
   void app.register(async (i) => seed003Routes(i, deps));
   void app.register(openApiRoute);
