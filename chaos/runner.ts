@@ -1,0 +1,105 @@
+// One chaos run: a real cluster of `concord` processes, concurrent clients recording a history, a
+// nemesis doing faults, then heal everything, read every key from every node, and check the history
+// for linearizability (which also catches any acknowledged write that was lost). Writes the history
+// (JSON) and a timeline page (HTML) for a person to look at, and returns the verdict.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { ProcCluster } from '../test/e2e/processes.ts';
+import { seededRng } from '../src/util/prng.ts';
+import { checkHistory, type CheckResult } from './checker.ts';
+import type { History, Operation } from './history.ts';
+import { renderTimeline } from './timeline.ts';
+import { chaosServerFlags, DEFAULT_FAULTS, Nemesis, type FaultKind } from './nemesis.ts';
+import { Workload } from './workload.ts';
+
+export interface ChaosOptions {
+  nodes: number;
+  seconds: number;
+  clients: number;
+  keys: number;
+  seed: number;
+  faults: FaultKind[];
+  /** Deliberately weakened: reads are serializable but checked as if linearizable (the checker must object). */
+  weak: boolean;
+  /** Where history.json and timeline.html go. */
+  out: string;
+  log: (line: string) => void;
+}
+
+export const CHAOS_DEFAULTS: Omit<ChaosOptions, 'out' | 'log'> = { nodes: 3, seconds: 60, clients: 10, keys: 5, seed: 1, faults: DEFAULT_FAULTS, weak: false };
+
+export interface ChaosReport {
+  verdict: CheckResult['verdict'];
+  line: string;
+  check: CheckResult;
+  history: History;
+  historyFile: string;
+  timelineFile: string;
+  /** Final reads that got no answer even after retries (a node that never recovered). */
+  unansweredFinalReads: number;
+}
+
+/** Client id of the checker's final reads, after the workload's clients. */
+const FINAL_READER = 1000;
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
+  const rng = seededRng(o.seed);
+  const startedAt = new Date().toISOString();
+  o.log(`chaos: seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${o.clients} clients, ${o.keys} keys, faults ${o.faults.join(',')}${o.weak ? ' (WEAKENED: serializable reads)' : ''}`);
+  const cluster = await ProcCluster.create(o.nodes, chaosServerFlags());
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  try {
+    const nemesis = new Nemesis({ cluster, rng, faults: o.faults, now, log: o.log, holdMs: [2000, 5000], gapMs: [1000, 3000] });
+    const keys = Array.from({ length: o.keys }, (_, i) => `chaos-${i}`);
+    const workload = new Workload({
+      clients: o.clients,
+      keys,
+      nodes: () => nemesis.liveMembers(),
+      rng,
+      timeoutMs: 5000,
+      readConsistency: o.weak ? 'serializable' : 'linearizable',
+      now,
+    });
+    workload.start();
+    await nemesis.run(o.seconds * 1000);
+    o.log('chaos: healing every fault');
+    await nemesis.healAll();
+    await workload.stop();
+    await cluster.leader(30_000);
+    // Every key from every member, linearizably: a lost acknowledged write shows up here as a read the
+    // checker cannot place.
+    const members = nemesis.liveMembers();
+    let unanswered = 0;
+    for (const [i, node] of members.entries()) {
+      for (const key of keys) if ((await finalReadWithRetry(workload, FINAL_READER + i, key, node)).outcome !== 'ok') unanswered++;
+    }
+    const operations = workload.operations;
+    const history: History = { operations, faults: nemesis.events, startedAt, nodes: cluster.nodes.map((n) => n.id) };
+    const check = checkHistory(operations);
+    fs.mkdirSync(o.out, { recursive: true });
+    const historyFile = path.join(o.out, 'history.json');
+    const timelineFile = path.join(o.out, 'timeline.html');
+    fs.writeFileSync(historyFile, JSON.stringify(history));
+    fs.writeFileSync(timelineFile, renderTimeline(history, check));
+    const count = (outcome: Operation['outcome']) => operations.filter((op) => op.outcome === outcome).length;
+    const line =
+      `chaos: ${check.verdict.toUpperCase()} — seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${operations.length} ops ` +
+      `(ok ${count('ok')}, fail ${count('fail')}, unknown ${count('unknown')}), ${nemesis.events.length} faults, ` +
+      `final reads on ${members.length} nodes${unanswered > 0 ? ` (${unanswered} UNANSWERED)` : ''}; timeline ${timelineFile}`;
+    o.log(line);
+    for (const k of check.keys) if (k.verdict !== 'ok') o.log(`  ${k.key}: ${k.verdict}${k.explanation ? ` — ${k.explanation}` : ''}`);
+    return { verdict: check.verdict, line, check, history, historyFile, timelineFile, unansweredFinalReads: unanswered };
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** A final read that hits a node still catching up can time out; retried until answered (each try is in the history). */
+async function finalReadWithRetry(workload: Workload, client: number, key: string, node: { id: string; url: string }): Promise<Operation> {
+  for (let attempt = 0; ; attempt++) {
+    const op = await workload.finalRead(client, key, node);
+    if (op.outcome === 'ok' || attempt >= 10) return op;
+  }
+}
