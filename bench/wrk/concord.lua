@@ -1,0 +1,22 @@
+-- Concord's HTTP v1. OP=put|get|mix (mix: 90% get / 10% put), CONSISTENCY=serializable for serializable
+-- gets (default linearizable). Keys key-0 … key-(KEYS-1) (10,000 unless KEYS is set) chosen uniformly,
+-- 100-byte raw values. done() prints a WRK_JSON line.
+local op = os.getenv("OP") or "get"
+local query = os.getenv("CONSISTENCY") and ("?consistency=" .. os.getenv("CONSISTENCY")) or ""
+local keys = tonumber(os.getenv("KEYS") or "10000")
+local value = string.rep("v", 100)
+
+request = function()
+  local i = math.random(0, keys - 1)
+  if op == "put" or (op == "mix" and math.random() < 0.1) then
+    return wrk.format("PUT", "/v1/kv/key-" .. i, nil, value)
+  end
+  return wrk.format("GET", "/v1/kv/key-" .. i .. query)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRK_JSON {"requests":%d,"duration_us":%d,"p50_us":%.1f,"p90_us":%.1f,"p99_us":%.1f,"p999_us":%.1f,"max_us":%.1f,"status_errors":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max, e.status, e.connect, e.read, e.write, e.timeout))
+end
