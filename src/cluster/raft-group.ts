@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { RawNode } from '../raft/node.ts';
 import type { RaftConfig } from '../raft/raft.ts';
-import { EntryType, MessageType, RaftError, type Entry, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
+import { EntryType, MessageType, RaftError, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
 import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
 import { seededRng } from '../util/prng.ts';
 import { ConcordError } from '../kv/errors.ts';
@@ -64,6 +64,8 @@ export class RaftGroup {
   onAdvance: () => void = () => {};
   /** Term and vote as last persisted: a Ready that changes them must be durable before its messages go. */
   private persistedTermVote: { term: number; vote: NodeId };
+  /** A hard state that differs from the persisted one only in its commit index, not yet written. */
+  private unsyncedHardState: HardState | undefined;
 
   constructor(private readonly o: GroupOptions) {
     const cfg: RaftConfig = {
@@ -202,10 +204,17 @@ export class RaftGroup {
     // the leader) waits for the fsync, and so does everything in a Ready that changes term or vote.
     const early = this.node.status().role === 'leader' && !this.changesTermOrVote(rd);
     if (early) this.sendAll(rd.messages);
-    const t0 = performance.now();
-    await this.o.storage.save(rd);
-    this.onPersist((performance.now() - t0) / 1000);
-    if (rd.hardState) this.persistedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
+    if (rd.entries.length > 0 || rd.snapshot || this.changesTermOrVote(rd)) {
+      const t0 = performance.now();
+      await this.o.storage.save({ entries: rd.entries, snapshot: rd.snapshot, hardState: rd.hardState ?? this.unsyncedHardState });
+      this.onPersist((performance.now() - t0) / 1000);
+      this.unsyncedHardState = undefined;
+      if (rd.hardState) this.persistedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
+    } else if (rd.hardState) {
+      // Only the commit index moved: no fsync for that (etcd's MustSync rule). Raft can recompute it,
+      // and on restart it is at least what the state machine applied. It goes out with the next write.
+      this.unsyncedHardState = rd.hardState;
+    }
     if (!early) this.sendAll(rd.messages);
     if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
     if (rd.committedEntries.length > 0) {
@@ -286,6 +295,7 @@ export class RaftGroup {
     clearInterval(this.ticker);
     this.kick();
     await this.loopDone.catch(() => undefined);
+    if (this.unsyncedHardState) await this.o.storage.save({ entries: [], hardState: this.unsyncedHardState }).catch(() => undefined);
     this.awaitingLeader = [];
     const closing = new ConcordError('unavailable', 'node is shutting down', 1);
     for (const id of [...this.proposals.keys()]) this.settle(this.proposals, id, undefined, closing);

@@ -18,23 +18,22 @@ export class KvStateMachine implements StateMachine {
   }
 
   async apply(entries: Entry[]): Promise<Map<number, { node: string; seq: number; result: unknown }>> {
-    // Issued together, the applies share one LMDB transaction; each still records its own index.
-    const pending: Array<Promise<void>> = [];
+    // One synchronous LMDB transaction for the whole batch; each entry still records its own index.
     const out = new Map<number, { node: string; seq: number; result: unknown }>();
-    for (const e of entries) {
+    const items = entries.map((e) => {
       if (e.type === EntryType.ConfChange) this.onConfChange(e);
-      if (e.type !== EntryType.Normal || e.data.byteLength === 0) {
-        pending.push(this.store.applyAt(e.index, () => undefined).then(() => undefined));
-        continue;
-      }
+      if (e.type !== EntryType.Normal || e.data.byteLength === 0) return { index: e.index, fn: () => undefined };
       const env = decodeCommand(e.data);
-      pending.push(
-        this.store.applyAt(e.index, (tx) => execute(tx, env.c, e.index)).then((result) => {
-          if (result !== undefined) out.set(e.index, { node: env.n, seq: env.s, result });
-        }),
-      );
-    }
-    await Promise.all(pending);
+      return {
+        index: e.index,
+        fn: (tx: KvTx) => {
+          const result = execute(tx, env.c, e.index);
+          out.set(e.index, { node: env.n, seq: env.s, result });
+          return result;
+        },
+      };
+    });
+    this.store.applyAllSync(items);
     return out;
   }
 

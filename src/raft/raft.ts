@@ -138,12 +138,15 @@ export class Raft {
     if (hardState.commit > this.log.lastIndex()) {
       throw new RaftError('invalid', `persisted commit ${hardState.commit} is beyond the persisted log (${this.log.lastIndex()})`);
     }
-    if (this.log.applied > Math.max(hardState.commit, this.log.firstIndex() - 1)) {
-      throw new RaftError('invalid', `applied ${this.log.applied} is beyond the persisted commit ${hardState.commit}`);
+    if (this.log.applied > this.log.lastIndex()) {
+      throw new RaftError('invalid', `applied ${this.log.applied} is beyond the persisted log (${this.log.lastIndex()})`);
     }
     this.term = hardState.term;
     this.vote = hardState.vote;
-    this.log.commitTo(hardState.commit);
+    // A host need not fsync a hard state whose only change is the commit index (etcd's MustSync rule),
+    // so the persisted commit may trail what the state machine applied. Applied entries were committed,
+    // and committed entries are never replaced, so the commit index is at least the applied index.
+    this.log.commitTo(Math.max(hardState.commit, this.log.applied));
     this.setConf(confState);
     // Membership changes between the snapshot and the applied index were applied before the restart.
     for (let i = this.log.firstIndex(); i <= this.log.applied; i++) {

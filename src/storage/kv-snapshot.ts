@@ -53,6 +53,9 @@ export function exportImage(
           yield encoder.encode({ records: batch });
           batch = [];
           bytes = 0;
+          // Let the event loop run between chunks: every node snapshots at about the same index, and an
+          // export of a large state in one go would stall heartbeats and requests cluster-wide.
+          await new Promise((resolve) => setImmediate(resolve));
         }
       }
       if (batch.length > 0) yield encoder.encode({ records: batch });

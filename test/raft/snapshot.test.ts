@@ -49,6 +49,32 @@ describe('recovery', () => {
     assert.equal(new TextDecoder().decode(restarted.applied.at(-1)!.data), 'later');
   });
 
+  it('a persisted commit index behind the applied index (not fsynced: only the commit moved) is raised to it on restart', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    for (let i = 0; i < 5; i++) c.get('a').propose(enc(`v${i}`));
+    c.stabilize();
+    const before = c.get('b').status();
+    const b = c.nodes.get('b')!;
+    // The host applied everything but its last commit-only hard state was lost in a crash.
+    b.storage.setHardState({ ...b.storage.initialState().hardState, commit: 1 });
+    const restarted = c.add('b', b.storage, before.applied);
+    assert.equal(restarted.node.status().commit, before.applied);
+    c.stabilize();
+    assert.equal(restarted.applied.length, 0, 'nothing is applied twice');
+    c.get('a').propose(enc('later'));
+    c.stabilize();
+    assert.deepEqual(c.appliedData('b'), ['later']);
+  });
+
+  it('a state machine ahead of the persisted log is refused', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.stabilize();
+    const b = c.nodes.get('b')!;
+    assert.throws(() => c.add('b', b.storage, b.storage.lastIndex() + 1), /applied \d+ is beyond the persisted log/);
+  });
+
   it('a restarted node does not vote twice in one term', () => {
     const c = new TestCluster(['a', 'b', 'c'], { preVote: false, checkQuorum: false });
     c.isolate('c');

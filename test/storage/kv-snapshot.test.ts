@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { open } from 'lmdb';
-import { KvStore } from '../../src/storage/kv-store.ts';
+import { KvStore, type KvTx } from '../../src/storage/kv-store.ts';
 import { DIRECT_KEY_MAX } from '../../src/storage/kv-record.ts';
 import { bytes, tempDir } from './helpers.ts';
 
@@ -167,4 +167,22 @@ test('a generation left behind by a crash after the switch is dropped at the nex
   assert.deepStrictEqual([...check.getKeys()].map(String).filter((k) => k.startsWith('kv:')), ['kv:g:1']);
   assert.deepStrictEqual(check.openDB('kv-meta', {}).get('g'), { generation: 1, appliedIndex: 20 });
   await check.close();
+});
+
+test('an export lets the event loop run between chunks (a large snapshot must not stall heartbeats)', async (t) => {
+  const kv = new KvStore({ env: path.join(tempDir(t), 'kv'), group: 'g' });
+  t.after(() => kv.close());
+  kv.applyAllSync(Array.from({ length: 2000 }, (_, i) => ({ index: i + 1, fn: (tx: KvTx) => tx.put(bytes(`k${i}`), new Uint8Array(512)) })));
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  let chunks = 0;
+  for await (const _chunk of kv.exportSnapshot(16 * 1024)) chunks++;
+  ticking = false;
+  assert.ok(chunks > 50, `${chunks} chunks`);
+  assert.ok(turns >= chunks - 5, `the event loop turned ${turns} times during ${chunks} chunks`);
 });

@@ -169,3 +169,38 @@ test('groups sharing one environment do not see each other', async (t) => {
   await b.close();
   await env.close();
 });
+
+test('applyAllSync applies a batch in one transaction: visible on return, applied entries skipped, results in order', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  await kv.applyAt(3, (tx) => tx.put(bytes('a'), bytes('old')));
+  const results = kv.applyAllSync<unknown>([
+    { index: 3, fn: (tx) => tx.put(bytes('a'), bytes('again')) }, // already applied: skipped
+    { index: 4, fn: (tx) => (tx.put(bytes('a'), bytes('new')), 'four') },
+    { index: 5, fn: (tx) => text(tx.get(bytes('a'))!.value) },
+  ]);
+  assert.deepEqual(results, [undefined, 'four', 'new']);
+  assert.equal(text(kv.get(bytes('a'))!.value), 'new', 'visible as soon as it returns');
+  assert.equal(kv.get(bytes('a'))!.modRevision, 4);
+  assert.equal(kv.appliedIndex(), 5);
+  assert.ok((await kv.flush()) >= 5, 'and durable after a flush');
+});
+
+test('applyAllSync: an entry that throws writes nothing of its own, and the call throws (the host stops the group)', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  assert.throws(() =>
+    kv.applyAllSync([
+      { index: 1, fn: (tx) => tx.put(bytes('x'), bytes('1')) },
+      {
+        index: 2,
+        fn: (tx) => {
+          tx.put(bytes('y'), bytes('2'));
+          throw new Error('bad command');
+        },
+      },
+    ]),
+  /bad command/);
+  assert.equal(kv.get(bytes('y')), undefined, "the failing entry's writes are discarded");
+  assert.equal(kv.appliedIndex(), 1);
+});
