@@ -95,6 +95,11 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
   const stateMachine = new KvStateMachine(store);
 
+  // Peer addresses: from --peers, then from every membership entry in the log (founders included).
+  const addresses = new Map<string, string>(Object.entries(config.peers));
+  for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
+  for (const [id, addr] of addresses) if (id !== config.nodeId) transport.setPeer(id, addr);
+
   // Until the Raft group runs, peer traffic goes only to a snapshot fetch (if this node needs one).
   let running: { group: RaftGroup; snapshotter: Snapshotter } | undefined = undefined;
   let fetching: SnapshotFetch | undefined;
@@ -126,11 +131,8 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   if (storage.snapshotStatus() === 'corrupt') {
     const wanted = await repairFromStateMachine(storage, store, log);
     if (wanted) {
-      fetching = new SnapshotFetch(wanted.index, (to) => transport.send(to, { g: GROUP, sq: { index: wanted.index } }), () => [
-        ...new Set([...Object.keys(config.peers), ...transport.peerIds()]),
-      ], log);
-      for (const [id, addr] of addressesInLog(storage)) if (id !== config.nodeId) transport.setPeer(id, addr);
-      for (const [id, addr] of Object.entries(config.peers)) if (id !== config.nodeId) transport.setPeer(id, addr);
+      const ask = (to: string) => transport.send(to, { g: GROUP, sq: { index: wanted.index } });
+      fetching = new SnapshotFetch(wanted.index, ask, () => transport.peerIds(), log);
       const snap = await fetching.received;
       fetching = undefined;
       await installPeerSnapshot(storage, snap, log);
@@ -144,10 +146,6 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     await stateMachine.restore(storage.snapshot());
   }
 
-  // Peer addresses: from --peers, then from every membership entry in the log (founders included).
-  const addresses = new Map<string, string>(Object.entries(config.peers));
-  for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
-  for (const [id, addr] of addresses) if (id !== config.nodeId) transport.setPeer(id, addr);
   stateMachine.onConfChange = (e) => {
     const cc = decodeConfChange(e.data);
     if (cc.node === config.nodeId) return;
