@@ -17,12 +17,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     nodeId: config.nodeId,
     backup: kv,
     ...(config.faultInjection ? { faults } : {}),
-  });
-  http.addHook('onResponse', async (req, reply) => {
-    metrics.requestSeconds.observe(
-      { method: req.method, route: req.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    observeRequest: (method, route, status, seconds) => metrics.requestSeconds.observe({ method, route, status: String(status) }, seconds),
   });
   await http.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
   const addr = http.server.address();

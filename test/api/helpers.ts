@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
-import { buildHttpApi } from '../../src/api/http/index.ts';
+import { buildHttpApi, type HttpApiDeps } from '../../src/api/http/index.ts';
 import type { HttpTimeouts } from '../../src/api/http/limits.ts';
 import { MemoryCluster, MemoryKv } from './memory-kv.ts';
 import type { FaultRules } from '../../src/transport/faults.ts';
@@ -20,7 +20,9 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startApi(opts: { timeouts?: Partial<HttpTimeouts>; metrics?: boolean; faults?: FaultRules } = {}): Promise<TestApi> {
+export async function startApi(
+  opts: { timeouts?: Partial<HttpTimeouts>; metrics?: boolean; faults?: FaultRules; observeRequest?: HttpApiDeps['observeRequest'] } = {},
+): Promise<TestApi> {
   const kv = new MemoryKv();
   const cluster = new MemoryCluster();
   const metricsText = '# HELP concord_up 1 when up\n# TYPE concord_up gauge\nconcord_up 1\n';
@@ -33,6 +35,7 @@ export async function startApi(opts: { timeouts?: Partial<HttpTimeouts>; metrics
     metrics: opts.metrics === false ? undefined : async () => metricsText,
     timeouts: opts.timeouts,
     ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.observeRequest ? { observeRequest: opts.observeRequest } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

@@ -18,6 +18,8 @@ export interface HttpApiDeps {
   backup?: BackupSource;
   /** Serves POST /v1/debug/faults when present (nodes started with --fault-injection). */
   faults?: Pick<FaultRules, 'cut' | 'heal' | 'drop' | 'delay' | 'clear'>;
+  /** Called once per answered request (Prometheus request metrics); route is the matched pattern. */
+  observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
   /** Overrides of DEFAULT_TIMEOUTS (tests shorten them). */
   timeouts?: Partial<HttpTimeouts>;
 }

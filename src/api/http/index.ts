@@ -14,17 +14,26 @@ import { seed000And001Routes } from './routes-seed-000-001.ts';
 import { seed003Routes } from './routes-seed-003.ts';
 import { v1KeyRoutes } from './routes-v1-key.ts';
 import { v1ListBatchRoutes } from './routes-v1-list-batch.ts';
-import { serverOptions } from './server-options.ts';
+import { serverOptions, serverWithFront } from './server-options.ts';
+import { fastGet } from './fast-get.ts';
 
 export type { HttpApiDeps } from './deps.ts';
 export { DEFAULT_TIMEOUTS, type HttpLimits, type HttpTimeouts } from './limits.ts';
 
 export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
-  const app = Fastify(serverOptions(deps)) as unknown as FastifyInstance;
+  const state = { closing: false };
+  const front = fastGet({ kv: deps.kv, limits: deps.limits, closing: () => state.closing, observe: deps.observeRequest });
+  const app = Fastify({ ...serverOptions(deps), serverFactory: serverWithFront(front) }) as unknown as FastifyInstance;
   installErrorHandlers(app);
   // JSON routes take JSON only: text/plain (a fastify default) would reach them as a string.
   app.removeContentTypeParser('text/plain');
-  refuseWhileClosing(app);
+  refuseWhileClosing(app, state);
+  const observe = deps.observeRequest;
+  if (observe) {
+    app.addHook('onResponse', async (request, reply) => {
+      observe(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    });
+  }
 
   const routes = recordRoutes(app);
   registerOpenApi(app);
@@ -47,14 +56,13 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
  * contract's error shape (fastify's return503OnClosing would use its own) and the connection is
  * told to close, so clients retry on another node.
  */
-function refuseWhileClosing(app: FastifyInstance): void {
-  let closing = false;
+function refuseWhileClosing(app: FastifyInstance, state: { closing: boolean }): void {
   app.addHook('preClose', (done) => {
-    closing = true;
+    state.closing = true;
     done();
   });
   app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+    if (!state.closing) return;
     void reply.header('connection', 'close').header('retry-after', '1');
     return sendError(reply, 503, 'this node is shutting down', 'unavailable');
   });

@@ -1,7 +1,7 @@
 // Fastify and Node server options: the part of the front end that keeps a hostile or broken client
 // from hurting the node (oversized headers, trickled requests, huge bodies) and lets any byte be a key.
 
-import type { Server } from 'node:http';
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { LogController, type FastifyBaseLogger, type FastifyHttpOptions } from 'fastify';
 import type { HttpApiDeps } from './deps.ts';
 import { clientErrorHandler, frameworkError } from './errors.ts';
@@ -47,5 +47,23 @@ export function serverOptions(deps: HttpApiDeps): FastifyHttpOptions<Server> {
     // Strict validation: a number is not a string, unknown properties are refused where the schema
     // says so (the default would silently strip them), nothing is coerced.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  };
+}
+
+type FrontHandler = (req: IncomingMessage, res: ServerResponse, fallback: () => void) => boolean;
+
+/**
+ * fastify's serverFactory: the HTTP/1 server fastify would create (same options and timeouts), with
+ * `front` offered each request first; what it declines goes to fastify.
+ */
+export function serverWithFront(front: FrontHandler) {
+  return (handler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyHttpOptions<Server>): Server => {
+    const server = http.createServer(options.http ?? {}, (req, res) => {
+      if (!front(req, res, () => handler(req, res))) handler(req, res);
+    });
+    if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
+    if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
+    if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout);
+    return server;
   };
 }

@@ -1,0 +1,101 @@
+// GET /v1/kv/{key} is answered outside fastify when it can be (src/api/http/fast-get.ts): the answer
+// must be exactly the route's, every other case must still reach the route, and metrics must count
+// each request once.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { fastGet } from '../../src/api/http/fast-get.ts';
+import { LIMITS, startApi, type TestApi } from './helpers.ts';
+import { MemoryKv } from './memory-kv.ts';
+
+/** A raw response: status, headers without Date, body. */
+function rawGet(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const { date: _date, ...rest } = res.headers;
+        resolve({ status: res.statusCode!, headers: rest, body: Buffer.concat(chunks) });
+      });
+    }).on('error', reject);
+  });
+}
+
+describe('the GET /v1/kv/{key} fast path', () => {
+  let api: TestApi;
+  const seen: Array<[string, string, number]> = [];
+  before(async () => {
+    api = await startApi({ observeRequest: (method, route, status) => void seen.push([method, route, status]) });
+    await fetch(`${api.url}/v1/kv/a%2Fb%FF`, { method: 'PUT', body: 'value' });
+  });
+  after(() => api.close());
+
+  it('answers a found key with the route\'s exact status, headers and body, for every consistency', async () => {
+    const plain = await rawGet(api.port, '/v1/kv/a%2Fb%FF');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.body.toString(), 'value');
+    assert.deepEqual(
+      Object.keys(plain.headers).sort(),
+      ['connection', 'content-length', 'content-type', 'etag', 'keep-alive', 'x-create-revision', 'x-version'],
+    );
+    assert.equal(plain.headers['content-type'], 'application/octet-stream');
+    assert.match(String(plain.headers.etag), /^"\d+"$/);
+    for (const q of ['?consistency=serializable', '?consistency=linearizable']) assert.deepEqual(await rawGet(api.port, `/v1/kv/a%2Fb%FF${q}`), plain);
+    // The same request through fastify (an extra query parameter sends it there) answers the same.
+    assert.deepEqual(await rawGet(api.port, '/v1/kv/a%2Fb%FF?consistency=linearizable&x=1'), plain);
+  });
+
+  it('leaves everything else to the route: absent keys, If-None-Match, bad consistency, bad encoding', async () => {
+    const absent = await rawGet(api.port, '/v1/kv/nope');
+    assert.equal(absent.status, 404);
+    assert.equal(JSON.parse(absent.body.toString()).error.code, 'not-found');
+    const etag = String((await rawGet(api.port, '/v1/kv/a%2Fb%FF')).headers.etag);
+    assert.equal((await rawGet(api.port, '/v1/kv/a%2Fb%FF', { 'if-none-match': etag })).status, 304);
+    assert.equal((await rawGet(api.port, '/v1/kv/a%2Fb%FF?consistency=eventual')).status, 400);
+    assert.equal((await rawGet(api.port, '/v1/kv/bad%G0')).status, 400);
+  });
+
+  it('reports each request to the metrics once, under the route pattern', async () => {
+    seen.length = 0;
+    await rawGet(api.port, '/v1/kv/a%2Fb%FF');
+    await rawGet(api.port, '/v1/kv/nope');
+    assert.deepEqual(seen, [
+      ['GET', '/v1/kv/*', 200],
+      ['GET', '/v1/kv/*', 404],
+    ]);
+  });
+});
+
+describe('fastGet on its own (a server whose fallback answers 599)', () => {
+  let server: http.Server;
+  let port = 0;
+  let closing = false;
+  before(async () => {
+    const kv = new MemoryKv();
+    await kv.put(Buffer.from('k'), Buffer.from('v'));
+    const front = fastGet({ kv, limits: LIMITS, closing: () => closing });
+    server = http.createServer((req, res) => {
+      const fallback = () => res.writeHead(599).end();
+      if (!front(req, res, fallback)) fallback();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    port = (server.address() as { port: number }).port;
+  });
+  after(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('serves a plain GET of a found key itself', async () => {
+    assert.equal((await rawGet(port, '/v1/kv/k')).status, 200);
+    assert.equal((await rawGet(port, '/v1/kv/k?consistency=serializable')).status, 200);
+  });
+
+  it('passes on what it does not handle', async () => {
+    for (const path of ['/v1/kv/absent', '/v1/kv/', '/v1/kv/k?limit=1', '/v1/kv/%ZZ', '/v1/kvk', '/health']) {
+      assert.equal((await rawGet(port, path)).status, 599, path);
+    }
+    assert.equal((await rawGet(port, '/v1/kv/k', { 'if-none-match': '"1"' })).status, 599);
+    closing = true;
+    assert.equal((await rawGet(port, '/v1/kv/k')).status, 599, 'a closing node answers through the route (503)');
+    closing = false;
+  });
+});
