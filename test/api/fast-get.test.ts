@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { fastGet } from '../../src/api/http/fast-get.ts';
+import { ConcordError } from '../../src/kv/errors.ts';
 import { LIMITS, startApi, type TestApi } from './helpers.ts';
 import { MemoryKv } from './memory-kv.ts';
 
@@ -46,10 +47,15 @@ describe('the GET /v1/kv/{key} fast path', () => {
     assert.deepEqual(await rawGet(api.port, '/v1/kv/a%2Fb%FF?consistency=linearizable&x=1'), plain);
   });
 
-  it('leaves everything else to the route: absent keys, If-None-Match, bad consistency, bad encoding', async () => {
+  it('answers an absent key exactly as the route does', async () => {
     const absent = await rawGet(api.port, '/v1/kv/nope');
     assert.equal(absent.status, 404);
-    assert.equal(JSON.parse(absent.body.toString()).error.code, 'not-found');
+    assert.deepEqual(JSON.parse(absent.body.toString()), { error: { code: 'not-found', message: 'key not found' } });
+    // Through fastify (an extra parameter sends it there):
+    assert.deepEqual(await rawGet(api.port, '/v1/kv/nope?consistency=linearizable&x=1'), absent);
+  });
+
+  it('leaves the rest to the route: If-None-Match, bad consistency, bad encoding', async () => {
     const etag = String((await rawGet(api.port, '/v1/kv/a%2Fb%FF')).headers.etag);
     assert.equal((await rawGet(api.port, '/v1/kv/a%2Fb%FF', { 'if-none-match': etag })).status, 304);
     assert.equal((await rawGet(api.port, '/v1/kv/a%2Fb%FF?consistency=eventual')).status, 400);
@@ -68,6 +74,28 @@ describe('the GET /v1/kv/{key} fast path', () => {
 });
 
 describe('fastGet on its own (a server whose fallback answers 599)', () => {
+  it('answers the service\'s errors itself, with Retry-After, and leaves unexpected failures to the route', async () => {
+    let failure: Error = new ConcordError('unavailable', 'no leader (no quorum) within 2000 ms', 1);
+    const kv = { get: () => Promise.reject(failure) } as unknown as MemoryKv;
+    const front = fastGet({ kv, limits: LIMITS, closing: () => false });
+    const srv = http.createServer((req, res) => {
+      const fallback = () => res.writeHead(599).end();
+      if (!front(req, res, fallback)) fallback();
+    });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    try {
+      const p = (srv.address() as { port: number }).port;
+      const r = await rawGet(p, '/v1/kv/k');
+      assert.equal(r.status, 503);
+      assert.equal(r.headers['retry-after'], '1');
+      assert.deepEqual(JSON.parse(r.body.toString()), { error: { code: 'unavailable', message: 'no leader (no quorum) within 2000 ms' } });
+      failure = new Error('disk on fire');
+      assert.equal((await rawGet(p, '/v1/kv/k')).status, 599);
+    } finally {
+      await new Promise<void>((r) => srv.close(() => r()));
+    }
+  });
+
   let server: http.Server;
   let port = 0;
   let closing = false;
@@ -90,7 +118,8 @@ describe('fastGet on its own (a server whose fallback answers 599)', () => {
   });
 
   it('passes on what it does not handle', async () => {
-    for (const path of ['/v1/kv/absent', '/v1/kv/', '/v1/kv/k?limit=1', '/v1/kv/%ZZ', '/v1/kvk', '/health']) {
+    assert.equal((await rawGet(port, '/v1/kv/absent')).status, 404, 'an absent key is answered here');
+    for (const path of ['/v1/kv/', '/v1/kv/k?limit=1', '/v1/kv/%ZZ', '/v1/kvk', '/health']) {
       assert.equal((await rawGet(port, path)).status, 599, path);
     }
     assert.equal((await rawGet(port, '/v1/kv/k', { 'if-none-match': '"1"' })).status, 599);

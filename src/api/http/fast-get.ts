@@ -1,15 +1,17 @@
 // GET /v1/kv/{key} without fastify's per-request machinery (routing, hooks, reply objects): the
 // hottest route, where that machinery measured as much as the read itself (bench/results: a
 // serializable get answered at 0.54x a bare node:http server through fastify; /health, which does
-// nothing, at 0.7x). Only the plain case is served here: a found key, no If-None-Match, no query but
-// `consistency`. Everything else — an absent or invalid key, an error, a closing node, any other
-// header or parameter that changes the answer — goes to the fastify route, which answers it exactly
-// as before (for a 404 that means reading twice, which only costs on the path that finds nothing).
-// The response is byte-for-byte what the route sends.
+// nothing, at 0.7x). Only the plain request is taken: a valid key, no If-None-Match, no query but
+// `consistency`, a node not closing. Its answer — the value, 404, or the service's error (503 with
+// Retry-After, 504) — is byte-for-byte what the route sends. Anything else goes to fastify before any
+// work is done (a failure the service did not describe goes there after, to be answered and logged
+// by the error handler).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KvService } from '../../kv/types.ts';
+import { ConcordError } from '../../kv/errors.ts';
 import { asBuffer } from './bytes.ts';
+import { writeRawError } from './errors.ts';
 import type { HttpLimits } from './limits.ts';
 import { keyFromPath } from './request-input.ts';
 
@@ -47,9 +49,14 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
       return false;
     }
     const started = performance.now();
+    const answerError = (err: ConcordError) => {
+      writeRawError(res, err);
+      o.observe?.('GET', FAST_GET_ROUTE, err.status, (performance.now() - started) / 1000);
+    };
     o.kv.get(key, consistency ? { consistency } : undefined).then(
       (record) => {
-        if (!record || res.destroyed) return fallback();
+        if (res.destroyed) return;
+        if (!record) return answerError(new ConcordError('not-found', 'key not found'));
         const body = asBuffer(record.value);
         res.writeHead(200, {
           etag: `"${record.modRevision}"`,
@@ -61,7 +68,10 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
         res.end(body);
         o.observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
       },
-      () => fallback(),
+      (err: unknown) => {
+        if (!(err instanceof ConcordError)) return fallback();
+        if (!res.destroyed) answerError(err);
+      },
     );
     return true;
   };
