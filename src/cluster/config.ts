@@ -58,7 +58,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   tickMs: 100,
   electionTicks: 10,
   leaseReads: false,
-  snapshotEntries: 10_000,
+  snapshotEntries: 100_000,
   snapshotBytes: 64 * 1024 * 1024,
   snapshotKeepEntries: 1_000,
   snapshotChunkBytes: 1 << 20,

@@ -76,6 +76,8 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
   private readonly uncommitted: { txnId: number; state: LogState }[] = [];
   /** Set while a snapshot file is being written: later operations queue behind it to keep order. */
   private gate: Promise<void> | undefined;
+  /** What waits behind the gate: only createSnapshot operations (up to maxIndex), or anything else too. */
+  private gated = { onlySnapshots: true, maxIndex: 0 };
   private lastOp: Promise<unknown> = Promise.resolve();
   private failure: Error | undefined;
   private closed = false;
@@ -289,9 +291,12 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
       return Promise.reject(err);
     }
     let result: Promise<LogState>;
-    if (!writeFile && !this.gate) {
+    if ((!writeFile && !this.gate) || this.commutesWithGated(op)) {
       result = this.submit(op);
     } else {
+      if (!this.gate) this.gated = { onlySnapshots: true, maxIndex: 0 };
+      if (op.kind === 'createSnapshot') this.gated.maxIndex = Math.max(this.gated.maxIndex, op.index);
+      else this.gated.onlySnapshots = false;
       // Submit in issue order: after every earlier operation has been handed to lmdb-js, and after
       // our own snapshot file is durable (its write starts now, alongside earlier ones).
       const prior = this.gate ?? Promise.resolve();
@@ -312,8 +317,22 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
       submitted.then(clear, clear);
       result = submitted.then(() => committed!);
     }
-    this.lastOp = result;
+    // An operation submitted ahead of the gate may finish before earlier ones: wait for all of them.
+    const settled = () => undefined;
+    this.lastOp = Promise.allSettled([this.lastOp, result]).then(settled);
     return result;
+  }
+
+  /**
+   * Whether `op` may be submitted ahead of the operations waiting behind the gate. A snapshot of the
+   * state machine writes its data file first (fsync included), and Raft's saves issued meanwhile must
+   * not wait for it: they showed as ~100 ms stalls in the put p99 at every snapshot. A save without a
+   * snapshot whose entries all lie after every waiting snapshot's index commutes with those snapshots
+   * (neither reads nor changes what the other does), so the final state is the one issue order gives.
+   */
+  private commutesWithGated(op: LogOp): boolean {
+    if (!this.gate || !this.gated.onlySnapshots || op.kind !== 'save' || op.snapshot) return false;
+    return op.entries.length === 0 || op.entries[0].index > this.gated.maxIndex;
   }
 
   private submit(op: LogOp): Promise<LogState> {

@@ -223,3 +223,25 @@ test('saves issued without awaiting apply in order, and each resolves only when 
   assert.equal(s.term(40), 2);
   assert.equal(s.initialState().hardState.commit, 49);
 });
+
+test("saves issued while a snapshot's data file is being written do not wait for it, unless they could change what it records", async (t) => {
+  const s = openStorage(tempDir(t), 'g1', { inlineSnapshotMaxBytes: 16 });
+  t.after(() => s.close());
+  await s.save({ entries: entries(1, 10, 1) });
+  const order: string[] = [];
+  const snap = s.createSnapshot(5, { voters: ['a'], learners: [] }, new Uint8Array(4 << 20)).then(() => order.push('snapshot'));
+  const after = s.save({ entries: [entry(11, 1)] }).then(() => order.push('save after it'));
+  await Promise.all([snap, after]);
+  assert.deepEqual(order, ['save after it', 'snapshot'], 'an append past the snapshot index went ahead of the 4 MiB file');
+  assert.equal(s.snapshot().meta.index, 5);
+  assert.equal(s.lastIndex(), 11);
+
+  // A save that rewrites the entry at the snapshot's index must take effect after the snapshot, as issued.
+  order.length = 0;
+  const snap2 = s.createSnapshot(8, { voters: ['a'], learners: [] }, new Uint8Array(4 << 20)).then(() => order.push('snapshot'));
+  const rewrite = s.save({ entries: [entry(8, 2)] }).then(() => order.push('rewrite'));
+  await Promise.all([snap2, rewrite]);
+  assert.deepEqual(order, ['snapshot', 'rewrite']);
+  assert.equal(s.snapshot().meta.term, 1, 'the snapshot recorded the term of entry 8 before it was rewritten');
+  assert.equal(s.term(8), 2);
+});
