@@ -6,14 +6,16 @@ import { SnapshotStreamer, type SnapshotAck, type SnapshotChunk } from '../../sr
 import { MessageType, type Message } from '../../src/raft/types.ts';
 import { until } from './helpers.ts';
 
-function pair(opts: { lose?: (c: SnapshotChunk) => boolean; damage?: (c: SnapshotChunk) => boolean } = {}) {
+/** Timers are generous unless a test needs one to fire: a loaded CI machine can delay any message by tens of ms. */
+function pair(opts: { lose?: (c: SnapshotChunk) => boolean; damage?: (c: SnapshotChunk) => boolean; resendMs?: number; stallMs?: number } = {}) {
   const finished: boolean[] = [];
   const delivered: Message[] = [];
   const sender: SnapshotStreamer = new SnapshotStreamer({
     self: 'leader',
     chunkBytes: 10,
     window: 2,
-    stallMs: 50,
+    stallMs: opts.stallMs ?? 60_000,
+    resendMs: opts.resendMs ?? 60_000,
     sendChunk: (_to, c) => {
       if (opts.lose?.(c)) return;
       const bytes = opts.damage?.(c) ? c.bytes.map((b) => b ^ 1) : c.bytes;
@@ -41,6 +43,7 @@ function pair(opts: { lose?: (c: SnapshotChunk) => boolean; damage?: (c: Snapsho
 
 describe('chunked snapshot streaming', () => {
   it('delivers the whole image, in order, verified, within a window of unacknowledged chunks', async () => {
+    // Nothing is lost here, so no resend may happen however slow the machine (the resend timer is long).
     const p = pair();
     p.sender.send(p.snap);
     await until('done', () => p.finished.length === 1);
@@ -54,7 +57,7 @@ describe('chunked snapshot streaming', () => {
 
   it('a lost chunk is resent from the first unacknowledged one and the transfer completes', async () => {
     let lost = false;
-    const p = pair({ lose: (c) => !lost && c.seq === 3 && (lost = true) });
+    const p = pair({ lose: (c) => !lost && c.seq === 3 && (lost = true), resendMs: 10 });
     p.sender.send(p.snap);
     await until('done', () => p.finished.length === 1);
     assert.deepEqual(p.finished, [true]);
@@ -64,7 +67,7 @@ describe('chunked snapshot streaming', () => {
 
   it('a receiver that stops answering stalls the transfer, which is reported failed; a new one then completes', async () => {
     let silent = true;
-    const p = pair({ lose: (c) => silent && c.seq >= 3 });
+    const p = pair({ lose: (c) => silent && c.seq >= 3, stallMs: 300 });
     p.sender.send(p.snap);
     await until('the stalled transfer reported', () => p.finished.length === 1);
     assert.deepEqual(p.finished, [false]);
