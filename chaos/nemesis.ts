@@ -86,7 +86,8 @@ export class Nemesis {
       }
       case 'pause': {
         const leader = await this.leader();
-        const victim = leader && rng.next() < 0.5 ? leader : pick();
+        const coin = rng.next(); // drawn either way, so the schedule does not depend on timing
+        const victim = leader && coin < 0.5 ? leader : pick();
         begin(`SIGSTOP ${victim.id} for ${Math.round(hold)} ms`);
         cluster.pause(victim);
         await sleep(hold);

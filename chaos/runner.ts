@@ -44,20 +44,23 @@ export interface ChaosReport {
 const FINAL_READER = 1000;
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
-  const rng = seededRng(o.seed);
+  // Separate generators: the fault schedule (kinds, victims, durations) depends on the seed alone, not on
+  // how many operations the clients happened to issue in between.
+  const nemesisRng = seededRng(o.seed);
+  const clientRng = seededRng(o.seed ^ 0x5bd1e995);
   const startedAt = new Date().toISOString();
   o.log(`chaos: seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${o.clients} clients, ${o.keys} keys, faults ${o.faults.join(',')}${o.weak ? ' (WEAKENED: serializable reads)' : ''}`);
   const cluster = await ProcCluster.create(o.nodes, chaosServerFlags());
   const t0 = performance.now();
   const now = () => performance.now() - t0;
   try {
-    const nemesis = new Nemesis({ cluster, rng, faults: o.faults, now, log: o.log, holdMs: [2000, 5000], gapMs: [1000, 3000] });
+    const nemesis = new Nemesis({ cluster, rng: nemesisRng, faults: o.faults, now, log: o.log, holdMs: [2000, 5000], gapMs: [1000, 3000] });
     const keys = Array.from({ length: o.keys }, (_, i) => `chaos-${i}`);
     const workload = new Workload({
       clients: o.clients,
       keys,
       nodes: () => nemesis.liveMembers(),
-      rng,
+      rng: clientRng,
       timeoutMs: 5000,
       readConsistency: o.weak ? 'serializable' : 'linearizable',
       now,
