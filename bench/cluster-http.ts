@@ -33,12 +33,12 @@ try {
   for (let i = 0; i < 10_000; i += 500) {
     await Promise.all(Array.from({ length: 500 }, (_, j) => fetch(`${leader.url}/v1/kv/key-${i + j}`, { method: 'PUT', body: 'x'.repeat(100) })));
   }
-  wrk(leader.url, { script: 'put.lua', connections: CONNECTIONS, seconds: 2 });
-  report('concord put (3 nodes, via leader)', wrk(leader.url, { script: 'put.lua', connections: CONNECTIONS, seconds: SECONDS }), ceiling.rps);
-  report('concord linearizable get (via leader)', wrk(leader.url, { script: 'get.lua', connections: CONNECTIONS, seconds: SECONDS }), ceiling.rps);
+  wrk(leader.url, { script: 'concord.lua', env: { OP: 'put' }, connections: CONNECTIONS, seconds: 2 });
+  report('concord put (3 nodes, via leader)', wrk(leader.url, { script: 'concord.lua', env: { OP: 'put' }, connections: CONNECTIONS, seconds: SECONDS }), ceiling.rps);
+  report('concord linearizable get (via leader)', wrk(leader.url, { script: 'concord.lua', connections: CONNECTIONS, seconds: SECONDS }), ceiling.rps);
   const follower = cluster.nodes.find((n) => n !== leader)!;
-  report('concord linearizable get (via follower)', wrk(follower.url, { script: 'get.lua', connections: CONNECTIONS, seconds: SECONDS }), ceiling.rps);
-  report('concord serializable get (via follower)', wrk(follower.url, { script: 'get.lua', connections: CONNECTIONS, seconds: SECONDS, env: { CONSISTENCY: 'serializable' } }), ceiling.rps);
+  report('concord linearizable get (via follower)', wrk(follower.url, { script: 'concord.lua', connections: CONNECTIONS, seconds: SECONDS }), ceiling.rps);
+  report('concord serializable get (via follower)', wrk(follower.url, { script: 'concord.lua', connections: CONNECTIONS, seconds: SECONDS, env: { CONSISTENCY: 'serializable' } }), ceiling.rps);
 } finally {
   await cluster.stop();
 }
