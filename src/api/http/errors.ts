@@ -39,6 +39,9 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
   return reply.code(status).type('application/json; charset=utf-8').send(errorBody(code, message));
 }
 
+/** Retry-After in whole seconds, at least 1. */
+const retryAfter = (seconds: number): string => String(Math.max(1, Math.ceil(seconds)));
+
 /**
  * The same error answer, written on a raw Node response (the GET fast path, fast-get.ts): status, JSON
  * body, content type and Retry-After exactly as sendError and the error handler produce them.
@@ -46,7 +49,7 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
 export function writeRawError(res: ServerResponse, err: ConcordError): void {
   const body = JSON.stringify(errorBody(err.code, err.message));
   const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
-  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(err.retryAfterSeconds)));
+  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = retryAfter(err.retryAfterSeconds);
   res.writeHead(err.status, headers).end(body);
 }
 
@@ -72,7 +75,7 @@ export function installErrorHandlers(app: FastifyInstance): void {
     const d = describe(err);
     if (d.unexpected) request.log.error({ err }, 'request failed');
     else if (d.status >= 500) request.log.warn({ code: d.code, msg: d.message }, 'request not served');
-    if (d.retryAfter !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(d.retryAfter))));
+    if (d.retryAfter !== undefined) reply.header('retry-after', retryAfter(d.retryAfter));
     return sendError(reply, d.status, d.message, d.code);
   });
 

@@ -14,6 +14,7 @@ import { asBuffer } from './bytes.ts';
 import { writeRawError } from './errors.ts';
 import type { HttpLimits } from './limits.ts';
 import { keyFromPath } from './request-input.ts';
+import { keyNotFound, recordHeaders } from './kv-calls.ts';
 
 const PREFIX = '/v1/kv/';
 export const FAST_GET_ROUTE = '/v1/kv/*';
@@ -56,15 +57,9 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
     o.kv.get(key, consistency ? { consistency } : undefined).then(
       (record) => {
         if (res.destroyed) return;
-        if (!record) return answerError(new ConcordError('not-found', 'key not found'));
+        if (!record) return answerError(keyNotFound());
         const body = asBuffer(record.value);
-        res.writeHead(200, {
-          etag: `"${record.modRevision}"`,
-          'x-create-revision': String(record.createRevision),
-          'x-version': String(record.version),
-          'content-type': 'application/octet-stream',
-          'content-length': body.byteLength,
-        });
+        res.writeHead(200, { ...recordHeaders(record), 'content-type': 'application/octet-stream', 'content-length': body.byteLength });
         res.end(body);
         o.observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
       },

@@ -3,14 +3,22 @@
 import { ConcordError } from '../../kv/errors.ts';
 import type { Consistency, KvRecord, KvService } from '../../kv/types.ts';
 
+/** The one 404 for an absent key, whichever URL or path (fastify or fast-get.ts) asked. */
+export const keyNotFound = (): ConcordError => new ConcordError('not-found', 'key not found');
+
+/** The headers a read of `record` answers with: ETag = its modRevision, and the other revisions. */
+export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revision': string; 'x-version': string } {
+  return { etag: `"${record.modRevision}"`, 'x-create-revision': String(record.createRevision), 'x-version': String(record.version) };
+}
+
 export async function getOr404(kv: KvService, key: Uint8Array, consistency?: Consistency): Promise<KvRecord> {
   const record = await kv.get(key, consistency ? { consistency } : undefined);
-  if (!record) throw new ConcordError('not-found', 'key not found');
+  if (!record) throw keyNotFound();
   return record;
 }
 
 export async function deleteOr404(kv: KvService, key: Uint8Array, ifMatch?: number): Promise<{ deleted: number; revision: number }> {
   const r = await kv.delete(key, ifMatch !== undefined ? { ifMatch } : undefined);
-  if (r.deleted === 0) throw new ConcordError('not-found', 'key not found');
+  if (r.deleted === 0) throw keyNotFound();
   return { deleted: r.deleted, revision: r.revision };
 }

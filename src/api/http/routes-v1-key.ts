@@ -6,7 +6,7 @@ import { ConcordError } from '../../kv/errors.ts';
 import type { PutOptions } from '../../kv/types.ts';
 import { asBuffer } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
-import { deleteOr404, getOr404 } from './kv-calls.ts';
+import { deleteOr404, getOr404, recordHeaders } from './kv-calls.ts';
 import { deriveLimits } from './limits.ts';
 import { checkValue, etagMatches, keyFromPath, parseIfMatch, type ReadQuery } from './request-input.ts';
 import { deleteResultSchema, errorResponses, ifMatchHeaderSchema, putQuerySchema, readQuerySchema, revisionSchema } from './schemas.ts';
@@ -81,12 +81,9 @@ export async function v1KeyRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
     async (request, reply) => {
       const key = keyFromPath(request.params['*'], limits);
       const record = await getOr404(kv, key, request.query.consistency);
-      const etag = `"${record.modRevision}"`;
-      void reply
-        .header('etag', etag)
-        .header('x-create-revision', String(record.createRevision))
-        .header('x-version', String(record.version));
-      if (etagMatches(request.headers['if-none-match'], etag)) return reply.code(304).send();
+      const headers = recordHeaders(record);
+      void reply.headers(headers);
+      if (etagMatches(request.headers['if-none-match'], headers.etag)) return reply.code(304).send();
       return reply.type('application/octet-stream').send(asBuffer(record.value));
     },
   );
