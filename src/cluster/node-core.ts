@@ -93,6 +93,9 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
   }
   const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
+  if (store.discardedAfterOsCrash) {
+    log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
+  }
   const stateMachine = new KvStateMachine(store);
 
   // Peer addresses: from --peers, then from every membership entry in the log (founders included).

@@ -85,6 +85,7 @@ export class CommitView {
   }
 
   private lastTxnId(): number {
-    return (this.root.getStats() as { lastTxnId: number }).lastTxnId;
+    // The environment's info alone: getStats() also walks database and free-list stats (~8 µs against ~2).
+    return (this.root as unknown as { env: { info(): { lastTxnId: number } } }).env.info().lastTxnId;
   }
 }

@@ -1,6 +1,7 @@
 // The KV state machine of one Raft group in LMDB. Every applied Raft entry runs in the same LMDB
 // transaction as the update of `appliedIndex`, so an entry's effects are applied exactly once across
-// crashes: either both are on disk, or neither and the entry is re-applied from the log.
+// crashes: either both are on disk, or neither and the entry is re-applied from the log. Commits are
+// not fsynced (openKvEnv); flush() makes them durable, and os-crash-guard.ts covers an OS crash.
 //
 // Layout in the environment (shared by groups, see openKvEnv): 'kv-meta' maps group -> KvMeta, and
 // the group's records live in the named database `kv:<group>:<generation>`. A snapshot import
@@ -8,7 +9,8 @@
 // readable until the new one is complete.
 
 import type { Database, RootDatabase } from 'lmdb';
-import { assertGroupId, openKvEnv } from './lmdb-env.ts';
+import { assertGroupId, openKvEnv, syncEnv } from './lmdb-env.ts';
+import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
 import {
   checkKey,
   compareBytes,
@@ -27,9 +29,14 @@ export type { KvSnapshotExport } from './kv-snapshot.ts';
 export { CorruptKvSnapshotError } from './kv-snapshot-format.ts';
 
 export interface KvStoreOptions {
-  /** An environment from openKvEnv (shared by groups), or a path to open one at (closed by close()). */
+  /**
+   * An environment from openKvEnv (shared by groups; its owner guards it against OS crashes), or a
+   * path to open one at (guarded by os-crash-guard.ts, closed by close()).
+   */
   env: RootDatabase | string;
   group: string;
+  /** The boot this process runs in (os-crash-guard.ts); tests pass another to act out an OS crash. */
+  bootId?: string;
 }
 
 export interface RangeQuery {
@@ -78,7 +85,6 @@ type Outcome<T> = { skipped: true } | { result: T } | { error: unknown };
 export class KvStore {
   readonly group: string;
   private readonly root: RootDatabase;
-  private readonly ownsRoot: boolean;
   private readonly meta: Database<KvMeta, string>;
   private data: DataDb;
   private generation: number;
@@ -86,17 +92,23 @@ export class KvStore {
   private txApplied: number;
   private applied: number;
   private durable: number;
-  private flushWatch: Promise<void> | undefined;
   private importing = false;
   private failure: Error | undefined;
   private closed = false;
   private lastWrite: Promise<unknown> = Promise.resolve();
+  /** The directory of an environment this store opened itself (and guards). */
+  private readonly ownDir: string | undefined;
+  /** True if the files were discarded at open because the OS went down while they were open. */
+  readonly discardedAfterOsCrash: boolean = false;
 
   constructor(options: KvStoreOptions) {
     assertGroupId(options.group);
     this.group = options.group;
-    this.ownsRoot = typeof options.env === 'string';
-    this.root = typeof options.env === 'string' ? openKvEnv(options.env) : options.env;
+    if (typeof options.env === 'string') {
+      this.ownDir = options.env;
+      this.discardedAfterOsCrash = claimUnsyncedDir(options.env, options.bootId ?? currentBootId());
+      this.root = openKvEnv(options.env);
+    } else this.root = options.env;
     this.meta = this.root.openDB<KvMeta, string>('kv-meta', {});
     const meta = this.recoverMeta();
     this.generation = meta.generation;
@@ -171,7 +183,7 @@ export class KvStore {
     return this.applied;
   }
 
-  /** The highest applied index known to be fsynced; advances in the background after applies. */
+  /** The highest applied index known to be fsynced; advances with flush(). */
   durableAppliedIndex(): number {
     return this.durable;
   }
@@ -179,7 +191,8 @@ export class KvStore {
   /** Wait until everything applied so far is fsynced; resolves to the durable applied index. */
   async flush(): Promise<number> {
     const target = this.applied;
-    await this.root.flushed;
+    await this.root.committed; // asynchronous writes (a snapshot import) must be in the sync
+    await syncEnv(this.root);
     if (target > this.durable) this.durable = target;
     return this.durable;
   }
@@ -192,9 +205,7 @@ export class KvStore {
    * together share one LMDB transaction. An index at or below the applied index is skipped
    * (resolves undefined). If `fn` throws, none of its writes happen, the index is not recorded,
    * and the promise rejects: the state machine is deterministic, so the host should stop.
-   *
-   * A synchronous transaction per entry would cost an fdatasync
-   * each in this environment (measured ~3,500/s against >100,000/s batched); applyAllSync takes a batch.
+   * The Raft host uses applyAllSync, which applies a whole batch without waiting for an event-loop turn.
    */
   applyAt<T>(index: number, fn: (tx: KvTx) => T): Promise<T | undefined> {
     if (this.closed) return Promise.reject(new Error(`kv store of group ${this.group} is closed`));
@@ -216,8 +227,7 @@ export class KvStore {
    * applyAt for a whole batch in one synchronous transaction: the writes are visible when it returns.
    * This is what the Raft host uses for each Ready: an asynchronous commit would cost a round trip to
    * lmdb-js's writer thread, which waits behind everything else on the event loop under load (measured:
-   * ~3 ms per Ready on an idle 3-node cluster, against ~0.3 ms here). Durability follows in the
-   * background as for applyAt (see flush()).
+   * ~3 ms per Ready on an idle 3-node cluster, against ~0.3 ms here). Durable after flush().
    */
   applyAllSync<T>(items: ReadonlyArray<{ index: number; fn: (tx: KvTx) => T }>): Array<T | undefined> {
     if (this.closed) throw new Error(`kv store of group ${this.group} is closed`);
@@ -252,25 +262,7 @@ export class KvStore {
     if ('skipped' in o) return undefined;
     if ('error' in o) throw o.error;
     if (index > this.applied) this.applied = index;
-    this.watchFlush();
     return o.result;
-  }
-
-  /** Keep durableAppliedIndex moving without the host having to ask. */
-  private watchFlush(): void {
-    if (this.flushWatch) return;
-    const target = this.applied;
-    const watch = Promise.resolve(this.root.flushed).then(
-      () => {
-        if (target > this.durable) this.durable = target;
-        this.flushWatch = undefined;
-        if (this.applied > this.durable && !this.closed) this.watchFlush();
-      },
-      () => {
-        this.flushWatch = undefined;
-      },
-    );
-    this.flushWatch = watch;
   }
 
   // ---- snapshots ----
@@ -331,7 +323,14 @@ export class KvStore {
     if (this.closed) return;
     this.closed = true;
     await this.lastWrite.catch(() => {});
-    if (this.ownsRoot) await this.root.close();
+    if (this.ownDir === undefined) return;
+    // Only a store whose files are all on disk may drop its marker (os-crash-guard.ts).
+    const synced = await this.flush().then(
+      () => true,
+      () => false,
+    );
+    await this.root.close();
+    if (synced) releaseUnsyncedDir(this.ownDir);
   }
 
   private openGeneration(generation: number): DataDb {

@@ -25,12 +25,21 @@ export interface KvEnvOptions {
 }
 
 /**
- * The environment for KV state machines. lmdb-js's default overlapping sync is what we want here:
- * commits are visible (and survive a process crash) at once, fsync follows in the background and
- * `root.flushed` tells us when it is done, which is all the host needs before compacting the log.
+ * The environment for KV state machines, committed without fsync (`noSync`). A state machine is
+ * derived from the Raft snapshot and log, which are durable, so its own files need only survive a
+ * process crash, which page-cache writes do. Syncing every apply instead costs a commit that waits
+ * for the previous fsync on the event loop: measured ~0.5 ms per commit against ~0.05 ms, and about
+ * a fifth of each node's CPU per put. flush() syncs explicitly where durability is wanted (before the
+ * log is compacted); os-crash-guard.ts discards the files after an OS crash, when they may be torn.
  */
 export function openKvEnv(path: string, options: KvEnvOptions = {}): RootDatabase {
-  return open({ path, maxDbs: 2 + 2 * (options.maxGroups ?? 16) });
+  return open({ path, noSync: true, maxDbs: 2 + 2 * (options.maxGroups ?? 16) });
+}
+
+/** Force everything committed in `root` to disk (needed where the environment is opened with noSync). */
+export function syncEnv(root: RootDatabase): Promise<void> {
+  const env = root as unknown as { sync(callback: (err?: Error) => void): void };
+  return new Promise((resolve, reject) => env.sync((err) => (err ? reject(err) : resolve())));
 }
 
 interface EnvFlags {

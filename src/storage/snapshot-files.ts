@@ -60,7 +60,8 @@ export function removeSnapshotFile(dir: string, name: string): void {
   fsp.rm(path.join(dir, name), { force: true }).catch(() => {});
 }
 
-function fsyncDirSync(dir: string): void {
+/** fsync a directory, so that entries created or removed in it are durable. */
+export function fsyncDirSync(dir: string): void {
   const fd = fs.openSync(dir, 'r');
   try {
     fs.fsyncSync(fd);

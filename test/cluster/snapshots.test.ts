@@ -110,6 +110,32 @@ describe('the snapshot size trigger', () => {
   });
 });
 
+describe('after an OS crash', () => {
+  it('the state machine, open when the system went down, is discarded and rebuilt from the snapshot and the log', async () => {
+    const dir = tempDir('os-crash');
+    const [cfg] = await clusterConfigs(1, dir, { snapshotEntries: 20, snapshotKeepEntries: 5 });
+    let node = await startNodeCore(cfg, pino({ level: 'silent' }));
+    try {
+      await until('leader', () => node.group.node.status().role === 'leader');
+      for (let i = 0; i < 70; i++) await node.kv.put(enc(`o${i % 10}`), enc(`v${i}`));
+      await until('a compacted log', () => node.snapshotter.snapshots > 0 && node.log.firstIndex() > 20);
+      const applied = node.group.node.status().applied;
+      await node.close();
+      // What an OS crash leaves behind (os-crash-guard.ts): the marker of a boot that is not this one.
+      fs.writeFileSync(path.join(cfg.dataDir, 'kv', 'open-in-boot'), 'a-boot-before-the-crash');
+      const warnings: string[] = [];
+      node = await startNodeCore(cfg, pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) }));
+      assert.ok(warnings.some((w) => w.includes('discarded; rebuilding it')), `the files were discarded: ${warnings.join('')}`);
+      await until('leader again', () => node.group.node.status().role === 'leader');
+      await until('the log replayed', () => node.group.node.status().applied >= applied);
+      for (let i = 0; i < 10; i++) assert.equal(dec((await node.kv.get(enc(`o${i}`)))?.value), `v${60 + i}`);
+    } finally {
+      await node.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a corrupt snapshot on disk', () => {
   it('is replaced at boot from the local state machine, and the node serves the same data', async () => {
     const dir = tempDir('corrupt-snap');
