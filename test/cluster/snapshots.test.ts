@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
 import type { NodeConfig } from '../../src/cluster/config.ts';
 import { clusterConfigs, tempDir, until } from './helpers.ts';
+import type { LmdbRaftStorage } from '../../src/storage/raft-log-store.ts';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b?: Uint8Array) => (b ? Buffer.from(b).toString() : undefined);
@@ -93,6 +94,30 @@ describe('snapshots and compaction', () => {
 });
 
 describe('the snapshot size trigger', () => {
+  it('compacts a long log in steps of at most 500 entries, so Raft\'s saves never wait for the whole of it', async () => {
+    const dir = tempDir('snap-steps');
+    const [cfg] = await clusterConfigs(1, dir, { snapshotEntries: 2_000, snapshotKeepEntries: 10 });
+    const node = await startNodeCore(cfg, pino({ level: 'silent' }));
+    const storage = node.log as LmdbRaftStorage;
+    const steps: Array<[number, number]> = [];
+    const compact = storage.compact.bind(storage);
+    storage.compact = async (index: number) => {
+      steps.push([storage.firstIndex(), index]);
+      await compact(index);
+    };
+    try {
+      await until('leader', () => node.group.node.status().role === 'leader');
+      for (let i = 0; i < 2_100; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => node.kv.put(enc(`s${(i + j) % 50}`), enc(`v${i + j}`))));
+      await until('a compacted log', () => node.snapshotter.snapshots > 0 && node.log.firstIndex() > 1_900);
+      assert.ok(steps.length >= 4, `compacted in ${steps.length} steps`);
+      for (const [first, to] of steps) assert.ok(to - first <= 500, `one step discarded ${to - first + 1} entries`);
+      assert.equal(node.log.firstIndex() - 1, node.snapshotter.lastCompacted, 'the steps reach the compaction point');
+    } finally {
+      await node.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('snapshots and compacts once applied entries carry more than --snapshot-bytes, however few they are', async () => {
     const dir = tempDir('snap-bytes');
     const [cfg] = await clusterConfigs(1, dir, { snapshotEntries: 1_000_000, snapshotBytes: 64 * 1024, snapshotKeepEntries: 2 });
