@@ -67,6 +67,8 @@ export class SnapshotStreamer {
   private readonly incoming = new Map<NodeId, Incoming>();
   sent = 0;
   chunksSent = 0;
+  /** Chunks accepted in order (duplicates and chunks past a gap are not counted). */
+  chunksReceived = 0;
   received = 0;
 
   constructor(private readonly o: StreamOptions) {}
@@ -158,6 +160,7 @@ export class SnapshotStreamer {
     }
     inc.parts.push(c.bytes.slice());
     inc.received++;
+    this.chunksReceived++;
     this.o.sendAck(from, { id: c.id, seq: c.seq });
     if (inc.received < c.total) return;
     this.incoming.delete(from);
