@@ -18,6 +18,8 @@ import { keyNotFound, recordHeaders } from './kv-calls.ts';
 
 const PREFIX = '/v1/kv/';
 export const FAST_GET_ROUTE = '/v1/kv/*';
+/** Built once: only its status, code and message are written, and capturing a stack per miss cost ~7% of a follower's time. */
+const NOT_FOUND = keyNotFound();
 
 export interface FastGetOptions {
   kv: KvService;
@@ -57,7 +59,7 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
     o.kv.get(key, consistency ? { consistency } : undefined).then(
       (record) => {
         if (res.destroyed) return;
-        if (!record) return answerError(keyNotFound());
+        if (!record) return answerError(NOT_FOUND);
         const body = asBuffer(record.value);
         res.writeHead(200, { ...recordHeaders(record), 'content-type': 'application/octet-stream', 'content-length': body.byteLength });
         res.end(body);
