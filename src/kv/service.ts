@@ -48,6 +48,11 @@ export class RaftKvService implements KvService, BackupSource {
     return live(this.store.get(key));
   }
 
+  getSerializable(key: Uint8Array): KvRecord | undefined {
+    this.checkKey(key);
+    return live(this.store.get(key));
+  }
+
   async put(key: Uint8Array, value: Uint8Array, opts: PutOptions = {}): Promise<{ revision: number }> {
     this.checkKey(key);
     this.checkValue(value);

@@ -29,6 +29,8 @@ export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 
 export interface KvService {
   /** Undefined if absent. */
   get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined>;
+  /** What `get` with consistency 'serializable' resolves to, answered synchronously from this node's state. */
+  getSerializable(key: Uint8Array): KvRecord | undefined;
   put(key: Uint8Array, value: Uint8Array, opts?: PutOptions): Promise<{ revision: number }>;
   /** deleted = 0 if the key was absent. */
   delete(key: Uint8Array, opts?: { ifMatch?: number }): Promise<{ deleted: number; revision: number }>;

@@ -76,7 +76,12 @@ describe('the GET /v1/kv/{key} fast path', () => {
 describe('fastGet on its own (a server whose fallback answers 599)', () => {
   it('answers the service\'s errors itself, with Retry-After, and leaves unexpected failures to the route', async () => {
     let failure: Error = new ConcordError('unavailable', 'no leader (no quorum) within 2000 ms', 1);
-    const kv = { get: () => Promise.reject(failure) } as unknown as MemoryKv;
+    const kv = {
+      get: () => Promise.reject(failure),
+      getSerializable: () => {
+        throw failure;
+      },
+    } as unknown as MemoryKv;
     const front = fastGet({ kv, limits: LIMITS, closing: () => false });
     const srv = http.createServer((req, res) => {
       const fallback = () => res.writeHead(599).end();
@@ -89,8 +94,11 @@ describe('fastGet on its own (a server whose fallback answers 599)', () => {
       assert.equal(r.status, 503);
       assert.equal(r.headers['retry-after'], '1');
       assert.deepEqual(JSON.parse(r.body.toString()), { error: { code: 'unavailable', message: 'no leader (no quorum) within 2000 ms' } });
+      // A serializable read is answered synchronously (getSerializable), with the same outcomes.
+      assert.deepEqual(await rawGet(p, '/v1/kv/k?consistency=serializable'), r);
       failure = new Error('disk on fire');
       assert.equal((await rawGet(p, '/v1/kv/k')).status, 599);
+      assert.equal((await rawGet(p, '/v1/kv/k?consistency=serializable')).status, 599);
     } finally {
       await new Promise<void>((r) => srv.close(() => r()));
     }

@@ -60,6 +60,13 @@ export class MemoryKv implements KvService {
     return this.live(key);
   }
 
+  getSerializable(key: Uint8Array): KvRecord | undefined {
+    this.calls.push({ method: 'get', key: Buffer.from(key), opts: { consistency: 'serializable' } });
+    if (this.failWith) throw this.failWith;
+    this.lastConsistency = 'serializable';
+    return this.live(key);
+  }
+
   async put(key: Uint8Array, value: Uint8Array, opts: PutOptions = {}): Promise<{ revision: number }> {
     await this.enter('put', key, opts);
     const prev = this.live(key);

@@ -8,13 +8,13 @@
 // by the error handler).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { KvService } from '../../kv/types.ts';
+import type { KvRecord, KvService } from '../../kv/types.ts';
 import { ConcordError } from '../../kv/errors.ts';
 import { asBuffer } from './bytes.ts';
 import { writeRawError } from './errors.ts';
 import type { HttpLimits } from './limits.ts';
 import { keyFromPath } from './request-input.ts';
-import { keyNotFound, recordHeaders } from './kv-calls.ts';
+import { keyNotFound, recordHeaderList } from './kv-calls.ts';
 
 const PREFIX = '/v1/kv/';
 export const FAST_GET_ROUTE = '/v1/kv/*';
@@ -56,20 +56,31 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
       writeRawError(res, err);
       o.observe?.('GET', FAST_GET_ROUTE, err.status, (performance.now() - started) / 1000);
     };
-    o.kv.get(key, consistency ? { consistency } : undefined).then(
-      (record) => {
-        if (res.destroyed) return;
-        if (!record) return answerError(NOT_FOUND);
-        const body = asBuffer(record.value);
-        res.writeHead(200, { ...recordHeaders(record), 'content-type': 'application/octet-stream', 'content-length': body.byteLength });
-        res.end(body);
-        o.observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
-      },
-      (err: unknown) => {
-        if (!(err instanceof ConcordError)) return fallback();
-        if (!res.destroyed) answerError(err);
-      },
-    );
+    const answer = (record: KvRecord | undefined) => {
+      if (res.destroyed) return;
+      if (!record) return answerError(NOT_FOUND);
+      const body = asBuffer(record.value);
+      res.writeHead(200, [...recordHeaderList(record), 'content-type', 'application/octet-stream', 'content-length', String(body.byteLength)]);
+      res.end(body);
+      o.observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
+    };
+    const fail = (err: unknown) => {
+      if (!(err instanceof ConcordError)) return fallback();
+      if (!res.destroyed) answerError(err);
+    };
+    if (consistency === 'serializable') {
+      // Answered in this turn: no promise and no microtask hop per read (~10% of a follower's CPU per read).
+      let record: KvRecord | undefined;
+      try {
+        record = o.kv.getSerializable(key);
+      } catch (err) {
+        fail(err);
+        return true;
+      }
+      answer(record);
+    } else {
+      o.kv.get(key, consistency ? { consistency } : undefined).then(answer, fail);
+    }
     return true;
   };
 }
