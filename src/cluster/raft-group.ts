@@ -220,27 +220,31 @@ export class RaftGroup {
     // the leader) waits for the fsync, and so does everything in a Ready that changes term or vote.
     const early = this.node.status().role === 'leader' && !this.changesTermOrVote(rd);
     if (early) this.sendAll(rd.messages);
+    // Committed entries below this Ready's new ones are durable already (earlier saves were awaited):
+    // they are applied while this Ready's fsync runs, so their answers do not wait for it.
+    const firstNew = rd.entries.length > 0 && !rd.snapshot ? rd.entries[0].index : rd.snapshot ? -Infinity : Infinity;
+    let durable = 0;
+    while (durable < rd.committedEntries.length && rd.committedEntries[durable].index < firstNew) durable++;
+    let saving: Promise<void> | undefined;
     if (rd.entries.length > 0 || rd.snapshot || this.changesTermOrVote(rd)) {
       const t0 = performance.now();
-      await this.o.storage.save({ entries: rd.entries, snapshot: rd.snapshot, hardState: rd.hardState ?? this.unsyncedHardState });
-      this.onPersist((performance.now() - t0) / 1000);
-      this.unsyncedHardState = undefined;
-      if (rd.hardState) this.persistedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
+      saving = this.o.storage.save({ entries: rd.entries, snapshot: rd.snapshot, hardState: rd.hardState ?? this.unsyncedHardState }).then(() => {
+        this.onPersist((performance.now() - t0) / 1000);
+      });
     } else if (rd.hardState) {
       // Only the commit index moved: no fsync for that (etcd's MustSync rule). Raft can recompute it,
       // and on restart it is at least what the state machine applied. It goes out with the next write.
       this.unsyncedHardState = rd.hardState;
     }
+    if (durable > 0) await this.applyCommitted(rd.committedEntries.slice(0, durable));
+    if (saving) {
+      await saving;
+      this.unsyncedHardState = undefined;
+      if (rd.hardState) this.persistedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
+    }
     if (!early) this.sendAll(rd.messages);
     if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
-    if (rd.committedEntries.length > 0) {
-      for (const e of rd.committedEntries) {
-        this.appliedBytes += e.data.byteLength;
-        if (e.type === EntryType.ConfChange) this.confChangesApplied++;
-      }
-      const results = await this.o.stateMachine.apply(rd.committedEntries);
-      for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
-    }
+    if (durable < rd.committedEntries.length) await this.applyCommitted(rd.committedEntries.slice(durable));
     for (const rs of rd.readStates) this.readyReads.push({ index: rs.index, ctx: rs.context });
     const applied = this.o.stateMachine.appliedIndex();
     if (this.readyReads.length > 0) {
@@ -253,6 +257,15 @@ export class RaftGroup {
     }
     this.node.advance();
     this.onAdvance();
+  }
+
+  private async applyCommitted(entries: Entry[]): Promise<void> {
+    for (const e of entries) {
+      this.appliedBytes += e.data.byteLength;
+      if (e.type === EntryType.ConfChange) this.confChangesApplied++;
+    }
+    const results = await this.o.stateMachine.apply(entries);
+    for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
   }
 
   private changesTermOrVote(rd: Ready): boolean {
