@@ -1,6 +1,7 @@
 // Hosts one Raft group on this node: drives the pure core with a ticker and the transport, runs the
-// Ready loop (persist with one fsync per Ready, send, apply, advance), and turns proposals and reads
-// into promises that settle when the entry is applied or the read index is reached.
+// Ready loop (start the Ready's write, send, apply, advance; report it persisted when its fsync is
+// done), and turns proposals and reads into promises that settle when the entry is applied or the
+// read index is reached.
 
 import type { Logger } from 'pino';
 import { RawNode } from '../raft/node.ts';
@@ -63,10 +64,15 @@ export class RaftGroup {
   appliedBytes = 0;
   /** Called after each advance(), between Readies: the state machine has applied exactly status().applied. */
   onAdvance: () => void = () => {};
-  /** Term and vote as last persisted: a Ready that changes them must be durable before its messages go. */
-  private persistedTermVote: { term: number; vote: NodeId };
+  /** Term and vote in the last write issued, and in the last one known durable (messages wait for that). */
+  private savedTermVote: { term: number; vote: NodeId };
+  private durableTermVote: { term: number; vote: NodeId };
   /** A hard state that differs from the persisted one only in its commit index, not yet written. */
   private unsyncedHardState: HardState | undefined;
+  /** Settles once every write issued so far is durable and what waited on it has run. */
+  private durable: Promise<unknown> = Promise.resolve();
+  private savesInFlight = 0;
+  private failure: Error | undefined;
 
   constructor(private readonly o: GroupOptions) {
     const cfg: RaftConfig = {
@@ -84,7 +90,7 @@ export class RaftGroup {
     };
     this.node = new RawNode(cfg);
     const hs = o.storage.initialState().hardState;
-    this.persistedTermVote = { term: hs.term, vote: hs.vote };
+    this.savedTermVote = this.durableTermVote = { term: hs.term, vote: hs.vote };
     this.ticker = setInterval(() => {
       this.node.tick();
       this.kick();
@@ -197,14 +203,30 @@ export class RaftGroup {
       try {
         await this.handleReady(this.node.ready());
       } catch (e) {
-        // Storage failures are fatal for this group: continuing could acknowledge what is not durable.
-        this.o.logger.fatal({ err: e }, 'raft group failed; stopping it');
-        this.running = false;
-        throw e;
+        this.fail(e as Error);
       }
     }
+    if (this.failure) throw this.failure;
   }
 
+  /** Storage failures are fatal for this group: continuing could acknowledge what is not durable. */
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.o.logger.fatal({ err }, 'raft group failed; stopping it');
+    this.running = false;
+    this.kick();
+  }
+
+  /**
+   * One Ready. Its write is started, not awaited (etcd's asynchronous storage writes): the next Ready
+   * can be handed out while the fsync runs, so proposals arriving meanwhile go to the followers at once
+   * instead of after it. What must wait for durability waits on `durable`, which settles the writes in
+   * the order they were issued: the core's persisted() (a leader's own copy counts toward a quorum only
+   * then) and every message except a leader's appends and heartbeats, which may go out before its own
+   * fsync (thesis §10.2.1) as long as its term and vote are durable. Committed entries are applied at
+   * once: the core hands out only entries this node has persisted.
+   */
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState?.leader && this.awaitingLeader.length > 0) {
       const retry = this.awaitingLeader;
@@ -215,36 +237,73 @@ export class RaftGroup {
       this.leaderChanges++;
       this.o.logger.info({ role: rd.softState.role, leader: rd.softState.leader, term: this.node.status().term }, 'raft role changed');
     }
-    // A leader's appends and heartbeats may go out while its own fsync runs (thesis §10.2.1): the core
-    // counts the leader's copy toward a quorum only after advance(). Everything else (votes, answers to
-    // the leader) waits for the fsync, and so does everything in a Ready that changes term or vote.
-    const early = this.node.status().role === 'leader' && !this.changesTermOrVote(rd);
+    if (rd.snapshot) return this.handleSnapshotReady(rd);
+    const raft = this.node.raft;
+    const early = raft.role === 'leader' && raft.term === this.durableTermVote.term && raft.vote === this.durableTermVote.vote;
     if (early) this.sendAll(rd.messages);
-    // Committed entries below this Ready's new ones are durable already (earlier saves were awaited):
-    // they are applied while this Ready's fsync runs, so their answers do not wait for it.
-    const firstNew = rd.entries.length > 0 && !rd.snapshot ? rd.entries[0].index : rd.snapshot ? -Infinity : Infinity;
-    let durable = 0;
-    while (durable < rd.committedEntries.length && rd.committedEntries[durable].index < firstNew) durable++;
-    let saving: Promise<void> | undefined;
-    if (rd.entries.length > 0 || rd.snapshot || this.changesTermOrVote(rd)) {
-      const t0 = performance.now();
-      saving = this.o.storage.save({ entries: rd.entries, snapshot: rd.snapshot, hardState: rd.hardState ?? this.unsyncedHardState }).then(() => {
-        this.onPersist((performance.now() - t0) / 1000);
-      });
-    } else if (rd.hardState) {
+    if (rd.entries.length > 0 || this.changesTermOrVote(rd)) this.persist(rd);
+    else if (rd.hardState) {
       // Only the commit index moved: no fsync for that (etcd's MustSync rule). Raft can recompute it,
       // and on restart it is at least what the state machine applied. It goes out with the next write.
       this.unsyncedHardState = rd.hardState;
     }
-    if (durable > 0) await this.applyCommitted(rd.committedEntries.slice(0, durable));
-    if (saving) {
-      await saving;
-      this.unsyncedHardState = undefined;
-      if (rd.hardState) this.persistedTermVote = { term: rd.hardState.term, vote: rd.hardState.vote };
+    if (!early && rd.messages.length > 0) this.afterDurable(() => this.sendAll(rd.messages));
+    if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
+    this.finishReady(rd);
+    // Bounded: entries wait in memory until persisted, so a slow disk must slow the group down.
+    if (this.savesInFlight >= MAX_SAVES_IN_FLIGHT) await this.durable.catch(() => undefined);
+  }
+
+  /** A snapshot from the leader replaces the log and the state machine: handled in order, in full. */
+  private async handleSnapshotReady(rd: Ready): Promise<void> {
+    this.persist(rd);
+    this.afterDurable(() => this.sendAll(rd.messages));
+    await this.durable;
+    await this.o.stateMachine.restore(rd.snapshot!);
+    if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
+    this.finishReady(rd);
+  }
+
+  /** Start writing `rd`'s entries, snapshot and hard state; on durability, tell the core. */
+  private persist(rd: Ready): void {
+    const hardState = rd.hardState ?? this.unsyncedHardState;
+    this.unsyncedHardState = undefined;
+    if (hardState) this.savedTermVote = { term: hardState.term, vote: hardState.vote };
+    const t0 = performance.now();
+    const saved = this.o.storage.save({ entries: rd.entries, snapshot: rd.snapshot, hardState });
+    this.savesInFlight++;
+    this.afterDurable(
+      () => saved,
+      () => {
+        this.savesInFlight--;
+        this.onPersist((performance.now() - t0) / 1000);
+        if (hardState) this.durableTermVote = { term: hardState.term, vote: hardState.vote };
+        if (!this.running) return;
+        this.node.persisted(rd);
+        this.kick();
+      },
+    );
+  }
+
+  /** Run `steps` once every write issued so far is durable, in issue order; a failed write stops the group. */
+  private afterDurable(...steps: Array<() => unknown>): void {
+    let next = this.durable;
+    for (const step of steps) next = next.then(step);
+    next.catch((err: Error) => this.fail(err));
+    this.durable = next;
+  }
+
+  private async applyCommitted(entries: Entry[]): Promise<void> {
+    for (const e of entries) {
+      this.appliedBytes += e.data.byteLength;
+      if (e.type === EntryType.ConfChange) this.confChangesApplied++;
     }
-    if (!early) this.sendAll(rd.messages);
-    if (rd.snapshot) await this.o.stateMachine.restore(rd.snapshot);
-    if (durable < rd.committedEntries.length) await this.applyCommitted(rd.committedEntries.slice(durable));
+    const results = await this.o.stateMachine.apply(entries);
+    for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
+  }
+
+  /** Serve the reads whose index is applied, and hand the Ready back to the core. */
+  private finishReady(rd: Ready): void {
     for (const rs of rd.readStates) this.readyReads.push({ index: rs.index, ctx: rs.context });
     const applied = this.o.stateMachine.appliedIndex();
     if (this.readyReads.length > 0) {
@@ -259,18 +318,10 @@ export class RaftGroup {
     this.onAdvance();
   }
 
-  private async applyCommitted(entries: Entry[]): Promise<void> {
-    for (const e of entries) {
-      this.appliedBytes += e.data.byteLength;
-      if (e.type === EntryType.ConfChange) this.confChangesApplied++;
-    }
-    const results = await this.o.stateMachine.apply(entries);
-    for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
-  }
-
+  /** Whether `rd` changes term or vote from what was last written (it then needs a write of its own). */
   private changesTermOrVote(rd: Ready): boolean {
     const hs = rd.hardState;
-    return hs !== undefined && (hs.term !== this.persistedTermVote.term || hs.vote !== this.persistedTermVote.vote);
+    return hs !== undefined && (hs.term !== this.savedTermVote.term || hs.vote !== this.savedTermVote.vote);
   }
 
   private sendAll(messages: Message[]): void {
@@ -324,6 +375,7 @@ export class RaftGroup {
     clearInterval(this.ticker);
     this.kick();
     await this.loopDone.catch(() => undefined);
+    await this.durable.catch(() => undefined);
     if (this.unsyncedHardState) await this.o.storage.save({ entries: [], hardState: this.unsyncedHardState }).catch(() => undefined);
     this.awaitingLeader = [];
     const closing = new ConcordError('unavailable', 'node is shutting down', 1);
@@ -331,6 +383,9 @@ export class RaftGroup {
     for (const id of [...this.reads.keys()]) this.settle(this.reads, id, undefined, closing);
   }
 }
+
+/** Writes in flight at once; the Ready loop waits beyond this. */
+const MAX_SAVES_IN_FLIGHT = 16;
 
 /** Requests queued for a leader beyond this are refused at once (memory stays bounded in a long outage). */
 const MAX_AWAITING_LEADER = 100_000;

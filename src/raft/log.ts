@@ -1,6 +1,8 @@
 // The Raft log as the core sees it: the host's stable Storage followed by an in-memory unstable
-// tail (entries and possibly a snapshot not yet persisted). The host persists the tail from a Ready
-// and calls advance(), which moves the boundary (stableTo). Mirrors etcd's raftLog/unstable split.
+// tail (entries and possibly a snapshot not yet persisted). A Ready hands the host the part of the
+// tail not yet handed out (it is then "in progress"); the host persists it, possibly while later
+// Readies are handed out, and reports each Ready persisted in order (stableTo), which moves the
+// boundary. Mirrors etcd's raftLog/unstable split with its offsetInProgress.
 
 import { limitBytes, type Storage } from './storage.ts';
 import { RaftError, type Entry, type Snapshot } from './types.ts';
@@ -11,6 +13,10 @@ export class RaftLog {
   /** Entries not yet persisted; unstable[0].index === unstableOffset. */
   unstable: Entry[] = [];
   unstableOffset: number;
+  /** Unstable entries up to this index have been handed to the host to persist. */
+  inProgress: number;
+  /** The unstable snapshot has been handed to the host to persist. */
+  snapshotInProgress = false;
   /** Highest index known committed. */
   committed: number;
   /** Highest index handed to the host for applying. */
@@ -18,6 +24,7 @@ export class RaftLog {
 
   constructor(readonly storage: Storage, applied = 0) {
     this.unstableOffset = storage.lastIndex() + 1;
+    this.inProgress = storage.lastIndex();
     this.committed = storage.firstIndex() - 1;
     this.applied = Math.max(applied, storage.firstIndex() - 1);
   }
@@ -99,6 +106,8 @@ export class RaftLog {
     } else {
       this.unstable = this.unstable.slice(0, after + 1 - this.unstableOffset).concat(entries);
     }
+    // Whatever replaced entries already handed out must be handed out again.
+    if (this.inProgress > after) this.inProgress = after;
     return this.lastIndex();
   }
 
@@ -148,15 +157,41 @@ export class RaftLog {
     }
   }
 
-  /** Committed entries not yet handed to the host, capped at maxBytes. */
+  /** Last index the host has persisted (entries after it are unstable, in progress or not). */
+  persistedIndex(): number {
+    return this.unstableOffset - 1;
+  }
+
+  /**
+   * Committed entries not yet handed to the host, capped at maxBytes. Only persisted ones: a state
+   * machine that applied an entry its own log could still lose in a crash would restart ahead of
+   * its log.
+   */
   nextCommitted(maxBytes: number): Entry[] {
     const lo = Math.max(this.applied + 1, this.firstIndex());
-    if (this.committed < lo) return [];
-    return this.slice(lo, this.committed + 1, maxBytes);
+    const hi = Math.min(this.committed, this.persistedIndex());
+    if (hi < lo) return [];
+    return this.slice(lo, hi + 1, maxBytes);
   }
 
   hasNextCommitted(): boolean {
-    return this.committed > Math.max(this.applied, this.firstIndex() - 1);
+    return Math.min(this.committed, this.persistedIndex()) > Math.max(this.applied, this.firstIndex() - 1);
+  }
+
+  /** Unstable entries not yet handed to the host. */
+  unstableToPersist(): Entry[] {
+    const from = Math.max(this.inProgress + 1, this.unstableOffset) - this.unstableOffset;
+    return from === 0 ? this.unstable.slice() : this.unstable.slice(from);
+  }
+
+  hasUnstableToPersist(): boolean {
+    return this.unstable.length > 0 && this.inProgress < this.unstableOffset + this.unstable.length - 1;
+  }
+
+  /** The host took everything unstable (a Ready was handed out): it is in progress now. */
+  acceptInProgress(): void {
+    if (this.unstable.length > 0) this.inProgress = this.unstable[this.unstable.length - 1].index;
+    if (this.unstableSnapshot) this.snapshotInProgress = true;
   }
 
   appliedTo(index: number): void {
@@ -170,18 +205,24 @@ export class RaftLog {
     if (at < 0 || at >= this.unstable.length || this.unstable[at].term !== term) return;
     this.unstable = this.unstable.slice(at + 1);
     this.unstableOffset = index + 1;
+    if (this.inProgress < index) this.inProgress = index;
   }
 
   stableSnapTo(index: number): void {
-    if (this.unstableSnapshot && this.unstableSnapshot.meta.index === index) this.unstableSnapshot = undefined;
+    if (this.unstableSnapshot && this.unstableSnapshot.meta.index === index) {
+      this.unstableSnapshot = undefined;
+      this.snapshotInProgress = false;
+    }
   }
 
   /** Reset the log to a snapshot received from the leader. */
   restore(snap: Snapshot): void {
     this.committed = snap.meta.index;
     this.unstableSnapshot = snap;
+    this.snapshotInProgress = false;
     this.unstable = [];
     this.unstableOffset = snap.meta.index + 1;
+    this.inProgress = snap.meta.index;
   }
 
   snapshot(): Snapshot {

@@ -1,6 +1,9 @@
 // RawNode: the host's handle on a Raft instance. It turns the state machine's accumulated output into
-// one Ready at a time and, on advance(), tells the state machine what the host has done with it.
-// Exactly one Ready is outstanding: the host persists, sends, applies, then calls advance().
+// one Ready at a time. Exactly one Ready is outstanding: the host starts persisting it, sends what may
+// go before it is durable, applies its committed entries, and calls advance(). Persisting may finish
+// later, even after later Readies were handed out (etcd's asynchronous storage writes): the host
+// calls persisted(rd) for each Ready in the order they were handed out, once its entries, snapshot
+// and hard state are durable, and sends the messages that had to wait for that.
 
 import { encodeConfChange } from './conf-change.ts';
 import { Raft, type RaftConfig } from './raft.ts';
@@ -116,8 +119,8 @@ export class RawNode {
       soft.leader !== this.prevSoft.leader ||
       soft.role !== this.prevSoft.role ||
       !sameHardState(hard, this.prevHard) ||
-      r.log.unstable.length > 0 ||
-      r.log.unstableSnapshot !== undefined ||
+      r.log.hasUnstableToPersist() ||
+      (r.log.unstableSnapshot !== undefined && !r.log.snapshotInProgress) ||
       r.msgs.length > 0 ||
       r.readStates.length > 0 ||
       r.readOnly.needsHeartbeat ||
@@ -133,14 +136,16 @@ export class RawNode {
     const soft = this.softState();
     const hard = this.hardState();
     const rd: Ready = {
-      entries: r.log.unstable.slice(),
+      entries: r.log.unstableToPersist(),
       committedEntries: r.log.nextCommitted(r.maxCommittedSizePerReady),
       messages: r.msgs,
       readStates: r.readStates,
     };
     if (soft.leader !== this.prevSoft.leader || soft.role !== this.prevSoft.role) rd.softState = soft;
     if (!sameHardState(hard, this.prevHard)) rd.hardState = hard;
-    if (r.log.unstableSnapshot) rd.snapshot = r.log.unstableSnapshot;
+    if (r.log.unstableSnapshot && !r.log.snapshotInProgress) rd.snapshot = r.log.unstableSnapshot;
+    // Handed out now, not at advance(): entries that replace these before then must go out again.
+    r.log.acceptInProgress();
     r.msgs = [];
     r.readStates = [];
     this.prevSoft = soft;
@@ -148,22 +153,17 @@ export class RawNode {
     return rd;
   }
 
-  /** The host has persisted, sent and applied everything in the last Ready. */
+  /**
+   * The host has handled the last Ready: started persisting it, sent or queued its messages, restored
+   * its snapshot and applied its committed entries. Its entries count as persisted only at persisted().
+   */
   advance(): void {
     const rd = this.outstanding;
     if (!rd) throw new Error('advance() without an outstanding Ready');
     this.outstanding = undefined;
     const r = this.raft;
     if (rd.hardState) this.prevHard = rd.hardState;
-    if (rd.snapshot) {
-      r.log.stableSnapTo(rd.snapshot.meta.index);
-      r.log.appliedTo(rd.snapshot.meta.index);
-    }
-    if (rd.entries.length > 0) {
-      const last = rd.entries[rd.entries.length - 1];
-      r.log.stableTo(last.index, last.term);
-      if (r.log.matchTerm(last.index, last.term)) r.selfPersisted(last.index);
-    }
+    if (rd.snapshot) r.log.appliedTo(rd.snapshot.meta.index);
     if (rd.committedEntries.length > 0) {
       let bytes = 0;
       for (const e of rd.committedEntries) {
@@ -173,6 +173,21 @@ export class RawNode {
       }
       r.reduceUncommitted(bytes);
       r.proposeDeferred();
+    }
+  }
+
+  /**
+   * `rd`'s entries, snapshot and hard state are durable. Call for every Ready that had any, in the
+   * order the Readies were handed out; before or after its advance().
+   */
+  persisted(rd: Ready): void {
+    const r = this.raft;
+    if (rd.snapshot) r.log.stableSnapTo(rd.snapshot.meta.index);
+    if (rd.entries.length > 0) {
+      const last = rd.entries[rd.entries.length - 1];
+      r.log.stableTo(last.index, last.term);
+      // Our own copy counts toward a quorum only now (a leader sends its appends before its fsync).
+      if (r.log.matchTerm(last.index, last.term)) r.selfPersisted(last.index);
     }
   }
 

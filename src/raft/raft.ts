@@ -601,7 +601,7 @@ export class Raft {
     let index = this.log.lastIndex();
     const stamped = entries.map((e) => ({ term: this.term, index: ++index, type: e.type, data: e.data }));
     this.log.append(stamped);
-    // Our own copy counts toward a quorum only once persisted: see RawNode.advance.
+    // Our own copy counts toward a quorum only once persisted: see RawNode.persisted.
   }
 
   private handleAppendResponse(pr: Progress, m: Message): void {

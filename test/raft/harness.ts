@@ -67,6 +67,7 @@ export class TestCluster {
         if (!tn.node.hasReady()) continue;
         const rd = tn.node.ready();
         tn.storage.save(rd);
+        tn.node.persisted(rd);
         inflight.push(...rd.messages);
         tn.applied.push(...rd.committedEntries);
         tn.readStates.push(...rd.readStates);

@@ -107,6 +107,7 @@ describe('batching and pipelining', () => {
     assert.equal(apps.length, 2, 'one append per follower');
     assert.equal(apps[0].entries?.length, 100);
     c.nodes.get('a')!.storage.save(rd);
+    c.get('a').persisted(rd);
     c.get('a').advance();
     for (const m of rd.messages) c.deliver(m);
     c.stabilize();

@@ -97,11 +97,13 @@ describe('recovery', () => {
     for (const m of rdA.messages) c.deliver(m);
     const rdB = b.ready();
     c.nodes.get('b')!.storage.save(rdB);
+    b.persisted(rdB);
     b.advance();
     for (const m of rdB.messages) c.deliver(m); // b's acknowledgement reaches a
     const x = rdA.entries[0].index;
     assert.ok(a.status().commit < x, 'b alone is not a majority while a has not persisted');
     c.nodes.get('a')!.storage.save(rdA);
+    a.persisted(rdA);
     a.advance();
     assert.equal(a.status().commit, x, 'persisting makes a and b a majority');
   });

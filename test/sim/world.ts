@@ -37,11 +37,20 @@ interface SimNode {
   /** Some node applied this node's addition (or it was a founding member): clients may use it. */
   joined: boolean;
   removed: boolean;
-  /** A Ready whose fsync is in flight until step `at`. */
-  pending?: { rd: Ready; early: boolean; at: number };
+  /** Readies whose fsync is in flight, oldest first; each completes at step `at` (in order). */
+  writes: PendingWrite[];
+  /** A Ready with a snapshot: handled in full (fsync, restore, apply) before the node takes another. */
+  snapshotReady?: Ready;
 }
 
 interface PendingWrite {
+  rd: Ready;
+  /** What may only go out once the write is durable (a leader's own appends leave at once). */
+  messages: Message[];
+  at: number;
+}
+
+interface ClientWrite {
   id: number;
   data: Uint8Array;
   node: NodeId;
@@ -67,8 +76,8 @@ export class SimWorld {
   /** Nodes to crash at a given step (young leaders). */
   private doomed = new Map<NodeId, number>();
   private nextNodeNum: number;
-  private writes: PendingWrite[] = [];
-  private writesByKey = new Map<string, PendingWrite>();
+  private writes: ClientWrite[] = [];
+  private writesByKey = new Map<string, ClientWrite>();
   private reads = new Map<number, PendingRead>();
   private nextReadCtx = 1;
   /** Highest index at which a write was acknowledged so far. */
@@ -102,7 +111,7 @@ export class SimWorld {
   }
 
   private addNode(id: NodeId, storage: MemoryStorage): SimNode {
-    const n: SimNode = { id, storage, appliedIndex: 0, lastApplied: '', checkedCommit: 0, joined: false, removed: false };
+    const n: SimNode = { id, storage, appliedIndex: 0, lastApplied: '', checkedCommit: 0, joined: false, removed: false, writes: [] };
     this.nodes.set(id, n);
     this.start(n);
     return n;
@@ -191,31 +200,17 @@ export class SimWorld {
   }
 
   /**
-   * The host loop, with an asynchronous fsync: a Ready stays outstanding for 0–3 steps while messages
-   * keep arriving, as in the real host. A leader's messages leave at once unless term or vote change;
-   * a crash before the fsync completes loses the whole Ready.
+   * The host loop, with asynchronous fsyncs as in the real host: a Ready's write is in flight for 0–3
+   * steps while later Readies are taken (writes complete in order), its committed entries (all
+   * persisted already) are applied at once, and its messages leave when its write completes — a
+   * leader's at once unless its term and vote are not yet durable. A Ready with a snapshot is handled
+   * in full before the next. A crash loses every write in flight.
    */
   private processReady(n: SimNode): void {
     const raft = n.raft!;
-    if (n.pending) {
-      if (n.pending.at <= this.now) this.completeReady(n, n.pending.rd, n.pending.early);
-      return;
-    }
-    if (!raft.hasReady()) return;
+    this.completeWrites(n);
+    if (!n.raft || n.snapshotReady || !raft.hasReady()) return;
     const rd = raft.ready();
-    const hs = rd.hardState;
-    const persisted = n.storage.initialState().hardState;
-    const early = raft.status().role === 'leader' && (!hs || (hs.term === persisted.term && hs.vote === persisted.vote));
-    if (early) this.sendAll(raft, rd.messages);
-    const at = this.now + this.rng.int(0, 4);
-    if (at <= this.now) this.completeReady(n, rd, early);
-    else n.pending = { rd, early, at };
-  }
-
-  private completeReady(n: SimNode, rd: Ready, early: boolean): void {
-    const raft = n.raft!;
-    n.pending = undefined;
-    n.storage.save(rd);
     if (rd.softState?.role === 'leader') {
       this.stats.elections++;
       this.trace(`${n.id} leader of term ${raft.status().term}`);
@@ -224,19 +219,48 @@ export class SimWorld {
       // is where commit-rule bugs (Raft §5.4.2, Figure 8) show.
       if (this.faultsOn && this.rng.next() < 0.3) this.doomed.set(n.id, this.now + this.rng.int(1, 12));
     }
-    if (rd.entries.length > 0 || rd.snapshot) this.checker.checkLog(n.id, raft);
-    if (this.faultsOn && this.rng.next() < 0.002) {
-      // Crash after the fsync, before anything was sent or applied.
-      this.crash(n);
-      return;
-    }
-    if (!early) this.sendAll(raft, rd.messages);
+    const durable = n.storage.initialState().hardState;
+    const st = raft.status();
+    const early = st.role === 'leader' && st.term === durable.term && st.vote === durable.vote;
+    if (early) this.sendAll(raft, rd.messages);
+    const last = n.writes[n.writes.length - 1];
+    const at = Math.max(last?.at ?? 0, this.now + this.rng.int(0, 4));
+    n.writes.push({ rd, messages: early ? [] : rd.messages, at });
     if (rd.snapshot) {
-      n.appliedIndex = rd.snapshot.meta.index;
-      n.lastApplied = Buffer.from(rd.snapshot.data).toString('latin1');
-      this.checkRestoredSnapshot(n, n.appliedIndex);
-      this.trace(`${n.id} restored snapshot at ${n.appliedIndex}`);
+      n.snapshotReady = rd;
+    } else {
+      this.finishReady(n, rd);
     }
+    this.completeWrites(n);
+  }
+
+  /** Writes whose fsync is done, in order; a node may crash after one, before anything else. */
+  private completeWrites(n: SimNode): void {
+    while (n.raft && n.writes.length > 0 && n.writes[0].at <= this.now) {
+      const w = n.writes.shift()!;
+      const raft = n.raft;
+      n.storage.save(w.rd);
+      if (w.rd.entries.length > 0 || w.rd.snapshot) this.checker.checkLog(n.id, raft);
+      if (this.faultsOn && this.rng.next() < 0.002) {
+        // Crash after the fsync, before anything was sent or applied.
+        this.crash(n);
+        return;
+      }
+      raft.persisted(w.rd);
+      this.sendAll(raft, w.messages);
+      if (w.rd === n.snapshotReady) {
+        n.snapshotReady = undefined;
+        n.appliedIndex = w.rd.snapshot!.meta.index;
+        n.lastApplied = Buffer.from(w.rd.snapshot!.data).toString('latin1');
+        this.checkRestoredSnapshot(n, n.appliedIndex);
+        this.trace(`${n.id} restored snapshot at ${n.appliedIndex}`);
+        this.finishReady(n, w.rd);
+      }
+    }
+  }
+
+  private finishReady(n: SimNode, rd: Ready): void {
+    const raft = n.raft!;
     for (const e of rd.committedEntries) this.apply(n, e);
     for (const rs of rd.readStates) this.readServed(n, rs.context, rs.index);
     raft.advance();
@@ -307,13 +331,13 @@ export class SimWorld {
   private newWrite(): void {
     const id = this.writes.length + 1;
     const data = Buffer.from(`w${id}`, 'latin1');
-    const w: PendingWrite = { id, data, node: '', proposedAt: 0, acked: false };
+    const w: ClientWrite = { id, data, node: '', proposedAt: 0, acked: false };
     this.writes.push(w);
     this.writesByKey.set(`w${id}`, w);
     this.propose(w);
   }
 
-  private propose(w: PendingWrite): void {
+  private propose(w: ClientWrite): void {
     w.proposedAt = this.now;
     const n = this.pick(this.clientTargets());
     if (!n) return;
@@ -369,7 +393,8 @@ export class SimWorld {
     this.stats.crashes++;
     this.trace(`crash ${n.id}`);
     n.raft = undefined;
-    n.pending = undefined;
+    n.writes = [];
+    n.snapshotReady = undefined;
     for (const [ctx, r] of this.reads) if (r.node === n.id) this.reads.delete(ctx);
   }
 
