@@ -235,7 +235,13 @@ export class KvStore {
     if (this.failure) throw this.failure;
     let outcomes: Array<Outcome<T>>;
     try {
-      outcomes = this.root.transactionSync(() => items.map(({ index, fn }) => this.applyInTxn(index, fn)));
+      outcomes = this.root.transactionSync(() => {
+        const before = this.txApplied;
+        const out = items.map(({ index, fn }) => this.applyInTxn(index, fn, false));
+        // One applied-index record for the whole batch: it is in the same transaction as every write.
+        if (this.txApplied !== before) this.writeMeta(this.txApplied);
+        return out;
+      });
     } catch (err) {
       this.failure ??= err as Error;
       throw err;
@@ -243,7 +249,7 @@ export class KvStore {
     return outcomes.map((o, i) => this.settle(items[i].index, o));
   }
 
-  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T): Outcome<T> {
+  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta = true): Outcome<T> {
     if (index <= this.txApplied) return { skipped: true };
     const tx = new BufferedTx(this.data, index);
     let result: T;
@@ -254,8 +260,12 @@ export class KvStore {
     }
     tx.writeTo(this.data);
     this.txApplied = index;
-    void this.meta.put(this.group, { generation: this.generation, appliedIndex: index });
+    if (writeMeta) this.writeMeta(index);
     return { result };
+  }
+
+  private writeMeta(appliedIndex: number): void {
+    void this.meta.put(this.group, { generation: this.generation, appliedIndex });
   }
 
   private settle<T>(index: number, o: Outcome<T>): T | undefined {
@@ -365,7 +375,8 @@ function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
 
 /** Buffers an entry's writes so that a throwing entry leaves no partial state behind. */
 class BufferedTx implements KvTx {
-  private readonly writes = new Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null }>();
+  /** By key (latin1), created at the first write: most entries write one key and read it only before. */
+  private writes: Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null }> | undefined;
 
   constructor(
     private readonly db: DataDb,
@@ -374,7 +385,7 @@ class BufferedTx implements KvTx {
 
   get(key: Uint8Array): KvRecord | undefined {
     checkKey(key);
-    const w = this.writes.get(mapKey(key));
+    const w = this.writes?.get(mapKey(key));
     if (w) return w.record ?? undefined;
     return readRecord(this.db, key);
   }
@@ -392,18 +403,20 @@ class BufferedTx implements KvTx {
     if (options.expiresAt !== undefined) fields.expiresAt = options.expiresAt;
     // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in.
     const bytes = encodeRecord(fields, isHashedKey(sk));
-    const record = decodeRecord(sk, bytes);
-    this.writes.set(mapKey(key), { sk, bytes, record });
+    // The record as a later read would see it: key and value are views of the copies just made.
+    const record: KvRecord = { ...fields, key: isHashedKey(sk) ? Uint8Array.from(key) : new Uint8Array(sk.buffer, sk.byteOffset, sk.byteLength), value: new Uint8Array(bytes.buffer, bytes.byteOffset + bytes.byteLength - value.byteLength, value.byteLength) };
+    (this.writes ??= new Map()).set(mapKey(key), { sk, bytes, record });
     return record;
   }
 
   delete(key: Uint8Array): boolean {
     if (!this.get(key)) return false;
-    this.writes.set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
+    (this.writes ??= new Map()).set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
     return true;
   }
 
   writeTo(db: DataDb): void {
+    if (!this.writes) return;
     for (const { sk, bytes } of this.writes.values()) {
       if (bytes) void db.put(sk, bytes);
       else void db.remove(sk);

@@ -33,7 +33,12 @@ export interface KvEnvOptions {
  * log is compacted); os-crash-guard.ts discards the files after an OS crash, when they may be torn.
  */
 export function openKvEnv(path: string, options: KvEnvOptions = {}): RootDatabase {
-  return open({ path, noSync: true, maxDbs: 2 + 2 * (options.maxGroups ?? 16) });
+  // useWritemap: a commit changes pages in the memory map instead of writing each dirty page with
+  // pwrite; with noSync that leaves the write-back to the kernel. Applying a Ready of ~20 puts to 10k
+  // random keys measured 3.7 -> 0.4 us of commit per put (and ~2 -> ~0.1 us of system time). LMDB
+  // stays crash-safe for a process crash (pages of uncommitted transactions are free pages); an OS
+  // crash is covered as with noSync alone (os-crash-guard.ts).
+  return open({ path, noSync: true, useWritemap: true, maxDbs: 2 + 2 * (options.maxGroups ?? 16) });
 }
 
 /** Force everything committed in `root` to disk (needed where the environment is opened with noSync). */

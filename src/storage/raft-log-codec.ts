@@ -83,6 +83,16 @@ export function decodeEntry(group: string, index: number, b: Uint8Array): Entry 
   };
 }
 
+/** An entry just encoded by encodeEntry, without verifying it again: its data is a view of `b`. */
+export function entryView(index: number, b: Uint8Array): Entry {
+  return {
+    term: new DataView(b.buffer, b.byteOffset + CRC, 8).getFloat64(0, true),
+    index,
+    type: b[CRC + 8] as EntryType,
+    data: new Uint8Array(b.buffer, b.byteOffset + HEADER, b.byteLength - HEADER),
+  };
+}
+
 /**
  * The term alone, unverified: term() is on raft/'s hot path and reads 8 bytes, where verifying would
  * read the whole entry. Entries are verified at open (raft-log-open.ts) and whenever read in full.

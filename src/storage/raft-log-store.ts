@@ -17,10 +17,11 @@
 import type { Database, RootDatabase } from 'lmdb';
 import path from 'node:path';
 import { RaftError, type ConfState, type Entry, type HardState, type Snapshot } from '../raft/types.ts';
-import { cloneConf, entryBytes, type Storage } from '../raft/storage.ts';
+import { cloneConf, entryBytes, limitBytes, type Storage } from '../raft/storage.ts';
 import { CommitView, type ViewSubscriber } from './commit-view.ts';
 import { assertDurableCommits, assertGroupId, openRaftLogEnv } from './lmdb-env.ts';
-import { decodeEntry, decodeEntryTerm, encodeEntry, LOG_FORMAT, sealHardState, sealOffset, sealSnapshot } from './raft-log-codec.ts';
+import { decodeEntry, decodeEntryTerm, encodeEntry, entryView, LOG_FORMAT, sealHardState, sealOffset, sealSnapshot } from './raft-log-codec.ts';
+import { EntryCache } from './entry-cache.ts';
 import { defaultStorageLogger, openLog, type LogKey, type MetaKey, type StorageLogger } from './raft-log-open.ts';
 import { dryRun, supersedes, transition, type LogOp, type LogState, type LogWriter, type StoredSnapshot } from './raft-log-state.ts';
 import { SnapshotData, type PlacedData } from './raft-snapshot-data.ts';
@@ -46,7 +47,11 @@ export interface LmdbRaftStorageOptions {
    * full; entries outside the window are still verified whenever entries() reads them.
    */
   verifyEntriesOnOpen?: number;
+  /** Bytes of the newest entries kept in memory for reads (default 16 MiB; 0 turns the cache off). */
+  entryCacheBytes?: number;
 }
+
+const DEFAULT_ENTRY_CACHE_BYTES = 16 << 20;
 
 export interface ReadyToSave {
   hardState?: HardState;
@@ -73,7 +78,9 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
   private pending: LogState;
   private txState: LogState;
   /** States produced by our callbacks in transactions not yet visible through the view. */
-  private readonly uncommitted: { txnId: number; state: LogState }[] = [];
+  private readonly uncommitted: { txnId: number; state: LogState; ops: LogOp[] }[] = [];
+  /** The newest committed entries, kept in step with `committed` (advanceTo). */
+  private readonly cache: EntryCache;
   /** Set while a snapshot file is being written: later operations queue behind it to keep order. */
   private gate: Promise<void> | undefined;
   /** What waits behind the gate: only createSnapshot operations (up to maxIndex), or anything else too. */
@@ -98,6 +105,7 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     this.data = new SnapshotData(this.group, this.dir, options.inlineSnapshotMaxBytes ?? 1 << 20, logger, (s) => this.flagCorrupt(s));
     ensureDirDurably(this.dir);
     this.view = CommitView.of(this.root);
+    this.cache = new EntryCache(options.entryCacheBytes ?? DEFAULT_ENTRY_CACHE_BYTES);
     // Writes made since the view last moved (e.g. by a store of this group closed just now) must be seen.
     this.view.refresh();
     let opened: ReturnType<typeof openLog>;
@@ -147,6 +155,8 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     if (i > s.lastIndex) throw new RaftError('unavailable', `entry ${i} is not in the log`);
     if (i === s.offset.index) return s.offset.term;
     if (i === s.lastIndex) return s.lastTerm;
+    const cached = this.cache.get(i);
+    if (cached) return cached.term;
     const b = (this.log as unknown as FastReader).getBinaryFast([this.group, i], this.view.readOptions);
     if (!b) throw new Error(`raft log of group ${this.group} is missing entry ${i}`);
     return decodeEntryTerm(b);
@@ -159,6 +169,8 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
     if (hi > s.lastIndex + 1) throw new RaftError('unavailable', `entries up to ${hi} not in the log`);
     const out: Entry[] = [];
     if (lo >= hi) return out;
+    const cached = this.cache.slice(lo, hi);
+    if (cached) return limitBytes(cached, maxBytes);
     let size = 0;
     let overBudget = false;
     const range = this.log.getRange({ start: [this.group, lo], end: [this.group, hi], ...this.view.readOptions });
@@ -267,8 +279,13 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
 
   advanceTo(txnId: number): void {
     let next: LogState | undefined;
-    while (this.uncommitted.length > 0 && this.uncommitted[0].txnId <= txnId) next = this.uncommitted.shift()!.state;
+    while (this.uncommitted.length > 0 && this.uncommitted[0].txnId <= txnId) {
+      const u = this.uncommitted.shift()!;
+      for (const op of u.ops) this.cacheOp(op);
+      next = u.state;
+    }
     if (!next) return;
+    this.cache.dropBefore(next.offset.index + 1);
     const replaced = this.committed.snapshot.file;
     this.committed = next;
     if (replaced && replaced !== next.snapshot.file) {
@@ -346,14 +363,25 @@ export class LmdbRaftStorage implements Storage, ViewSubscriber {
       this.txState = state;
       const txnId = this.root.getWriteTxnId();
       const last = this.uncommitted[this.uncommitted.length - 1];
-      if (last && last.txnId === txnId) last.state = state;
-      else this.uncommitted.push({ txnId, state });
+      if (last && last.txnId === txnId) {
+        last.state = state;
+        last.ops.push(op);
+      } else this.uncommitted.push({ txnId, state, ops: [op] });
       return state;
     });
     return tx.catch((err: Error) => {
       this.fail(err);
       throw err;
     });
+  }
+
+  /** What a committed operation did to the log, done to the cache (as transition() does it to LMDB). */
+  private cacheOp(op: LogOp): void {
+    if (op.kind === 'compact') return; // advanceTo drops what the new offset leaves out
+    if (op.kind === 'save') {
+      if (op.snapshot) this.cache.clear();
+      this.cache.append(op.entries.map((e) => entryView(e.index, e.bytes)));
+    }
   }
 
   /** A failed commit leaves `pending` and `txState` ahead of the disk: refuse all further writes. */
