@@ -2,8 +2,8 @@
 // `restoreBackup` turns one into the data dir of a new single-node cluster at the backup's index.
 
 import fs from 'node:fs';
-import path from 'node:path';
-import { LmdbRaftStorage } from '../storage/raft-log-store.ts';
+import { RaftWalStore } from '../storage/raft-wal-store.ts';
+import { dataDirLayout } from './data-dir.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { GROUP } from './node-core.ts';
 
@@ -44,8 +44,9 @@ export async function restoreBackup(file: string, dataDir: string, nodeId: strin
   if (fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0) throw new Error(`${dataDir} is not empty; restore needs a new data dir`);
   const { header, image } = readBackupFile(file);
   fs.mkdirSync(dataDir, { recursive: true });
-  const store = new KvStore({ env: path.join(dataDir, 'kv'), group: GROUP });
-  const storage = new LmdbRaftStorage({ env: path.join(dataDir, 'raft'), group: GROUP, snapshotDir: path.join(dataDir, 'snapshots') });
+  const layout = dataDirLayout(dataDir);
+  const store = new KvStore({ env: layout.kv, group: GROUP });
+  const storage = new RaftWalStore({ dir: layout.wal(GROUP), group: GROUP, snapshotDir: layout.snapshots });
   try {
     await store.importSnapshot([image], header.appliedIndex);
     await store.flush();

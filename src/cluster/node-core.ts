@@ -2,12 +2,12 @@
 // One group (shard) today; the group id is in every peer message so a node can host many later.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { EntryType, MessageType, type Message } from '../raft/types.ts';
-import { LmdbRaftStorage } from '../storage/raft-log-store.ts';
+import { RaftWalStore } from '../storage/raft-wal-store.ts';
+import { assertNoLegacyRaftLog, dataDirLayout } from './data-dir.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
 import { KvStateMachine } from '../kv/state-machine.ts';
@@ -62,12 +62,9 @@ export interface NodeCore {
 /** Everything but the front ends: storage, peer transport, the Raft group and the services over it. */
 export async function startNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> {
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const storage = new LmdbRaftStorage({
-    env: path.join(config.dataDir, 'raft'),
-    group: GROUP,
-    snapshotDir: path.join(config.dataDir, 'snapshots'),
-    logger: log.child({ part: 'storage' }),
-  });
+  assertNoLegacyRaftLog(config.dataDir);
+  const layout = dataDirLayout(config.dataDir);
+  const storage = new RaftWalStore({ dir: layout.wal(GROUP), group: GROUP, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });
   const transport = new PeerTransport<PeerEnvelope>({
     nodeId: config.nodeId,
     clusterId: config.clusterId,
@@ -92,7 +89,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   } else {
     log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
   }
-  const store = new KvStore({ env: path.join(config.dataDir, 'kv'), group: GROUP });
+  const store = new KvStore({ env: layout.kv, group: GROUP });
   if (store.discardedAfterOsCrash) {
     log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
   }
@@ -221,7 +218,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
 }
 
 /** Members' addresses as the membership entries still in the log last gave them. */
-function addressesInLog(storage: LmdbRaftStorage): Map<string, string> {
+function addressesInLog(storage: RaftWalStore): Map<string, string> {
   const out = new Map<string, string>();
   const first = storage.firstIndex(), last = storage.lastIndex();
   for (let lo = first; lo <= last; ) {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { RawNode } from '../raft/node.ts';
 import type { RaftConfig } from '../raft/raft.ts';
 import { EntryType, MessageType, RaftError, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
-import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
+import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { seededRng } from '../util/prng.ts';
 import { ConcordError } from '../kv/errors.ts';
 
@@ -22,7 +22,7 @@ export interface StateMachine {
 export interface GroupOptions {
   group: string;
   nodeId: NodeId;
-  storage: LmdbRaftStorage;
+  storage: RaftWalStore;
   stateMachine: StateMachine;
   send: (to: NodeId, msg: Message) => void;
   /** Sends a snapshot (chunked); must end with reportSnapshot(to, ok). Without it, Snap goes as one message. */

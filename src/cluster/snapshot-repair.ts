@@ -12,7 +12,7 @@
 import type { Logger } from 'pino';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { EntryType, type ConfState, type Snapshot } from '../raft/types.ts';
-import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
+import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 
 /** The snapshot is corrupt and the state machine is behind it: what it needs to get from a peer. */
@@ -25,7 +25,7 @@ export interface SnapshotWanted {
  * Repairs a corrupt snapshot from the local state machine if it can; otherwise returns the index a
  * peer's snapshot must reach (then call installPeerSnapshot with one).
  */
-export async function repairFromStateMachine(storage: LmdbRaftStorage, store: KvStore, log: Logger): Promise<SnapshotWanted | undefined> {
+export async function repairFromStateMachine(storage: RaftWalStore, store: KvStore, log: Logger): Promise<SnapshotWanted | undefined> {
   const corrupt = storage.snapshot().meta;
   if (store.appliedIndex() < corrupt.index) {
     log.error(
@@ -47,7 +47,7 @@ export async function repairFromStateMachine(storage: LmdbRaftStorage, store: Kv
  * the snapshot. Otherwise the snapshot replaces the whole log, as one from the leader does (what
  * follows a conflicting entry cannot have been committed).
  */
-export async function installPeerSnapshot(storage: LmdbRaftStorage, snap: Snapshot, log: Logger): Promise<void> {
+export async function installPeerSnapshot(storage: RaftWalStore, snap: Snapshot, log: Logger): Promise<void> {
   const { index, term } = snap.meta;
   const hs = storage.initialState().hardState;
   const hardState = { ...hs, commit: Math.max(hs.commit, index) };
@@ -62,7 +62,7 @@ export async function installPeerSnapshot(storage: LmdbRaftStorage, snap: Snapsh
 }
 
 /** Membership at `to`: the snapshot's, carried forward through the conf changes in the log after `from`. */
-function confStateAt(storage: LmdbRaftStorage, base: ConfState, from: number, to: number): ConfState {
+function confStateAt(storage: RaftWalStore, base: ConfState, from: number, to: number): ConfState {
   const voters = new Set(base.voters), learners = new Set(base.learners);
   for (const e of to > from ? storage.entries(from + 1, to + 1, Infinity) : []) {
     if (e.type !== EntryType.ConfChange) continue;

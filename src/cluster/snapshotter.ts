@@ -10,7 +10,7 @@
 // machine's durable applied index.
 
 import type { Logger } from 'pino';
-import type { LmdbRaftStorage } from '../storage/raft-log-store.ts';
+import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import type { RaftGroup } from './raft-group.ts';
 import type { ConfState, Snapshot } from '../raft/types.ts';
@@ -34,7 +34,7 @@ export class Snapshotter {
 
   constructor(
     private readonly group: RaftGroup,
-    private readonly storage: LmdbRaftStorage,
+    private readonly storage: RaftWalStore,
     private readonly store: KvStore,
     private readonly policy: SnapshotPolicy,
     private readonly logger: Logger,
@@ -93,7 +93,9 @@ export class Snapshotter {
     const durable = await this.store.flush();
     const compactTo = Math.min(durable, index) - this.policy.keepEntries;
     if (compactTo > this.storage.firstIndex()) {
-      await this.compactGradually(compactTo);
+      // One step: the WAL compacts by starting a segment with what is left (keepEntries and the entries
+      // applied since the export), not by deleting entries one by one as the LMDB log did.
+      await this.storage.compact(compactTo);
       this.lastCompacted = compactTo;
     }
     this.snapshots++;
@@ -102,25 +104,8 @@ export class Snapshotter {
     this.logger.info({ index, bytes: data.byteLength, ms: Math.round(seconds * 1000), compactedTo: this.lastCompacted }, 'snapshot taken');
   }
 
-  /**
-   * Discard the log up to `index` in steps of COMPACT_STEP entries, one LMDB transaction each, so that
-   * Raft's saves (which queue behind them on lmdb-js's writer thread) wait for one step, not for the
-   * whole compaction, which deletes every entry one by one (100,000 at the default threshold). Measured
-   * as put p99 at 64 connections with a snapshot every 20,000 entries: 65-86 ms in one transaction,
-   * 43-55 ms in steps (noisy machine); 22-29 ms with no snapshots at all (the export is the rest).
-   */
-  private async compactGradually(index: number): Promise<void> {
-    for (let to = this.storage.firstIndex() + COMPACT_STEP; ; to += COMPACT_STEP) {
-      await this.storage.compact(Math.min(to, index));
-      if (to >= index) return;
-    }
-  }
-
   /** Wait for a snapshot in progress (used on shutdown). */
   async idle(): Promise<void> {
     await this.running;
   }
 }
-
-/** Entries discarded per LMDB transaction when compacting (see compactGradually). */
-const COMPACT_STEP = 500;

@@ -9,7 +9,8 @@
 // readable until the new one is complete.
 
 import type { Database, RootDatabase } from 'lmdb';
-import { assertGroupId, openKvEnv, syncEnv } from './lmdb-env.ts';
+import { openKvEnv, syncEnv } from './lmdb-env.ts';
+import { assertGroupId } from './group-id.ts';
 import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
 import {
   checkKey,

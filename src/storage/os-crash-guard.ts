@@ -12,7 +12,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { fsyncDirSync } from './snapshot-files.ts';
+import { fsyncDirSync, writeAndFsyncSync } from './snapshot-files.ts';
 
 const MARKER = 'open-in-boot';
 const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
@@ -48,13 +48,7 @@ export function claimUnsyncedDir(dir: string, bootId: string): boolean {
     discarded = true;
   }
   fs.mkdirSync(dir, { recursive: true });
-  const fd = fs.openSync(marker, 'w');
-  try {
-    fs.writeSync(fd, bootId);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+  writeAndFsyncSync(marker, bootId);
   fsyncDirSync(dir);
   if (discarded) fsyncDirSync(path.dirname(dir));
   return discarded;

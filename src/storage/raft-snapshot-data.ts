@@ -3,9 +3,10 @@
 
 import type { Snapshot } from '../raft/types.ts';
 import { cloneConf } from '../raft/storage.ts';
-import { crc32 } from './checksum.ts';
-import { CorruptSnapshotError, snapshotDataProblem } from './raft-log-codec.ts';
-import type { StorageLogger } from './raft-log-open.ts';
+import path from 'node:path';
+import { crc32, crc32OfFile } from './checksum.ts';
+import { CorruptSnapshotError } from './errors.ts';
+import type { StorageLogger } from './logger.ts';
 import type { StoredSnapshot } from './raft-log-state.ts';
 import { readSnapshotFile, snapshotFileName, writeFileDurably } from './snapshot-files.ts';
 
@@ -77,3 +78,35 @@ export class SnapshotData {
     return data;
   }
 }
+
+/**
+ * Read all of a stored snapshot's data (a file in 1 MiB pieces) and flag it `corrupt` if it fails its
+ * checksum, with one error line: a corrupt snapshot must be known before raft/ would hand it out.
+ */
+export function verifyStoredSnapshot(group: string, dir: string, snap: StoredSnapshot, logger: StorageLogger): void {
+  let actual: { crc: number; size: number };
+  try {
+    actual = snap.file ? crc32OfFile(path.join(dir, snap.file)) : { crc: crc32(snap.inline ?? new Uint8Array(0)), size: snap.inline?.byteLength ?? 0 };
+  } catch (err) {
+    snap.corrupt = `unreadable: ${(err as Error).message}`;
+    actual = { crc: 0, size: 0 };
+  }
+  snap.corrupt ??= snapshotDataProblem(snap, actual);
+  if (snap.corrupt === undefined) return;
+  logger.error(
+    { group, snapshotIndex: snap.meta.index, file: snap.file, problem: snap.corrupt },
+    `snapshot data of raft group ${group} at index ${snap.meta.index} is corrupt (${snap.corrupt}); it will not be used ` +
+      `until replaced by a new snapshot from the state machine or from a peer`,
+  );
+}
+
+/** Why snapshot data does not match its record, or undefined if it does. */
+export function snapshotDataProblem(s: StoredSnapshot, actual: { crc: number; size: number }): string | undefined {
+  const size = s.dataSize ?? 0;
+  const crc = s.dataCrc ?? 0;
+  if (actual.size !== size) return `${actual.size} bytes, ${size} expected`;
+  if (actual.crc !== crc) return `checksum mismatch (stored ${hex(crc)}, computed ${hex(actual.crc)})`;
+  return undefined;
+}
+
+const hex = (n: number) => n.toString(16).padStart(8, '0');

@@ -1,7 +1,7 @@
-// Snapshot data too large to keep inside LMDB lives in files, one directory per group. A file is
-// only referenced from LMDB after it is completely on disk (temp file, fsync, rename, fsync of the
-// directory), so a crash leaves either no reference or a reference to a whole file; files nothing
-// references any more are swept when the group is opened.
+// Snapshot data lives in files, one directory per group. A file is only referenced from the Raft log
+// after it is completely on disk (temp file, fsync, rename, fsync of the directory), so a crash
+// leaves either no reference or a reference to a whole file; files nothing references any more are
+// swept when the group is opened. The WAL writes its new segments the same way.
 
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -40,6 +40,25 @@ export async function writeFileDurably(dir: string, name: string, data: Uint8Arr
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+/** writeFileDurably, synchronously (for opening a store, before anything else runs). */
+export function writeFileDurablySync(dir: string, name: string, data: Uint8Array | string): void {
+  const target = path.join(dir, name);
+  writeAndFsyncSync(target + TEMP_SUFFIX, data);
+  fs.renameSync(target + TEMP_SUFFIX, target);
+  fsyncDirSync(dir);
+}
+
+/** Write `file` (replacing it) and fsync it; its directory entry is the caller's business. */
+export function writeAndFsyncSync(file: string, data: Uint8Array | string): void {
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

@@ -4,12 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { withRawRaftEnv } from '../storage/corrupt.ts';
+import { flipSnapshotFileBit } from '../storage/corrupt.ts';
 import { pino } from 'pino';
 import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
 import type { NodeConfig } from '../../src/cluster/config.ts';
 import { clusterConfigs, tempDir, until } from './helpers.ts';
-import type { LmdbRaftStorage } from '../../src/storage/raft-log-store.ts';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b?: Uint8Array) => (b ? Buffer.from(b).toString() : undefined);
@@ -105,24 +104,22 @@ describe('snapshots and compaction', () => {
 });
 
 describe('the snapshot size trigger', () => {
-  it('compacts a long log in steps of at most 500 entries, so Raft\'s saves never wait for the whole of it', async () => {
-    const dir = tempDir('snap-steps');
+  it('compacts by starting a WAL segment that holds only what is kept, and deletes the old one', async () => {
+    const dir = tempDir('snap-segments');
     const [cfg] = await clusterConfigs(1, dir, { snapshotEntries: 2_000, snapshotKeepEntries: 10 });
     const node = await startNodeCore(cfg, pino({ level: 'silent' }));
-    const storage = node.log as LmdbRaftStorage;
-    const steps: Array<[number, number]> = [];
-    const compact = storage.compact.bind(storage);
-    storage.compact = async (index: number) => {
-      steps.push([storage.firstIndex(), index]);
-      await compact(index);
-    };
+    const walDir = path.join(cfg.dataDir, 'wal', 'g0');
+    const segments = () => fs.readdirSync(walDir).filter((n) => n.endsWith('.wal'));
     try {
       await until('leader', () => node.group.node.status().role === 'leader');
       for (let i = 0; i < 2_100; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => node.kv.put(enc(`s${(i + j) % 50}`), enc(`v${i + j}`))));
       await until('a compacted log', () => node.snapshotter.snapshots > 0 && node.log.firstIndex() > 1_900);
-      assert.ok(steps.length >= 4, `compacted in ${steps.length} steps`);
-      for (const [first, to] of steps) assert.ok(to - first <= 500, `one step discarded ${to - first + 1} entries`);
-      assert.equal(node.log.firstIndex() - 1, node.snapshotter.lastCompacted, 'the steps reach the compaction point');
+      assert.equal(node.log.firstIndex() - 1, node.snapshotter.lastCompacted, 'compacted to the compaction point in one step');
+      assert.equal(segments().length, 1, 'the old segment is gone');
+      assert.notEqual(segments()[0], '0000000000000001.wal', 'a new segment');
+      const kept = node.log.lastIndex() - node.log.firstIndex() + 1;
+      const bytes = fs.statSync(path.join(walDir, segments()[0])).size;
+      assert.ok(bytes < 2_000 + kept * 200, `${bytes} bytes for ${kept} entries kept: the discarded ${node.snapshotter.lastCompacted} are not in it`);
     } finally {
       await node.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -182,11 +179,7 @@ describe('a corrupt snapshot on disk', () => {
       for (let i = 0; i < 60; i++) await node.kv.put(enc(`c${i % 10}`), enc(`v${i}`));
       await until('a snapshot', () => node.snapshotter.snapshots > 0);
       await node.close();
-      await withRawRaftEnv(path.join(cfg.dataDir, 'raft'), ({ meta }) => {
-        const record = meta.get(['g0', 'snapshot']) as { inline: Buffer };
-        record.inline[3] ^= 0x04;
-        meta.putSync(['g0', 'snapshot'], record);
-      });
+      flipSnapshotFileBit(path.join(cfg.dataDir, 'snapshots'), 'g0', 3);
       node = await startNodeCore(cfg, pino({ level: 'silent' }));
       await until('leader again', () => node.group.node.status().role === 'leader');
       for (let i = 0; i < 10; i++) assert.equal(dec((await node.kv.get(enc(`c${i}`)))?.value), `v${50 + i}`);
@@ -212,11 +205,7 @@ describe('a corrupt snapshot on disk', () => {
       await nodes.get(victim.nodeId)!.close();
       nodes.delete(victim.nodeId);
       // The snapshot's bytes rot, and the state machine is gone too: nothing local can rebuild it.
-      await withRawRaftEnv(path.join(victim.dataDir, 'raft'), ({ meta }) => {
-        const record = meta.get(['g0', 'snapshot']) as { inline: Buffer };
-        record.inline[3] ^= 0x04;
-        meta.putSync(['g0', 'snapshot'], record);
-      });
+      flipSnapshotFileBit(path.join(victim.dataDir, 'snapshots'), 'g0', 3);
       fs.rmSync(path.join(victim.dataDir, 'kv'), { recursive: true, force: true });
       for (let i = 100; i < 130; i++) await leader()!.kv.put(enc(`f${i % 10}`), enc(`v${i}`));
       await start(victim);

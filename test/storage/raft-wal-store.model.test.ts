@@ -1,5 +1,5 @@
 // Model test: random sequences of save / compact / createSnapshot (some issued together without
-// awaiting, some invalid, with reopens in between) must leave LmdbRaftStorage observably identical
+// awaiting, some invalid, with reopens in between) must leave RaftWalStore observably identical
 // to MemoryStorage, the reference semantics raft/ is tested against.
 
 import { test } from 'node:test';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { MemoryStorage } from '../../src/raft/storage.ts';
 import type { Entry, HardState, Snapshot } from '../../src/raft/types.ts';
-import { LmdbRaftStorage } from '../../src/storage/raft-log-store.ts';
+import { RaftWalStore } from '../../src/storage/raft-wal-store.ts';
 import { tempDir } from './helpers.ts';
 import { observe } from './observe.ts';
 
@@ -38,7 +38,7 @@ function payload(size: number, seed: number): Uint8Array {
 }
 
 /** Apply to the model now; return what the real storage must do (resolve or reject) and how to ask it. */
-function plan(mem: MemoryStorage, c: Exclude<Command, { kind: 'reopen' }>, seq: number): { expectError: boolean; run: (s: LmdbRaftStorage) => Promise<unknown> } {
+function plan(mem: MemoryStorage, c: Exclude<Command, { kind: 'reopen' }>, seq: number): { expectError: boolean; run: (s: RaftWalStore) => Promise<unknown> } {
   const attempt = (fn: () => void) => {
     try {
       fn();
@@ -76,18 +76,18 @@ function plan(mem: MemoryStorage, c: Exclude<Command, { kind: 'reopen' }>, seq: 
   return { expectError: attempt(() => mem.createSnapshot(index, c.conf, data)), run: (s) => s.createSnapshot(index, c.conf, data) };
 }
 
-test('LmdbRaftStorage behaves exactly like MemoryStorage', async (t) => {
+test('RaftWalStore behaves exactly like MemoryStorage', async (t) => {
   let run = 0;
   await fc.assert(
     fc.asyncProperty(fc.array(fc.array(command, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 12 }), async (groups) => {
       const dir = path.join(tempDir(t), `run-${run++}`);
-      const open = () => new LmdbRaftStorage({ env: path.join(dir, 'raft'), group: 'g', snapshotDir: path.join(dir, 'snaps'), inlineSnapshotMaxBytes: 1024 });
+      const open = () => new RaftWalStore({ dir: path.join(dir, 'wal'), group: 'g', snapshotDir: path.join(dir, 'snaps'), inlineSnapshotMaxBytes: 1024 });
       let s = open();
       const mem = new MemoryStorage();
       let seq = 0;
       try {
         for (const group of groups) {
-          // Commands of a group are issued together, without awaiting: one LMDB batch.
+          // Commands of a group are issued together, without awaiting: one write.
           const issued: { expectError: boolean; outcome: Promise<string> }[] = [];
           for (const c of group) {
             if (c.kind === 'reopen') continue;

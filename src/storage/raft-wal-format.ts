@@ -1,0 +1,375 @@
+// The bytes of a Raft WAL segment (raft-wal-store.ts). A segment is a sequence of records:
+//
+//   record  = u32 LE body length | u32 LE CRC-32 of the body | body
+//   body    = u8 kind | payload
+//
+// The first record of every segment is a BASE: the whole log state at the segment's start (offset,
+// hard state, snapshot meta, every entry after the offset), so a segment never needs an older one.
+// Every later record is one storage operation (raft-log-state.ts's LogOp) exactly as it was issued;
+// replaying a segment is folding transition() over them. Operations are validated before they are
+// written, so replay cannot fail on an intact segment.
+//
+//   BASE            u8 format | str group | f64 offset.index | f64 offset.term | hardState | snapshot | entries
+//   SAVE            u8 flags (1: hard state, 2: snapshot, 4: it replaces a corrupt snapshot) | [hardState] | [snapshot] | entries
+//   CREATE_SNAPSHOT f64 index | u32 length | msgpack of { confState, inline?, file?, dataCrc?, dataSize?, replacesCorrupt? }
+//   hardState       f64 term | f64 commit | str vote
+//   snapshot        u32 length | msgpack of the StoredSnapshot without `corrupt`
+//   entries         f64 first index | u32 count | count × (u32 data length | f64 term | u8 type | data)
+//   str             u16 length | UTF-8
+//
+// Compaction is not a record: it starts a new segment whose BASE no longer holds the discarded
+// entries (raft-wal-store.ts), and the old segment is then deleted.
+
+import { Packr } from 'msgpackr';
+import type { ConfState, Entry, EntryType, HardState } from '../raft/types.ts';
+import { crc32 } from './checksum.ts';
+import type { EncodedEntry, LogOp, LogState, StoredSnapshot } from './raft-log-state.ts';
+
+export const WAL_FORMAT = 1;
+/** Plain msgpack maps (no record extension): the rare, small meta payloads stay readable by any msgpack decoder. */
+const packr = new Packr({ useRecords: false, moreTypes: false });
+const pack = (v: unknown) => packr.pack(v);
+const unpack = (b: Uint8Array) => packr.unpack(b);
+export const RECORD_HEADER_BYTES = 8;
+/** A record claiming more than this is damage, not data (entries of one Ready are far smaller). */
+export const MAX_RECORD_BYTES = 1 << 30;
+
+export const enum RecordKind {
+  Base = 1,
+  Save = 2,
+  CreateSnapshot = 3,
+}
+
+const HAS_HARD_STATE = 1;
+const HAS_SNAPSHOT = 2;
+/** The snapshot replaces a corrupt one at the same index (which supersedes() allows only while that one is flagged). */
+const REPLACES_CORRUPT = 4;
+/** Per entry in an `entries` block: u32 data length, f64 term, u8 type. */
+const ENTRY_HEADER = 13;
+
+/** The base of a segment: what the log holds when the segment starts. */
+export interface BaseRecord {
+  kind: RecordKind.Base;
+  format: number;
+  group: string;
+  state: LogState;
+  entries: EncodedEntry[];
+}
+
+/**
+ * An operation, and whether it replaces a snapshot found corrupt at the same index: that flag lives
+ * in memory only, so replay must be told, or it would skip the replacement as a same-index no-op.
+ */
+export type OpRecord = { kind: RecordKind.Save | RecordKind.CreateSnapshot; op: LogOp; replacesCorrupt: boolean };
+
+// ---- writing ----
+
+/** Writes one record into a buffer of exactly its size (callers add up the sizes first). */
+class RecordWriter {
+  readonly b: Buffer;
+  at = RECORD_HEADER_BYTES;
+
+  constructor(bodyBytes: number) {
+    this.b = Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyBytes);
+  }
+  u8(v: number): void {
+    this.b[this.at++] = v;
+  }
+  u16(v: number): void {
+    this.at = this.b.writeUInt16LE(v, this.at);
+  }
+  u32(v: number): void {
+    this.at = this.b.writeUInt32LE(v, this.at);
+  }
+  f64(v: number): void {
+    this.at = this.b.writeDoubleLE(v, this.at);
+  }
+  bytes(v: Uint8Array): void {
+    this.b.set(v, this.at);
+    this.at += v.byteLength;
+  }
+  str(v: Buffer): void {
+    this.u16(v.byteLength);
+    this.bytes(v);
+  }
+  /** Length and checksum into the header; the record is complete. */
+  finish(): Buffer {
+    if (this.at !== this.b.byteLength) throw new Error(`WAL record size mismatch: wrote ${this.at} of ${this.b.byteLength} bytes`);
+    this.b.writeUInt32LE(this.b.byteLength - RECORD_HEADER_BYTES, 0);
+    this.b.writeUInt32LE(crc32(this.b, 0, RECORD_HEADER_BYTES, this.b.byteLength), 4);
+    return this.b;
+  }
+}
+
+function utf8(v: string): Buffer {
+  const s = Buffer.from(v, 'utf8');
+  if (s.byteLength > 0xffff) throw new RangeError(`string of ${s.byteLength} bytes is too long for the WAL`);
+  return s;
+}
+
+const hardStateBytes = (vote: Buffer) => 16 + 2 + vote.byteLength;
+
+function writeHardState(w: RecordWriter, hs: HardState, vote: Buffer): void {
+  w.f64(hs.term);
+  w.f64(hs.commit);
+  w.str(vote);
+}
+
+function packSnapshot(s: StoredSnapshot): Buffer {
+  const { corrupt: _corrupt, ...stored } = s;
+  return pack(stored);
+}
+
+function entriesBytes(entries: readonly Entry[]): number {
+  let n = 12;
+  for (const e of entries) n += ENTRY_HEADER + e.data.byteLength;
+  return n;
+}
+
+/** Writes an entries block; returns the entries as views of what was written (the op's entries). */
+function writeEntries(w: RecordWriter, first: number, entries: readonly Entry[]): EncodedEntry[] {
+  w.f64(first);
+  w.u32(entries.length);
+  const out: EncodedEntry[] = new Array(entries.length);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    w.u32(e.data.byteLength);
+    const start = w.at;
+    w.f64(e.term);
+    w.u8(e.type);
+    w.bytes(e.data);
+    out[i] = { index: e.index, term: e.term, bytes: w.b.subarray(start, w.at) };
+  }
+  return out;
+}
+
+/**
+ * A save as a record, and the operation to apply once it is durable: its entries are views into the
+ * record (the data is copied once, here), so neither the file nor the in-memory log can see later
+ * changes to the caller's buffers.
+ */
+export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[]; snapshot?: StoredSnapshot }, replacesCorrupt = false): { record: Buffer; op: LogOp } {
+  const vote = rd.hardState ? utf8(rd.hardState.vote) : undefined;
+  const snap = rd.snapshot ? packSnapshot(rd.snapshot) : undefined;
+  const w = new RecordWriter(2 + (vote ? hardStateBytes(vote) : 0) + (snap ? 4 + snap.byteLength : 0) + entriesBytes(rd.entries));
+  w.u8(RecordKind.Save);
+  w.u8((rd.hardState ? HAS_HARD_STATE : 0) | (rd.snapshot ? HAS_SNAPSHOT : 0) | (replacesCorrupt ? REPLACES_CORRUPT : 0));
+  if (rd.hardState) writeHardState(w, rd.hardState, vote!);
+  if (snap) {
+    w.u32(snap.byteLength);
+    w.bytes(snap);
+  }
+  const entries = writeEntries(w, rd.entries[0]?.index ?? 0, rd.entries);
+  const record = w.finish();
+  const op: LogOp = {
+    kind: 'save',
+    entries,
+    ...(rd.hardState ? { hardState: { term: rd.hardState.term, vote: rd.hardState.vote, commit: rd.hardState.commit } } : {}),
+    ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
+  };
+  return { record, op };
+}
+
+export function encodeCreateSnapshot(op: Extract<LogOp, { kind: 'createSnapshot' }>, replacesCorrupt = false): Buffer {
+  const { kind: _kind, index, ...rest } = op;
+  const b = pack(replacesCorrupt ? { ...rest, replacesCorrupt } : rest);
+  const w = new RecordWriter(1 + 8 + 4 + b.byteLength);
+  w.u8(RecordKind.CreateSnapshot);
+  w.f64(index);
+  w.u32(b.byteLength);
+  w.bytes(b);
+  return w.finish();
+}
+
+export function encodeBase(group: string, state: LogState, entries: readonly Entry[]): Buffer {
+  const g = utf8(group);
+  const vote = utf8(state.hardState.vote);
+  const snap = packSnapshot(state.snapshot);
+  const w = new RecordWriter(2 + 2 + g.byteLength + 16 + hardStateBytes(vote) + 4 + snap.byteLength + entriesBytes(entries));
+  w.u8(RecordKind.Base);
+  w.u8(WAL_FORMAT);
+  w.str(g);
+  w.f64(state.offset.index);
+  w.f64(state.offset.term);
+  writeHardState(w, state.hardState, vote);
+  w.u32(snap.byteLength);
+  w.bytes(snap);
+  writeEntries(w, state.offset.index + 1, entries);
+  return w.finish();
+}
+
+// ---- reading ----
+
+/** Thrown for a record whose body does not parse (its CRC matched: written by a different format or a bug). */
+export class MalformedRecordError extends Error {}
+
+class Reader {
+  at: number;
+  constructor(
+    readonly b: Buffer,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.at = start;
+  }
+  private need(n: number): void {
+    if (this.at + n > this.end) throw new MalformedRecordError('record body ends early');
+  }
+  u8(): number {
+    this.need(1);
+    return this.b.readUInt8(this.at++);
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.b.readUInt16LE(this.at);
+    this.at += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.b.readUInt32LE(this.at);
+    this.at += 4;
+    return v;
+  }
+  f64(): number {
+    this.need(8);
+    const v = this.b.readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+  view(n: number): Buffer {
+    this.need(n);
+    const v = this.b.subarray(this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+  str(): string {
+    return this.view(this.u16()).toString('utf8');
+  }
+}
+
+function readHardState(r: Reader): HardState {
+  const term = r.f64();
+  const commit = r.f64();
+  return { term, vote: r.str(), commit };
+}
+
+function readSnapshot(r: Reader): StoredSnapshot {
+  const s = unpack(r.view(r.u32())) as StoredSnapshot;
+  const meta = { index: s.meta.index, term: s.meta.term, confState: { voters: [...s.meta.confState.voters], learners: [...s.meta.confState.learners] } };
+  return { meta, ...(s.inline ? { inline: plain(s.inline) } : {}), ...(s.file ? { file: s.file } : {}), ...(s.dataCrc !== undefined ? { dataCrc: s.dataCrc, dataSize: s.dataSize } : {}) };
+}
+
+function plain(b: Uint8Array): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Entries of an `entries` block at `at` in `b`, as EncodedEntry views (bytes = term, type, data). */
+function entryViews(b: Buffer, at: number, end = b.byteLength): { entries: EncodedEntry[]; end: number } {
+  const r = new Reader(b, at, end);
+  const first = r.f64();
+  const count = r.u32();
+  const entries: EncodedEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const len = r.u32();
+    const bytes = r.view(ENTRY_HEADER - 4 + len);
+    entries.push({ index: first + i, term: bytes.readDoubleLE(0), bytes });
+  }
+  return { entries, end: r.at };
+}
+
+/** The Entry an EncodedEntry of this format describes (its data is a view). */
+export function walEntry(e: EncodedEntry): Entry {
+  const b = e.bytes;
+  return { index: e.index, term: e.term, type: b[8] as EntryType, data: new Uint8Array(b.buffer, b.byteOffset + 9, b.byteLength - 9) };
+}
+
+/** Parse a body whose CRC matched. */
+export function decodeRecord(b: Buffer, start: number, end: number): BaseRecord | OpRecord {
+  const r = new Reader(b, start, end);
+  const kind = r.u8();
+  switch (kind) {
+    case RecordKind.Base: {
+      const format = r.u8();
+      if (format !== WAL_FORMAT) throw new MalformedRecordError(`WAL format ${format}; this version reads format ${WAL_FORMAT}`);
+      const group = r.str();
+      const offset = { index: r.f64(), term: r.f64() };
+      const hardState = readHardState(r);
+      const snapshot = readSnapshot(r);
+      const { entries } = entryViews(b, r.at, end);
+      const last = entries[entries.length - 1];
+      const state: LogState = { offset, hardState, snapshot, lastIndex: last?.index ?? offset.index, lastTerm: last?.term ?? offset.term };
+      return { kind, format, group, state, entries };
+    }
+    case RecordKind.Save: {
+      const flags = r.u8();
+      const hardState = flags & HAS_HARD_STATE ? readHardState(r) : undefined;
+      const snapshot = flags & HAS_SNAPSHOT ? readSnapshot(r) : undefined;
+      const { entries } = entryViews(b, r.at, end);
+      return { kind, op: { kind: 'save', entries, ...(hardState ? { hardState } : {}), ...(snapshot ? { snapshot } : {}) }, replacesCorrupt: (flags & REPLACES_CORRUPT) !== 0 };
+    }
+    case RecordKind.CreateSnapshot: {
+      const index = r.f64();
+      const rest = unpack(r.view(r.u32())) as { confState: ConfState; inline?: Uint8Array; file?: string; dataCrc?: number; dataSize?: number; replacesCorrupt?: boolean };
+      return {
+        kind,
+        op: {
+          kind: 'createSnapshot',
+          index,
+          confState: { voters: [...rest.confState.voters], learners: [...rest.confState.learners] },
+          ...(rest.inline ? { inline: plain(rest.inline) } : {}),
+          ...(rest.file ? { file: rest.file } : {}),
+          ...(rest.dataCrc !== undefined ? { dataCrc: rest.dataCrc, dataSize: rest.dataSize } : {}),
+        },
+        replacesCorrupt: rest.replacesCorrupt === true,
+      };
+    }
+    default:
+      throw new MalformedRecordError(`unknown record kind ${kind}`);
+  }
+}
+
+export type ScanResult =
+  | { ok: true; records: Array<BaseRecord | OpRecord>; end: number }
+  | { ok: false; records: Array<BaseRecord | OpRecord>; end: number; problem: string; tail: boolean };
+
+/**
+ * Every record of a segment, stopping at the first that fails its length, checksum or parse.
+ * `tail` says whether that damage can be a torn final write: the bad record runs to the end of the
+ * file (or past it), or nothing but zero bytes follows its start. Anything else is damage inside
+ * the log.
+ */
+export function scanSegment(b: Buffer): ScanResult {
+  const records: Array<BaseRecord | OpRecord> = [];
+  let at = 0;
+  while (at < b.byteLength) {
+    const problem = recordProblem(b, at);
+    if (problem) return { ok: false, records, end: at, problem: problem.what, tail: problem.tornWrite || zerosFrom(b, at) };
+    const len = b.readUInt32LE(at);
+    const bodyStart = at + RECORD_HEADER_BYTES;
+    try {
+      records.push(decodeRecord(b, bodyStart, bodyStart + len));
+    } catch (err) {
+      return { ok: false, records, end: at, problem: (err as Error).message, tail: false };
+    }
+    at = bodyStart + len;
+  }
+  return { ok: true, records, end: at };
+}
+
+function recordProblem(b: Buffer, at: number): { what: string; tornWrite: boolean } | undefined {
+  if (b.byteLength - at < RECORD_HEADER_BYTES) return { what: `${b.byteLength - at} bytes, shorter than a record header`, tornWrite: true };
+  const len = b.readUInt32LE(at);
+  if (len === 0 || len > MAX_RECORD_BYTES) return { what: `record length ${len}`, tornWrite: false };
+  const end = at + RECORD_HEADER_BYTES + len;
+  if (end > b.byteLength) return { what: `record of ${len} bytes runs past the end of the file`, tornWrite: true };
+  const stored = b.readUInt32LE(at + 4);
+  const actual = crc32(b, 0, at + RECORD_HEADER_BYTES, end);
+  if (stored !== actual) return { what: `checksum mismatch at byte ${at}`, tornWrite: end === b.byteLength };
+  return undefined;
+}
+
+function zerosFrom(b: Buffer, at: number): boolean {
+  for (let i = at; i < b.byteLength; i++) if (b[i] !== 0) return false;
+  return true;
+}
