@@ -30,6 +30,7 @@ export interface ServerFlags {
   snapshotEntries?: string;
   snapshotBytes?: string;
   snapshotKeepEntries?: string;
+  cacheBytes?: string;
   voters?: string;
   deadNodeTimeoutMs?: string;
   logLevel?: string;
@@ -71,6 +72,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   snapshotEntries: { flag: '--snapshot-entries', kind: 'string' },
   snapshotBytes: { flag: '--snapshot-bytes', kind: 'string' },
   snapshotKeepEntries: { flag: '--snapshot-keep-entries', kind: 'string' },
+  cacheBytes: { flag: '--cache-bytes', kind: 'string' },
   voters: { flag: '--voters', kind: 'string' },
   deadNodeTimeoutMs: { flag: '--dead-node-timeout-ms', kind: 'string' },
   logLevel: { flag: '--log-level', kind: 'string' },

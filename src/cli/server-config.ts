@@ -22,15 +22,15 @@ function parseCount(s: Setting<string>, min: number): number {
 }
 
 /** Sizes as bytes or with a binary unit: 1048576, 1024KiB, 64MiB, 1g (k/m/g are powers of 1024). */
-function parseBytes(s: Setting<string>): number {
+function parseBytes(s: Setting<string>, min = 1): number {
   const m = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(s.value);
   const unit = m ? BYTE_UNITS[m[2].toLowerCase()] : undefined;
   const n = m && unit ? Number(m[1]) * unit : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${s.from}: expected a size such as 1048576, 512KiB or 64MiB (got ${JSON.stringify(s.value)})`);
+  if (!Number.isSafeInteger(n) || n < min) throw new UsageError(`${s.from}: expected a size such as 1048576, 512KiB or 64MiB (got ${JSON.stringify(s.value)})`);
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -71,10 +71,10 @@ function optionalAddr(layers: Layer[], key: 'textAddr' | 'gossipAddr'): HostPort
 export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContents?: string, fileName = 'config file'): NodeConfig {
   const layers = [fileContents === undefined ? {} : layerFromToml(fileContents, fileName), layerFromEnv(env), layerFromFlags(flags)];
   const str = (key: StringKey): Setting<string> | undefined => pick(layers, key);
-  const count = (key: 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries', dflt: number, bytes = false) => {
+  const count = (key: Exclude<StringKey, 'logLevel' | 'clusterId' | 'dataDir'>, dflt: number, bytes = false, min = 1) => {
     const s = str(key);
     if (!s) return dflt;
-    return bytes ? parseBytes(s) : parseCount(s, 1);
+    return bytes ? parseBytes(s, min) : parseCount(s, min);
   };
 
   const httpAddr = addrWithPort(layers, 'httpAddr', 'httpPort', DEFAULTS.httpAddr, DEFAULTS.httpAddr.host) ?? DEFAULTS.httpAddr;
@@ -119,6 +119,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     snapshotEntries: count('snapshotEntries', DEFAULTS.snapshotEntries),
     snapshotBytes: count('snapshotBytes', DEFAULTS.snapshotBytes, true),
     snapshotKeepEntries: count('snapshotKeepEntries', DEFAULTS.snapshotKeepEntries),
+    cacheBytes: count('cacheBytes', DEFAULTS.cacheBytes, true, 0),
     voters: count('voters', DEFAULTS.voters),
     deadNodeTimeoutMs: count('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs),
     logLevel: level,

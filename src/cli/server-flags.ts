@@ -38,6 +38,7 @@ export function serverOptions(): Option[] {
     new Option('--lease-reads', 'serve linearizable reads from the leader lease instead of ReadIndex (faster; trusts bounded clock drift)'),
     new Option('--snapshot-entries <n>', `snapshot and compact the Raft log past this many applied entries (default: ${d.snapshotEntries})`),
     new Option('--snapshot-bytes <size>', `...or past this many bytes of applied entries since the last snapshot (default: ${d.snapshotBytes / 1024 ** 2}MiB)`),
+    new Option('--cache-bytes <size>', `read cache of records in front of LMDB, frequency-aware (W-TinyLFU); 0 turns it off (default: ${d.cacheBytes / 1024 ** 2}MiB)`),
     new Option('--snapshot-keep-entries <n>', `entries kept behind a snapshot for lagging followers (default: ${d.snapshotKeepEntries})`),
     new Option('--voters <n>', `with gossip: promote members to Raft voters while there are fewer than this (default: ${d.voters})`),
     new Option('--dead-node-timeout-ms <ms>', `with gossip: remove a member from Raft after it has been dead this long (default: ${d.deadNodeTimeoutMs})`),

@@ -35,6 +35,8 @@ export interface NodeConfig {
   snapshotBytes: number;
   /** Entries kept behind a snapshot, so followers slightly behind catch up from the log. */
   snapshotKeepEntries: number;
+  /** Bytes of the read cache in front of the KV state machine (0: off). */
+  cacheBytes: number;
   /** Snapshots are sent to followers in chunks of this size. */
   snapshotChunkBytes: number;
   /** With gossip: members are promoted to Raft voters while there are fewer than this. */
@@ -62,6 +64,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   snapshotBytes: 64 * 1024 * 1024,
   snapshotKeepEntries: 1_000,
   snapshotChunkBytes: 1 << 20,
+  cacheBytes: 64 * 1024 * 1024,
   voters: 3,
   deadNodeTimeoutMs: 30_000,
   logLevel: 'info',

@@ -89,7 +89,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   } else {
     log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
   }
-  const store = new KvStore({ env: layout.kv, group: GROUP });
+  const store = new KvStore({ env: layout.kv, group: GROUP, cacheBytes: config.cacheBytes });
   if (store.discardedAfterOsCrash) {
     log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
   }
@@ -185,6 +185,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
   group.onAdvance = () => snapshotter.maybeSnapshot();
   running = { group, snapshotter };
   metrics.watchLog(storage, snapshotter);
+  metrics.watchCache(() => store.cacheStats());
   group.onPersist = (s) => metrics.fsyncSeconds.observe(s);
   group.onProposal = (outcome) => metrics.proposals.inc({ outcome });
   return {

@@ -17,7 +17,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     nodeId: config.nodeId,
     backup: kv,
     ...(config.faultInjection ? { faults } : {}),
-    observeRequest: (method, route, status, seconds) => metrics.requestSeconds.observe({ method, route, status: String(status) }, seconds),
+    observeRequest: (method, route, status, seconds) => metrics.requestSeconds.observe(method, route, status, seconds),
   });
   await http.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
   const addr = http.server.address();

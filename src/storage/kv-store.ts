@@ -24,6 +24,7 @@ import {
   type KvRecord,
 } from './kv-record.ts';
 import { exportImage, importImage, type KvSnapshotExport } from './kv-snapshot.ts';
+import { ReadCache, type CacheStats } from './read-cache.ts';
 
 export type { KvRecord } from './kv-record.ts';
 export type { KvSnapshotExport } from './kv-snapshot.ts';
@@ -38,7 +39,12 @@ export interface KvStoreOptions {
   group: string;
   /** The boot this process runs in (os-crash-guard.ts); tests pass another to act out an OS crash. */
   bootId?: string;
+  /** Bytes of records (and of "absent" answers) kept in the read cache; 0 turns it off. Default 16 MiB. */
+  cacheBytes?: number;
 }
+
+/** What a cached record costs beyond its key and value bytes (objects, map slots), for the byte bound. */
+const CACHED_RECORD_OVERHEAD = 160;
 
 export interface RangeQuery {
   /** Inclusive lower bound. */
@@ -101,6 +107,12 @@ export class KvStore {
   private readonly ownDir: string | undefined;
   /** True if the files were discarded at open because the OS went down while they were open. */
   readonly discardedAfterOsCrash: boolean = false;
+  /**
+   * Point reads, by key (latin1), with null for "absent": in step with what reads of LMDB return,
+   * because every applied write updates a cached key after its transaction commits, and an import
+   * clears it. Listings read LMDB.
+   */
+  private readonly cache: ReadCache<KvRecord | null> | undefined;
 
   constructor(options: KvStoreOptions) {
     assertGroupId(options.group);
@@ -115,13 +127,27 @@ export class KvStore {
     this.generation = meta.generation;
     this.data = this.openGeneration(meta.generation);
     this.applied = this.txApplied = this.durable = meta.appliedIndex;
+    const cacheBytes = options.cacheBytes ?? 16 << 20;
+    if (cacheBytes > 0) this.cache = new ReadCache(cacheBytes);
   }
 
   // ---- reads (of committed state) ----
 
   get(key: Uint8Array): KvRecord | undefined {
     this.assertOpen();
-    return readRecord(this.data, key);
+    if (!this.cache) return readRecord(this.data, key);
+    checkKey(key);
+    const k = mapKey(key);
+    const cached = this.cache.get(k);
+    if (cached !== undefined) return cached ?? undefined;
+    const r = readRecord(this.data, key);
+    this.cache.set(k, r ?? null, cachedBytes(k, r ?? null));
+    return r;
+  }
+
+  /** Hits, misses and size of the read cache (all zero when it is off). */
+  cacheStats(): CacheStats {
+    return this.cache?.stats() ?? { hits: 0, misses: 0, entries: 0, bytes: 0, capacityBytes: 0 };
   }
 
   range(q: RangeQuery = {}): RangeResult {
@@ -212,8 +238,12 @@ export class KvStore {
     if (this.closed) return Promise.reject(new Error(`kv store of group ${this.group} is closed`));
     if (this.importing) return Promise.reject(new Error(`kv store of group ${this.group} is importing a snapshot`));
     if (this.failure) return Promise.reject(this.failure);
-    const done = this.root.transaction(() => this.applyInTxn(index, fn)).then(
-      (o) => this.settle(index, o),
+    const written: BufferedTx[] = [];
+    const done = this.root.transaction(() => this.applyInTxn(index, fn, true, written)).then(
+      (o) => {
+        this.updateCache(written);
+        return this.settle(index, o);
+      },
       (err: Error) => {
         // A failed commit (disk full...) leaves txApplied ahead of the disk: accept nothing more.
         this.failure ??= err;
@@ -235,10 +265,11 @@ export class KvStore {
     if (this.importing) throw new Error(`kv store of group ${this.group} is importing a snapshot`);
     if (this.failure) throw this.failure;
     let outcomes: Array<Outcome<T>>;
+    const written: BufferedTx[] = [];
     try {
       outcomes = this.root.transactionSync(() => {
         const before = this.txApplied;
-        const out = items.map(({ index, fn }) => this.applyInTxn(index, fn, false));
+        const out = items.map(({ index, fn }) => this.applyInTxn(index, fn, false, written));
         // One applied-index record for the whole batch: it is in the same transaction as every write.
         if (this.txApplied !== before) this.writeMeta(this.txApplied);
         return out;
@@ -247,10 +278,11 @@ export class KvStore {
       this.failure ??= err as Error;
       throw err;
     }
+    this.updateCache(written);
     return outcomes.map((o, i) => this.settle(items[i].index, o));
   }
 
-  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta = true): Outcome<T> {
+  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: BufferedTx[]): Outcome<T> {
     if (index <= this.txApplied) return { skipped: true };
     const tx = new BufferedTx(this.data, index);
     let result: T;
@@ -260,9 +292,18 @@ export class KvStore {
       return { error };
     }
     tx.writeTo(this.data);
+    written.push(tx);
     this.txApplied = index;
     if (writeMeta) this.writeMeta(index);
     return { result };
+  }
+
+  /** Committed writes: keys in the cache get their new record (or "absent"); others stay out. */
+  private updateCache(written: BufferedTx[]): void {
+    if (!this.cache) return;
+    for (const tx of written) {
+      for (const [k, record] of tx.writtenRecords()) this.cache.replace(k, record, cachedBytes(k, record));
+    }
   }
 
   private writeMeta(appliedIndex: number): void {
@@ -320,6 +361,7 @@ export class KvStore {
         index,
       });
       this.data = db;
+      this.cache?.clear();
       this.generation = next;
       this.applied = this.txApplied = index;
       await old.drop();
@@ -416,6 +458,12 @@ class BufferedTx implements KvTx {
     return true;
   }
 
+  /** Every key this entry wrote (latin1), with its new record or null for a deletion. */
+  *writtenRecords(): Iterable<[string, KvRecord | null]> {
+    if (!this.writes) return;
+    for (const [k, w] of this.writes) yield [k, w.record];
+  }
+
   writeTo(db: DataDb): void {
     if (!this.writes) return;
     for (const { sk, bytes } of this.writes.values()) {
@@ -423,6 +471,10 @@ class BufferedTx implements KvTx {
       else void db.remove(sk);
     }
   }
+}
+
+function cachedBytes(k: string, r: KvRecord | null): number {
+  return k.length + (r ? r.value.byteLength + (r.key.byteLength > k.length ? r.key.byteLength : 0) : 0) + CACHED_RECORD_OVERHEAD;
 }
 
 function mapKey(key: Uint8Array): string {

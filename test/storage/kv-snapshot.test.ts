@@ -34,7 +34,11 @@ test('export then import reproduces every record and the applied index, also aft
   assert.equal(appliedIndex, 300);
   const dst = new KvStore({ env: path.join(dir, 'b'), group: 'g' });
   await dst.applyAt(5, (tx) => tx.put(bytes('stale'), bytes('gone after import')));
+  await dst.applyAt(6, (tx) => tx.put(bytes('key-001'), bytes('replaced by the import')));
+  assert.ok(dst.get(bytes('stale')) && dst.get(bytes('key-001')), 'read (and cached) before the import');
   await dst.importSnapshot([data], 300);
+  assert.equal(dst.get(bytes('stale')), undefined, 'a point read after the import sees the imported state, not a cached one');
+  assert.deepStrictEqual(dst.get(bytes('key-001'))?.value, src.get(bytes('key-001'))?.value);
   assert.deepStrictEqual(all(dst), all(src));
   assert.equal(dst.appliedIndex(), 300);
   assert.equal(dst.durableAppliedIndex(), 300);

@@ -10,7 +10,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KvRecord, KvService } from '../../kv/types.ts';
 import { ConcordError } from '../../kv/errors.ts';
-import { asBuffer } from './bytes.ts';
 import { writeRawError } from './errors.ts';
 import type { HttpLimits } from './limits.ts';
 import { keyFromPath } from './request-input.ts';
@@ -31,6 +30,26 @@ export interface FastGetOptions {
 
 /** Returns a request handler that answers and returns true, or returns false to leave the request to fastify. */
 export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerResponse, fallback: () => void) => boolean {
+  // Made once, not per request: a closure per request (and tsx's name-keeping wrapper around each)
+  // measured ~1.5 us of a serializable read's ~12 us of JavaScript.
+  const observe = o.observe;
+  const answerError = (res: ServerResponse, err: ConcordError, started: number) => {
+    writeRawError(res, err);
+    observe?.('GET', FAST_GET_ROUTE, err.status, (performance.now() - started) / 1000);
+  };
+  const answer = (res: ServerResponse, record: KvRecord | undefined, started: number) => {
+    if (res.destroyed) return;
+    if (!record) return answerError(res, NOT_FOUND, started);
+    const body = record.value; // node:http writes a Uint8Array as it is: no Buffer view to make
+    res.writeHead(200, recordHeaderList(record, 'content-type', 'application/octet-stream', 'content-length', String(body.byteLength)));
+    res.end(body);
+    observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
+  };
+  const fail = (res: ServerResponse, err: unknown, started: number, fallback: () => void) => {
+    if (!(err instanceof ConcordError)) return fallback();
+    if (!res.destroyed) answerError(res, err, started);
+  };
+
   return (req, res, fallback) => {
     const url = req.url;
     if (req.method !== 'GET' || url === undefined || !url.startsWith(PREFIX) || o.closing()) return false;
@@ -51,23 +70,7 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
     } catch {
       return false;
     }
-    const started = performance.now();
-    const answerError = (err: ConcordError) => {
-      writeRawError(res, err);
-      o.observe?.('GET', FAST_GET_ROUTE, err.status, (performance.now() - started) / 1000);
-    };
-    const answer = (record: KvRecord | undefined) => {
-      if (res.destroyed) return;
-      if (!record) return answerError(NOT_FOUND);
-      const body = asBuffer(record.value);
-      res.writeHead(200, [...recordHeaderList(record), 'content-type', 'application/octet-stream', 'content-length', String(body.byteLength)]);
-      res.end(body);
-      o.observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
-    };
-    const fail = (err: unknown) => {
-      if (!(err instanceof ConcordError)) return fallback();
-      if (!res.destroyed) answerError(err);
-    };
+    const started = observe ? performance.now() : 0;
     if (consistency === 'serializable') {
       // Answered in this turn: no promise and no microtask hop per read. With the header list in answer(),
       // this took a follower from 41-43k to ~52k serializable reads/s (64 connections, quiet machine).
@@ -75,12 +78,15 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
       try {
         record = o.kv.getSerializable(key);
       } catch (err) {
-        fail(err);
+        fail(res, err, started, fallback);
         return true;
       }
-      answer(record);
+      answer(res, record, started);
     } else {
-      o.kv.get(key, consistency ? { consistency } : undefined).then(answer, fail);
+      o.kv.get(key, consistency ? { consistency } : undefined).then(
+        (record) => answer(res, record, started),
+        (err: unknown) => fail(res, err, started, fallback),
+      );
     }
     return true;
   };
