@@ -1,0 +1,39 @@
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { decodeCommand, encodeCommand, type Envelope } from '../../src/kv/commands.ts';
+
+const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array(b));
+const command = fc.oneof(
+  fc.record({ t: fc.constant('put' as const), key: bytes, value: bytes, ifMatch: fc.option(fc.nat(), { nil: undefined }), ifNoneMatch: fc.option(fc.constant(true), { nil: undefined }), expiresAt: fc.option(fc.nat(), { nil: undefined }) }, { requiredKeys: ['t', 'key', 'value'] }),
+  fc.record({ t: fc.constant('del' as const), key: bytes, ifMatch: fc.option(fc.nat(), { nil: undefined }) }, { requiredKeys: ['t', 'key'] }),
+  fc.record({ t: fc.constant('batch' as const), ops: fc.array(fc.oneof(fc.record({ t: fc.constant('put' as const), key: bytes, value: bytes }), fc.record({ t: fc.constant('del' as const), key: bytes })), { maxLength: 5 }) }),
+);
+const envelope = fc.record({ n: fc.string({ maxLength: 40 }), s: fc.nat(), c: command });
+
+/** Optional fields absent rather than undefined, as the decoder produces them. */
+const clean = (e: Envelope) => JSON.parse(JSON.stringify(e, (_k, v: unknown) => (v instanceof Uint8Array ? [...v] : v)));
+
+it('every command round-trips through the binary encoding', () => {
+  fc.assert(
+    fc.property(envelope, (env) => {
+      assert.deepEqual(clean(decodeCommand(encodeCommand(env as Envelope))), clean(env as Envelope));
+    }),
+  );
+});
+
+it('entries written by Concord 0.1 (msgpack maps) still decode', () => {
+  const old = new Packr({ useRecords: false, moreTypes: false }).pack({ n: 'n1', s: 7, c: { t: 'put', key: Buffer.from('k'), value: Buffer.from('v') } });
+  const env = decodeCommand(old);
+  assert.deepEqual([env.n, env.s, env.c.t, Buffer.from((env.c as { key: Uint8Array }).key).toString()], ['n1', 7, 'put', 'k']);
+});
+
+it('a truncated, extended or unknown command is refused, never half-read', () => {
+  const good = encodeCommand({ n: 'n1', s: 1, c: { t: 'put', key: Buffer.from('key'), value: Buffer.from('value') } });
+  for (let cut = 2; cut < good.byteLength; cut++) assert.throws(() => decodeCommand(good.subarray(0, cut)), /ends early|unknown/);
+  assert.throws(() => decodeCommand(Buffer.concat([good, Buffer.from([0])])), /trailing bytes/);
+  const unknown = Uint8Array.from(good);
+  unknown[1] = 9;
+  assert.throws(() => decodeCommand(unknown), /version 9/);
+});
