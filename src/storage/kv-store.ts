@@ -238,8 +238,10 @@ export class KvStore {
     if (this.closed) return Promise.reject(new Error(`kv store of group ${this.group} is closed`));
     if (this.importing) return Promise.reject(new Error(`kv store of group ${this.group} is importing a snapshot`));
     if (this.failure) return Promise.reject(this.failure);
-    const written: BufferedTx[] = [];
-    const done = this.root.transaction(() => this.applyInTxn(index, fn, true, written)).then(
+    // Not through the cache: asynchronous transactions run on lmdb-js's schedule, and an earlier one's
+    // cache update may not have happened yet when this one reads.
+    const written: WrittenRecords = new Map();
+    const done = this.root.transaction(() => this.applyInTxn(index, fn, true, written, false)).then(
       (o) => {
         this.updateCache(written);
         return this.settle(index, o);
@@ -265,11 +267,11 @@ export class KvStore {
     if (this.importing) throw new Error(`kv store of group ${this.group} is importing a snapshot`);
     if (this.failure) throw this.failure;
     let outcomes: Array<Outcome<T>>;
-    const written: BufferedTx[] = [];
+    const written: WrittenRecords = new Map();
     try {
       outcomes = this.root.transactionSync(() => {
         const before = this.txApplied;
-        const out = items.map(({ index, fn }) => this.applyInTxn(index, fn, false, written));
+        const out = items.map(({ index, fn }) => this.applyInTxn(index, fn, false, written, true));
         // One applied-index record for the whole batch: it is in the same transaction as every write.
         if (this.txApplied !== before) this.writeMeta(this.txApplied);
         return out;
@@ -282,9 +284,21 @@ export class KvStore {
     return outcomes.map((o, i) => this.settle(items[i].index, o));
   }
 
-  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: BufferedTx[]): Outcome<T> {
+  /**
+   * One entry's writes, buffered, then written into the open transaction and noted in `written` (the
+   * batch's records so far, by key). With `viaCache`, a write's read of the record it replaces is
+   * answered from `written`, then from the cache (the committed state before this batch), before
+   * LMDB: that read was ~10% of a follower's CPU under puts.
+   */
+  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: WrittenRecords, viaCache: boolean): Outcome<T> {
     if (index <= this.txApplied) return { skipped: true };
-    const tx = new BufferedTx(this.data, index);
+    const cache = viaCache ? this.cache : undefined;
+    const tx = new BufferedTx(this.data, index, cache ? (key, k) => {
+      const w = written.get(k);
+      if (w !== undefined) return w ?? undefined;
+      const c = cache.peek(k);
+      return c !== undefined ? (c ?? undefined) : readRecord(this.data, key);
+    } : undefined);
     let result: T;
     try {
       result = fn(tx);
@@ -292,18 +306,19 @@ export class KvStore {
       return { error };
     }
     tx.writeTo(this.data);
-    written.push(tx);
+    for (const [k, record] of tx.writtenRecords()) written.set(k, record);
     this.txApplied = index;
     if (writeMeta) this.writeMeta(index);
     return { result };
   }
 
-  /** Committed writes: keys in the cache get their new record (or "absent"); others stay out. */
-  private updateCache(written: BufferedTx[]): void {
+  /**
+   * Committed writes go into the cache (a key just written is likely read or written again soon, and
+   * the next write to it reads it); admission to the main part still goes by how often a key is read.
+   */
+  private updateCache(written: WrittenRecords): void {
     if (!this.cache) return;
-    for (const tx of written) {
-      for (const [k, record] of tx.writtenRecords()) this.cache.replace(k, record, cachedBytes(k, record));
-    }
+    for (const [k, record] of written) this.cache.set(k, record, cachedBytes(k, record));
   }
 
   private writeMeta(appliedIndex: number): void {
@@ -416,6 +431,9 @@ function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
   return isHashedKey(sk) && Buffer.compare(r.key, key) !== 0 ? undefined : r;
 }
 
+/** Records written by a batch of entries so far, by key (latin1); null for a deletion. */
+type WrittenRecords = Map<string, KvRecord | null>;
+
 /** Buffers an entry's writes so that a throwing entry leaves no partial state behind. */
 class BufferedTx implements KvTx {
   /** By key (latin1), created at the first write: most entries write one key and read it only before. */
@@ -424,13 +442,16 @@ class BufferedTx implements KvTx {
   constructor(
     private readonly db: DataDb,
     readonly revision: number,
+    /** Reads of what this entry has not written itself; default LMDB. */
+    private readonly readPrior: (key: Uint8Array, k: string) => KvRecord | undefined = (key) => readRecord(db, key),
   ) {}
 
   get(key: Uint8Array): KvRecord | undefined {
     checkKey(key);
-    const w = this.writes?.get(mapKey(key));
+    const k = mapKey(key);
+    const w = this.writes?.get(k);
     if (w) return w.record ?? undefined;
-    return readRecord(this.db, key);
+    return this.readPrior(key, k);
   }
 
   put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): KvRecord {

@@ -79,12 +79,17 @@ export class ReadCache<V> {
     return slot.value;
   }
 
+  /** The cached value without counting an access (for the store's own reads, not its clients'). */
+  peek(key: string): V | undefined {
+    return this.index.get(key)?.value;
+  }
+
   /** Whether `key` is cached (no effect on recency or statistics). */
   has(key: string): boolean {
     return this.index.has(key);
   }
 
-  /** Insert after a miss. An entry bigger than the window is not cached at all. */
+  /** Insert (after a miss, or a write), or replace. An entry bigger than the window is not cached at all. */
   set(key: string, value: V, bytes: number): void {
     if (this.replace(key, value, bytes)) return;
     if (bytes > this.windowMax) return;

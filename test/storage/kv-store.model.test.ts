@@ -91,6 +91,56 @@ test('KvStore matches a sorted model for revisions and range queries', async (t)
   );
 });
 
+test('batches through applyAllSync, with the read cache on (even a tiny one) or off, read back as the model says, after each batch', async (t) => {
+  let run = 0;
+  const entry = fc.array(op, { minLength: 1, maxLength: 3 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.record({ entries: fc.array(entry, { minLength: 1, maxLength: 5 }), reads: fc.array(key, { maxLength: 6 }) }), { minLength: 1, maxLength: 10 }),
+      fc.constantFrom(0, 700, 16 << 20),
+      async (batches, cacheBytes) => {
+        const kv = new KvStore({ env: path.join(tempDir(t), `kv-batch-${run++}`), group: 'g', cacheBytes });
+        const model = new Map<string, ModelRecord>();
+        let index = 0;
+        try {
+          for (const batch of batches) {
+            kv.applyAllSync(
+              batch.entries.map((ops) => {
+                const revision = ++index;
+                for (const o of ops) {
+                  const k = Buffer.from(o.key).toString('hex');
+                  const prev = model.get(k);
+                  if (o.kind === 'delete') model.delete(k);
+                  else model.set(k, { key: Buffer.from(o.key), value: Buffer.from(o.value), createRevision: prev ? prev.createRevision : revision, modRevision: revision, version: prev ? prev.version + 1 : 1 });
+                }
+                return {
+                  index: revision,
+                  fn: (tx: Parameters<Parameters<KvStore['applyAllSync']>[0][number]['fn']>[0]) => {
+                    for (const o of ops) {
+                      if (o.kind === 'put') tx.put(o.key, o.value);
+                      else tx.delete(o.key);
+                    }
+                  },
+                };
+              }),
+            );
+            // Reads fill the cache; the next batch's writes then read what they replace from it.
+            for (const k of batch.reads) {
+              const want = model.get(Buffer.from(k).toString('hex'));
+              const got = kv.get(k);
+              assert.deepStrictEqual(got && show(got), want && show(want));
+            }
+          }
+          for (const r of model.values()) assert.deepStrictEqual(show(kv.get(r.key)!), show(r));
+        } finally {
+          await kv.close();
+        }
+      },
+    ),
+    { numRuns: 100 },
+  );
+});
+
 function show(r: { key: Uint8Array; value: Uint8Array; createRevision: number; modRevision: number; version: number }) {
   return [Buffer.from(r.key).toString('hex'), Buffer.from(r.value).toString('hex'), r.createRevision, r.modRevision, r.version];
 }
