@@ -9,7 +9,8 @@
 // Writes bench/results/latest.{md,svg,json} and a dated copy of each (a shortened run, e.g.
 // BENCH_SECONDS=2, writes bench/results/quick.* instead and leaves latest alone). Progress goes to stderr.
 // Env: BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNECTIONS (16,64), BENCH_MEMORY_KEYS (1000000; 0 skips),
-// BENCH_STARTUP_RUNS (3; 0 skips).
+// BENCH_STARTUP_RUNS (3; 0 skips), BENCH_ROUNDS (3: every cell runs that many times, in rounds over all
+// cells, and the report shows each cell's median run; the machine's load swings by a third within minutes).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -21,7 +22,7 @@ import { onCleanup } from './cleanup.ts';
 import { ensureEtcd, EtcdCluster, etcdVersion, type EtcdMember } from './etcd.ts';
 import { bulkLoad, concordBatch, etcdTxn } from './bulk-load.ts';
 import { cpuSeconds, rss, type Rss } from './procstat.ts';
-import { renderMarkdown, renderSvg, type CellResult, type MemoryResult, type Op, type Results, type System } from './report.ts';
+import { medianRuns, renderMarkdown, renderSvg, type CellResult, type MemoryResult, type Op, type Results, type System } from './report.ts';
 import { timeEtcdStart, timeNpmStart, type StartupTime } from './startup.ts';
 import { ensureWrk, wrkAsync, wrkVersion, type WrkOptions } from './wrk.ts';
 
@@ -34,6 +35,7 @@ const WARMUP = num('BENCH_WARMUP', Math.min(2, SECONDS));
 const CONNS = (process.env.BENCH_CONNECTIONS ?? '16,64').split(',').map(Number);
 const MEMORY_KEYS = num('BENCH_MEMORY_KEYS', 1_000_000);
 const STARTUP_RUNS = num('BENCH_STARTUP_RUNS', 3);
+const ROUNDS = Math.max(1, num('BENCH_ROUNDS', 3));
 const KEYS = 10_000;
 const VALUE = Buffer.alloc(100, 'v');
 const OPS: Op[] = ['put', 'lin-get', 'ser-get', 'mix'];
@@ -41,7 +43,7 @@ const SINGLE_OPS: Op[] = ['put', 'lin-get'];
 const SINGLE_CONNS = Math.max(...CONNS);
 /** Lets the preload and the 1M-key load use 1,000-put transactions; single-key requests are unaffected. */
 const ETCD_FLAGS = ['--max-txn-ops', '1000'];
-const FULL = SECONDS >= 10 && CONNS.join() === '16,64' && MEMORY_KEYS >= 1_000_000 && STARTUP_RUNS >= 1;
+const FULL = SECONDS >= 10 && CONNS.join() === '16,64' && MEMORY_KEYS >= 1_000_000 && STARTUP_RUNS >= 1 && ROUNDS >= 3;
 
 const t0 = Date.now();
 const log = (msg: string) => console.error(`[compare ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
@@ -120,14 +122,15 @@ async function checkLoaded(s: Sut): Promise<void> {
 
 // ---- cells ------------------------------------------------------------------------------------------
 
-const cells: CellResult[] = [];
+/** Every measured run, in order; the report's cells are the median run of each (medianRuns). */
+const runs: CellResult[] = [];
 let cellNo = 0;
 let cellTotal = 0;
 const lastLeader = new Map<string, string>();
 
-async function runCell(nodes: number, op: Op, conns: number, system: System, url: string, target: string, opts: Pick<WrkOptions, 'script' | 'env'>, pids: number[]): Promise<void> {
+async function runCell(round: number, nodes: number, op: Op, conns: number, system: System, url: string, target: string, opts: Pick<WrkOptions, 'script' | 'env'>, pids: number[]): Promise<void> {
   cellNo++;
-  const label = `${nodes} node${nodes > 1 ? 's' : ''} · ${op} · ${conns} conns · ${system} (${target})`;
+  const label = `${nodes} node${nodes > 1 ? 's' : ''} · ${op} · ${conns} conns · ${system} (${target}) · round ${round}`;
   if (WARMUP > 0) await wrkAsync(url, { ...opts, connections: conns, seconds: WARMUP });
   const cpu0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
   const w0 = performance.now();
@@ -135,7 +138,7 @@ async function runCell(nodes: number, op: Op, conns: number, system: System, url
   const wall = (performance.now() - w0) / 1000;
   const cpuPct = (100 * (pids.reduce((a, p) => a + cpuSeconds(p), 0) - cpu0)) / wall;
   const load1 = os.loadavg()[0];
-  cells.push({ nodes, op, conns, system, target, r, cpuPct, load1 });
+  runs.push({ nodes, op, conns, system, target, r, cpuPct, load1, round });
   log(`[${cellNo}/${cellTotal}] ${label}: ${Math.round(r.rps).toLocaleString('en')} ops/s, p50 ${r.p50ms.toFixed(2)} p99 ${r.p99ms.toFixed(2)} p99.9 ${r.p999ms.toFixed(2)} ms, errors ${r.errors}, server CPU ${cpuPct.toFixed(0)}%, load ${load1.toFixed(1)}`);
   if (r.errors > 0.001 * r.requests) {
     note(`${label}: ${r.errors} errors out of ${r.requests} requests (non-2xx ${r.non2xx}, socket ${JSON.stringify(r.socketErrors)})`);
@@ -143,22 +146,21 @@ async function runCell(nodes: number, op: Op, conns: number, system: System, url
 }
 
 /** One group = one (nodes, op, conns): each system in turn, the order rotating from group to group. */
-async function runGroup(groupNo: number, nodes: number, op: Op, conns: number, suts: Sut[], ceiling?: { url: string; pid: number }): Promise<void> {
-  type Run = () => Promise<void>;
-  const runs: Run[] = [];
+async function runGroup(round: number, groupNo: number, nodes: number, op: Op, conns: number, suts: Sut[], ceiling?: { url: string; pid: number }): Promise<void> {
+  const group: Array<() => Promise<void>> = [];
   for (const s of suts) {
-    runs.push(async () => {
+    group.push(async () => {
       const { leader, follower } = await s.targets();
       const t = op === 'ser-get' ? follower : leader;
       const key = `${nodes}/${s.system}`;
       if (lastLeader.has(key) && lastLeader.get(key) !== leader.name) note(`${s.system} (${nodes} nodes): leader moved from ${lastLeader.get(key)} to ${leader.name} before ${op} at ${conns} conns`);
       lastLeader.set(key, leader.name);
-      await runCell(nodes, op, conns, s.system, t.url, `${t.name}, ${t === leader ? 'leader' : 'follower'}`, s.script(op), s.pids());
+      await runCell(round, nodes, op, conns, s.system, t.url, `${t.name}, ${t === leader ? 'leader' : 'follower'}`, s.script(op), s.pids());
     });
   }
-  if (ceiling) runs.push(() => runCell(nodes, op, conns, 'ceiling', `${ceiling.url}/`, 'node:http', { script: 'plain.lua' }, [ceiling.pid]));
-  const k = groupNo % runs.length;
-  for (const run of [...runs.slice(k), ...runs.slice(0, k)]) await run();
+  if (ceiling) group.push(() => runCell(round, nodes, op, conns, 'ceiling', `${ceiling.url}/`, 'node:http', { script: 'plain.lua' }, [ceiling.pid]));
+  const k = groupNo % group.length;
+  for (const run of [...group.slice(k), ...group.slice(0, k)]) await run();
 }
 
 
@@ -187,8 +189,9 @@ function newResults(): Results {
       loadStart: os.loadavg()[0],
       loadEnd: NaN,
     },
-    params: { seconds: SECONDS, warmup: WARMUP, conns: CONNS, keys: KEYS, valueBytes: VALUE.length, singleConns: SINGLE_CONNS, memoryKeys: MEMORY_KEYS },
-    cells,
+    params: { seconds: SECONDS, warmup: WARMUP, conns: CONNS, keys: KEYS, valueBytes: VALUE.length, singleConns: SINGLE_CONNS, memoryKeys: MEMORY_KEYS, rounds: ROUNDS },
+    cells: [],
+    runs,
     startup: { concord: [], etcdMs: [] },
     memory: [],
     notes,
@@ -235,12 +238,14 @@ async function comparison(): Promise<void> {
           suts.push(concordSut(cc.cluster, cc.stop));
           await loadBoth(suts, (await etcdC.leader()).clientUrl);
           let g = 0;
-          if (n === 3) {
-            for (const conns of CONNS) {
-              for (const op of OPS) await runGroup(g++, n, op, conns, suts, op === 'ser-get' ? ceiling : undefined);
+          for (let round = 1; round <= ROUNDS; round++) {
+            if (n === 3) {
+              for (const conns of CONNS) {
+                for (const op of OPS) await runGroup(round, g++, n, op, conns, suts, op === 'ser-get' ? ceiling : undefined);
+              }
+            } else {
+              for (const op of SINGLE_OPS) await runGroup(round, g++, n, op, SINGLE_CONNS, suts);
             }
-          } else {
-            for (const op of SINGLE_OPS) await runGroup(g++, n, op, SINGLE_CONNS, suts);
           }
         } finally {
           for (const s of suts) await s.stop();
@@ -254,7 +259,7 @@ async function comparison(): Promise<void> {
   }
 
 async function main(results: Results): Promise<void> {
-  cellTotal = CONNS.length * (OPS.length * 2 + 1) + SINGLE_OPS.length * 2;
+  cellTotal = ROUNDS * (CONNS.length * (OPS.length * 2 + 1) + SINGLE_OPS.length * 2);
   log(`${cellTotal} cells of ${WARMUP} s warm-up + ${SECONDS} s; about ${Math.round((cellTotal * (WARMUP + SECONDS)) / 60)} min of load, plus setup, startup timing and the ${MEMORY_KEYS.toLocaleString('en')}-key memory test`);
 
   // Time to a working cluster first, while nothing else of ours runs.
@@ -329,6 +334,7 @@ async function memory(system: 'etcd' | 'concord'): Promise<MemoryResult> {
 }
 
 function write(results: Results): string {
+  results.cells = medianRuns(results.runs ?? results.cells);
   const dir = path.join(here, 'results');
   fs.mkdirSync(dir, { recursive: true });
   const stamp = results.date.slice(0, 16).replace(/:/g, '-');

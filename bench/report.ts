@@ -22,6 +22,10 @@ export interface CellResult {
   /** CPU used by the system's processes during the measured run, % of one core (all members together). */
   cpuPct: number;
   load1: number;
+  /** Which round of the run this was (1 when there was one). */
+  round?: number;
+  /** On a cell chosen by medianRuns: ops/s of every run of it, lowest first. */
+  allRps?: number[];
 }
 
 export interface MemoryResult {
@@ -38,8 +42,11 @@ export interface Results {
   /** False for a shortened run (fewer seconds, connections, keys or startup runs than the full one). */
   full: boolean;
   env: { concord: string; etcd: string; node: string; wrk: string; cpus: string; kernel: string; memGiB: number; loadStart: number; loadEnd: number };
-  params: { seconds: number; warmup: number; conns: number[]; keys: number; valueBytes: number; singleConns: number; memoryKeys: number };
+  params: { seconds: number; warmup: number; conns: number[]; keys: number; valueBytes: number; singleConns: number; memoryKeys: number; rounds?: number };
+  /** One per cell: its median run (what the tables, targets and chart show). */
   cells: CellResult[];
+  /** Every run of every cell (absent in results written before rounds existed). */
+  runs?: CellResult[];
   startup: { concord: StartupTime[]; etcdMs: number[] };
   memory: MemoryResult[];
   notes: string[];
@@ -62,6 +69,22 @@ const median = (xs: number[]) => {
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+
+/**
+ * Each cell's median run by ops/s (the lower middle one for an even count), with every run's ops/s
+ * attached: the run shown is one that happened, percentiles and CPU included, not an average of runs.
+ */
+export function medianRuns(runs: CellResult[]): CellResult[] {
+  const byCell = new Map<string, CellResult[]>();
+  for (const r of runs) {
+    const k = `${r.nodes}/${r.op}/${r.conns}/${r.system}`;
+    byCell.set(k, [...(byCell.get(k) ?? []), r]);
+  }
+  return [...byCell.values()].map((rs) => {
+    const sorted = [...rs].sort((a, b) => a.r.rps - b.r.rps);
+    return { ...sorted[Math.floor((sorted.length - 1) / 2)], allRps: sorted.map((x) => x.r.rps) };
+  });
+}
 
 function find(res: Results, nodes: number, op: Op, conns: number, system: System): CellResult | undefined {
   return res.cells.find((c) => c.nodes === nodes && c.op === op && c.conns === conns && c.system === system);
@@ -104,8 +127,8 @@ export function targets(res: Results): TargetCheck[] {
 
 function cellTable(res: Results, nodes: number): string[] {
   const lines = [
-    '| cell | conns | system | sent to | ops/s | p50 ms | p99 ms | p99.9 ms | errors | server CPU | Concord/etcd ops/s | Concord/ceiling ops/s | Concord/etcd p99 |',
-    '| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| cell | conns | system | sent to | ops/s | every run, ops/s | p50 ms | p99 ms | p99.9 ms | errors | server CPU | Concord/etcd ops/s | Concord/ceiling ops/s | Concord/etcd p99 |',
+    '| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const opsInRun = [...new Set(res.cells.filter((c) => c.nodes === nodes && c.system !== 'ceiling').map((c) => c.op))];
   const connsInRun = [...new Set(res.cells.filter((c) => c.nodes === nodes).map((c) => c.conns))];
@@ -121,7 +144,8 @@ function cellTable(res: Results, nodes: number): string[] {
         const isC = cell.system === 'concord';
         const errs = r.errors === 0 ? '0' : `**${r.errors}** (${((100 * r.errors) / Math.max(1, r.requests)).toFixed(2)}%)`;
         const sys = cell.system === 'ceiling' ? 'node:http ceiling' : cell.system === 'concord' ? '**Concord**' : 'etcd';
-        lines.push(`| ${OP_LABEL[op]} | ${conns} | ${sys} | ${cell.target} | ${ops(r.rps)} | ${f2(r.p50ms)} | ${f2(r.p99ms)} | ${f2(r.p999ms)} | ${errs} | ${cell.cpuPct.toFixed(0)}% | ${
+        const every = (cell.allRps ?? [r.rps]).map(ops).join(' · ');
+        lines.push(`| ${OP_LABEL[op]} | ${conns} | ${sys} | ${cell.target} | ${ops(r.rps)} | ${every} | ${f2(r.p50ms)} | ${f2(r.p99ms)} | ${f2(r.p999ms)} | ${errs} | ${cell.cpuPct.toFixed(0)}% | ${
           isC && e ? `**${ratio(r.rps / e.r.rps)}**` : ''} | ${isC && ceilRef ? ratio(r.rps / ceilRef.r.rps) : ''} | ${isC && e ? ratio(r.p99ms / e.r.p99ms) : ''} |`);
       }
     }
@@ -143,7 +167,7 @@ export function renderMarkdown(res: Results, svgName: string): string {
   L.push(`- **Protocol:** etcd through its v3 JSON gateway, which the etcd process serves itself by proxying each request to its own gRPC server: put = \`POST /v3/kv/put {"key","value"}\` (base64), linearizable get = \`POST /v3/kv/range {"key"}\`, serializable get = the same with \`"serializable":true\`. Concord through HTTP v1: put = \`PUT /v1/kv/{key}\` (raw body), linearizable get = \`GET /v1/kv/{key}\`, serializable get = \`GET /v1/kv/{key}?consistency=serializable\`. The mix is 90% linearizable get, 10% put, chosen per request.`);
   L.push(`- **Data:** ${p.keys.toLocaleString('en')} keys \`key-0\` … \`key-${p.keys - 1}\`, ${p.valueBytes}-byte values, all preloaded in both systems before any cell; each request picks a key uniformly.`);
   L.push(`- **Where requests go:** put, linearizable get and the mix to the leader (etcd's found through \`/v3/maintenance/status\` on every member, Concord's through \`GET /v1/cluster\`), looked up again before every cell; serializable get to a follower. The bare \`node:http\` server (bench/bare-http.ts) answers \`GET /\` with a 14-byte JSON body: the most any single Node HTTP process does here.`);
-  L.push(`- **Load:** wrk, 2 threads (the machine's cores are shared with the servers), ${p.conns.join(' and ')} keep-alive connections, Lua scripts in bench/wrk/ (etcd.lua, concord.lua, plain.lua). Each cell: ${p.warmup} s warm-up run, then ${p.seconds} s measured. Percentiles are wrk's (its latency histogram through a Lua \`done()\`), from send to complete response, without correction for coordinated omission. "errors" = non-2xx answers plus socket errors and timeouts (10 s). "server CPU" = CPU time of the system's processes (all members together) during the measured run, in % of one core.`);
+  L.push(`- **Load:** wrk, 2 threads (the machine's cores are shared with the servers), ${p.conns.join(' and ')} keep-alive connections, Lua scripts in bench/wrk/ (etcd.lua, concord.lua, plain.lua). Each cell: ${p.warmup} s warm-up run, then ${p.seconds} s measured${(p.rounds ?? 1) > 1 ? `, ${p.rounds} times: the run goes over all cells ${p.rounds} times (rounds), and each row shows the cell's median run by ops/s — its own percentiles and CPU, not an average — with every run's ops/s beside it (all runs are in the JSON)` : ''}. Percentiles are wrk's (its latency histogram through a Lua \`done()\`), from send to complete response, without correction for coordinated omission. "errors" = non-2xx answers plus socket errors and timeouts (10 s). "server CPU" = CPU time of the system's processes (all members together) during the measured run, in % of one core.`);
   L.push(`- **Fairness:** the cells are interleaved — for each cell etcd and Concord (and, for serializable get, the ceiling) run one right after the other against the same load, the order rotating from cell to cell — so drift in the machine's load hits both sides alike. Both clusters (and the bare server) stay up through the 3-node cells; only the one under load is busy.`);
   L.push(`- **Single node:** a 1-member etcd and a 1-node Concord, put and linearizable get at ${p.singleConns} connections, same method.`);
   L.push(`- **Startup:** \`npm start\` (\`tsx src/cli/main.ts dev --nodes 3\`, here with a temp \`--data-dir\` and free \`--base-http-port\`/\`--base-raft-port\`) from spawn until "3 nodes up" is printed, and until a \`PUT\` is acknowledged and a linearizable \`GET\` returns it (polling every 20 ms); etcd: spawn of 3 members until a put and a linearizable range through the gateway succeed. Fresh data dirs each time.`);
