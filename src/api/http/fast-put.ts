@@ -31,7 +31,7 @@ export interface FastPutOptions {
 /** Returns a request handler that takes the request and returns true, or returns false to leave it to fastify. */
 export function fastPut(o: FastPutOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
   const observe = o.observe;
-  const answered = (res: ServerResponse, status: number, started: number) => observe?.('PUT', FAST_PUT_ROUTE, status, (performance.now() - started) / 1000);
+  const answered = (status: number, started: number) => observe?.('PUT', FAST_PUT_ROUTE, status, (performance.now() - started) / 1000);
 
   const write = (res: ServerResponse, key: Buffer, value: Buffer, started: number) => {
     o.kv.put(key, value).then(
@@ -40,14 +40,14 @@ export function fastPut(o: FastPutOptions): (req: IncomingMessage, res: ServerRe
         const body = `{"revision":${revision}}`;
         res.writeHead(200, ['etag', `"${revision}"`, 'content-type', 'application/json; charset=utf-8', 'content-length', String(body.length)]);
         res.end(body);
-        answered(res, 200, started);
+        answered(200, started);
       },
       (err: unknown) => {
         const known = err instanceof ConcordError ? err : INTERNAL;
         if (known === INTERNAL) o.logError(err, 'PUT /v1/kv/{key} failed');
         if (res.destroyed) return;
         writeRawError(res, known);
-        answered(res, known.status, started);
+        answered(known.status, started);
       },
     );
   };
