@@ -14,6 +14,7 @@
 // Entries written by Concord 0.1 are msgpack maps and still decode.
 
 import { Packr } from 'msgpackr';
+import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
 
 export type Command =
   | { t: 'put'; key: Uint8Array; value: Uint8Array; ifMatch?: number; ifNoneMatch?: boolean; expiresAt?: number }
@@ -59,32 +60,32 @@ export function encodeCommand(env: Envelope): Uint8Array {
       for (const op of c.ops) size += 1 + 4 + op.key.byteLength + (op.t === 'put' ? 4 + op.value.byteLength : 0);
       break;
   }
-  const w = new Cursor(Buffer.allocUnsafe(size));
-  w.putU8(MARKER);
-  w.putU8(VERSION);
-  w.putU8(node.byteLength);
-  w.putRaw(node);
-  w.putF64(env.s);
-  w.putU8(KIND[c.t]);
+  const w = new ByteWriter(Buffer.allocUnsafe(size));
+  w.u8(MARKER);
+  w.u8(VERSION);
+  w.u8(node.byteLength);
+  w.bytes(node);
+  w.f64(env.s);
+  w.u8(KIND[c.t]);
   switch (c.t) {
     case 'put':
-      w.putU8((c.ifMatch !== undefined ? IF_MATCH : 0) | (c.ifNoneMatch ? IF_NONE_MATCH : 0) | (c.expiresAt !== undefined ? EXPIRES : 0));
-      if (c.ifMatch !== undefined) w.putF64(c.ifMatch);
-      if (c.expiresAt !== undefined) w.putF64(c.expiresAt);
-      w.putBytes(c.key);
-      w.putBytes(c.value);
+      w.u8((c.ifMatch !== undefined ? IF_MATCH : 0) | (c.ifNoneMatch ? IF_NONE_MATCH : 0) | (c.expiresAt !== undefined ? EXPIRES : 0));
+      if (c.ifMatch !== undefined) w.f64(c.ifMatch);
+      if (c.expiresAt !== undefined) w.f64(c.expiresAt);
+      putBytes(w, c.key);
+      putBytes(w, c.value);
       break;
     case 'del':
-      w.putU8(c.ifMatch !== undefined ? IF_MATCH : 0);
-      if (c.ifMatch !== undefined) w.putF64(c.ifMatch);
-      w.putBytes(c.key);
+      w.u8(c.ifMatch !== undefined ? IF_MATCH : 0);
+      if (c.ifMatch !== undefined) w.f64(c.ifMatch);
+      putBytes(w, c.key);
       break;
     case 'batch':
-      w.putU32(c.ops.length);
+      w.u32(c.ops.length);
       for (const op of c.ops) {
-        w.putU8(KIND[op.t]);
-        w.putBytes(op.key);
-        if (op.t === 'put') w.putBytes(op.value);
+        w.u8(KIND[op.t]);
+        putBytes(w, op.key);
+        if (op.t === 'put') putBytes(w, op.value);
       }
       break;
   }
@@ -94,11 +95,11 @@ export function encodeCommand(env: Envelope): Uint8Array {
 /** Decode a command; keys and values are views of `data`. Throws on anything malformed. */
 export function decodeCommand(data: Uint8Array): Envelope {
   if (data[0] !== MARKER) return legacy.unpack(data) as Envelope;
-  const r = new Cursor(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const r = new ByteReader(Buffer.from(data.buffer, data.byteOffset, data.byteLength), 0, data.byteLength, () => new Error('command ends early'));
   r.u8();
   const version = r.u8();
   if (version !== VERSION) throw new Error(`command format version ${version} is not known to this version`);
-  const n = r.str();
+  const n = r.view(r.u8()).toString('utf8');
   const s = r.f64();
   const kind = r.u8();
   let c: Command;
@@ -106,84 +107,38 @@ export function decodeCommand(data: Uint8Array): Envelope {
     const flags = r.u8();
     const ifMatch = flags & IF_MATCH ? r.f64() : undefined;
     const expiresAt = flags & EXPIRES ? r.f64() : undefined;
-    const key = r.bytes();
-    const value = r.bytes();
+    const key = readBytes(r);
+    const value = readBytes(r);
     c = { t: 'put', key, value, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(flags & IF_NONE_MATCH ? { ifNoneMatch: true } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
   } else if (kind === KIND.del) {
     const flags = r.u8();
     const ifMatch = flags & IF_MATCH ? r.f64() : undefined;
-    c = { t: 'del', key: r.bytes(), ...(ifMatch !== undefined ? { ifMatch } : {}) };
+    c = { t: 'del', key: readBytes(r), ...(ifMatch !== undefined ? { ifMatch } : {}) };
   } else if (kind === KIND.batch) {
     const count = r.u32();
     const ops: Extract<Command, { t: 'batch' }>['ops'] = [];
     for (let i = 0; i < count; i++) {
       const t = r.u8();
-      if (t === KIND.put) ops.push({ t: 'put', key: r.bytes(), value: r.bytes() });
-      else if (t === KIND.del) ops.push({ t: 'del', key: r.bytes() });
+      if (t === KIND.put) ops.push({ t: 'put', key: readBytes(r), value: readBytes(r) });
+      else if (t === KIND.del) ops.push({ t: 'del', key: readBytes(r) });
       else throw new Error(`unknown batch operation ${t}`);
     }
     c = { t: 'batch', ops };
   } else {
     throw new Error(`unknown command kind ${kind}`);
   }
-  if (r.at !== r.b.byteLength) throw new Error('trailing bytes after the command');
+  if (r.at !== r.end) throw new Error('trailing bytes after the command');
   return { n, s, c };
 }
 
-/** Sequential reads and writes over one buffer, bounds-checked on read. */
-class Cursor {
-  at = 0;
-  constructor(readonly b: Buffer) {}
+/** A byte string: u32 length, then the bytes. */
+function putBytes(w: ByteWriter, v: Uint8Array): void {
+  w.u32(v.byteLength);
+  w.bytes(v);
+}
 
-  putU8(v: number): void {
-    this.b[this.at++] = v;
-  }
-  putU32(v: number): void {
-    this.at = this.b.writeUInt32LE(v, this.at);
-  }
-  putF64(v: number): void {
-    this.at = this.b.writeDoubleLE(v, this.at);
-  }
-  putRaw(v: Uint8Array): void {
-    this.b.set(v, this.at);
-    this.at += v.byteLength;
-  }
-  putBytes(v: Uint8Array): void {
-    this.putU32(v.byteLength);
-    this.putRaw(v);
-  }
-
-  private need(n: number): void {
-    if (this.at + n > this.b.byteLength) throw new Error('command ends early');
-  }
-  u8(): number {
-    this.need(1);
-    return this.b[this.at++];
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.b.readUInt32LE(this.at);
-    this.at += 4;
-    return v;
-  }
-  f64(): number {
-    this.need(8);
-    const v = this.b.readDoubleLE(this.at);
-    this.at += 8;
-    return v;
-  }
-  str(): string {
-    const len = this.u8();
-    this.need(len);
-    const v = this.b.toString('utf8', this.at, this.at + len);
-    this.at += len;
-    return v;
-  }
-  bytes(): Uint8Array {
-    const len = this.u32();
-    this.need(len);
-    const v = new Uint8Array(this.b.buffer, this.b.byteOffset + this.at, len);
-    this.at += len;
-    return v;
-  }
+/** A byte string as a plain Uint8Array view of the command. */
+function readBytes(r: ByteReader): Uint8Array {
+  const v = r.view(r.u32());
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }

@@ -23,6 +23,7 @@
 import { Packr } from 'msgpackr';
 import type { ConfState, Entry, EntryType, HardState } from '../raft/types.ts';
 import { crc32 } from './checksum.ts';
+import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
 import type { EncodedEntry, LogOp, LogState, StoredSnapshot } from './raft-log-state.ts';
 
 export const WAL_FORMAT = 1;
@@ -65,28 +66,9 @@ export type OpRecord = { kind: RecordKind.Save | RecordKind.CreateSnapshot; op: 
 // ---- writing ----
 
 /** Writes one record into a buffer of exactly its size (callers add up the sizes first). */
-class RecordWriter {
-  readonly b: Buffer;
-  at = RECORD_HEADER_BYTES;
-
+class RecordWriter extends ByteWriter {
   constructor(bodyBytes: number) {
-    this.b = Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyBytes);
-  }
-  u8(v: number): void {
-    this.b[this.at++] = v;
-  }
-  u16(v: number): void {
-    this.at = this.b.writeUInt16LE(v, this.at);
-  }
-  u32(v: number): void {
-    this.at = this.b.writeUInt32LE(v, this.at);
-  }
-  f64(v: number): void {
-    this.at = this.b.writeDoubleLE(v, this.at);
-  }
-  bytes(v: Uint8Array): void {
-    this.b.set(v, this.at);
-    this.at += v.byteLength;
+    super(Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyBytes), RECORD_HEADER_BYTES);
   }
   str(v: Buffer): void {
     this.u16(v.byteLength);
@@ -203,45 +185,9 @@ export function encodeBase(group: string, state: LogState, entries: readonly Ent
 /** Thrown for a record whose body does not parse (its CRC matched: written by a different format or a bug). */
 export class MalformedRecordError extends Error {}
 
-class Reader {
-  at: number;
-  constructor(
-    readonly b: Buffer,
-    start: number,
-    private readonly end: number,
-  ) {
-    this.at = start;
-  }
-  private need(n: number): void {
-    if (this.at + n > this.end) throw new MalformedRecordError('record body ends early');
-  }
-  u8(): number {
-    this.need(1);
-    return this.b.readUInt8(this.at++);
-  }
-  u16(): number {
-    this.need(2);
-    const v = this.b.readUInt16LE(this.at);
-    this.at += 2;
-    return v;
-  }
-  u32(): number {
-    this.need(4);
-    const v = this.b.readUInt32LE(this.at);
-    this.at += 4;
-    return v;
-  }
-  f64(): number {
-    this.need(8);
-    const v = this.b.readDoubleLE(this.at);
-    this.at += 8;
-    return v;
-  }
-  view(n: number): Buffer {
-    this.need(n);
-    const v = this.b.subarray(this.at, this.at + n);
-    this.at += n;
-    return v;
+class Reader extends ByteReader {
+  constructor(b: Buffer, start: number, end: number) {
+    super(b, start, end, () => new MalformedRecordError('record body ends early'));
   }
   str(): string {
     return this.view(this.u16()).toString('utf8');
