@@ -469,12 +469,23 @@ class BufferedTx implements KvTx {
     private readonly readPrior: (key: Uint8Array, k: string) => KvRecord | undefined = (key) => readRecord(db, key),
   ) {}
 
+  /**
+   * The last key read that this entry had not written, and what it held: a command checks the record
+   * (preconditions) and put()/delete() then read it again, which must not cost a second lookup.
+   */
+  private priorKey: string | undefined;
+  private priorRecord: KvRecord | undefined;
+
   get(key: Uint8Array): KvRecord | undefined {
     checkKey(key);
     const k = mapKey(key);
     const w = this.writes?.get(k);
     if (w) return w.record ?? undefined;
-    return this.readPrior(key, k);
+    if (k !== this.priorKey) {
+      this.priorRecord = this.readPrior(key, k);
+      this.priorKey = k;
+    }
+    return this.priorRecord;
   }
 
   put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): KvRecord {
