@@ -32,12 +32,10 @@ export class NodeMetrics {
   constructor(group: RaftGroup, transport: PeerStatsSource) {
     this.registry.registerMetric(this.requestSeconds as unknown as Parameters<Registry['registerMetric']>[0]);
     collectDefaultMetrics({ register: this.registry, prefix: 'concord_process_' });
-    const gauge = (name: string, help: string, read: () => number) =>
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
-    gauge('concord_raft_term', 'Current Raft term', () => group.node.status().term);
-    gauge('concord_raft_commit_index', 'Highest index known committed', () => group.node.status().commit);
-    gauge('concord_raft_applied_index', 'Highest index applied to the state machine', () => group.node.status().applied);
-    gauge('concord_raft_leader_changes', 'Role or leader changes seen by this node', () => group.leaderChanges);
+    this.gauge('concord_raft_term', 'Current Raft term', () => group.node.status().term);
+    this.gauge('concord_raft_commit_index', 'Highest index known committed', () => group.node.status().commit);
+    this.gauge('concord_raft_applied_index', 'Highest index applied to the state machine', () => group.node.status().applied);
+    this.gauge('concord_raft_leader_changes', 'Role or leader changes seen by this node', () => group.leaderChanges);
     new Gauge({
       name: 'concord_raft_role',
       help: 'Raft role of this node (1 for the current role)',
@@ -109,10 +107,13 @@ export class NodeMetrics {
       });
     counter('concord_cache_hits_total', 'Point reads answered from the read cache', (s) => s.hits);
     counter('concord_cache_misses_total', 'Point reads that went to LMDB', (s) => s.misses);
-    const gauge = (name: string, help: string, read: (s: CacheStats) => number) =>
-      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read(stats())); } });
-    gauge('concord_cache_entries', 'Records (and absent keys) in the read cache', (s) => s.entries);
-    gauge('concord_cache_bytes', 'Bytes in the read cache, as weighed against --cache-bytes', (s) => s.bytes);
+    this.gauge('concord_cache_entries', 'Records (and absent keys) in the read cache', () => stats().entries);
+    this.gauge('concord_cache_bytes', 'Bytes in the read cache, as weighed against --cache-bytes', () => stats().bytes);
+  }
+
+  /** A gauge read at scrape time. */
+  private gauge(name: string, help: string, read: () => number): void {
+    new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
   }
 
   render(): Promise<string> {
