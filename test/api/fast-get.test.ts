@@ -47,6 +47,21 @@ describe('the GET /v1/kv/{key} fast path', () => {
     assert.deepEqual(await rawGet(api.port, '/v1/kv/a%2Fb%FF?consistency=linearizable&x=1'), plain);
   });
 
+  it('sends every byte of a value unchanged, small (one write with the head) and large', async () => {
+    const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    // 4096 is the largest value sent in one write with the head; 4097 and the largest allowed go as a second chunk.
+    for (const size of [0, 1, 256, 4095, 4096, 4097, LIMITS.maxValueBytes]) {
+      const value = Buffer.alloc(size, everyByte);
+      assert.equal((await fetch(`${api.url}/v1/kv/bytes-${size}`, { method: 'PUT', body: value })).status, 200);
+      const fast = await rawGet(api.port, `/v1/kv/bytes-${size}?consistency=serializable`);
+      assert.equal(fast.status, 200);
+      assert.equal(fast.headers['content-length'], String(size));
+      assert.ok(fast.body.equals(value), `${size}-byte value came back changed`);
+      assert.deepEqual(await rawGet(api.port, `/v1/kv/bytes-${size}`), fast);
+      assert.deepEqual(await rawGet(api.port, `/v1/kv/bytes-${size}?consistency=linearizable&x=1`), fast); // through fastify
+    }
+  });
+
   it('answers an absent key exactly as the route does', async () => {
     const absent = await rawGet(api.port, '/v1/kv/nope');
     assert.equal(absent.status, 404);

@@ -19,6 +19,14 @@ const PREFIX = '/v1/kv/';
 export const FAST_GET_ROUTE = '/v1/kv/*';
 /** Built once: only its status, code and message are written, and capturing a stack per miss cost ~7% of a follower's time. */
 const NOT_FOUND = keyNotFound();
+/**
+ * Values up to this size are written as a latin1 string (one char per byte, so the same bytes):
+ * node:http joins a string body to the head and sends both in one socket write, where a byte array
+ * goes out as a second chunk through the stream's buffered writev. Measured 3-5% more serializable
+ * reads/s on a follower (100-byte values, two clusters loaded at once, 8 paired runs); above a few KiB
+ * the string copy would cost more than the second chunk.
+ */
+const ONE_WRITE_MAX_BYTES = 4096;
 
 export interface FastGetOptions {
   kv: KvService;
@@ -40,9 +48,11 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
   const answer = (res: ServerResponse, record: KvRecord | undefined, started: number) => {
     if (res.destroyed) return;
     if (!record) return answerError(res, NOT_FOUND, started);
-    const body = record.value; // node:http writes a Uint8Array as it is: no Buffer view to make
+    const body = record.value;
     res.writeHead(200, recordHeaderList(record, 'content-type', 'application/octet-stream', 'content-length', String(body.byteLength)));
-    res.end(body);
+    if (body.byteLength <= ONE_WRITE_MAX_BYTES) res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'latin1');
+    else res.end(body); // node:http writes a Uint8Array as it is
+
     observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
   };
   const fail = (res: ServerResponse, err: unknown, started: number, fallback: () => void) => {
