@@ -22,16 +22,8 @@ export class KvStateMachine implements StateMachine {
     const out = new Map<number, { node: string; seq: number; result: unknown }>();
     const items = entries.map((e) => {
       if (e.type === EntryType.ConfChange) this.onConfChange(e);
-      if (e.type !== EntryType.Normal || e.data.byteLength === 0) return { index: e.index, fn: () => undefined };
-      const env = decodeCommand(e.data);
-      return {
-        index: e.index,
-        fn: (tx: KvTx) => {
-          const result = execute(tx, env.c, e.index);
-          out.set(e.index, { node: env.n, seq: env.s, result });
-          return result;
-        },
-      };
+      if (e.type !== EntryType.Normal || e.data.byteLength === 0) return { index: e.index, fn: nothingToApply };
+      return { index: e.index, fn: commandApplier(decodeCommand(e.data), e.index, out) };
     });
     this.store.applyAllSync(items);
     return out;
@@ -40,6 +32,21 @@ export class KvStateMachine implements StateMachine {
   async restore(snapshot: Snapshot): Promise<void> {
     await this.store.importSnapshot([snapshot.data], snapshot.meta.index);
   }
+}
+
+const nothingToApply = (): undefined => undefined;
+
+/**
+ * The entry's write, as a closure returned from a function rather than written inline as `fn: (tx) =>`:
+ * tsx compiles with esbuild's keepNames, which wraps every closure created in a naming position in an
+ * Object.defineProperty call for its name, and that was 1-1.7% of each node's CPU under puts (perf).
+ */
+function commandApplier(env: ReturnType<typeof decodeCommand>, index: number, out: Map<number, { node: string; seq: number; result: unknown }>): (tx: KvTx) => CommandResult {
+  return (tx) => {
+    const result = execute(tx, env.c, index);
+    out.set(index, { node: env.n, seq: env.s, result });
+    return result;
+  };
 }
 
 function execute(tx: KvTx, c: Command, revision: number): CommandResult {
