@@ -190,3 +190,17 @@ test('an export lets the event loop run as it goes (a large snapshot must not st
   assert.ok(chunks <= 3, `${chunks} chunks`);
   assert.ok(turns >= 8, `the event loop turned ${turns} times while 5,000 records were exported (not only between chunks)`);
 });
+
+test('an export is made of small frames by default (each frame is encoded in one synchronous step)', async (t) => {
+  const kv = new KvStore({ env: path.join(tempDir(t), 'kv'), group: 'g' });
+  t.after(() => kv.close());
+  // ~1.2 MB of records: one 1 MiB frame of these blocked the event loop 15-130 ms under load.
+  kv.applyAllSync(Array.from({ length: 10_000 }, (_, i) => ({ index: i + 1, fn: (tx: KvTx) => tx.put(bytes(`key-${i}`), new Uint8Array(100)) })));
+  const sizes: number[] = [];
+  for await (const chunk of kv.exportSnapshot()) sizes.push(chunk.byteLength);
+  assert.ok(sizes.length >= 16, `${sizes.length} frames`);
+  const largest = Math.max(...sizes);
+  assert.ok(largest <= 64 * 1024 + 512, `largest frame ${largest} bytes`); // 64 KiB of records, plus the one that crossed it and framing
+  const image = await kv.exportSnapshotBytes(); // Raft's snapshot data: the same frames, concatenated
+  assert.equal(image.data.byteLength, sizes.reduce((a, b) => a + b, 0));
+});
