@@ -108,7 +108,9 @@ test('a compaction interrupted before or after its new segment was renamed into 
   await s.compact(7);
   const afterCompaction = observe(s);
   await s.close();
-  const [newSegment] = fs.readdirSync(walDir);
+  const segments = fs.readdirSync(walDir);
+  assert.equal(segments.length, 1, `after close, only the new segment: ${segments.join(', ')}`); // close() waits for the old one's deletion
+  const [newSegment] = segments;
   assert.notEqual(newSegment, oldSegment);
   const newBytes = fs.readFileSync(path.join(walDir, newSegment));
 
