@@ -52,7 +52,6 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
     res.writeHead(200, recordHeaderList(record, 'content-type', 'application/octet-stream', 'content-length', String(body.byteLength)));
     if (body.byteLength <= ONE_WRITE_MAX_BYTES) res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'latin1');
     else res.end(body); // node:http writes a Uint8Array as it is
-
     observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
   };
   const fail = (res: ServerResponse, err: unknown, started: number, fallback: () => void) => {
