@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { KvStore, type KvRecord } from '../../src/storage/kv-store.ts';
+import { KvStore, type KvRecord, type KvTx } from '../../src/storage/kv-store.ts';
 import { openKvEnv } from '../../src/storage/lmdb-env.ts';
 import { DIRECT_KEY_MAX, MAX_KEY_BYTES } from '../../src/storage/kv-record.ts';
 import { bytes, tempDir, text } from './helpers.ts';
@@ -237,12 +237,11 @@ test("the read cache's byte bound counts what a cached record really takes (heap
 test('applied writes go into the read cache, except a bulk write (over 64 keys), which only refreshes keys already cached', (t) => {
   const kv = new KvStore({ env: path.join(tempDir(t), 'kv'), group: 'g', cacheBytes: 16 << 20 });
   t.after(() => kv.close());
-  type Tx = Parameters<Parameters<KvStore['applyAllSync']>[0][number]['fn']>[0];
-  kv.applyAllSync([{ index: 1, fn: (tx: Tx) => void tx.put(bytes('small'), bytes('1')) }]);
+  kv.applyAllSync([{ index: 1, fn: (tx: KvTx) => void tx.put(bytes('small'), bytes('1')) }]);
   assert.equal(kv.cacheStats().entries, 1, 'a single-key write is cached');
   assert.equal(text(kv.get(bytes('small'))!.value), '1');
   assert.equal(kv.cacheStats().hits, 1, '... and read from the cache');
-  kv.applyAllSync([{ index: 2, fn: (tx: Tx) => { for (let i = 0; i < 65; i++) tx.put(bytes(`bulk-${i}`), bytes('b')); tx.put(bytes('small'), bytes('2')); } }]);
+  kv.applyAllSync([{ index: 2, fn: (tx: KvTx) => { for (let i = 0; i < 65; i++) tx.put(bytes(`bulk-${i}`), bytes('b')); tx.put(bytes('small'), bytes('2')); } }]);
   assert.equal(kv.cacheStats().entries, 1, 'the bulk write cached none of its keys');
   assert.equal(text(kv.get(bytes('small'))!.value), '2', 'but refreshed the one that was cached');
   assert.equal(kv.cacheStats().hits, 2);
