@@ -1,9 +1,14 @@
-// Keeps the Raft log bounded: when more than `thresholdEntries` applied entries sit in the log, or the
+// Keeps the Raft log bounded: once per `thresholdEntries - keepEntries` applied entries, or when the
 // entries applied since the last snapshot carry more than `thresholdBytes` of data, it takes a snapshot
 // of the state machine at the applied index and discards the log before it, keeping `keepEntries` so
-// that a follower slightly behind catches up from the log rather than a snapshot. (The byte count
-// starts at zero when the process starts, so right after a restart the log may hold up to twice the
-// byte threshold until the next snapshot.)
+// that a follower slightly behind catches up from the log rather than a snapshot: the log holds at
+// most about `thresholdEntries`. (The byte count starts at zero when the process starts, so right after
+// a restart the log may hold up to twice the byte threshold until the next snapshot.)
+//
+// The entry-count snapshots of the members are staggered (snapshotDue): each member takes its own at
+// a different point of the period, so at any time a quorum is not busy exporting its state machine.
+// When every node snapshotted at the same index, every commit waited for a node that was, and a put
+// run with a snapshot in it had twice the p99 of one without (3 nodes on 2 cores, bench/README.md).
 //
 // Order matters for crash safety: the state machine must be durable at (or past) the snapshot index
 // before any log entry is discarded, because after a crash the node replays the log from the state
@@ -31,6 +36,7 @@ export class Snapshotter {
   lastCompacted = 0;
   /** group.appliedBytes when the latest snapshot's export started (at most what the snapshot covers). */
   private bytesAtSnapshot = 0;
+  private placed: { confVersion: number; position: number; members: number } | undefined;
 
   constructor(
     private readonly group: RaftGroup,
@@ -41,13 +47,25 @@ export class Snapshotter {
     private readonly observer?: SnapshotObserver,
   ) {}
 
-  /** Called after every advance(): start a snapshot if the log is long enough and none is running. */
+  /** Called after every advance(): start a snapshot if one is due and none is running. */
   maybeSnapshot(): void {
     if (this.running) return;
-    const applied = this.group.node.status().applied;
-    const entries = applied - this.storage.firstIndex() + 1;
+    const raft = this.group.node.raft;
     const bytes = this.group.appliedBytes - this.bytesAtSnapshot;
-    if (entries > this.policy.thresholdEntries || bytes > this.policy.thresholdBytes) void this.take();
+    const period = Math.max(1, this.policy.thresholdEntries - this.policy.keepEntries);
+    const { position, members } = this.place(raft.id);
+    if (bytes > this.policy.thresholdBytes || snapshotDue(raft.log.applied, this.storage.snapshot().meta.index, period, position, members)) void this.take();
+  }
+
+  /** This node's position among the members (sorted ids), recomputed only when the membership changes. */
+  private place(self: string): { position: number; members: number } {
+    const confVersion = this.group.confChangesApplied;
+    if (this.placed?.confVersion !== confVersion) {
+      const cs = this.group.node.confState();
+      const ids = [...cs.voters, ...cs.learners].sort();
+      this.placed = { confVersion, position: Math.max(0, ids.indexOf(self)), members: Math.max(1, ids.length) };
+    }
+    return this.placed;
   }
 
   /**
@@ -108,4 +126,18 @@ export class Snapshotter {
   async idle(): Promise<void> {
     await this.running;
   }
+}
+
+/**
+ * Whether the member at `position` of `members` is due for its entry-count snapshot: its snapshot
+ * points are the indices k * period + position * period / members, and one is due once the applied
+ * index has passed a point that the latest snapshot (at `snapshotIndex`) has not. One member alone
+ * snapshots at every multiple of the period; three members with a period of 99,000 entries at 0,
+ * 33,000 and 66,000 past each multiple. A snapshot installed from the leader counts as this node's
+ * (its index moves `snapshotIndex`), and a membership change moves the points by less than a period,
+ * so the log never holds much more than two periods.
+ */
+export function snapshotDue(applied: number, snapshotIndex: number, period: number, position: number, members: number): boolean {
+  const offset = Math.floor((position * period) / members);
+  return Math.floor((applied - offset) / period) > Math.floor((snapshotIndex - offset) / period);
 }
