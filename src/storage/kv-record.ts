@@ -117,3 +117,25 @@ export function decodeRecord(stored: Uint8Array, b: Uint8Array, keysOnly = false
   if (expiresAt !== undefined) record.expiresAt = expiresAt;
   return record;
 }
+
+/**
+ * Whether `b` is a record as encodeRecord writes it and `stored` the LMDB key it belongs under: what
+ * an image (kv-snapshot-format.ts, version 3) must hold before its records go into LMDB unchanged.
+ * The image's checksums catch damage; this catches a well-formed image with records no node wrote.
+ */
+export function isStoredRecord(stored: Uint8Array, b: Uint8Array): boolean {
+  if (b.byteLength < FIXED || (b[0] & ~(FLAG_EXPIRES | FLAG_FULL_KEY)) !== 0) return false;
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const counts = [view.getFloat64(1, true), view.getFloat64(9, true), view.getFloat64(17, true)];
+  if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return false;
+  let at = FIXED;
+  if (b[0] & FLAG_EXPIRES) {
+    if (b.byteLength < at + 8 || !Number.isFinite(view.getFloat64(at, true))) return false;
+    at += 8;
+  }
+  if (!(b[0] & FLAG_FULL_KEY)) return stored.byteLength > 0 && stored.byteLength <= DIRECT_KEY_MAX;
+  if (b.byteLength < at + 4) return false;
+  const len = view.getUint32(at, true);
+  if (len <= DIRECT_KEY_MAX || len > MAX_KEY_BYTES || b.byteLength < at + 4 + len) return false;
+  return storedKey(b.subarray(at + 4, at + 4 + len)).equals(stored);
+}

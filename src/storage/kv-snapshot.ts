@@ -1,8 +1,8 @@
 // Exporting a KV state machine as an image and importing one (format: kv-snapshot-format.ts).
 
 import type { Database, RootDatabase, Transaction } from 'lmdb';
-import { checkKey, decodeRecord, encodeRecord, isHashedKey, storedKey } from './kv-record.ts';
-import { FORMAT, FORMAT_VERSION, FrameEncoder, fromTuple, READABLE_VERSIONS, readFrames, toTuple, type RecordTuple } from './kv-snapshot-format.ts';
+import { checkKey, encodeRecord, isHashedKey, isStoredRecord, storedKey } from './kv-record.ts';
+import { FORMAT, FORMAT_VERSION, FrameEncoder, fromTuple, READABLE_VERSIONS, readFrames } from './kv-snapshot-format.ts';
 import type { KvMeta } from './kv-store.ts';
 
 type DataDb = Database<Buffer, Buffer>;
@@ -44,15 +44,15 @@ export function exportImage(
       if (released) throw new Error('KV snapshot export was cancelled');
       const encoder = new FrameEncoder();
       yield encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex: state.appliedIndex });
-      let batch: RecordTuple[] = [];
+      let batch: Uint8Array[] = [];
       let bytes = 0;
       let count = 0;
       for (const { key, value } of db.getRange({ transaction: txn })) {
-        batch.push(toTuple(decodeRecord(key, value)));
-        bytes += key.byteLength + value.byteLength;
+        batch.push(key, value);
+        bytes += key.byteLength + value.byteLength + 6; // and about the msgpack header of each
         count++;
         if (bytes >= chunkBytes) {
-          yield encoder.encode({ records: batch });
+          yield encoder.encode({ stored: batch });
           batch = [];
           bytes = 0;
         }
@@ -61,7 +61,7 @@ export function exportImage(
         // keys: ~150 ms per node; 500,000: seconds, and 504s).
         if (count % YIELD_EVERY_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
       }
-      if (batch.length > 0) yield encoder.encode({ records: batch });
+      if (batch.length > 0) yield encoder.encode({ stored: batch });
       yield encoder.encode({ end: true, count });
     } finally {
       release();
@@ -69,6 +69,8 @@ export function exportImage(
   }
   return { appliedIndex: state.appliedIndex, cancel: release, [Symbol.asyncIterator]: frames };
 }
+
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 export interface ImportArgs {
   meta: Database<KvMeta, string>;
@@ -91,20 +93,34 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
   const db = a.open(a.generation);
   try {
     await db.clearAsync();
-    let headerSeen = false;
+    let version = 0; // the image's, once its header frame is read
     let ended = false;
     let count = 0;
     for await (const frame of readFrames(a.chunks)) {
       if (ended) throw new Error('KV snapshot has data after its end frame');
-      if (!headerSeen) {
+      if (version === 0) {
         if (!('format' in frame) || frame.format !== FORMAT || !READABLE_VERSIONS.includes(frame.version)) {
           throw new Error('not a Concord KV snapshot (or an unsupported version)');
         }
         if (frame.appliedIndex !== a.index) {
           throw new Error(`KV snapshot was taken at index ${frame.appliedIndex}, not ${a.index}`);
         }
-        headerSeen = true;
-      } else if ('records' in frame) {
+        version = frame.version;
+      } else if ('stored' in frame) {
+        const stored = frame.stored;
+        if (version < 3 || stored.length % 2 !== 0) throw new Error('malformed KV snapshot frame');
+        let last: Promise<boolean> | undefined;
+        for (let i = 0; i < stored.length; i += 2) {
+          const key = stored[i];
+          const value = stored[i + 1];
+          if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array) || !isStoredRecord(key, value)) {
+            throw new Error('malformed record in KV snapshot');
+          }
+          last = db.put(asBuffer(key), asBuffer(value));
+          count++;
+        }
+        await last; // one commit per frame, as below
+      } else if ('records' in frame && version < 3) {
         let last: Promise<boolean> | undefined;
         for (const t of frame.records) {
           const r = fromTuple(t);
@@ -122,7 +138,7 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
         throw new Error('malformed KV snapshot frame');
       }
     }
-    if (!headerSeen || !ended) throw new Error('KV snapshot is truncated');
+    if (version === 0 || !ended) throw new Error('KV snapshot is truncated');
     await a.meta.put(a.group, { generation: a.generation, appliedIndex: a.index, dropping: current.generation });
     return { db };
   } catch (err) {

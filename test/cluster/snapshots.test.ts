@@ -68,7 +68,7 @@ describe('snapshots and compaction', () => {
   it('the members snapshot at staggered indices, each at its own point of the period', () => {
     // Period 50 - 10 = 40 entries; three members: points at 0, 13 and 26 past each multiple of 40.
     const ids = [...nodes.keys()].sort();
-    const at = ids.map((id) => nodes.get(id)!.log.snapshot().meta.index);
+    const at = ids.map((id) => nodes.get(id)!.group.node.raft.log.snapshot().meta.index);
     ids.forEach((id, position) => {
       const pastPoint = (((at[position] - Math.floor((position * 40) / 3)) % 40) + 40) % 40;
       // A write applied while the previous export still ran can push a snapshot a few entries late.

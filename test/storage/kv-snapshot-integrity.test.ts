@@ -3,9 +3,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Packr } from 'msgpackr';
 import { CorruptKvSnapshotError, KvStore } from '../../src/storage/kv-store.ts';
+import { DIRECT_KEY_MAX } from '../../src/storage/kv-record.ts';
+import { FrameEncoder } from '../../src/storage/kv-snapshot-format.ts';
 import { bytes, tempDir } from './helpers.ts';
 
 const all = (kv: KvStore) => kv.range({}).items.map((r) => [Buffer.from(r.key).toString(), Buffer.from(r.value).toString(), r.modRevision]);
@@ -108,4 +111,76 @@ test('an image in the version 1 format (no checksums) is still imported', async 
   await dst.importSnapshot([v1.subarray(0, 7), v1.subarray(7)], 12);
   assert.deepStrictEqual(all(dst), [['a', '1', 12]]);
   assert.equal(dst.appliedIndex(), 12);
+});
+
+test('an image in the version 2 format (decoded records) is still imported', async (t) => {
+  const dir = tempDir(t);
+  const encoder = new FrameEncoder();
+  const longKey = Buffer.alloc(DIRECT_KEY_MAX + 40, 'z');
+  const v2 = Buffer.concat([
+    encoder.encode({ format: 'concord-kv', version: 2, appliedIndex: 20 }),
+    encoder.encode({ records: [[bytes('a'), bytes('1'), 3, 12, 2, null], [longKey, bytes('long'), 5, 20, 1, 1e12]] }),
+    encoder.encode({ end: true, count: 2 }),
+  ]);
+  const dst = await target(dir);
+  t.after(() => dst.close());
+  await dst.importSnapshot([v2], 20);
+  assert.deepStrictEqual(all(dst), [['a', '1', 12], [longKey.toString(), 'long', 20]]);
+  assert.equal(dst.get(longKey)?.expiresAt, 1e12);
+});
+
+test('a well-formed image whose records no node wrote is refused, and the old state is kept', async (t) => {
+  const dir = tempDir(t);
+  const { kv: src, image } = await source(dir);
+  t.after(() => src.close());
+  const dst = await target(dir);
+  t.after(() => dst.close());
+  const before = all(dst);
+  // A genuine stored record to take apart: key-1 as LMDB holds it.
+  const stored = frames(image).frames.map((f) => new Packr({ useRecords: false }).unpack(f.subarray(8)) as { stored?: Uint8Array[] });
+  const pairs = stored.flatMap((d) => d.stored ?? []);
+  assert.ok(pairs.length >= 50, 'the export carries stored records (version 3)');
+  const [key, record] = [Buffer.from(pairs[0]), Buffer.from(pairs[1])];
+  const flipped = (at: number, bits: number) => {
+    const b = Buffer.from(record);
+    b[at] ^= bits;
+    return b;
+  };
+  const nan = Buffer.from(record);
+  nan.writeDoubleLE(NaN, 9);
+  const longKey = Buffer.alloc(DIRECT_KEY_MAX + 40, 'z');
+  const keyLength = Buffer.alloc(4);
+  keyLength.writeUInt32LE(longKey.length);
+  const withFullKey = Buffer.concat([Buffer.from([2]), record.subarray(1, 25), keyLength, longKey, bytes('v')]);
+  const wrongHash = Buffer.concat([longKey.subarray(0, DIRECT_KEY_MAX), Buffer.alloc(32)]);
+  const bad: Record<string, unknown> = {
+    'an odd number of items': [key, record, key],
+    'an unknown flag': [key, flipped(0, 4)],
+    'a record shorter than its fixed part': [key, record.subarray(0, 20)],
+    'a revision that is not an integer': [key, nan],
+    'an empty stored key': [Buffer.alloc(0), record],
+    'a stored key longer than a direct key, without the full key': [wrongHash, record],
+    'a full key whose hash is not the stored key': [wrongHash, withFullKey],
+    'a full key longer than the record': [key, withFullKey.subarray(0, 40)],
+    'a string where bytes belong': ['key-1', record],
+  };
+  for (const [name, items] of Object.entries(bad)) {
+    const encoder = new FrameEncoder();
+    const image3 = Buffer.concat([
+      encoder.encode({ format: 'concord-kv', version: 3, appliedIndex: 60 }),
+      encoder.encode({ stored: items as Uint8Array[] }),
+      encoder.encode({ end: true, count: 1 }),
+    ]);
+    await assert.rejects(dst.importSnapshot([image3], 60), /malformed/, name);
+    assert.deepStrictEqual(all(dst), before, name);
+  }
+  // The same frames with a correct full key do go in: the checks above are what refused them.
+  const encoder = new FrameEncoder();
+  const good = Buffer.concat([
+    encoder.encode({ format: 'concord-kv', version: 3, appliedIndex: 60 }),
+    encoder.encode({ stored: [key, record, Buffer.concat([longKey.subarray(0, DIRECT_KEY_MAX), createHash('sha256').update(longKey).digest()]), withFullKey] }),
+    encoder.encode({ end: true, count: 2 }),
+  ]);
+  await dst.importSnapshot([good], 60);
+  assert.deepStrictEqual(all(dst).map(([k, v]) => [k, v]), [[key.toString(), Buffer.from(src.get(key)!.value).toString()], [longKey.toString(), 'v']]);
 });
