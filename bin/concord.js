@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// The `concord` executable: the CLI is TypeScript, run through tsx's loader (a runtime dependency).
-import { register } from 'tsx/esm/api';
+// The `concord` executable. The CLI is TypeScript; it runs from a bundle of the sources (bundle.js says
+// why and when it is rebuilt), or, where no bundle can be built, from the sources through tsx's loader.
+import { bundledEntry } from './bundle.js';
 
-register();
-await import('../src/cli/main.ts');
+const bundle = await bundledEntry();
+if (bundle) {
+  process.setSourceMapsEnabled(true); // stack traces name src/*.ts, as under tsx
+  await import(bundle);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

@@ -50,11 +50,18 @@ export interface DevCluster {
   allExited: Promise<void>;
 }
 
-const BIN = fileURLToPath(new URL('../../bin/concord.js', import.meta.url));
+/** bin/concord.js, found above this module: it is in src/cli/ when run from the sources, in dist/ when bundled. */
+function concordBin(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const bin = path.join(dir, 'bin', 'concord.js');
+    if (fs.existsSync(bin)) return bin;
+    if (path.dirname(dir) === dir) throw new Error(`bin/concord.js not found above ${fileURLToPath(import.meta.url)}`);
+  }
+}
 
 export function defaultDevDeps(): DevDeps {
   return {
-    command: [process.execPath, BIN],
+    command: [process.execPath, concordBin()],
     out: (l) => process.stdout.write(`${l}\n`),
     err: (l) => process.stderr.write(`${l}\n`),
     healthTimeoutMs: 30_000,
