@@ -1,4 +1,4 @@
-// Time from `npm start` (tsx src/cli/main.ts dev --nodes 3, in a temp data dir on free ports) to a cluster
+// Time from `npm start` (node bin/concord.js dev --nodes 3, in a temp data dir on free ports) to a cluster
 // that acknowledges a write and answers a linearizable read of it; the same for a fresh 3-member etcd.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';

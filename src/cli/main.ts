@@ -1,4 +1,4 @@
-// Entry point of `concord` (bin/concord.js, `tsx src/cli/main.ts`): run the command line, print a failure
+// Entry point of `concord` (bin/concord.js, from its bundle or through tsx): run the command line, print a failure
 // as one `error: …` line, exit with its code (0 ok, 1 failed, 2 usage).
 
 import { CommanderError } from 'commander';

@@ -54,7 +54,7 @@ export class Snapshotter {
     const bytes = this.group.appliedBytes - this.bytesAtSnapshot;
     const period = Math.max(1, this.policy.thresholdEntries - this.policy.keepEntries);
     const { position, members } = this.place(raft.id);
-    if (bytes > this.policy.thresholdBytes || snapshotDue(raft.log.applied, this.storage.snapshot().meta.index, period, position, members)) void this.take();
+    if (bytes > this.policy.thresholdBytes || snapshotDue(raft.log.applied, this.storage.snapshotIndex(), period, position, members)) void this.take();
   }
 
   /** This node's position among the members (sorted ids), recomputed only when the membership changes. */

@@ -135,6 +135,11 @@ export class RaftWalStore implements Storage {
     return this.committed.lastIndex;
   }
 
+  /** Index of the current snapshot (0 before the first): what snapshot().meta.index says, without materializing it. */
+  snapshotIndex(): number {
+    return this.committed.snapshot.meta.index;
+  }
+
   term(i: number): number {
     this.assertOpen();
     const s = this.committed;
