@@ -56,9 +56,9 @@ export function exportImage(
           batch = [];
           bytes = 0;
         }
-        // Let the event loop run every few hundred records (~5 ms of work): every node snapshots at about
-        // the same index, and an export in one go stalled heartbeats and requests cluster-wide (10,000
-        // keys: ~150 ms per node; 500,000: seconds, and 504s).
+        // Let the event loop run every few hundred records (~5 ms of work): an export in one go stalled the
+        // node's heartbeats and requests (10,000 keys: ~150 ms per node; 500,000: seconds, and 504s while
+        // every node still snapshotted at about the same index).
         if (count % YIELD_EVERY_RECORDS === 0) await new Promise((resolve) => setImmediate(resolve));
       }
       if (batch.length > 0) yield encoder.encode({ stored: batch });

@@ -534,8 +534,8 @@ class BufferedTx implements KvTx {
 
 /**
  * Frame size of an exported image. Each frame is encoded in one synchronous step, and a 1 MiB frame
- * (~9,000 records of 100 bytes) blocked the event loop 15-130 ms under load: every node snapshots at
- * about the same index, so that stall showed in the put p99 of the whole cluster (16 connections:
+ * (~9,000 records of 100 bytes) blocked the event loop 15-130 ms under load: every node then snapshotted
+ * at about the same index, so that stall showed in the put p99 of the whole cluster (16 connections:
  * p99 24 -> 80-160 ms whenever a snapshot ran). 64 KiB is ~550 such records, about what the export
  * does between its other yields.
  */

@@ -1,14 +1,14 @@
 // A KV snapshot image carries chained CRC-32s per frame: any flipped bit, any frame dropped or
 // reordered aborts the import, and the state from before the import is kept.
 
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Packr } from 'msgpackr';
 import { CorruptKvSnapshotError, KvStore } from '../../src/storage/kv-store.ts';
 import { DIRECT_KEY_MAX } from '../../src/storage/kv-record.ts';
-import { FrameEncoder } from '../../src/storage/kv-snapshot-format.ts';
+import { FrameEncoder, type Frame } from '../../src/storage/kv-snapshot-format.ts';
 import { bytes, tempDir } from './helpers.ts';
 
 const all = (kv: KvStore) => kv.range({}).items.map((r) => [Buffer.from(r.key).toString(), Buffer.from(r.value).toString(), r.modRevision]);
@@ -34,6 +34,22 @@ function frames(image: Buffer): { magic: Buffer; frames: Buffer[] } {
   return { magic: image.subarray(0, 4), frames: out };
 }
 
+/** A source store and its image, and a target store with state of its own (both closed after the test). */
+async function sourceAndTarget(t: TestContext): Promise<{ src: KvStore; image: Buffer; dst: KvStore; before: ReturnType<typeof all> }> {
+  const dir = tempDir(t);
+  const { kv: src, image } = await source(dir);
+  t.after(() => src.close());
+  const dst = await target(dir);
+  t.after(() => dst.close());
+  return { src, image, dst, before: all(dst) };
+}
+
+/** A checksummed image (version 2 or later) made of the header, `body` and an end frame counting `count` records. */
+function imageOf(version: number, appliedIndex: number, body: Frame[], count: number): Buffer {
+  const encoder = new FrameEncoder();
+  return Buffer.concat([encoder.encode({ format: 'concord-kv', version, appliedIndex }), ...body.map((f) => encoder.encode(f)), encoder.encode({ end: true, count })]);
+}
+
 async function target(dir: string): Promise<KvStore> {
   const kv = new KvStore({ env: path.join(dir, 'dst'), group: 'g' });
   await kv.applyAt(9, (tx) => tx.put(bytes('mine'), bytes('kept')));
@@ -41,12 +57,7 @@ async function target(dir: string): Promise<KvStore> {
 }
 
 test('an image with any one bit flipped is rejected, and the old state is kept', async (t) => {
-  const dir = tempDir(t);
-  const { kv: src, image } = await source(dir);
-  t.after(() => src.close());
-  const dst = await target(dir);
-  t.after(() => dst.close());
-  const before = all(dst);
+  const { src, image, dst, before } = await sourceAndTarget(t);
   const { frames: parts } = frames(image);
   assert.ok(parts.length >= 6, `${parts.length} frames`);
   // Every byte of the magic, the first frame and the last one; evenly spaced bytes in between.
@@ -73,12 +84,7 @@ test('an image with any one bit flipped is rejected, and the old state is kept',
 });
 
 test('frames reordered, dropped or repeated break the checksum chain', async (t) => {
-  const dir = tempDir(t);
-  const { kv: src, image } = await source(dir);
-  t.after(() => src.close());
-  const dst = await target(dir);
-  t.after(() => dst.close());
-  const before = all(dst);
+  const { image, dst, before } = await sourceAndTarget(t);
   const { magic, frames: f } = frames(image);
   const n = f.length;
   const variants = {
@@ -115,13 +121,8 @@ test('an image in the version 1 format (no checksums) is still imported', async 
 
 test('an image in the version 2 format (decoded records) is still imported', async (t) => {
   const dir = tempDir(t);
-  const encoder = new FrameEncoder();
   const longKey = Buffer.alloc(DIRECT_KEY_MAX + 40, 'z');
-  const v2 = Buffer.concat([
-    encoder.encode({ format: 'concord-kv', version: 2, appliedIndex: 20 }),
-    encoder.encode({ records: [[bytes('a'), bytes('1'), 3, 12, 2, null], [longKey, bytes('long'), 5, 20, 1, 1e12]] }),
-    encoder.encode({ end: true, count: 2 }),
-  ]);
+  const v2 = imageOf(2, 20, [{ records: [[bytes('a'), bytes('1'), 3, 12, 2, null], [longKey, bytes('long'), 5, 20, 1, 1e12]] }], 2);
   const dst = await target(dir);
   t.after(() => dst.close());
   await dst.importSnapshot([v2], 20);
@@ -130,14 +131,10 @@ test('an image in the version 2 format (decoded records) is still imported', asy
 });
 
 test('a well-formed image whose records no node wrote is refused, and the old state is kept', async (t) => {
-  const dir = tempDir(t);
-  const { kv: src, image } = await source(dir);
-  t.after(() => src.close());
-  const dst = await target(dir);
-  t.after(() => dst.close());
-  const before = all(dst);
-  // A genuine stored record to take apart: key-1 as LMDB holds it.
-  const stored = frames(image).frames.map((f) => new Packr({ useRecords: false }).unpack(f.subarray(8)) as { stored?: Uint8Array[] });
+  const { src, image, dst, before } = await sourceAndTarget(t);
+  // A genuine stored record to take apart: the first key as LMDB holds it.
+  const unpackr = new Packr({ useRecords: false });
+  const stored = frames(image).frames.map((f) => unpackr.unpack(f.subarray(8)) as { stored?: Uint8Array[] });
   const pairs = stored.flatMap((d) => d.stored ?? []);
   assert.ok(pairs.length >= 50, 'the export carries stored records (version 3)');
   const [key, record] = [Buffer.from(pairs[0]), Buffer.from(pairs[1])];
@@ -165,22 +162,12 @@ test('a well-formed image whose records no node wrote is refused, and the old st
     'a string where bytes belong': ['key-1', record],
   };
   for (const [name, items] of Object.entries(bad)) {
-    const encoder = new FrameEncoder();
-    const image3 = Buffer.concat([
-      encoder.encode({ format: 'concord-kv', version: 3, appliedIndex: 60 }),
-      encoder.encode({ stored: items as Uint8Array[] }),
-      encoder.encode({ end: true, count: 1 }),
-    ]);
-    await assert.rejects(dst.importSnapshot([image3], 60), /malformed/, name);
+    await assert.rejects(dst.importSnapshot([imageOf(3, 60, [{ stored: items as Uint8Array[] }], 1)], 60), /malformed/, name);
     assert.deepStrictEqual(all(dst), before, name);
   }
   // The same frames with a correct full key do go in: the checks above are what refused them.
-  const encoder = new FrameEncoder();
-  const good = Buffer.concat([
-    encoder.encode({ format: 'concord-kv', version: 3, appliedIndex: 60 }),
-    encoder.encode({ stored: [key, record, Buffer.concat([longKey.subarray(0, DIRECT_KEY_MAX), createHash('sha256').update(longKey).digest()]), withFullKey] }),
-    encoder.encode({ end: true, count: 2 }),
-  ]);
+  const longStoredKey = Buffer.concat([longKey.subarray(0, DIRECT_KEY_MAX), createHash('sha256').update(longKey).digest()]);
+  const good = imageOf(3, 60, [{ stored: [key, record, longStoredKey, withFullKey] }], 2);
   await dst.importSnapshot([good], 60);
   assert.deepStrictEqual(all(dst).map(([k, v]) => [k, v]), [[key.toString(), Buffer.from(src.get(key)!.value).toString()], [longKey.toString(), 'v']]);
 });
