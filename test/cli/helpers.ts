@@ -28,25 +28,7 @@ export function runCli(args: string[], opts: { input?: Uint8Array | string; env?
   });
 }
 
-export { freePort } from '../cluster/helpers.ts';
-
-function listen(port: number): Promise<net.Server | undefined> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(undefined));
-    srv.listen(port, '127.0.0.1', () => resolve(srv));
-  });
-}
-
-/** A port with `n - 1` free ports after it, for commands that number their ports from a base. */
-export async function freeRange(n: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
-    const held = await Promise.all(Array.from({ length: n }, (_, i) => listen(base + i)));
-    await Promise.all(held.map((s) => s && new Promise((r) => s.close(r))));
-    if (held.every(Boolean)) return base;
-  }
-}
+export { freePort, freeRange } from '../cluster/helpers.ts';
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -5,14 +5,41 @@ import os from 'node:os';
 import path from 'node:path';
 import { DEFAULTS, type NodeConfig } from '../../src/cluster/config.ts';
 
+/**
+ * A port no server holds, for a test server to listen on. Taken from below Linux's ephemeral range
+ * (32768–60999): a port from bind(0) is one the kernel may give next to an outgoing connection's local
+ * end, or to another bind(0) once it is closed, before the server meant to have it binds it. Within one
+ * process no port is handed out twice.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (;;) {
+    const port = FIRST_TEST_PORT + Math.floor(Math.random() * TEST_PORTS);
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    if (await canListen(port)) return port;
+  }
+}
+
+/** A port with `n - 1` free ports after it, for commands that number their ports from a base. */
+export async function freeRange(n: number): Promise<number> {
+  for (;;) {
+    const base = FIRST_TEST_PORT + Math.floor(Math.random() * (TEST_PORTS - n));
+    const ports = Array.from({ length: n }, (_, i) => base + i);
+    if (ports.some((p) => handedOut.has(p))) continue;
+    for (const p of ports) handedOut.add(p);
+    if ((await Promise.all(ports.map(canListen))).every(Boolean)) return base;
+  }
+}
+
+const FIRST_TEST_PORT = 20_000;
+const TEST_PORTS = 12_000;
+const handedOut = new Set<number>();
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -40,12 +67,13 @@ export async function clusterConfigs(n: number, dir: string, over: Partial<NodeC
   }));
 }
 
-export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+/** Polls `fn` until it returns something truthy; `what` (or what it returns, read on failure) names the wait. */
+export async function until<T>(what: string | (() => string), fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -15,11 +15,25 @@ export interface ProcNode {
   output: string[];
 }
 
+/**
+ * Every process started here and not yet ended. A test file whose child outlives it never exits (the
+ * child's pipes keep its event loop alive), so whatever is left when the file's process exits is killed.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  if (running.size > 0) console.error(`test/e2e/processes.ts: killing ${running.size} concord process(es) left running`);
+  for (const p of running) p.kill('SIGKILL');
+});
+
+/** How many processes started here are still running (for the test that they are all stopped). */
+export const runningProcesses = (): number => running.size;
+
 export class ProcCluster {
   readonly dir = tempDir('e2e');
   readonly nodes: ProcNode[] = [];
 
-  static async create(n: number, extra: string[] = []): Promise<ProcCluster> {
+  /** n nodes n1…nN with the `extra` flags (the same for all, or per node id); resolves once all are healthy. */
+  static async create(n: number, extra: string[] | ((id: string) => string[]) = []): Promise<ProcCluster> {
     const c = new ProcCluster();
     const ids = Array.from({ length: n }, (_, i) => `n${i + 1}`);
     const raft = await Promise.all(ids.map(() => freePort()));
@@ -27,11 +41,16 @@ export class ProcCluster {
     const peers = ids.map((id, i) => `${id}=127.0.0.1:${raft[i]}`).join(',');
     ids.forEach((id, i) => {
       const args = ['server', '--node-id', id, '--raft-addr', `127.0.0.1:${raft[i]}`, '--http-addr', `127.0.0.1:${http[i]}`,
-        '--data-dir', path.join(c.dir, id), '--peers', peers, ...extra];
+        '--data-dir', path.join(c.dir, id), '--peers', peers, ...(typeof extra === 'function' ? extra(id) : extra)];
       c.nodes.push({ id, args, url: `http://127.0.0.1:${http[i]}`, output: [] });
     });
-    for (const node of c.nodes) c.start(node);
-    await Promise.all(c.nodes.map((node) => c.waitHealthy(node)));
+    try {
+      for (const node of c.nodes) c.start(node);
+      await Promise.all(c.nodes.map((node) => c.waitHealthy(node)));
+    } catch (err) {
+      await c.stop(); // the caller never gets the cluster to stop: a process left running keeps the test file alive
+      throw err;
+    }
     return c;
   }
 
@@ -48,10 +67,18 @@ export class ProcCluster {
     proc.stdout?.on('data', (d) => node.output.push(String(d)));
     proc.stderr?.on('data', (d) => node.output.push(String(d)));
     node.proc = proc;
+    running.add(proc);
+    proc.once('exit', () => running.delete(proc));
   }
 
+  /** Until the node answers /health; fails at once if its process has ended. */
   async waitHealthy(node: ProcNode, timeoutMs = 15_000): Promise<void> {
-    await until(`${node.id} to answer /health (output: ${node.output.join('').slice(-500)})`, async () => {
+    const said = () => `(output: ${node.output.join('').slice(-2000)})`;
+    await until(() => `${node.id} to answer /health ${said()}`, async () => {
+      const p = node.proc;
+      if (!p) throw new Error(`${node.id} was stopped before answering /health`);
+      if (p.exitCode !== null) throw new Error(`${node.id} exited with code ${p.exitCode} before answering /health ${said()}`);
+      if (p.signalCode !== null) throw new Error(`${node.id} was killed by ${p.signalCode} before answering /health ${said()}`);
       try {
         return (await fetch(`${node.url}/health`)).ok;
       } catch {
