@@ -4,9 +4,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { fastGet } from '../../src/api/http/fast-get.ts';
 import { ConcordError } from '../../src/kv/errors.ts';
-import { LIMITS, startApi, type TestApi } from './helpers.ts';
+import { fastRoutesOnly, LIMITS, startApi, type TestApi } from './helpers.ts';
 import { MemoryKv } from './memory-kv.ts';
 
 /** A raw response: status, headers without Date, body. */
@@ -88,8 +87,9 @@ describe('the GET /v1/kv/{key} fast path', () => {
   });
 });
 
+/** A node:http server with only the fast routes in front (no lane); what they leave is answered 599. */
 describe('fastGet on its own (a server whose fallback answers 599)', () => {
-  it('answers the service\'s errors itself, with Retry-After, and leaves unexpected failures to the route', async () => {
+  it("answers the service's errors itself, with Retry-After, and an unexpected failure with 500, logged", async () => {
     let failure: Error = new ConcordError('unavailable', 'no leader (no quorum) within 2000 ms', 1);
     const kv = {
       get: () => Promise.reject(failure),
@@ -97,12 +97,8 @@ describe('fastGet on its own (a server whose fallback answers 599)', () => {
         throw failure;
       },
     } as unknown as MemoryKv;
-    const front = fastGet({ kv, limits: LIMITS, closing: () => false });
-    const srv = http.createServer((req, res) => {
-      const fallback = () => res.writeHead(599).end();
-      if (!front(req, res, fallback)) fallback();
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const logged: unknown[] = [];
+    const srv = await fastRoutesOnly({ kv, limits: LIMITS, closing: () => false, logError: (err) => void logged.push(err) });
     try {
       const p = (srv.address() as { port: number }).port;
       const r = await rawGet(p, '/v1/kv/k');
@@ -111,9 +107,14 @@ describe('fastGet on its own (a server whose fallback answers 599)', () => {
       assert.deepEqual(JSON.parse(r.body.toString()), { error: { code: 'unavailable', message: 'no leader (no quorum) within 2000 ms' } });
       // A serializable read is answered synchronously (getSerializable), with the same outcomes.
       assert.deepEqual(await rawGet(p, '/v1/kv/k?consistency=serializable'), r);
+      assert.deepEqual(logged, [], 'a described failure is not an error to log');
       failure = new Error('disk on fire');
-      assert.equal((await rawGet(p, '/v1/kv/k')).status, 599);
-      assert.equal((await rawGet(p, '/v1/kv/k?consistency=serializable')).status, 599);
+      for (const path of ['/v1/kv/k', '/v1/kv/k?consistency=serializable']) {
+        const internal = await rawGet(p, path);
+        assert.equal(internal.status, 500, path);
+        assert.deepEqual(JSON.parse(internal.body.toString()), { error: { code: 'internal', message: 'internal error' } });
+      }
+      assert.deepEqual(logged, [failure, failure]);
     } finally {
       await new Promise<void>((r) => srv.close(() => r()));
     }
@@ -125,12 +126,7 @@ describe('fastGet on its own (a server whose fallback answers 599)', () => {
   before(async () => {
     const kv = new MemoryKv();
     await kv.put(Buffer.from('k'), Buffer.from('v'));
-    const front = fastGet({ kv, limits: LIMITS, closing: () => closing });
-    server = http.createServer((req, res) => {
-      const fallback = () => res.writeHead(599).end();
-      if (!front(req, res, fallback)) fallback();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    server = await fastRoutesOnly({ kv, limits: LIMITS, closing: () => closing, logError: () => {} });
     port = (server.address() as { port: number }).port;
   });
   after(() => new Promise<void>((r) => server.close(() => r())));

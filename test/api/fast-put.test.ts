@@ -5,9 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { fastPut } from '../../src/api/http/fast-put.ts';
 import { ConcordError } from '../../src/kv/errors.ts';
-import { LIMITS, startApi, type TestApi } from './helpers.ts';
+import { fastRoutesOnly, LIMITS, startApi, type TestApi } from './helpers.ts';
 import type { MemoryKv } from './memory-kv.ts';
 import { until } from '../cluster/helpers.ts';
 
@@ -99,16 +98,12 @@ describe('the PUT /v1/kv/{key} fast path', () => {
   });
 });
 
-describe('fastPut on its own', () => {
+describe('fastPut on its own (a server whose fallback answers 599)', () => {
   it("answers the service's errors with Retry-After, and an unexpected failure with 500, logged", async () => {
     let failure: Error = new ConcordError('unavailable', 'no leader (no quorum) within 2000 ms', 1);
     const logged: unknown[] = [];
     const kv = { put: () => Promise.reject(failure) } as unknown as MemoryKv;
-    const front = fastPut({ kv, limits: LIMITS, closing: () => false, logError: (err) => void logged.push(err) });
-    const srv = http.createServer((req, res) => {
-      if (!front(req, res)) res.writeHead(599).end();
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const srv = await fastRoutesOnly({ kv, limits: LIMITS, closing: () => false, logError: (err) => void logged.push(err) });
     try {
       const p = (srv.address() as { port: number }).port;
       const r = await rawPut(p, '/v1/kv/k', ['v'], sized('v'));
@@ -128,11 +123,7 @@ describe('fastPut on its own', () => {
   });
 
   it('a closing node leaves every request to the route (503 there)', async () => {
-    const front = fastPut({ kv: {} as MemoryKv, limits: LIMITS, closing: () => true, logError: () => {} });
-    const srv = http.createServer((req, res) => {
-      if (!front(req, res)) res.writeHead(599).end();
-    });
-    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+    const srv = await fastRoutesOnly({ kv: {} as MemoryKv, limits: LIMITS, closing: () => true, logError: () => {} });
     try {
       assert.equal((await rawPut((srv.address() as { port: number }).port, '/v1/kv/k', ['v'], sized('v'))).status, 599);
     } finally {

@@ -1,10 +1,14 @@
 // A real HTTP API on 127.0.0.1 (port 0) over the in-memory services, plus small request helpers.
 
+import http from 'node:http';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 import type { FastifyInstance } from 'fastify';
 import { buildHttpApi, type HttpApiDeps } from '../../src/api/http/index.ts';
 import type { HttpTimeouts } from '../../src/api/http/limits.ts';
+import { fastGet, type FastRouteOptions } from '../../src/api/http/fast-get.ts';
+import { fastPut } from '../../src/api/http/fast-put.ts';
+import { nodeFront } from '../../src/api/http/fast-front.ts';
 import { MemoryCluster, MemoryKv } from './memory-kv.ts';
 import type { FaultRules } from '../../src/transport/faults.ts';
 
@@ -41,6 +45,16 @@ export async function startApi(
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : 0;
   return { app, kv, cluster, port, url: `http://127.0.0.1:${port}`, metricsText, close: () => app.close() };
+}
+
+/** A plain node:http server (port 0) offering each request to the fast routes; what they leave is answered 599. */
+export async function fastRoutesOnly(o: FastRouteOptions): Promise<http.Server> {
+  const front = nodeFront({ get: fastGet(o), put: fastPut(o) });
+  const srv = http.createServer((req, res) => {
+    if (!front(req, res)) res.writeHead(599).end();
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return srv;
 }
 
 export function jsonInit(method: string, body: unknown): RequestInit {

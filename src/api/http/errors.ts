@@ -3,7 +3,7 @@
 // Node's (header overflow, request timeout), which never reach a route.
 
 import type { Socket } from 'node:net';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ConcordError } from '../../kv/errors.ts';
 
@@ -40,18 +40,7 @@ export function sendError(reply: FastifyReply, status: number, message: string, 
 }
 
 /** Retry-After in whole seconds, at least 1. */
-const retryAfter = (seconds: number): string => String(Math.max(1, Math.ceil(seconds)));
-
-/**
- * The same error answer, written on a raw Node response (the GET fast path, fast-get.ts): status, JSON
- * body, content type and Retry-After exactly as sendError and the error handler produce them.
- */
-export function writeRawError(res: ServerResponse, err: ConcordError): void {
-  const body = JSON.stringify(errorBody(err.code, err.message));
-  const headers: Record<string, string | number> = { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) };
-  if (err.retryAfterSeconds !== undefined) headers['retry-after'] = retryAfter(err.retryAfterSeconds);
-  res.writeHead(err.status, headers).end(body);
-}
+export const retryAfter = (seconds: number): string => String(Math.max(1, Math.ceil(seconds)));
 
 /** Turns whatever was thrown into status, code and a message that is safe to show a client. */
 function describe(err: unknown): { status: number; code: string; message: string; retryAfter?: number; unexpected: boolean } {

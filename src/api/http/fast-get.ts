@@ -1,68 +1,54 @@
 // GET /v1/kv/{key} without fastify's per-request machinery (routing, hooks, reply objects): the
 // hottest route, where that machinery measured as much as the read itself (bench/results: a
 // serializable get answered at 0.54x a bare node:http server through fastify; /health, which does
-// nothing, at 0.7x). Only the plain request is taken: a valid key, no If-None-Match, no query but
-// `consistency`, a node not closing. Its answer — the value, 404, or the service's error (503 with
-// Retry-After, 504) — is byte-for-byte what the route sends. Anything else goes to fastify before any
-// work is done (a failure the service did not describe goes there after, to be answered and logged
-// by the error handler).
+// nothing, at 0.7x). Only the plain request is taken: a valid key, no If-None-Match / If-Match, no
+// query but `consistency`, a node not closing. Its answer — the value, 404, the service's error (503
+// with Retry-After, 504), or 500 for a failure the service did not describe (logged) — is
+// byte-for-byte what the route sends. Anything else goes to fastify before any work is done.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { KvRecord, KvService } from '../../kv/types.ts';
 import { ConcordError } from '../../kv/errors.ts';
-import { writeRawError } from './errors.ts';
 import type { HttpLimits } from './limits.ts';
 import { keyFromPath } from './request-input.ts';
 import { keyNotFound, recordHeaderList } from './kv-calls.ts';
+import { sendFastError, type FastReply } from './fast-reply.ts';
 
 const PREFIX = '/v1/kv/';
-export const FAST_GET_ROUTE = '/v1/kv/*';
 /** Built once: only its status, code and message are written, and capturing a stack per miss cost ~7% of a follower's time. */
 const NOT_FOUND = keyNotFound();
-/**
- * Values up to this size are written as a latin1 string (one char per byte, so the same bytes):
- * node:http joins a string body to the head and sends both in one socket write, where a byte array
- * goes out as a second chunk through the stream's buffered writev. Measured 3-5% more serializable
- * reads/s on a follower (100-byte values, two clusters loaded at once, 8 paired runs); above a few KiB
- * the string copy would cost more than the second chunk.
- */
-const ONE_WRITE_MAX_BYTES = 4096;
+const INTERNAL = new ConcordError('internal', 'internal error');
 
-export interface FastGetOptions {
+export interface FastRouteOptions {
   kv: KvService;
   limits: HttpLimits;
   closing: () => boolean;
-  /** Request metrics, as the fastify routes report them. */
-  observe?: (method: string, route: string, status: number, seconds: number) => void;
+  /** Where a failure the service did not describe is reported. */
+  logError: (err: unknown, msg: string) => void;
 }
 
-/** Returns a request handler that answers and returns true, or returns false to leave the request to fastify. */
-export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerResponse, fallback: () => void) => boolean {
-  // Made once, not per request: a closure per request (and tsx's name-keeping wrapper around each)
+/**
+ * Returns a handler that takes the request — answering it on `reply` — and returns true, or returns
+ * false to leave it to fastify. `conditional`: the request has an If-Match or If-None-Match header.
+ */
+export type FastGet = (method: string, url: string, conditional: boolean, reply: FastReply) => boolean;
+
+export function fastGet(o: FastRouteOptions): FastGet {
+  // Made once, not per request: a closure per request (and the name-keeping wrapper around each)
   // measured ~1.5 us of a serializable read's ~12 us of JavaScript.
-  const observe = o.observe;
-  const answerError = (res: ServerResponse, err: ConcordError, started: number) => {
-    writeRawError(res, err);
-    observe?.('GET', FAST_GET_ROUTE, err.status, (performance.now() - started) / 1000);
-  };
-  const answer = (res: ServerResponse, record: KvRecord | undefined, started: number) => {
-    if (res.destroyed) return;
-    if (!record) return answerError(res, NOT_FOUND, started);
+  const answer = (reply: FastReply, record: KvRecord | undefined) => {
+    if (reply.gone) return;
+    if (!record) return sendFastError(reply, NOT_FOUND);
     const body = record.value;
-    res.writeHead(200, recordHeaderList(record, 'content-type', 'application/octet-stream', 'content-length', String(body.byteLength)));
-    if (body.byteLength <= ONE_WRITE_MAX_BYTES) res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'latin1');
-    else res.end(body); // node:http writes a Uint8Array as it is
-    observe?.('GET', FAST_GET_ROUTE, 200, (performance.now() - started) / 1000);
+    reply.send(200, recordHeaderList(record, 'content-type', 'application/octet-stream', 'content-length', String(body.byteLength)), body);
   };
-  const fail = (res: ServerResponse, err: unknown, started: number, fallback: () => void) => {
-    if (!(err instanceof ConcordError)) return fallback();
-    if (!res.destroyed) answerError(res, err, started);
+  const fail = (reply: FastReply, err: unknown) => {
+    const known = err instanceof ConcordError ? err : INTERNAL;
+    if (known === INTERNAL) o.logError(err, 'GET /v1/kv/{key} failed');
+    if (!reply.gone) sendFastError(reply, known);
   };
 
-  return (req, res, fallback) => {
-    const url = req.url;
-    if (req.method !== 'GET' || url === undefined || !url.startsWith(PREFIX) || o.closing()) return false;
-    if (req.headers['if-none-match'] !== undefined) return false;
+  return (method, url, conditional, reply) => {
+    if (method !== 'GET' || !url.startsWith(PREFIX) || conditional || o.closing()) return false;
     const q = url.indexOf('?');
     const raw = q < 0 ? url.slice(PREFIX.length) : url.slice(PREFIX.length, q);
     if (raw.length === 0) return false;
@@ -79,7 +65,6 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
     } catch {
       return false;
     }
-    const started = observe ? performance.now() : 0;
     if (consistency === 'serializable') {
       // Answered in this turn: no promise and no microtask hop per read. With the header list in answer(),
       // this took a follower from 41-43k to ~52k serializable reads/s (64 connections, quiet machine).
@@ -87,14 +72,14 @@ export function fastGet(o: FastGetOptions): (req: IncomingMessage, res: ServerRe
       try {
         record = o.kv.getSerializable(key);
       } catch (err) {
-        fail(res, err, started, fallback);
+        fail(reply, err);
         return true;
       }
-      answer(res, record, started);
+      answer(reply, record);
     } else {
       o.kv.get(key, consistency ? { consistency } : undefined).then(
-        (record) => answer(res, record, started),
-        (err: unknown) => fail(res, err, started, fallback),
+        (record) => answer(reply, record),
+        (err: unknown) => fail(reply, err),
       );
     }
     return true;

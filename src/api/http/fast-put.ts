@@ -7,75 +7,46 @@
 // before the body is read; once it is read there is no going back, so a failure the service did
 // not describe is answered 500 here and logged.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { KvService } from '../../kv/types.ts';
 import { ConcordError } from '../../kv/errors.ts';
-import { writeRawError } from './errors.ts';
-import type { HttpLimits } from './limits.ts';
 import { keyFromPath } from './request-input.ts';
+import { sendFastError, type FastReply } from './fast-reply.ts';
+import type { FastRouteOptions } from './fast-get.ts';
 
 const PREFIX = '/v1/kv/';
-export const FAST_PUT_ROUTE = '/v1/kv/*';
 const INTERNAL = new ConcordError('internal', 'internal error');
 
-export interface FastPutOptions {
-  kv: KvService;
-  limits: HttpLimits;
-  closing: () => boolean;
-  /** Request metrics, as the fastify routes report them. */
-  observe?: (method: string, route: string, status: number, seconds: number) => void;
-  /** Where a failure the service did not describe is reported. */
-  logError: (err: unknown, msg: string) => void;
+export interface FastPut {
+  /**
+   * The key of a write this path takes, or undefined to leave the request to fastify (its body
+   * unread). `contentLength`: the declared body size, undefined without one (or with a chunked body).
+   */
+  accepts(method: string, url: string, conditional: boolean, contentLength: number | undefined): Buffer | undefined;
+  /** Writes the value of an accepted request and answers on `reply`. */
+  write(key: Buffer, value: Buffer, reply: FastReply): void;
 }
 
-/** Returns a request handler that takes the request and returns true, or returns false to leave it to fastify. */
-export function fastPut(o: FastPutOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const observe = o.observe;
-  const answered = (status: number, started: number) => observe?.('PUT', FAST_PUT_ROUTE, status, (performance.now() - started) / 1000);
-
-  const write = (res: ServerResponse, key: Buffer, value: Buffer, started: number) => {
-    o.kv.put(key, value).then(
-      ({ revision }) => {
-        if (res.destroyed) return;
-        const body = `{"revision":${revision}}`;
-        res.writeHead(200, ['etag', `"${revision}"`, 'content-type', 'application/json; charset=utf-8', 'content-length', String(body.length)]);
-        res.end(body);
-        answered(200, started);
-      },
-      (err: unknown) => {
-        const known = err instanceof ConcordError ? err : INTERNAL;
-        if (known === INTERNAL) o.logError(err, 'PUT /v1/kv/{key} failed');
-        if (res.destroyed) return;
-        writeRawError(res, known);
-        answered(known.status, started);
-      },
-    );
+export function fastPut(o: FastRouteOptions): FastPut {
+  const failed = (reply: FastReply, err: unknown) => {
+    const known = err instanceof ConcordError ? err : INTERNAL;
+    if (known === INTERNAL) o.logError(err, 'PUT /v1/kv/{key} failed');
+    if (!reply.gone) sendFastError(reply, known);
   };
-
-  return (req, res) => {
-    const url = req.url;
-    if (req.method !== 'PUT' || url === undefined || !url.startsWith(PREFIX) || url.includes('?') || o.closing()) return false;
-    const h = req.headers;
-    if (h['if-match'] !== undefined || h['if-none-match'] !== undefined || h['transfer-encoding'] !== undefined) return false;
-    const declared = h['content-length'];
-    if (declared === undefined) return false;
-    const length = Number(declared);
-    if (!Number.isSafeInteger(length) || length < 0 || length > o.limits.maxValueBytes) return false;
-    let key: Buffer;
-    try {
-      key = keyFromPath(url.slice(PREFIX.length), o.limits);
-    } catch {
-      return false;
-    }
-    const started = observe ? performance.now() : 0;
-    let first: Buffer | undefined;
-    let more: Buffer[] | undefined;
-    req.on('data', (chunk: Buffer) => {
-      if (first === undefined) first = chunk;
-      else (more ??= [first]).push(chunk);
-    });
-    // A client that goes away mid-body ('aborted', then 'close') never gets 'end': nothing is written.
-    req.on('end', () => write(res, key, more ? Buffer.concat(more) : (first ?? Buffer.alloc(0)), started));
-    return true;
+  return {
+    accepts(method, url, conditional, contentLength) {
+      if (method !== 'PUT' || !url.startsWith(PREFIX) || url.includes('?') || conditional || o.closing()) return undefined;
+      if (contentLength === undefined || contentLength > o.limits.maxValueBytes) return undefined;
+      try {
+        return keyFromPath(url.slice(PREFIX.length), o.limits);
+      } catch {
+        return undefined;
+      }
+    },
+    write(key, value, reply) {
+      o.kv.put(key, value).then(({ revision }) => {
+        if (reply.gone) return;
+        const body = `{"revision":${revision}}`;
+        reply.send(200, ['etag', `"${revision}"`, 'content-type', 'application/json; charset=utf-8', 'content-length', String(body.length)], body);
+      }, (err: unknown) => failed(reply, err));
+    },
   };
 }

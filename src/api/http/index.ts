@@ -1,7 +1,6 @@
 // The HTTP front end: a thin fastify adapter from HTTP API v1 and the seed-compatible routes to
 // KvService and ClusterService. Nothing here decides semantics; it decodes, validates, calls, encodes.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { HttpApiDeps } from './deps.ts';
 import { installErrorHandlers, sendError } from './errors.ts';
@@ -15,7 +14,7 @@ import { seed000And001Routes } from './routes-seed-000-001.ts';
 import { seed003Routes } from './routes-seed-003.ts';
 import { v1KeyRoutes } from './routes-v1-key.ts';
 import { v1ListBatchRoutes } from './routes-v1-list-batch.ts';
-import { serverOptions, serverWithFront } from './server-options.ts';
+import { serverOptions, serverWithFastRoutes } from './server-options.ts';
 import { fastGet } from './fast-get.ts';
 import { fastPut } from './fast-put.ts';
 
@@ -24,11 +23,11 @@ export { DEFAULT_TIMEOUTS, type HttpLimits, type HttpTimeouts } from './limits.t
 
 export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   const state = { closing: false };
-  const fast = { kv: deps.kv, limits: deps.limits, closing: () => state.closing, observe: deps.observeRequest };
-  const get = fastGet(fast);
-  const put = fastPut({ ...fast, logError: (err, msg) => (deps.logger ? deps.logger.error({ err }, msg) : undefined) });
-  const front = (req: IncomingMessage, res: ServerResponse, fallback: () => void) => get(req, res, fallback) || put(req, res);
-  const app = Fastify({ ...serverOptions(deps), serverFactory: serverWithFront(front) }) as unknown as FastifyInstance;
+  const closing = () => state.closing;
+  const logError = (err: unknown, msg: string) => (deps.logger ? deps.logger.error({ err }, msg) : undefined);
+  const fast = { kv: deps.kv, limits: deps.limits, closing, logError };
+  const fastRoutes = { get: fastGet(fast), put: fastPut(fast), observe: deps.observeRequest };
+  const app = Fastify({ ...serverOptions(deps), serverFactory: serverWithFastRoutes(fastRoutes, closing) }) as unknown as FastifyInstance;
   installErrorHandlers(app);
   // JSON routes take JSON only: text/plain (a fastify default) would reach them as a string.
   app.removeContentTypeParser('text/plain');

@@ -6,6 +6,8 @@ import { LogController, type FastifyBaseLogger, type FastifyHttpOptions } from '
 import type { HttpApiDeps } from './deps.ts';
 import { clientErrorHandler, frameworkError } from './errors.ts';
 import { DEFAULT_TIMEOUTS, deriveLimits, type HttpTimeouts } from './limits.ts';
+import { nodeFront, type FastRoutes } from './fast-front.ts';
+import { installFastLane } from './fast-lane.ts';
 
 /**
  * The router percent-decodes paths as UTF-8 and rejects anything else (so /v1/kv/%FF would be a
@@ -50,20 +52,21 @@ export function serverOptions(deps: HttpApiDeps): FastifyHttpOptions<Server> {
   };
 }
 
-type FrontHandler = (req: IncomingMessage, res: ServerResponse, fallback: () => void) => boolean;
-
 /**
  * fastify's serverFactory: the HTTP/1 server fastify would create (same options and timeouts), with
- * `front` offered each request first; what it declines goes to fastify.
+ * the fast lane in front of node:http (fast-lane.ts) and the fast routes offered each request
+ * node:http parses (fast-front.ts); what neither takes goes to fastify.
  */
-export function serverWithFront(front: FrontHandler) {
+export function serverWithFastRoutes(routes: FastRoutes, closing: () => boolean) {
+  const front = nodeFront(routes);
   return (handler: (req: IncomingMessage, res: ServerResponse) => void, options: FastifyHttpOptions<Server>): Server => {
     const server = http.createServer(options.http ?? {}, (req, res) => {
-      if (!front(req, res, () => handler(req, res))) handler(req, res);
+      if (!front(req, res)) handler(req, res);
     });
     if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout;
     if (options.requestTimeout !== undefined) server.requestTimeout = options.requestTimeout;
     if (options.connectionTimeout !== undefined) server.setTimeout(options.connectionTimeout);
+    installFastLane(server, { routes, closing, maxHeaderSize: options.http?.maxHeaderSize ?? http.maxHeaderSize });
     return server;
   };
 }
