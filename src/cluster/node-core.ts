@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
-import { EntryType, MessageType, type Message } from '../raft/types.ts';
+import { EntryType, MessageType } from '../raft/types.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { assertNoLegacyRaftLog, dataDirLayout } from './data-dir.ts';
 import { KvStore } from '../storage/kv-store.ts';
@@ -17,8 +17,9 @@ import { RaftGroup } from './raft-group.ts';
 import { RaftClusterService } from './cluster-service.ts';
 import { NodeMetrics } from './metrics.ts';
 import { Snapshotter } from './snapshotter.ts';
-import { SnapshotStreamer, type SnapshotAck, type SnapshotChunk } from './snapshot-stream.ts';
+import { SnapshotStreamer } from './snapshot-stream.ts';
 import { SnapshotFetch } from './snapshot-fetch.ts';
+import { bulky, type PeerEnvelope } from './peer-envelope.ts';
 import { installPeerSnapshot, repairFromStateMachine } from './snapshot-repair.ts';
 import { MembershipController } from './membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
@@ -30,17 +31,6 @@ export const GROUP = 'g0';
 /** The term of a snapshot sent to repair a peer's corrupt one: below any real term, so Raft could never take it for a leader's. */
 const REPAIR_TERM = 0;
 
-/**
- * What nodes send each other: a Raft message, a snapshot chunk or its acknowledgement, or a request for a
- * snapshot at or past an index (from a node whose own snapshot is corrupt, see snapshot-repair.ts).
- */
-interface PeerEnvelope {
-  g: string;
-  m?: Message;
-  sc?: SnapshotChunk;
-  sa?: SnapshotAck;
-  sq?: { index: number };
-}
 
 export interface NodeCore {
   kv: RaftKvService;
@@ -70,6 +60,7 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
     clusterId: config.clusterId,
     listen: config.raftAddr,
     logger: log.child({ part: 'transport' }),
+    bulky,
   });
   await transport.start();
   // What peers must dial: the bound port (the configured one may be 0), never a wildcard host.

@@ -361,10 +361,16 @@ export class RaftGroup {
     }
     this.kick();
     const deadline = Date.now() + timeoutMs;
-    // We step down on seeing the target's election, before it has won: wait until a successor is known.
+    // We step down on seeing the target's election (a higher term), before it has won: wait until a
+    // successor is known. Give up at once when the transfer cannot happen any more: the core abandons
+    // it after an election timeout (target down or too far behind), or steps down in the same term
+    // for want of a quorum. Waiting longer would only delay the shutdown.
     while (Date.now() < deadline) {
       const now = this.node.status();
-      if (now.role !== 'leader' && now.leader !== '') return now.leader === target;
+      if (now.role === 'leader') {
+        if (now.leadTransferee !== target) return false;
+      } else if (now.leader !== '') return now.leader === target;
+      else if (now.term === st.term) return false;
       await new Promise((r) => setTimeout(r, this.o.tickMs / 4));
     }
     return false;

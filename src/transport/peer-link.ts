@@ -52,10 +52,12 @@ export class PeerLink<T> {
     readonly id: NodeId,
     private address: HostPort,
     private readonly ctx: LinkContext,
+    /** Which of the peer's links this is (PeerTransport's `bulky` option); for the log only. */
+    stream: 'control' | 'bulk',
   ) {
     this.queue = new BoundedQueue<T>(ctx.queueLimits);
     this.helloFrame = ctx.codec.encodeFrame(makeHello(ctx.clusterId, ctx.nodeId, id, ctx.advertisedAddr()));
-    this.log = ctx.logger.child({ peer: id });
+    this.log = ctx.logger.child({ peer: id, stream });
   }
 
   /** Queues one payload; false if it can never be sent (link closed, or bigger than a frame). */

@@ -4,8 +4,11 @@
 // (e.g. { group, msg }) and Raft's own retransmission makes up for what this layer drops.
 //
 // Shape: each node dials every peer it sends to, and accepts connections from peers that send to
-// it, so every pair of nodes uses two one-way connections (as etcd's rafthttp streams do). That
-// keeps each side's queue, backpressure and reconnect logic independent of the other's.
+// it, so every pair of nodes uses one-way connections (as etcd's rafthttp streams do). That keeps
+// each side's queue, backpressure and reconnect logic independent of the other's. With the `bulky`
+// option a node keeps two links per peer: one for the payloads it picks (log entries, snapshot
+// chunks) and one for everything else, so a heartbeat never waits behind a 64 MiB entry (etcd
+// keeps its msgApp and message streams apart for the same reason).
 
 import net, { type AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -28,6 +31,12 @@ const DEFAULTS = {
 
 export type MessageHandler<T> = (from: NodeId, payload: T) => void;
 
+/** One peer's outbound links: `bulk` exists only when the transport has a `bulky` rule. */
+interface PeerLinks<T> {
+  control: PeerLink<T>;
+  bulk: PeerLink<T> | undefined;
+}
+
 export class PeerTransport<T> {
   /** Runtime-changeable network faults for tests; no rules (the default) costs one branch per send. */
   readonly faults: FaultRules;
@@ -37,7 +46,7 @@ export class PeerTransport<T> {
   private readonly sizeOf: (payload: T) => number;
   private readonly linkContext: LinkContext;
   private readonly inboundContext: InboundContext;
-  private readonly links = new Map<NodeId, PeerLink<T>>();
+  private readonly links = new Map<NodeId, PeerLinks<T>>();
   /** Links that got messages this turn; flushed together by one setImmediate. */
   private readonly dirty = new Set<PeerLink<T>>();
   private flushHandle: NodeJS.Immediate | null = null;
@@ -137,9 +146,14 @@ export class PeerTransport<T> {
   setPeer(id: NodeId, addr: string): void {
     const address = parseHostPort(addr);
     if (this.closing !== null) return;
-    const link = this.links.get(id);
-    if (link !== undefined) link.setAddress(address);
-    else this.links.set(id, new PeerLink<T>(id, address, this.linkContext));
+    const links = this.links.get(id);
+    if (links !== undefined) {
+      links.control.setAddress(address);
+      links.bulk?.setAddress(address);
+    } else {
+      const bulk = this.opts.bulky ? new PeerLink<T>(id, address, this.linkContext, 'bulk') : undefined;
+      this.links.set(id, { control: new PeerLink<T>(id, address, this.linkContext, 'control'), bulk });
+    }
   }
 
   /** Every peer this transport can send to: configured ones and those learned from their handshakes. */
@@ -149,11 +163,14 @@ export class PeerTransport<T> {
 
   /** Forgets a peer: its connection is closed and its queued messages are discarded. */
   removePeer(id: NodeId): void {
-    const link = this.links.get(id);
-    if (link === undefined) return;
-    link.close();
+    const links = this.links.get(id);
+    if (links === undefined) return;
     this.links.delete(id);
-    this.dirty.delete(link);
+    for (const link of [links.control, links.bulk]) {
+      if (link === undefined) continue;
+      link.close();
+      this.dirty.delete(link);
+    }
   }
 
   /**
@@ -164,12 +181,13 @@ export class PeerTransport<T> {
    * reported as sent because a real network would not tell the sender either.
    */
   send(to: NodeId, payload: T): boolean {
-    const link = this.links.get(to);
-    if (link === undefined) {
+    const links = this.links.get(to);
+    if (links === undefined) {
       this.droppedUnknownPeer++;
       return false;
     }
     try {
+      const link = links.bulk !== undefined && this.opts.bulky!(payload) ? links.bulk : links.control;
       const verdict = this.faults.outbound(to);
       if (verdict === 0) return this.enqueue(link, payload);
       if (verdict === 'drop') link.countFaultDrop();
@@ -189,7 +207,7 @@ export class PeerTransport<T> {
 
   stats(): TransportStats {
     const peers: Record<NodeId, PeerStats> = {};
-    for (const [id, link] of this.links) peers[id] = link.stats();
+    for (const [id, links] of this.links) peers[id] = links.bulk === undefined ? links.control.stats() : mergeLinkStats(links.control.stats(), links.bulk.stats());
     return { peers, inbound: { ...this.inbound }, droppedUnknownPeer: this.droppedUnknownPeer };
   }
 
@@ -204,7 +222,10 @@ export class PeerTransport<T> {
     this.flushHandle = null;
     for (const timer of this.delayTimers) clearTimeout(timer);
     this.delayTimers.clear();
-    for (const link of this.links.values()) link.close();
+    for (const links of this.links.values()) {
+      links.control.close();
+      links.bulk?.close();
+    }
     this.links.clear();
     this.dirty.clear();
     for (const socket of this.inboundSockets) socket.destroy();
@@ -238,9 +259,15 @@ export class PeerTransport<T> {
     const timer = setTimeout(() => {
       this.delayTimers.delete(timer);
       link.delayed--;
-      if (this.links.get(link.id) === link) this.enqueue(link, payload);
+      if (this.isCurrent(link)) this.enqueue(link, payload);
     }, delayMs);
     this.delayTimers.add(timer);
+  }
+
+  /** Whether `link` still belongs to a configured peer (removePeer discards it). */
+  private isCurrent(link: PeerLink<T>): boolean {
+    const links = this.links.get(link.id);
+    return links !== undefined && (links.control === link || links.bulk === link);
   }
 
   private accept(socket: net.Socket): void {
@@ -286,4 +313,14 @@ export class PeerTransport<T> {
       this.log.error({ err, from }, 'message handler threw');
     }
   }
+}
+
+/** A peer's two links as one: counters add up, and the peer counts as connected while either link is. */
+function mergeLinkStats(control: PeerStats, bulk: PeerStats): PeerStats {
+  const merged = { ...control, connected: control.connected || bulk.connected };
+  for (const key of Object.keys(merged) as Array<keyof PeerStats>) {
+    const value = bulk[key];
+    if (typeof value === 'number') (merged as Record<string, unknown>)[key] = (control[key] as number) + value;
+  }
+  return merged;
 }

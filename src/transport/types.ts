@@ -18,9 +18,9 @@ export interface PeerTransportOptions<T> {
   /** Where to accept peer connections; port 0 picks a free port (see start()). */
   listen: { host: string; port: number };
   logger?: Logger;
-  /** Per-peer outbound queue bound in messages (default 65536). */
+  /** Outbound queue bound in messages, per link (a peer has two with `bulky`; default 65536). */
   maxQueueMessages?: number;
-  /** Per-peer outbound queue bound in estimated bytes (default: maxFrameBytes); see BoundedQueue.push. */
+  /** Outbound queue bound in estimated bytes, per link (default: maxFrameBytes); see BoundedQueue.push. */
   maxQueueBytes?: number;
   /** Largest frame sent or accepted (default 128 MiB, so one 64 MiB value fits). */
   maxFrameBytes?: number;
@@ -39,15 +39,22 @@ export interface PeerTransportOptions<T> {
    * Without it, payloads are only known to be msgpack values — peers are not trusted code.
    */
   validate?: (value: unknown) => value is T;
+  /**
+   * Payloads that may be large (log entries, snapshot chunks) and go on a second connection per
+   * peer, so that the small ones (heartbeats, votes, acknowledgements) never wait behind them.
+   * FIFO order holds within each connection, not between the two. Without it, one connection.
+   */
+  bulky?: (payload: T) => boolean;
   /** Source of randomness for fault decisions and backoff jitter (default Math.random). */
   random?: () => number;
   /** Copy received byte arrays out of their frame (default false; see CodecOptions). */
   copyBuffers?: boolean;
 }
 
+/** One peer's outbound side; with the `bulky` option, its two links' counters added up. */
 export interface PeerStats {
   address: string;
-  /** A TCP connection is established (the handshake answer may still be on its way). */
+  /** A TCP connection is established (the handshake answer may still be on its way); with two links, either. */
   connected: boolean;
   queuedMessages: number;
   queuedBytes: number;
