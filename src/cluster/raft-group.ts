@@ -91,7 +91,15 @@ export class RaftGroup {
     this.node = new RawNode(cfg);
     const hs = o.storage.initialState().hardState;
     this.savedTermVote = this.durableTermVote = { term: hs.term, vote: hs.vote };
+    let lastTick = performance.now();
     this.ticker = setInterval(() => {
+      const now = performance.now();
+      // A blocked event loop sends no heartbeats: past half an election timeout, followers may
+      // start an election (etcd warns the same way: "leader failed to send out heartbeat on time").
+      if (now - lastTick > (o.tickMs * o.electionTicks) / 2) {
+        this.o.logger.warn({ lateMs: Math.round(now - lastTick - o.tickMs), role: this.node.raft.role }, 'raft tick late: the event loop was blocked');
+      }
+      lastTick = now;
       this.node.tick();
       this.kick();
     }, o.tickMs);
