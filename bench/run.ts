@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEFAULT = ['raft-throughput.ts', 'compare.ts'];
-const OPT_IN = ['cluster-http.ts', 'disk-bound.ts'];
+const OPT_IN = ['cluster-http.ts', 'disk-bound.ts', 'large-value.ts'];
 const only = process.argv.slice(2);
 const benches = only.length === 0 ? DEFAULT : [...DEFAULT, ...OPT_IN].filter((b) => only.some((o) => b.includes(o)));
 if (benches.length === 0) {
