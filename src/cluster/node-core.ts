@@ -31,7 +31,6 @@ export const GROUP = 'g0';
 /** The term of a snapshot sent to repair a peer's corrupt one: below any real term, so Raft could never take it for a leader's. */
 const REPAIR_TERM = 0;
 
-
 export interface NodeCore {
   kv: RaftKvService;
   cluster: RaftClusterService;

@@ -35,6 +35,8 @@ export type MessageHandler<T> = (from: NodeId, payload: T) => void;
 interface PeerLinks<T> {
   control: PeerLink<T>;
   bulk: PeerLink<T> | undefined;
+  /** Both of them (or the one), for what applies to each alike. */
+  all: PeerLink<T>[];
 }
 
 export class PeerTransport<T> {
@@ -148,11 +150,11 @@ export class PeerTransport<T> {
     if (this.closing !== null) return;
     const links = this.links.get(id);
     if (links !== undefined) {
-      links.control.setAddress(address);
-      links.bulk?.setAddress(address);
+      for (const link of links.all) link.setAddress(address);
     } else {
+      const control = new PeerLink<T>(id, address, this.linkContext, 'control');
       const bulk = this.opts.bulky ? new PeerLink<T>(id, address, this.linkContext, 'bulk') : undefined;
-      this.links.set(id, { control: new PeerLink<T>(id, address, this.linkContext, 'control'), bulk });
+      this.links.set(id, { control, bulk, all: bulk ? [control, bulk] : [control] });
     }
   }
 
@@ -166,8 +168,7 @@ export class PeerTransport<T> {
     const links = this.links.get(id);
     if (links === undefined) return;
     this.links.delete(id);
-    for (const link of [links.control, links.bulk]) {
-      if (link === undefined) continue;
+    for (const link of links.all) {
       link.close();
       this.dirty.delete(link);
     }
@@ -207,7 +208,7 @@ export class PeerTransport<T> {
 
   stats(): TransportStats {
     const peers: Record<NodeId, PeerStats> = {};
-    for (const [id, links] of this.links) peers[id] = links.bulk === undefined ? links.control.stats() : mergeLinkStats(links.control.stats(), links.bulk.stats());
+    for (const [id, links] of this.links) peers[id] = links.all.map((link) => link.stats()).reduce(mergeLinkStats);
     return { peers, inbound: { ...this.inbound }, droppedUnknownPeer: this.droppedUnknownPeer };
   }
 
@@ -222,10 +223,7 @@ export class PeerTransport<T> {
     this.flushHandle = null;
     for (const timer of this.delayTimers) clearTimeout(timer);
     this.delayTimers.clear();
-    for (const links of this.links.values()) {
-      links.control.close();
-      links.bulk?.close();
-    }
+    for (const links of this.links.values()) for (const link of links.all) link.close();
     this.links.clear();
     this.dirty.clear();
     for (const socket of this.inboundSockets) socket.destroy();
@@ -266,8 +264,7 @@ export class PeerTransport<T> {
 
   /** Whether `link` still belongs to a configured peer (removePeer discards it). */
   private isCurrent(link: PeerLink<T>): boolean {
-    const links = this.links.get(link.id);
-    return links !== undefined && (links.control === link || links.bulk === link);
+    return this.links.get(link.id)?.all.includes(link) ?? false;
   }
 
   private accept(socket: net.Socket): void {
