@@ -1,11 +1,13 @@
 // `concord server`: resolve the settings, start the node, and stop it cleanly on SIGTERM/SIGINT. The node
 // module is imported only here, lazily, so client commands start without loading storage or Raft.
 
+import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import type { RunningNode } from '../cluster/config.ts';
+import path from 'node:path';
+import { DEFAULTS, type NodeConfig, type RunningNode } from '../cluster/config.ts';
 import type { Env, ServerFlags } from './config-sources.ts';
 import { CliError, UsageError } from './errors.ts';
-import { resolveNodeConfig } from './server-config.ts';
+import { defaultDataDir, resolveNodeConfig } from './server-config.ts';
 
 /** Set by `concord dev` on its children: a node whose parent went away (even by SIGKILL) shuts down too. */
 export const EXIT_WITH_STDIN_ENV = 'CONCORD_EXIT_WITH_STDIN';
@@ -23,11 +25,24 @@ async function readConfigFile(path: string, from: string): Promise<string> {
   }
 }
 
+/**
+ * Nodes started without --data-dir once all kept their state in ./data itself; now each has ./data/<id>.
+ * A node that would start empty beside such state is refused, so it is moved or named, never forgotten.
+ */
+function refuseStateAtOldDefault(config: NodeConfig): void {
+  if (config.dataDir !== defaultDataDir(config.nodeId) || !fs.existsSync(path.join(DEFAULTS.dataDir, 'wal'))) return;
+  throw new UsageError(
+    `${DEFAULTS.dataDir} holds a node's state in its top level, where nodes kept it before each got ${DEFAULTS.dataDir}/<node id> by default; ` +
+      `start this node with --data-dir ${DEFAULTS.dataDir} to use it, or move its contents to ${config.dataDir}`,
+  );
+}
+
 /** Runs a node until a signal stops it; resolves with the exit code. */
 export async function runServer(flags: ServerFlags, env: Env = process.env): Promise<number> {
   const configPath = flags.config ?? (env.CONCORD_CONFIG || undefined);
   const text = configPath === undefined ? undefined : await readConfigFile(configPath, flags.config ? '--config' : 'CONCORD_CONFIG');
   const config = resolveNodeConfig(flags, env, text, configPath);
+  refuseStateAtOldDefault(config);
 
   let running: RunningNode;
   try {

@@ -1,6 +1,7 @@
 // Flags + environment + config file -> NodeConfig, with no I/O so every rule is unit-testable.
 // Precedence, lowest first: DEFAULTS < TOML file < CONCORD_* (and LOG_LEVEL) < flags.
 
+import path from 'node:path';
 import { DEFAULTS, type HostPort, type NodeConfig } from '../cluster/config.ts';
 import { parseListenAddr, parsePort } from './addresses.ts';
 import { layerFromEnv, layerFromFlags, layerFromToml, type Env, type Layer, type ServerFlags, type Setting, type SettingKey } from './config-sources.ts';
@@ -43,7 +44,7 @@ function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
  * An address that a `--x-addr` sets whole and a `--x-port` sets the port of, applied layer by layer so
  * "file: http_addr = 0.0.0.0:9000" plus "--http-port 8085" listens on 0.0.0.0:8085.
  */
-function addrWithPort(layers: Layer[], addrKey: 'httpAddr' | 'grpcAddr', portKey: 'httpPort' | 'grpcPort', base: HostPort | undefined, defaultHost: string): HostPort | undefined {
+function addrWithPort(layers: Layer[], addrKey: 'httpAddr', portKey: 'httpPort', base: HostPort | undefined, defaultHost: string): HostPort | undefined {
   let cur = base;
   for (const l of layers) {
     const a = l[addrKey];
@@ -58,7 +59,25 @@ function addrWithPort(layers: Layer[], addrKey: 'httpAddr' | 'grpcAddr', portKey
   return cur;
 }
 
-function optionalAddr(layers: Layer[], key: 'textAddr' | 'gossipAddr'): HostPort | undefined {
+/** Where a node keeps its state when no --data-dir names it: `./data/<node id>`. */
+export const defaultDataDir = (nodeId: string): string => path.join(DEFAULTS.dataDir, nodeId);
+
+/** Front ends in the contract that do not exist yet: a flag for one is refused rather than silently ignored. */
+const UNBUILT: Array<{ keys: Array<'grpcAddr' | 'grpcPort' | 'textAddr'>; what: string }> = [
+  { keys: ['grpcAddr', 'grpcPort'], what: 'the gRPC API' },
+  { keys: ['textAddr'], what: 'the text protocol (seed 002)' },
+];
+
+function refuseUnbuilt(layers: Layer[]): void {
+  for (const { keys, what } of UNBUILT) {
+    for (const key of keys) {
+      const s = pick(layers, key);
+      if (s) throw new UsageError(`${s.from}: ${what} is not available in this version of Concord yet; start without it (HTTP API v1 and the seeds' HTTP routes are served on --http-addr)`);
+    }
+  }
+}
+
+function optionalAddr(layers: Layer[], key: 'gossipAddr'): HostPort | undefined {
   const s = pick(layers, key);
   return s ? parseListenAddr(s.value, s.from, DEFAULTS.httpAddr.host) : undefined;
 }
@@ -78,8 +97,6 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
   };
 
   const httpAddr = addrWithPort(layers, 'httpAddr', 'httpPort', DEFAULTS.httpAddr, DEFAULTS.httpAddr.host) ?? DEFAULTS.httpAddr;
-  // A bare --grpc-port listens where HTTP does: one interface choice for both front ends.
-  const grpcAddr = addrWithPort(layers, 'grpcAddr', 'grpcPort', undefined, httpAddr.host);
   const gossipAddr = optionalAddr(layers, 'gossipAddr');
   const raft = pick(layers, 'raftAddr');
   const membership = resolveMembership({
@@ -103,7 +120,8 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     ...DEFAULTS,
     nodeId: membership.nodeId,
     clusterId: clusterId?.value ?? DEFAULTS.clusterId,
-    dataDir: dataDir?.value ?? DEFAULTS.dataDir,
+    // Each node its own dir by default, so several nodes started from one directory never share one.
+    dataDir: dataDir?.value ?? defaultDataDir(membership.nodeId),
     httpAddr,
     raftAddr: membership.raftAddr,
     join: membership.join,
@@ -124,9 +142,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     deadNodeTimeoutMs: count('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs),
     logLevel: level,
   };
-  if (grpcAddr) config.grpcAddr = grpcAddr;
-  const textAddr = optionalAddr(layers, 'textAddr');
-  if (textAddr) config.textAddr = textAddr;
+  refuseUnbuilt(layers);
   if (gossipAddr) config.gossipAddr = gossipAddr;
   return config;
 }

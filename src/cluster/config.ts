@@ -12,8 +12,6 @@ export interface NodeConfig {
   dataDir: string;
   httpAddr: HostPort;
   raftAddr: HostPort;
-  grpcAddr?: HostPort;
-  textAddr?: HostPort;
   gossipAddr?: HostPort;
   /** Gossip seeds (later issue). */
   join: string[];

@@ -1,13 +1,13 @@
 // The node without its front ends: storage, peer transport, the Raft group and the services over it.
 // One group (shard) today; the group id is in every peer message so a node can host many later.
 
-import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { EntryType, MessageType } from '../raft/types.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { assertNoLegacyRaftLog, dataDirLayout } from './data-dir.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
 import { KvStateMachine } from '../kv/state-machine.ts';
@@ -48,9 +48,31 @@ export interface NodeCore {
   close(): Promise<void>;
 }
 
-/** Everything but the front ends: storage, peer transport, the Raft group and the services over it. */
+/**
+ * Everything but the front ends: storage, peer transport, the Raft group and the services over it. The data
+ * dir is locked for this process from before anything in it is opened until close() has closed it all.
+ */
 export async function startNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  const lock = lockDataDir(config.dataDir, `concord node ${config.nodeId}`);
+  try {
+    const core = await openNodeCore(config, log);
+    return {
+      ...core,
+      close: async () => {
+        try {
+          await core.close();
+        } finally {
+          lock.release();
+        }
+      },
+    };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> {
   assertNoLegacyRaftLog(config.dataDir);
   const layout = dataDirLayout(config.dataDir);
   const storage = new RaftWalStore({ dir: layout.wal(GROUP), group: GROUP, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });

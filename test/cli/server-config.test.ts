@@ -2,6 +2,7 @@
 // one-line errors bad input gets. Pure: no process, no node.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { DEFAULTS } from '../../src/cluster/config.ts';
 import { UsageError } from '../../src/cli/errors.ts';
 import { resolveNodeConfig, type Env } from '../../src/cli/server-config.ts';
@@ -21,8 +22,8 @@ function rejects(line: string, pattern: RegExp, env: Env = {}, file?: string): v
 }
 
 describe('defaults', () => {
-  it('`concord server` alone is a usable single node with data under ./data', () => {
-    assert.deepEqual(resolve(''), { ...DEFAULTS, nodeId: 'n1', peers: {}, join: [] });
+  it('`concord server` alone is a usable single node with data under ./data/n1', () => {
+    assert.deepEqual(resolve(''), { ...DEFAULTS, dataDir: path.join('data', 'n1'), nodeId: 'n1', peers: {}, join: [] });
   });
 });
 
@@ -34,7 +35,7 @@ describe('the seeds’ command lines', () => {
     assert.deepEqual(c.gossipAddr, { host: '127.0.0.1', port: 9001 });
     assert.deepEqual(c.raftAddr, { host: '127.0.0.1', port: 0 });
     assert.equal(c.bootstrap, true);
-    assert.equal(c.dataDir, './data');
+    assert.equal(c.dataDir, path.join('data', 'node1'), 'each node its own data dir by default: ./data/<name>');
   });
 
   it('seed 000: --gossip-join-addr joins instead of founding a cluster', () => {
@@ -134,13 +135,12 @@ describe('every flag spelling', () => {
     assert.deepEqual(resolve('--http-addr 0.0.0.0:1 --http-port 1').httpAddr, { host: '0.0.0.0', port: 1 });
   });
 
-  it('front ends: --grpc-addr, --grpc-port (on the HTTP host), --text-addr', () => {
-    assert.deepEqual(resolve('--grpc-addr 127.0.0.1:50051').grpcAddr, { host: '127.0.0.1', port: 50051 });
-    assert.deepEqual(resolve('--http-addr 0.0.0.0:8080 --grpc-port 50051').grpcAddr, { host: '0.0.0.0', port: 50051 });
-    assert.deepEqual(resolve('--text-addr 127.0.0.1:3001').textAddr, { host: '127.0.0.1', port: 3001 });
-    const c = resolve('');
-    assert.equal(c.grpcAddr, undefined);
-    assert.equal(c.textAddr, undefined);
+  it('front ends that do not exist yet are refused, by flag, environment and file, with the reason', () => {
+    for (const args of ['--grpc-addr 127.0.0.1:50051', '--grpc-port 50051', '--text-addr 127.0.0.1:3001']) {
+      assert.throws(() => resolve(args), (e: Error) => e instanceof UsageError && /not available in this version of Concord yet/.test(e.message) && e.message.startsWith(args.split(' ')[0]), args);
+    }
+    assert.throws(() => resolveNodeConfig({}, { CONCORD_GRPC_ADDR: '127.0.0.1:50051' }), /CONCORD_GRPC_ADDR: the gRPC API is not available/);
+    assert.throws(() => resolveNodeConfig({}, {}, 'text_addr = "127.0.0.1:3001"', 'kv.toml'), /text_addr.*text protocol \(seed 002\) is not available/);
   });
 
   it('tuning: sizes with units, timeouts, ticks, lease reads, log level, cluster id, --no-bootstrap, --config', () => {
@@ -204,7 +204,7 @@ other = "127.0.0.1:7002"
     const c = resolve('', { CONCORD_PEERS: 'a=127.0.0.1:7001,b=127.0.0.1:7002', CONCORD_NODE_ID: 'b', CONCORD_DATA_DIR: '' });
     assert.equal(c.nodeId, 'b');
     assert.deepEqual(c.raftAddr, { host: '127.0.0.1', port: 7002 });
-    assert.equal(c.dataDir, './data');
+    assert.equal(c.dataDir, path.join('data', 'b'));
   });
 
   it('bad files and variables name the key at fault', () => {
