@@ -47,6 +47,9 @@ export class BoundedQueue<T> {
   }
 
   /** Removes and returns the oldest items, at least one, while they fit within maxBytes. */
+  /** The summed sizes of what the last takeBatch took. */
+  takenBytes = 0;
+
   takeBatch(maxBytes: number, maxMessages: number, into: T[] = []): T[] {
     let bytes = 0;
     while (this.count > 0 && into.length < maxMessages) {
@@ -55,6 +58,7 @@ export class BoundedQueue<T> {
       bytes += size;
       into.push(this.shift());
     }
+    this.takenBytes = bytes;
     return into;
   }
 

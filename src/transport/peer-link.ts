@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { NodeId } from '../raft/types.ts';
 import { formatHostPort, type HostPort } from './address.ts';
 import { BoundedQueue, type QueueLimits } from './bounded-queue.ts';
-import { FRAME_HEADER_BYTES, FrameReader, type FrameCodec } from './frame-codec.ts';
+import { FRAME_HEADER_BYTES, FrameReader, OUT_OF_BAND_BYTES, type FrameCodec } from './frame-codec.ts';
 import { isHelloReply, makeHello } from './handshake.ts';
 import type { BackoffOptions, PeerStats } from './types.ts';
 
@@ -84,7 +84,7 @@ export class PeerLink<T> {
     while (this.queue.length > 0) {
       this.batch.length = 0;
       this.queue.takeBatch(this.ctx.maxBatchBytes, Number.MAX_SAFE_INTEGER, this.batch);
-      const more = this.writeBatch(socket, this.batch);
+      const more = this.writeBatch(socket, this.batch, this.queue.takenBytes >= OUT_OF_BAND_BYTES);
       this.batch.length = 0; // do not pin sent payloads until the next flush
       if (!more) {
         this.waitingDrain = true; // the socket buffers at most one frame past its high-water mark
@@ -124,34 +124,46 @@ export class PeerLink<T> {
     };
   }
 
-  /** Encodes and writes one batch, splitting it if it is unencodable or too big as one frame. */
-  private writeBatch(socket: net.Socket, batch: T[]): boolean {
-    let frame: Buffer;
+  /**
+   * Encodes and writes one batch, splitting it if it is unencodable or too big as one frame. A batch
+   * that may hold large byte arrays (`large`: by the sizes it was queued with) is written as several
+   * buffers around them (encodeFrameParts), the others as one.
+   */
+  private writeBatch(socket: net.Socket, batch: T[], large: boolean): boolean {
+    let parts: Buffer[];
     try {
-      frame = this.ctx.codec.encodeFrame(batch);
+      parts = large ? this.ctx.codec.encodeFrameParts(batch) : [this.ctx.codec.encodeFrame(batch)];
     } catch (err) {
-      if (batch.length > 1) return this.writeHalves(socket, batch);
+      if (batch.length > 1) return this.writeHalves(socket, batch, large);
       this.counters.dropped++;
       this.log.error({ err }, 'unencodable message dropped');
       return true;
     }
-    if (frame.length - FRAME_HEADER_BYTES > this.ctx.maxFrameBytes) {
+    let bytes = 0;
+    for (const p of parts) bytes += p.length;
+    if (bytes - FRAME_HEADER_BYTES > this.ctx.maxFrameBytes) {
       // sizeOf underestimated: the receiver would reject this frame and close the connection.
-      if (batch.length > 1) return this.writeHalves(socket, batch);
+      if (batch.length > 1) return this.writeHalves(socket, batch, large);
       this.counters.dropped++;
-      this.log.warn({ bytes: frame.length, maxFrameBytes: this.ctx.maxFrameBytes }, 'message larger than the frame limit dropped');
+      this.log.warn({ bytes, maxFrameBytes: this.ctx.maxFrameBytes }, 'message larger than the frame limit dropped');
       return true;
     }
     this.counters.sentFrames++;
     this.counters.sentMessages += batch.length;
-    this.counters.sentBytes += frame.length;
-    return socket.write(frame);
+    this.counters.sentBytes += bytes;
+    if (parts.length === 1) return socket.write(parts[0]);
+    // Corked, the parts leave in one writev, without being joined first.
+    socket.cork();
+    let more = true;
+    for (const p of parts) more = socket.write(p);
+    socket.uncork();
+    return more;
   }
 
-  private writeHalves(socket: net.Socket, batch: T[]): boolean {
+  private writeHalves(socket: net.Socket, batch: T[], large: boolean): boolean {
     const mid = batch.length >>> 1;
-    const first = this.writeBatch(socket, batch.slice(0, mid));
-    const second = this.writeBatch(socket, batch.slice(mid));
+    const first = this.writeBatch(socket, batch.slice(0, mid), large);
+    const second = this.writeBatch(socket, batch.slice(mid), large);
     return first && second;
   }
 

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BoundedQueue } from '../../src/transport/bounded-queue.ts';
-import { FrameCodec, FrameReader, FrameTooLargeError } from '../../src/transport/frame-codec.ts';
+import { FrameCodec, FrameReader, FrameTooLargeError, OUT_OF_BAND_BYTES } from '../../src/transport/frame-codec.ts';
 import { estimateSize, formatHostPort, parseHostPort } from '../../src/transport/index.ts';
 import { appEnvelope } from './helpers.ts';
 
@@ -46,6 +46,21 @@ test('decoded byte arrays are views by default and copies with copyBuffers', () 
   assert.equal(view.buffer, body.buffer);
   assert.notEqual(copy.buffer, body.buffer);
   assert.deepEqual([...copy], [...view]);
+});
+
+test('encodeFrameParts leaves large byte arrays out of the packed frame and writes the same bytes as encodeFrame', () => {
+  const codec = new FrameCodec();
+  const big = Buffer.alloc(OUT_OF_BAND_BYTES + 3);
+  for (let i = 0; i < big.length; i += 997) big[i] = i & 0xff;
+  const small = appEnvelope(1, 'a', 'b', 5000);
+  const value = [small, { g: 'g0', m: { type: 3, entries: [{ index: 1, data: big }, { index: 2, data: Buffer.alloc(10, 1) }, { index: 3, data: big.subarray(1) }] } }];
+  const parts = codec.encodeFrameParts(value);
+  assert.ok(parts.some((p) => p.buffer === big.buffer && p.byteLength === big.byteLength), 'the array itself is one of the parts');
+  assert.ok(parts.some((p) => p.buffer === big.buffer && p.byteLength === big.byteLength - 1));
+  assert.ok(Buffer.concat(parts).equals(codec.encodeFrame(value)), 'byte for byte what encodeFrame writes');
+  assert.equal((value[1] as { m: { entries: Array<{ data: Uint8Array }> } }).m.entries[0].data, big, "the caller's objects are unchanged");
+  // Nothing large: one buffer, as encodeFrame.
+  assert.deepEqual(codec.encodeFrameParts([small]), [codec.encodeFrame([small])]);
 });
 
 test('BoundedQueue drops the oldest to respect both bounds, and batches by bytes', () => {
