@@ -41,7 +41,10 @@ export interface LogState {
 export interface EncodedEntry {
   index: number;
   term: number;
+  /** The entry as the WAL stores it: term, type, data; without the data when `data` holds it. */
   bytes: Uint8Array;
+  /** Large data, kept where it was rather than copied into `bytes` (raft-wal-format.ts). */
+  data?: Uint8Array;
 }
 
 export type LogOp =

@@ -65,8 +65,22 @@ export type OpRecord = { kind: RecordKind.Save | RecordKind.CreateSnapshot; op: 
 
 // ---- writing ----
 
-/** Writes one record into a buffer of exactly its size (callers add up the sizes first). */
+/**
+ * Entry data from this size on is not copied into the record: the record is written as several
+ * buffers around it, and the in-memory log keeps the caller's bytes: copying a 64 MiB entry into
+ * fresh memory blocks the event loop long enough to delay heartbeats (docs/architecture.md).
+ */
+export const LARGE_ENTRY_BYTES = 1 << 20;
+
+/**
+ * Writes one record into a buffer of exactly its size less its large entry data, which stays in the
+ * caller's buffers (external()); finish() returns the record as the list of buffers to write in order.
+ */
 class RecordWriter extends ByteWriter {
+  private readonly externals: Array<{ at: number; data: Uint8Array }> = [];
+  private externalBytes = 0;
+
+  /** `bodyBytes`: the body's size without what will be passed to external(). */
   constructor(bodyBytes: number) {
     super(Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyBytes), RECORD_HEADER_BYTES);
   }
@@ -74,12 +88,26 @@ class RecordWriter extends ByteWriter {
     this.u16(v.byteLength);
     this.bytes(v);
   }
+  /** `data` belongs here in the record, but is written from where it is. */
+  external(data: Uint8Array): void {
+    this.externals.push({ at: this.at, data });
+    this.externalBytes += data.byteLength;
+  }
   /** Length and checksum into the header; the record is complete. */
-  finish(): Buffer {
+  finish(): Buffer[] {
     if (this.at !== this.b.byteLength) throw new Error(`WAL record size mismatch: wrote ${this.at} of ${this.b.byteLength} bytes`);
-    this.b.writeUInt32LE(this.b.byteLength - RECORD_HEADER_BYTES, 0);
-    this.b.writeUInt32LE(crc32(this.b, 0, RECORD_HEADER_BYTES, this.b.byteLength), 4);
-    return this.b;
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (const x of this.externals) {
+      parts.push(this.b.subarray(from, x.at), Buffer.from(x.data.buffer, x.data.byteOffset, x.data.byteLength));
+      from = x.at;
+    }
+    parts.push(this.b.subarray(from));
+    this.b.writeUInt32LE(this.b.byteLength + this.externalBytes - RECORD_HEADER_BYTES, 0);
+    let crc = crc32(parts[0], 0, RECORD_HEADER_BYTES);
+    for (let i = 1; i < parts.length; i++) crc = crc32(parts[i], crc);
+    this.b.writeUInt32LE(crc, 4);
+    return parts.filter((p) => p.byteLength > 0);
   }
 }
 
@@ -102,13 +130,19 @@ function packSnapshot(s: StoredSnapshot): Buffer {
   return pack(stored);
 }
 
+const isLarge = (data: Uint8Array) => data.byteLength >= LARGE_ENTRY_BYTES;
+
+/** Bytes of an entries block that are copied into the record (large entry data is not). */
 function entriesBytes(entries: readonly Entry[]): number {
   let n = 12;
-  for (const e of entries) n += ENTRY_HEADER + e.data.byteLength;
+  for (const e of entries) n += ENTRY_HEADER + (isLarge(e.data) ? 0 : e.data.byteLength);
   return n;
 }
 
-/** Writes an entries block; returns the entries as views of what was written (the op's entries). */
+/**
+ * Writes an entries block; returns the entries as views of what was written (the op's entries), or
+ * for large data, of the caller's bytes.
+ */
 function writeEntries(w: RecordWriter, first: number, entries: readonly Entry[]): EncodedEntry[] {
   w.f64(first);
   w.u32(entries.length);
@@ -119,18 +153,25 @@ function writeEntries(w: RecordWriter, first: number, entries: readonly Entry[])
     const start = w.at;
     w.f64(e.term);
     w.u8(e.type);
-    w.bytes(e.data);
-    out[i] = { index: e.index, term: e.term, bytes: w.b.subarray(start, w.at) };
+    if (isLarge(e.data)) {
+      w.external(e.data);
+      out[i] = { index: e.index, term: e.term, bytes: w.b.subarray(start, w.at), data: e.data };
+    } else {
+      w.bytes(e.data);
+      out[i] = { index: e.index, term: e.term, bytes: w.b.subarray(start, w.at) };
+    }
   }
   return out;
 }
 
 /**
- * A save as a record, and the operation to apply once it is durable: its entries are views into the
- * record (the data is copied once, here), so neither the file nor the in-memory log can see later
- * changes to the caller's buffers.
+ * A save as a record (buffers to write in order), and the operation to apply once it is durable: its
+ * entries are views into the record (the data is copied once, here), so neither the file nor the
+ * in-memory log can see later changes to the caller's buffers; except large entry data
+ * (LARGE_ENTRY_BYTES), which is written and kept from the caller's buffers, which must therefore not
+ * change (Raft entries never do: they are a proposal's command or a received frame).
  */
-export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[]; snapshot?: StoredSnapshot }, replacesCorrupt = false): { record: Buffer; op: LogOp } {
+export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[]; snapshot?: StoredSnapshot }, replacesCorrupt = false): { record: Buffer[]; op: LogOp } {
   const vote = rd.hardState ? utf8(rd.hardState.vote) : undefined;
   const snap = rd.snapshot ? packSnapshot(rd.snapshot) : undefined;
   const w = new RecordWriter(2 + (vote ? hardStateBytes(vote) : 0) + (snap ? 4 + snap.byteLength : 0) + entriesBytes(rd.entries));
@@ -152,7 +193,7 @@ export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[
   return { record, op };
 }
 
-export function encodeCreateSnapshot(op: Extract<LogOp, { kind: 'createSnapshot' }>, replacesCorrupt = false): Buffer {
+export function encodeCreateSnapshot(op: Extract<LogOp, { kind: 'createSnapshot' }>, replacesCorrupt = false): Buffer[] {
   const { kind: _kind, index, ...rest } = op;
   const b = pack(replacesCorrupt ? { ...rest, replacesCorrupt } : rest);
   const w = new RecordWriter(1 + 8 + 4 + b.byteLength);
@@ -163,7 +204,8 @@ export function encodeCreateSnapshot(op: Extract<LogOp, { kind: 'createSnapshot'
   return w.finish();
 }
 
-export function encodeBase(group: string, state: LogState, entries: readonly Entry[]): Buffer {
+/** A segment's base record, as buffers to write in order (large entry data is not copied). */
+export function encodeBase(group: string, state: LogState, entries: readonly Entry[]): Buffer[] {
   const g = utf8(group);
   const vote = utf8(state.hardState.vote);
   const snap = packSnapshot(state.snapshot);
@@ -227,6 +269,7 @@ function entryViews(b: Buffer, at: number, end = b.byteLength): { entries: Encod
 /** The Entry an EncodedEntry of this format describes (its data is a view). */
 export function walEntry(e: EncodedEntry): Entry {
   const b = e.bytes;
+  if (e.data) return { index: e.index, term: e.term, type: b[8] as EntryType, data: e.data };
   return { index: e.index, term: e.term, type: b[8] as EntryType, data: new Uint8Array(b.buffer, b.byteOffset + 9, b.byteLength - 9) };
 }
 

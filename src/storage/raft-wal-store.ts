@@ -69,8 +69,8 @@ export interface ReadyToSave {
 /** An operation waiting to be written; `ready` is false while its snapshot data file is being written. */
 interface Queued {
   op: LogOp;
-  /** The record to append; none for a compaction (it starts a new segment) or an operation that changes nothing. */
-  record?: Buffer;
+  /** The record to append (buffers in order); none for a compaction (it starts a new segment) or an operation that changes nothing. */
+  record?: Buffer[];
   ready: boolean;
   resolve: (state: LogState) => void;
   reject: (err: Error) => void;
@@ -238,7 +238,7 @@ export class RaftWalStore implements Storage {
 
   // ---- the write queue ----
 
-  private enqueue(op: LogOp, record?: Buffer, writeFile?: () => Promise<void>): Promise<LogState> {
+  private enqueue(op: LogOp, record?: Buffer[], writeFile?: () => Promise<void>): Promise<LogState> {
     if (this.closed) return Promise.reject(new Error(`raft storage of group ${this.group} is closed`));
     if (this.failure) return Promise.reject(this.failure);
     try {
@@ -294,7 +294,7 @@ export class RaftWalStore implements Storage {
     const batch: Queued[] = [];
     if (head.op.kind === 'compact') batch.push(this.queue.shift()!);
     else while (this.queue[0]?.ready && this.queue[0].op.kind !== 'compact') batch.push(this.queue.shift()!);
-    const records = batch.flatMap((q) => (q.record ? [q.record] : []));
+    const records = batch.flatMap((q) => q.record ?? []);
     const done = head.op.kind === 'compact' ? this.rotate(head.op) : records.length > 0 ? writeAll(this.segment.fd, records) : Promise.resolve();
     done.then(
       () => {
@@ -411,7 +411,7 @@ export class RaftWalStore implements Storage {
       // A new log: its membership is persisted at once, so a reopen without the option sees the same state.
       const state = emptyLogState(initialConfState);
       const file = path.join(this.dir, segmentName(1));
-      writeFileDurablySync(this.dir, segmentName(1), encodeBase(this.group, state, []));
+      writeFileDurablySync(this.dir, segmentName(1), Buffer.concat(encodeBase(this.group, state, [])));
       return { state, segment: { seq: 1, fd: openForAppend(file) } };
     }
     const seq = seqs[seqs.length - 1];

@@ -24,12 +24,14 @@ export function snapshotFileName(index: number): string {
   return `snap-${String(index).padStart(16, '0')}-${randomBytes(4).toString('hex')}.bin`;
 }
 
-export async function writeFileDurably(dir: string, name: string, data: Uint8Array): Promise<void> {
+export async function writeFileDurably(dir: string, name: string, data: Uint8Array | readonly Uint8Array[]): Promise<void> {
   const target = path.join(dir, name);
   const temp = target + TEMP_SUFFIX;
   const fh = await fsp.open(temp, 'w');
   try {
-    await fh.writeFile(data);
+    // A list is written piece by piece, never joined: a compaction's base may hold 64 MiB entries.
+    if (data instanceof Uint8Array) await fh.writeFile(data);
+    else for (const piece of data) await fh.write(piece);
     await fh.sync();
   } finally {
     await fh.close();

@@ -50,8 +50,8 @@ export class FrameCodec {
 
   /**
    * The same frame as encodeFrame, as a list of buffers to write in order, with every byte array of
-   * at least OUT_OF_BAND_BYTES left where it is instead of copied into the frame: a 64 MiB entry
-   * copied into fresh memory held the event loop for hundreds of milliseconds per peer. Each such
+   * at least OUT_OF_BAND_BYTES left where it is instead of copied into the frame: copying a 64 MiB
+   * entry into fresh memory blocks the event loop long enough to delay heartbeats. Each such
    * array is swapped for a placeholder (a random per-codec token and its number) before packing; the
    * placeholder's bytes in the packed frame are then cut out and replaced by a bin 32 header
    * followed by the array itself, which is what msgpack writes for a byte array of that size, so the

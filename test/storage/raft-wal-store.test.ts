@@ -4,6 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MemoryStorage } from '../../src/raft/storage.ts';
 import { RaftWalStore } from '../../src/storage/raft-wal-store.ts';
+import { LARGE_ENTRY_BYTES } from '../../src/storage/raft-wal-format.ts';
+import { EntryType } from '../../src/raft/types.ts';
 import { bytes, entries, entry, tempDir } from './helpers.ts';
 import { errorCode, observe } from './observe.ts';
 
@@ -30,6 +32,28 @@ test('save persists entries and hard state; a reopen returns exactly the same st
   t.after(() => again.close());
   assert.deepStrictEqual(observe(again), observe(mem));
   assert.deepStrictEqual(again.entries(2, 3, 0), [entry(2, 2)]);
+});
+
+test("large entries are written from and kept in the caller's buffers; a reopen and a compaction read them back intact", async (t) => {
+  const dir = tempDir(t);
+  const s = openStorage(dir);
+  const big = Buffer.alloc(LARGE_ENTRY_BYTES + 5);
+  for (let i = 0; i < big.length; i += 1001) big[i] = i & 0xff;
+  const large = { index: 2, term: 1, type: EntryType.Normal, data: new Uint8Array(big.buffer, big.byteOffset, big.byteLength) };
+  await s.save({ hardState: { term: 1, vote: 'n1', commit: 1 }, entries: [entry(1, 1), large, entry(3, 1)] });
+  assert.equal(s.entries(2, 3, Infinity)[0].data.buffer, big.buffer, 'not copied');
+  await s.close();
+  let again = openStorage(dir);
+  assert.ok(Buffer.from(again.entries(2, 3, Infinity)[0].data).equals(big));
+  assert.deepStrictEqual(again.entries(3, 4, Infinity), [entry(3, 1)]);
+  await again.save({ entries: [entry(4, 1)] });
+  await again.compact(1); // a new segment whose base holds the large entry
+  await again.close();
+  again = openStorage(dir);
+  t.after(() => again.close());
+  assert.equal(again.firstIndex(), 2);
+  assert.ok(Buffer.from(again.entries(2, 3, Infinity)[0].data).equals(big));
+  assert.equal(again.lastIndex(), 4);
 });
 
 test('appending at i replaces the stored suffix from i (conflicting entries), also across reopen', async (t) => {
