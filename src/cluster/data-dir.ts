@@ -26,3 +26,38 @@ export function assertNoLegacyRaftLog(dataDir: string): void {
       '`concord restore FILE --data-dir NEW_DIR` with this one (or add this node back to its cluster with an empty data dir).',
   );
 }
+
+/** What a node remembers of itself in its data dir: who it is and the peer address it last bound. */
+export interface NodeRecord {
+  nodeId: string;
+  raftAddr: string;
+}
+
+const recordFile = (dataDir: string) => path.join(dataDir, 'node.json');
+
+export function readNodeRecord(dataDir: string): NodeRecord | undefined {
+  try {
+    const r = JSON.parse(fs.readFileSync(recordFile(dataDir), 'utf8')) as Partial<NodeRecord>;
+    return typeof r.nodeId === 'string' && typeof r.raftAddr === 'string' ? { nodeId: r.nodeId, raftAddr: r.raftAddr } : undefined;
+  } catch {
+    return undefined; // absent (a data dir from before the record existed) or unreadable: nothing remembered
+  }
+}
+
+/** Written whole under another name and renamed into place, so a crash leaves the old record or the new. */
+export function writeNodeRecord(dataDir: string, record: NodeRecord): void {
+  const tmp = `${recordFile(dataDir)}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(record) + '\n');
+  fs.renameSync(tmp, recordFile(dataDir));
+}
+
+/**
+ * Refuse a data dir that another node's id wrote: its log and votes are that node's, and starting it under
+ * a new id would have one member's state answer for another.
+ */
+export function assertOwnDataDir(dataDir: string, nodeId: string): void {
+  const r = readNodeRecord(dataDir);
+  if (r && r.nodeId !== nodeId) {
+    throw new Error(`${dataDir} holds the state of node ${r.nodeId}, not ${nodeId}; start it with --node-id ${r.nodeId}, or give ${nodeId} a data dir of its own`);
+  }
+}

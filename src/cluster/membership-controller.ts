@@ -18,6 +18,8 @@ export interface ControllerOptions {
   group: RaftGroup;
   gossip: GossipView;
   targetVoters: number;
+  /** Each member's Raft address as the committed membership gives it. */
+  addressOf: (id: string) => string | undefined;
   deadNodeTimeoutMs: number;
   intervalMs: number;
   logger: Logger;
@@ -53,6 +55,7 @@ export class MembershipController {
       targetVoters: this.o.targetVoters,
       deadNodeTimeoutMs: this.o.deadNodeTimeoutMs,
       maxPromotionLag: MAX_PROMOTION_LAG,
+      addressOf: this.o.addressOf,
     });
     if (!change) return;
     try {

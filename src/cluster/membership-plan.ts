@@ -5,7 +5,8 @@
 // Policy (issue 4): a live gossip member that Raft does not know joins as a learner; learners that have
 // caught up are promoted while voters are fewer than the target; a member dead for longer than the
 // dead-node timeout is removed — after promoting a healthy learner to take its place when one exists,
-// so the voter count is restored first and the quorum never shrinks below what it was.
+// so the voter count is restored first and the quorum never shrinks below what it was. Before any of
+// that, a member whose gossip announces another raft address than the committed one gets it updated.
 
 import type { ConfChange, ConfState, NodeId } from '../raft/types.ts';
 
@@ -31,6 +32,8 @@ export interface PlanInput {
   deadNodeTimeoutMs: number;
   /** A learner is promoted only when at most this many entries behind. */
   maxPromotionLag: number;
+  /** Each member's Raft address as the committed membership gives it. */
+  addressOf: (id: NodeId) => string | undefined;
 }
 
 export function planMembershipChange(p: PlanInput): ConfChange | undefined {
@@ -49,6 +52,11 @@ export function planMembershipChange(p: PlanInput): ConfChange | undefined {
   const promotable = p.conf.learners
     .filter((l) => healthy(l) && p.lagOf(l) <= p.maxPromotionLag)
     .sort();
+
+  // 0. A member that came back on another raft address (its gossip says so): commit the new one, or nobody
+  //    reaches it again.
+  const moved = p.gossip.filter((m) => m.state === 'alive' && inRaft.has(m.id) && m.raftAddr && m.raftAddr !== p.addressOf(m.id));
+  if (moved.length > 0) return { type: 'update', node: moved[0].id, context: moved[0].raftAddr };
 
   // 1. Restore the voter count first: promote a caught-up learner.
   if (liveVoters.length < p.targetVoters && promotable.length > 0) return { type: 'addVoter', node: promotable[0] };

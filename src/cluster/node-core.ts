@@ -6,7 +6,7 @@ import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { EntryType, MessageType } from '../raft/types.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
-import { assertNoLegacyRaftLog, dataDirLayout } from './data-dir.ts';
+import { assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord } from './data-dir.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
@@ -76,16 +76,10 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   assertNoLegacyRaftLog(config.dataDir);
   const layout = dataDirLayout(config.dataDir);
   const storage = new RaftWalStore({ dir: layout.wal(GROUP), group: GROUP, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });
-  const transport = new PeerTransport<PeerEnvelope>({
-    nodeId: config.nodeId,
-    clusterId: config.clusterId,
-    listen: config.raftAddr,
-    logger: log.child({ part: 'transport' }),
-    bulky,
-  });
-  await transport.start();
+  const transport = await startTransport(config, log);
   // What peers must dial: the bound port (the configured one may be 0), never a wildcard host.
   const selfAddr = transport.advertisedAddr!;
+  writeNodeRecord(config.dataDir, { nodeId: config.nodeId, raftAddr: selfAddr });
   if (storage.lastIndex() === 0) {
     const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
     if (Object.keys(founders).length === 0) {
@@ -160,12 +154,12 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
 
   stateMachine.onConfChange = (e) => {
     const cc = decodeConfChange(e.data);
-    if (cc.node === config.nodeId) return;
+    const peer = cc.node !== config.nodeId;
     if (cc.type === 'remove') {
-      transport.removePeer(cc.node);
+      if (peer) transport.removePeer(cc.node);
       addresses.delete(cc.node);
     } else if (cc.context) {
-      transport.setPeer(cc.node, cc.context);
+      if (peer) transport.setPeer(cc.node, cc.context);
       addresses.set(cc.node, cc.context);
     }
   };
@@ -183,7 +177,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     logger: log.child({ part: 'raft' }),
   });
   const kv = new RaftKvService(config.nodeId, group, store, config);
-  const gossip = config.gossipAddr ? await startGossip(config, selfAddr, group, log) : undefined;
+  const gossip = config.gossipAddr ? await startGossip(config, selfAddr, group, addresses, log) : undefined;
   const cluster = new RaftClusterService(config, group, addresses, transport, selfAddr, gossip?.node);
   const metrics = new NodeMetrics(group, transport);
   const snapshotter = new Snapshotter(
@@ -230,6 +224,37 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   };
 }
 
+/**
+ * The peer transport, listening. A node whose raft port is left to the system (0: seed 000's nodes, which
+ * give only -g) takes the port it had before, so the address its cluster committed for it stays right
+ * across restarts; if that port is taken now, any free one (the leader then commits the new address).
+ */
+async function startTransport(config: NodeConfig, log: Logger): Promise<PeerTransport<PeerEnvelope>> {
+  assertOwnDataDir(config.dataDir, config.nodeId);
+  const make = (port: number) =>
+    new PeerTransport<PeerEnvelope>({
+      nodeId: config.nodeId,
+      clusterId: config.clusterId,
+      listen: { host: config.raftAddr.host, port },
+      logger: log.child({ part: 'transport' }),
+      bulky,
+    });
+  const before = readNodeRecord(config.dataDir)?.raftAddr;
+  const port = config.raftAddr.port === 0 && before ? Number(before.slice(before.lastIndexOf(':') + 1)) : config.raftAddr.port;
+  const transport = make(port);
+  try {
+    await transport.start();
+    return transport;
+  } catch (e) {
+    await transport.close();
+    if (port === config.raftAddr.port || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    log.warn({ port }, 'the raft port this node had before is taken; listening on another (the cluster will be told)');
+    const fresh = make(0);
+    await fresh.start();
+    return fresh;
+  }
+}
+
 /** Members' addresses as the membership entries still in the log last gave them. */
 function addressesInLog(storage: RaftWalStore): Map<string, string> {
   const out = new Map<string, string>();
@@ -248,7 +273,7 @@ function addressesInLog(storage: RaftWalStore): Map<string, string> {
 }
 
 /** Gossip for discovery and failure detection, and the controller that turns it into Raft membership. */
-async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGroup, log: Logger) {
+async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGroup, addresses: ReadonlyMap<string, string>, log: Logger) {
   const gossipAddr = config.gossipAddr!;
   const node = new GossipNode({
     id: config.nodeId,
@@ -264,6 +289,7 @@ async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGrou
     group,
     gossip: node,
     targetVoters: config.voters,
+    addressOf: (id) => addresses.get(id),
     deadNodeTimeoutMs: config.deadNodeTimeoutMs,
     intervalMs: config.tickMs * 5,
     logger: log.child({ part: 'membership' }),

@@ -67,6 +67,7 @@ function confStateAt(storage: RaftWalStore, base: ConfState, from: number, to: n
   for (const e of to > from ? storage.entries(from + 1, to + 1, Infinity) : []) {
     if (e.type !== EntryType.ConfChange) continue;
     const cc = decodeConfChange(e.data);
+    if (cc.type === 'update') continue;
     voters.delete(cc.node);
     learners.delete(cc.node);
     if (cc.type === 'addVoter') voters.add(cc.node);

@@ -198,6 +198,8 @@ export class Raft {
         this.prs.delete(cc.node);
         if (this.leadTransferee === cc.node) this.abortLeaderTransfer();
         break;
+      case 'update':
+        return;
     }
     if (this.role !== Role.Leader) return;
     if (!this.isVoter(this.id)) {
@@ -591,7 +593,7 @@ export class Raft {
     const pr = this.prs.get(cc.node);
     if (cc.type === 'addVoter' && pr && !pr.isLearner) throw new RaftError('invalid', `${cc.node} is already a voter`);
     if (cc.type === 'addLearner' && pr) throw new RaftError('invalid', `${cc.node} is already a member`);
-    if (cc.type === 'remove' && !pr) throw new RaftError('invalid', `${cc.node} is not a member`);
+    if ((cc.type === 'remove' || cc.type === 'update') && !pr) throw new RaftError('invalid', `${cc.node} is not a member`);
     if (cc.type === 'remove' && pr && !pr.isLearner && [...this.voters()].length === 1) {
       throw new RaftError('invalid', 'cannot remove the last voter');
     }

@@ -42,7 +42,8 @@ export interface Snapshot {
   data: Uint8Array;
 }
 
-export const ConfChangeType = { AddVoter: 'addVoter', AddLearner: 'addLearner', Remove: 'remove' } as const;
+/** `update` changes no membership: it carries a member's new context (its address) through the log. */
+export const ConfChangeType = { AddVoter: 'addVoter', AddLearner: 'addLearner', Remove: 'remove', Update: 'update' } as const;
 export type ConfChangeType = (typeof ConfChangeType)[keyof typeof ConfChangeType];
 
 /** A single-server membership change (Raft thesis §4.1); it takes effect when applied. */

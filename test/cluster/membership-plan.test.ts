@@ -16,6 +16,7 @@ function input(over: Partial<PlanInput>): PlanInput {
     targetVoters: 3,
     deadNodeTimeoutMs: 30_000,
     maxPromotionLag: 100,
+    addressOf: (id) => `127.0.0.1:${7000 + Number(id.slice(1))}`,
     ...over,
   };
 }
@@ -24,6 +25,14 @@ describe('membership plan', () => {
   it('a live gossip member unknown to Raft joins as a learner, with its raft address', () => {
     const c = planMembershipChange(input({ gossip: [alive('n1'), alive('n2')] }));
     assert.deepEqual(c, { type: 'addLearner', node: 'n2', context: '127.0.0.1:7002' });
+  });
+
+  it('a member whose gossip announces another raft address than the committed one gets it updated, before anything else', () => {
+    const moved = { ...alive('n2'), raftAddr: '127.0.0.1:9999' };
+    const conf = { voters: ['n1'], learners: ['n2'] };
+    assert.deepEqual(planMembershipChange(input({ conf, gossip: [alive('n1'), moved] })), { type: 'update', node: 'n2', context: '127.0.0.1:9999' });
+    assert.deepEqual(planMembershipChange(input({ conf, gossip: [alive('n1'), moved], addressOf: (id) => (id === 'n2' ? '127.0.0.1:9999' : '127.0.0.1:7001') })), { type: 'addVoter', node: 'n2' }, 'once committed, the plan moves on');
+    assert.equal(planMembershipChange(input({ conf: { voters: ['n1'], learners: [] }, gossip: [alive('n1'), { ...moved, state: 'suspect' }], targetVoters: 1 })), undefined, 'only live members, and only members of Raft');
   });
 
   it('a caught-up learner is promoted while voters are fewer than the target', () => {

@@ -39,6 +39,19 @@ describe('learners', () => {
 });
 
 describe('§4.1 single-server membership changes', () => {
+  it('an update carries a member\'s new context through the log and changes no membership', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { learners: ['l'] });
+    c.elect('a');
+    for (const node of ['b', 'l']) {
+      c.get('a').proposeConfChange({ type: 'update', node, context: `${node}-new-address` });
+      c.stabilize();
+    }
+    for (const id of ['a', 'b', 'c', 'l']) assert.deepEqual(c.get(id).confState(), { voters: ['a', 'b', 'c'], learners: ['l'] }, id);
+    assert.equal(c.get('a').status().role, 'leader', 'no election');
+    assert.throws(() => c.get('a').proposeConfChange({ type: 'update', node: 'x', context: 'addr' }), /x is not a member/);
+  });
+
+
   it('only one change may be pending at a time', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ProcCluster, type ProcNode } from './processes.ts';
-import { freePort, until } from '../cluster/helpers.ts';
+import { BIN, ProcCluster, type ProcNode } from '../processes.ts';
+import { freePort, until } from '../../cluster/helpers.ts';
 
 const run = promisify(execFile);
 
