@@ -77,7 +77,7 @@ export function registerBackupCommands(program: Command): void {
     .description('write a consistent online backup (every acknowledged write) to a file, with its sha256 beside it')
     .option('--out <file>', 'where to write the backup')
     .option('--server <url>', 'node to back up from (env CONCORD_SERVER)')
-    .option('--timeout <ms>', 'give up after this long (default: 10 minutes)')
+    .option('--timeout <duration>', 'give up after this long: 600 (seconds), 10m (default: 10 minutes)')
     .action(backup);
   program
     .command('restore')

@@ -8,15 +8,17 @@ import { call, normalizeServer, parseJson, parseTimeout, requestFailed, serverMe
 import { cell, jsonValue, parseFormat, printJson, printTable, write, type Format } from './output.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
+/** Seed 003's client default, tried when nothing listens on Concord's: a seed 003 node serves HTTP on 8081. */
+export const SEED_003_SERVER = 'http://127.0.0.1:8081';
 /** Above the server's default request timeout (5 s), so its 503/504 explanation arrives before we give up. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
 
 export function clientOptions(): Option[] {
   return [
-    new Option('--server <url>', `node to talk to (default: $CONCORD_SERVER or ${DEFAULT_SERVER})`),
+    new Option('--server <url>', `node to talk to (default: $CONCORD_SERVER, else ${DEFAULT_SERVER}, else seed 003's ${SEED_003_SERVER})`),
     new Option('--format <format>', 'output: json, table or text'),
-    new Option('--timeout <ms>', `give up after this many milliseconds; 5s works too (default: ${DEFAULT_TIMEOUT_MS})`),
+    new Option('--timeout <duration>', `give up after this long: 30 (seconds), 5s, 500ms (default: ${DEFAULT_TIMEOUT_MS / 1000})`),
     new Option('--protocol <protocol>', 'http (grpc: not yet available)'),
   ];
 }
@@ -34,8 +36,10 @@ function context(cmd: Command, defaultFormat: Format): Ctx {
     throw new UsageError(`--protocol: expected http or grpc (got ${JSON.stringify(o.protocol)})`);
   }
   const envServer = process.env.CONCORD_SERVER || undefined;
+  const given = o.server ?? envServer;
   return {
-    server: normalizeServer(o.server ?? envServer ?? DEFAULT_SERVER, o.server ? '--server' : envServer ? 'CONCORD_SERVER' : 'default server'),
+    server: given === undefined ? DEFAULT_SERVER : normalizeServer(given, o.server ? '--server' : 'CONCORD_SERVER'),
+    ...(given === undefined ? { fallbacks: [SEED_003_SERVER] } : {}),
     timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(o.timeout, '--timeout'),
     format: parseFormat(o.format, defaultFormat),
   };

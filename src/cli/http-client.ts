@@ -6,6 +6,11 @@ import { CliError, UsageError } from './errors.ts';
 export interface ClientOptions {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:8080. */
   server: string;
+  /**
+   * Tried in turn when `server` refuses the connection (nothing listens there, so nothing was sent): the
+   * default server's alternatives. The first that answers becomes `server`.
+   */
+  fallbacks?: string[];
   timeoutMs: number;
 }
 
@@ -28,11 +33,13 @@ export function normalizeServer(text: string, from: string): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-/** Milliseconds, optionally written with a unit: 500, 500ms, 5s. */
+const TIME_UNITS: Record<string, number> = { '': 1000, ms: 1, s: 1000, m: 60_000 };
+
+/** A duration as a person writes it: 30 (seconds), 500ms, 5s, 2m. */
 export function parseTimeout(text: string, from: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(text);
-  const ms = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
-  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new UsageError(`${from}: expected milliseconds such as 5000 or 5s (got ${JSON.stringify(text)})`);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(text);
+  const ms = m ? Number(m[1]) * TIME_UNITS[m[2] ?? ''] : NaN;
+  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) throw new UsageError(`${from}: expected a duration such as 30 (seconds), 5s or 500ms (got ${JSON.stringify(text)})`);
   return Math.round(ms);
 }
 
@@ -64,14 +71,24 @@ export function networkError(e: unknown, opts: ClientOptions): CliError {
   return new CliError(`cannot reach ${opts.server} (${reason})`);
 }
 
+const refused = (e: unknown): boolean => {
+  const cause = (e as { cause?: { code?: string; errors?: Array<{ code?: string }> } })?.cause;
+  return (cause?.code ?? cause?.errors?.[0]?.code) === 'ECONNREFUSED';
+};
+
 export async function call(opts: ClientOptions, method: string, path: string, init: { body?: Uint8Array<ArrayBuffer>; headers?: Record<string, string> } = {}): Promise<Reply> {
   const signal = AbortSignal.timeout(opts.timeoutMs);
-  try {
-    const res = await fetch(`${opts.server}${path}`, { method, body: init.body, headers: init.headers, signal });
-    const body = Buffer.from(await res.arrayBuffer()); // still under the same deadline
-    return { status: res.status, headers: res.headers, body };
-  } catch (e) {
-    throw networkError(e, opts);
+  for (;;) {
+    try {
+      const res = await fetch(`${opts.server}${path}`, { method, body: init.body, headers: init.headers, signal });
+      const body = Buffer.from(await res.arrayBuffer()); // still under the same deadline
+      return { status: res.status, headers: res.headers, body };
+    } catch (e) {
+      const next = opts.fallbacks?.[0];
+      if (next === undefined || !refused(e)) throw networkError(e, opts);
+      opts.server = next;
+      opts.fallbacks = opts.fallbacks!.slice(1);
+    }
   }
 }
 

@@ -11,9 +11,14 @@ import { mergeAliases, serverOptions, type RawServerOptions } from './server-fla
 const VERSION = '0.1.0';
 const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
 /** In the contract (DESIGN §3) but not built yet: listed in help as such, and say so when run. */
-const RESERVED = {
-  watch: 'stream changes to keys under a prefix',
-  bench: 'measure throughput and latency against a cluster',
+const RESERVED: Record<string, { what: string; instead?: string }> = {
+  watch: { what: 'stream changes to keys under a prefix' },
+  bench: { what: 'measure throughput and latency against a cluster' },
+  // Seed 004's GUI client: Concord's is the web dashboard every node will serve.
+  gui: {
+    what: 'open the web dashboard',
+    instead: 'the dashboard will be served by every node at http://<node HTTP address>/ui (e.g. http://127.0.0.1:8080/ui); until then use concord get/put/delete/list or the HTTP API',
+  },
 };
 
 async function serve(raw: RawServerOptions): Promise<void> {
@@ -44,7 +49,8 @@ export function buildProgram(): Command {
     'after',
     `
 Server flags: see \`concord server --help\`. Client commands take --server URL (default $CONCORD_SERVER or
-http://127.0.0.1:8080), --format json|table|text, --timeout MS, --protocol http.
+http://127.0.0.1:8080, else seed 003's http://127.0.0.1:8081), --format json|table|text, --timeout 30 (seconds;
+5s, 500ms), --protocol http.
 Exit codes: 0 ok, 1 the request or node failed (e.g. key not found, cannot reach the server), 2 bad usage.`,
   );
   program.action(async (opts: RawServerOptions & Record<string, unknown>, cmd: Command) => {
@@ -95,14 +101,14 @@ Examples:
   registerClientCommands(program);
   registerBackupCommands(program);
 
-  for (const [name, what] of Object.entries(RESERVED)) {
+  for (const [name, { what, instead }] of Object.entries(RESERVED)) {
     program
       .command(name)
       .description(`${what} (not yet available)`)
       .allowUnknownOption()
       .allowExcessArguments()
       .action(() => {
-        throw new CliError(`concord ${name} is not yet available`);
+        throw new CliError(`concord ${name} is not yet available${instead ? `: ${instead}` : ''}`);
       });
   }
   // Only the root takes stray words (to name them as an unknown command); set last because subcommands

@@ -1,6 +1,7 @@
 // The client commands as a user runs them: real `concord` processes against a stand-in HTTP API, checking
 // stdout bytes, the one stderr line on failure, and exit codes (0 ok, 1 failed, 2 usage).
 import { after, before, describe, it } from 'node:test';
+import http from 'node:http';
 import assert from 'node:assert/strict';
 import { FakeApi, freePort, runCli } from './helpers.ts';
 
@@ -147,9 +148,17 @@ describe('failures', { concurrency: true }, () => {
 
   it('timeout', async () => {
     // The slow route never answers: the message proves --timeout (not the 10 s default) ended the wait.
-    const r = await cli('get', 'slow', '--timeout', '300');
+    const r = await cli('get', 'slow', '--timeout', '300ms');
     assert.equal(r.code, 1);
     oneErrorLine(r.stderr, /^error: timed out after 300 ms\n$/);
+  });
+
+  it('--timeout without a unit is seconds, as seed 003’s users write it', async () => {
+    const started = Date.now();
+    const r = await cli('get', 'slow', '--timeout', '1');
+    assert.equal(r.code, 1);
+    oneErrorLine(r.stderr, /^error: timed out after 1000 ms\n$/);
+    assert.ok(Date.now() - started >= 1000);
   });
 
   it('a server error carries the server’s message and status', async () => {
@@ -162,7 +171,7 @@ describe('failures', { concurrency: true }, () => {
     const cases: Array<[string[], RegExp]> = [
       [['get'], /missing required argument 'key'/],
       [['get', 'k', '--format', 'xml'], /--format: expected json, table, text/],
-      [['get', 'k', '--timeout', 'soon'], /--timeout: expected milliseconds/],
+      [['get', 'k', '--timeout', 'soon'], /--timeout: expected a duration such as 30 \(seconds\), 5s or 500ms/],
       [['list', '--limit', '0'], /--limit: expected a whole number >= 1/],
       [['get', 'k', '--server', 'ftp://x'], /--server: expected an http/],
       [['put', 'k', 'v', '--data-dir', 'x'], /unknown option '--data-dir'/],
@@ -207,5 +216,51 @@ describe('help', { concurrency: true }, () => {
     const r = await runCli(['watch', '--prefix', 'a']);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'error: concord watch is not yet available\n');
+  });
+
+  it('concord gui (seed 004’s GUI client) says where the dashboard will be', async () => {
+    const r = await runCli(['gui']);
+    assert.equal(r.code, 1);
+    oneErrorLine(r.stderr, /^error: concord gui is not yet available: the dashboard will be served by every node at http:\/\/<node HTTP address>\/ui/);
+  });
+});
+
+describe('the default server', () => {
+  // The two defaults are fixed ports by definition: Concord's own 8080 and seed 003's client default 8081.
+  const listen = async (port: number, name: string) => {
+    const server = http.createServer((_req, res) => res.end(JSON.stringify({ status: 'ok', who: name })));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new Error(`port ${port} is in use on this machine; this test needs it free (${String(e)})`)));
+      server.listen(port, '127.0.0.1', resolve);
+    });
+    return server;
+  };
+  const stop = (s: http.Server) => new Promise((r) => s.close(r));
+
+  it('with no --server and no CONCORD_SERVER, a node on seed 003’s 8081 is reached when nothing listens on 8080', async () => {
+    const seed = await listen(8081, 'seed-003');
+    try {
+      const r = await runCli(['health', '--format', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout.toString()).who, 'seed-003');
+    } finally {
+      await stop(seed);
+    }
+  });
+
+  it('Concord’s own 8080 comes first; an explicit --server is never swapped for another', async () => {
+    const [own, seed] = [await listen(8080, 'concord'), await listen(8081, 'seed-003')];
+    try {
+      assert.equal(JSON.parse((await runCli(['health', '--format', 'json'])).stdout.toString()).who, 'concord');
+    } finally {
+      await stop(own);
+    }
+    try {
+      const r = await runCli(['health', '--server', 'http://127.0.0.1:8080']);
+      assert.equal(r.code, 1);
+      oneErrorLine(r.stderr, /cannot reach http:\/\/127\.0\.0\.1:8080 \(connection refused\)/);
+    } finally {
+      await stop(seed);
+    }
   });
 });
