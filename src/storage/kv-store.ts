@@ -61,11 +61,23 @@ export interface RangeQuery {
   /** At most this many items (0 or absent: no limit). */
   limit?: number;
   keysOnly?: boolean;
+  /**
+   * Stop before the item that would take the page's key and value bytes past this (default
+   * RANGE_PAGE_BYTES). The first item always comes, so every record can be listed.
+   */
+  maxBytes?: number;
 }
+
+/**
+ * The bytes of keys and values one range() page holds by default. Without a bound, a page of
+ * `limit` large values (10,000 of 64 MiB) would be read into memory whole, and a front end could
+ * not encode it (V8 strings stop at ~512 Mi characters; JSON escapes a byte into up to 6).
+ */
+export const RANGE_PAGE_BYTES = 64 * 1024 * 1024;
 
 export interface RangeResult {
   items: KvRecord[];
-  /** Whether more keys matched beyond `limit`. */
+  /** Whether more keys matched beyond the page (its `limit` or its bytes). */
   more: boolean;
 }
 
@@ -165,6 +177,8 @@ export class KvStore {
       if (pe && (!hi || compareBytes(pe, hi) < 0)) hi = pe;
     }
     const limit = q.limit && q.limit > 0 ? q.limit : Infinity;
+    const maxBytes = q.maxBytes ?? RANGE_PAGE_BYTES;
+    let bytes = 0;
     const items: KvRecord[] = [];
     if (lo && hi && compareBytes(lo, hi) >= 0) return { items, more: false };
     // Bounds in stored-key space that contain every stored key of a key in [lo, hi) (see kv-record.ts).
@@ -176,11 +190,13 @@ export class KvStore {
     const emit = (r: KvRecord): boolean => {
       if (lo && compareBytes(r.key, lo) < 0) return true;
       if (hi && compareBytes(r.key, hi) >= 0) return false;
-      if (items.length === limit) {
+      const size = r.key.byteLength + r.value.byteLength;
+      if (items.length === limit || (items.length > 0 && bytes + size > maxBytes)) {
         more = true;
         return false;
       }
       items.push(r);
+      bytes += size;
       return true;
     };
     const flushRun = (): boolean => {

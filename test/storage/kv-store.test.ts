@@ -108,6 +108,22 @@ test('range is ordered by key bytes and honours prefix, start, end, limit and ke
   assert.deepStrictEqual([text(keysOnly.key), keysOnly.value.byteLength, keysOnly.modRevision], ['c', 0, 1]);
 });
 
+test('a range page also ends at maxBytes of keys and values, after at least one item (more: true)', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  await kv.applyAt(1, (tx) => ['a', 'b', 'c', 'd'].forEach((k) => tx.put(bytes(k), new Uint8Array(9)))); // 10 bytes each
+  const page = (q: Parameters<KvStore['range']>[0]) => {
+    const r = kv.range(q);
+    return { keys: r.items.map((i) => text(i.key)), more: r.more };
+  };
+  assert.deepStrictEqual(page({ maxBytes: 25 }), { keys: ['a', 'b'], more: true });
+  assert.deepStrictEqual(page({ maxBytes: 30 }), { keys: ['a', 'b', 'c'], more: true });
+  assert.deepStrictEqual(page({ maxBytes: 40 }), { keys: ['a', 'b', 'c', 'd'], more: false });
+  assert.deepStrictEqual(page({ maxBytes: 1, start: bytes('b') }), { keys: ['b'], more: true }, 'the first item always comes');
+  assert.deepStrictEqual(page({ maxBytes: 4, keysOnly: true }), { keys: ['a', 'b', 'c', 'd'], more: false }, 'keys only: keys count');
+  assert.deepStrictEqual(page({}), { keys: ['a', 'b', 'c', 'd'], more: false }, 'the default bound is far above this');
+});
+
 test('binary keys (any byte, including 0x00 and 0xff) round-trip and sort as bytes', async (t) => {
   const kv = openKv(tempDir(t));
   t.after(() => kv.close());

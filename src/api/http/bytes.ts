@@ -73,20 +73,29 @@ export function utf8Text(bytes: Uint8Array, what: string, hint = ''): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
-const LONE_SURROGATE = /\p{Surrogate}/u;
+/**
+ * String.prototype.isWellFormed (ES2024; Node 20 has it, the ES2022 lib we compile against does not
+ * declare it): one native pass, several times faster than a /\p{Surrogate}/u scan on large text.
+ */
+const isWellFormed = (text: string): boolean => (text as string & { isWellFormed(): boolean }).isWellFormed();
 
 /** A JSON string as UTF-8 bytes; lone surrogates (legal in JSON, not in UTF-8) are a 400, not U+FFFD. */
 export function textBytes(text: string, what: string): Buffer {
-  if (LONE_SURROGATE.test(text)) throw new ConcordError('bad-request', `${what} contains an unpaired surrogate`);
+  if (!isWellFormed(text)) throw new ConcordError('bad-request', `${what} contains an unpaired surrogate`);
   return Buffer.from(text, 'utf8');
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Standard padded base64 only: Buffer.from(s, 'base64') would skip junk characters silently. */
+/**
+ * Standard, padded, canonical base64 only: the text must be exactly what encoding its bytes gives
+ * back. Buffer.from(s, 'base64') alone would skip junk characters, accept base64url and missing
+ * padding, and ignore stray bits, so two different texts could name the same bytes. Decoding and
+ * re-encoding is linear in time and constant in stack, whatever the input; a regular expression
+ * over the whole text backtracks once per group and exhausts V8's regexp stack on large values.
+ */
 export function base64Bytes(text: string, what: string): Buffer {
-  if (!BASE64.test(text)) throw new ConcordError('bad-request', `${what} is not valid base64`);
-  return Buffer.from(text, 'base64');
+  const bytes = Buffer.from(text, 'base64');
+  if (bytes.toString('base64') !== text) throw new ConcordError('bad-request', `${what} is not valid base64 (standard alphabet, padded)`);
+  return bytes;
 }
 
 export function toBase64(bytes: Uint8Array): string {
