@@ -152,6 +152,14 @@ export function layerFromToml(text: string, fileName: string): Layer {
   } catch (e) {
     throw new UsageError(`${fileName}: ${String((e as Error).message).split('\n')[0]}`);
   }
+  return layerFromDoc(doc, fileName);
+}
+
+/** Every key a config file may set (snake_case), the seeds' spellings included. */
+export const FILE_KEYS: ReadonlySet<string> = new Set([...KEYS.map(fileKey), ...Object.keys(FILE_ALIASES)]);
+
+/** A config file's settings, already parsed into key -> value (TOML, or a seed's own format mapped onto it). */
+export function layerFromDoc(doc: Record<string, unknown>, fileName: string): Layer {
   const byFileKey = new Map<string, SettingKey>(KEYS.map((k) => [fileKey(k), k]));
   const layer: Layer = {};
   for (const [rawKey, raw] of Object.entries(doc)) {

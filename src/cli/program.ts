@@ -2,6 +2,7 @@
 // straight to the binary); otherwise a subcommand: server, dev, or one of seed 003's client commands.
 // Actions report their exit code through process.exitCode; errors are thrown and printed once, by main().
 
+import fs from 'node:fs';
 import { Command } from 'commander';
 import { registerClientCommands, clientOptions } from './client-commands.ts';
 import { registerBackupCommands } from './backup-commands.ts';
@@ -21,10 +22,19 @@ const RESERVED: Record<string, { what: string; instead?: string }> = {
   },
 };
 
-async function serve(raw: RawServerOptions): Promise<void> {
+async function serve(raw: RawServerOptions, seedFile?: string): Promise<void> {
   // Loaded on demand: client commands never pay for the server's modules.
   const { runServer } = await import('./server-command.ts');
-  process.exitCode = await runServer(mergeAliases(raw));
+  const flags = mergeAliases(raw);
+  if (seedFile !== undefined && flags.config !== undefined) throw new UsageError(`give one config file: ${seedFile} or --config ${flags.config}`);
+  process.exitCode = await runServer(flags, process.env, seedFile);
+}
+
+/** Seed 002 starts a node as `kava.conf`: one argument naming a file (KavaDB's format) is that file. */
+function seedConfigArg(args: string[]): string | undefined {
+  if (args.length !== 1) return undefined;
+  const [arg] = args;
+  return arg.endsWith('.conf') || fs.existsSync(arg) ? arg : undefined;
 }
 
 function rejectClientOptions(opts: Record<string, unknown>): void {
@@ -35,7 +45,7 @@ function rejectClientOptions(opts: Record<string, unknown>): void {
 export function buildProgram(): Command {
   const program = new Command('concord')
     .description('Concord: a distributed key-value store (Raft + LMDB).\nWith no command, starts a server: `concord [server flags]` is `concord server [server flags]`.')
-    .usage('[server flags]\n       concord <command> [options]')
+    .usage('[server flags]\n       concord FILE.conf [server flags]   (a KavaDB config file, seed 002)\n       concord <command> [options]')
     .version(VERSION)
     .enablePositionalOptions()
     .exitOverride()
@@ -54,9 +64,10 @@ http://127.0.0.1:8080, else seed 003's http://127.0.0.1:8081), --format json|tab
 Exit codes: 0 ok, 1 the request or node failed (e.g. key not found, cannot reach the server), 2 bad usage.`,
   );
   program.action(async (opts: RawServerOptions & Record<string, unknown>, cmd: Command) => {
-    if (cmd.args.length > 0) throw new UsageError(`unknown command '${cmd.args[0]}' (see concord --help)`);
+    const seedFile = seedConfigArg(cmd.args);
+    if (cmd.args.length > 0 && seedFile === undefined) throw new UsageError(`unknown command '${cmd.args[0]}' (see concord --help)`);
     rejectClientOptions(opts);
-    await serve(opts);
+    await serve(opts, seedFile);
   });
 
   const server = program
@@ -70,7 +81,8 @@ Precedence: flags > CONCORD_* environment (CONCORD_HTTP_ADDR, CONCORD_DATA_DIR, 
 > --config file (or CONCORD_CONFIG) > defaults.
 
 Examples:
-  concord server                                        one node, HTTP 127.0.0.1:8080, data in ./data
+  concord server                                        one node, HTTP 127.0.0.1:8080, data in ./data/n1
+  concord kava.conf                                     a node from a KavaDB config file (seed 002; see src/cli/README.md)
   concord --name node1 --http-addr 127.0.0.1:3001 -g 127.0.0.1:4001          (seed 000)
   concord server --node-id node1 --bind-address 127.0.0.1:7001 --http-port 8081 --bootstrap   (seed 003)
   concord server --node-id n1 --raft-addr 127.0.0.1:7001 --http-addr 127.0.0.1:8001 --data-dir data/n1 \\

@@ -7,6 +7,9 @@ import path from 'node:path';
 import { DEFAULTS, type NodeConfig, type RunningNode } from '../cluster/config.ts';
 import type { Env, ServerFlags } from './config-sources.ts';
 import { CliError, UsageError } from './errors.ts';
+import { formatHostPort } from './addresses.ts';
+import { FILE_KEYS } from './config-sources.ts';
+import { parseKavaConfig } from './kava-config.ts';
 import { defaultDataDir, resolveNodeConfig } from './server-config.ts';
 
 /** Set by `concord dev` on its children: a node whose parent went away (even by SIGKILL) shuts down too. */
@@ -37,12 +40,23 @@ function refuseStateAtOldDefault(config: NodeConfig): void {
   );
 }
 
-/** Runs a node until a signal stops it; resolves with the exit code. */
-export async function runServer(flags: ServerFlags, env: Env = process.env): Promise<number> {
-  const configPath = flags.config ?? (env.CONCORD_CONFIG || undefined);
-  const text = configPath === undefined ? undefined : await readConfigFile(configPath, flags.config ? '--config' : 'CONCORD_CONFIG');
-  const config = resolveNodeConfig(flags, env, text, configPath);
+/**
+ * Runs a node until a signal stops it; resolves with the exit code. `kavaFile` is seed 002's positional
+ * config file (KavaDB's format), in place of a --config file.
+ */
+export async function runServer(flags: ServerFlags, env: Env = process.env, kavaFile?: string): Promise<number> {
+  const configPath = kavaFile ?? flags.config ?? (env.CONCORD_CONFIG || undefined);
+  const text = configPath === undefined ? undefined : await readConfigFile(configPath, kavaFile ? 'config file' : flags.config ? '--config' : 'CONCORD_CONFIG');
+  const config = resolveNodeConfig(flags, env, text, configPath, kavaFile ? 'kava' : 'toml');
   refuseStateAtOldDefault(config);
+  if (kavaFile && text !== undefined) {
+    const { textAddr } = parseKavaConfig(text, kavaFile, FILE_KEYS);
+    process.stderr.write(
+      `concord: ${kavaFile}: node ${config.nodeId}, HTTP http://${formatHostPort(config.httpAddr)}, raft ${formatHostPort(config.raftAddr)}` +
+        `${config.gossipAddr ? `, gossip ${formatHostPort(config.gossipAddr)}` : ''}, data in ${config.dataDir}; ` +
+        `the text protocol (nc ${textAddr.replace(/:(\d+)$/, ' $1')}) is not available in this version yet: use the HTTP API\n`,
+    );
+  }
 
   let running: RunningNode;
   try {

@@ -4,9 +4,13 @@
 import path from 'node:path';
 import { DEFAULTS, type HostPort, type NodeConfig } from '../cluster/config.ts';
 import { parseListenAddr, parsePort } from './addresses.ts';
-import { layerFromEnv, layerFromFlags, layerFromToml, type Env, type Layer, type ServerFlags, type Setting, type SettingKey } from './config-sources.ts';
+import { FILE_KEYS, layerFromDoc, layerFromEnv, layerFromFlags, layerFromToml, type Env, type Layer, type ServerFlags, type Setting, type SettingKey } from './config-sources.ts';
 import { UsageError } from './errors.ts';
+import { parseKavaConfig } from './kava-config.ts';
 import { resolveMembership } from './membership.ts';
+
+/** A --config file is TOML; seed 002's positional file is KavaDB's key=value format (kava-config.ts). */
+export type ConfigFormat = 'toml' | 'kava';
 
 export type { Env, ServerFlags } from './config-sources.ts';
 
@@ -87,8 +91,9 @@ function optionalAddr(layers: Layer[], key: 'gossipAddr'): HostPort | undefined 
  * `fileName` only names it in error messages. Throws UsageError (exit code 2) with one line naming the
  * flag, variable or file key at fault.
  */
-export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContents?: string, fileName = 'config file'): NodeConfig {
-  const layers = [fileContents === undefined ? {} : layerFromToml(fileContents, fileName), layerFromEnv(env), layerFromFlags(flags)];
+export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContents?: string, fileName = 'config file', format: ConfigFormat = 'toml'): NodeConfig {
+  const file = fileContents === undefined ? {} : format === 'kava' ? layerFromDoc(parseKavaConfig(fileContents, fileName, FILE_KEYS).doc, fileName) : layerFromToml(fileContents, fileName);
+  const layers = [file, layerFromEnv(env), layerFromFlags(flags)];
   const str = (key: StringKey): Setting<string> | undefined => pick(layers, key);
   const count = (key: Exclude<StringKey, 'logLevel' | 'clusterId' | 'dataDir'>, dflt: number, bytes = false, min = 1) => {
     const s = str(key);

@@ -21,10 +21,16 @@ export async function freePort(): Promise<number> {
 }
 
 /** A port with `n - 1` free ports after it, for commands that number their ports from a base. */
-export async function freeRange(n: number): Promise<number> {
+export function freeRange(n: number): Promise<number> {
+  return freeWithOffsets(Array.from({ length: n - 1 }, (_, i) => i + 1));
+}
+
+/** A free port p with p + each offset free too (all below the ephemeral range), for ports derived by offset. */
+export async function freeWithOffsets(offsets: number[]): Promise<number> {
+  const span = Math.max(0, ...offsets);
   for (;;) {
-    const base = FIRST_TEST_PORT + Math.floor(Math.random() * (TEST_PORTS - n));
-    const ports = Array.from({ length: n }, (_, i) => base + i);
+    const base = FIRST_TEST_PORT + Math.floor(Math.random() * (TEST_PORTS - span));
+    const ports = [base, ...offsets.map((o) => base + o)];
     if (ports.some((p) => handedOut.has(p))) continue;
     for (const p of ports) handedOut.add(p);
     if ((await Promise.all(ports.map(canListen))).every(Boolean)) return base;

@@ -129,3 +129,12 @@ export class ProcCluster {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * A write as a client that retries once does it: a write in flight to a leader that was just killed has an
+ * unknown outcome (504) or finds no leader yet (503), and the retry goes to whoever leads by then.
+ */
+export async function retriedOnce(send: () => Promise<Response>): Promise<Response> {
+  const first = await send();
+  return first.status === 503 || first.status === 504 ? send() : first;
+}
