@@ -1,11 +1,15 @@
-// Seed 003's README, step by step: bootstrap one node, start two more with --peers, add them over the
-// cluster API, then use the REST API and the CLI client as the README does.
+// Seed 003's README, step by step and verbatim but for the binary and the ports, in a fresh directory (its
+// commands give no --data-dir: each node keeps ./data/<node id>): bootstrap one node, start two more with
+// --peers, add them over the cluster API, use the REST API and the CLI client as the README does, then the
+// life cycle — kill -9 and restart with the same command, restart every node, a 64 MB value, add and remove.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ProcCluster, type ProcNode } from '../processes.ts';
+import { BIN, ProcCluster, retriedOnce, type ProcNode } from '../processes.ts';
 import { freePort, until } from '../../cluster/helpers.ts';
 
 const run = promisify(execFile);
@@ -14,13 +18,17 @@ describe('seed 003: multi-node cluster started and grown as its README shows', (
   const c = new ProcCluster();
   const nodes: ProcNode[] = [];
 
+  const cwd = path.join(c.dir, 'seed-003');
+
   before(async () => {
+    fs.mkdirSync(cwd);
     const raft = [await freePort(), await freePort(), await freePort()];
     const http = [await freePort(), await freePort(), await freePort()];
-    const dir = (i: number) => path.join(c.dir, `data${i + 1}`);
-    nodes.push(c.add('node1', ['--node-id', 'node1', '--bind-address', `127.0.0.1:${raft[0]}`, '--http-port', String(http[0]), '--data-dir', dir(0), '--bootstrap'], `http://127.0.0.1:${http[0]}`));
-    nodes.push(c.add('node2', ['--node-id', 'node2', '--bind-address', `127.0.0.1:${raft[1]}`, '--http-port', String(http[1]), '--data-dir', dir(1), '--peers', `127.0.0.1:${raft[0]}`], `http://127.0.0.1:${http[1]}`));
-    nodes.push(c.add('node3', ['--node-id', 'node3', '--bind-address', `127.0.0.1:${raft[2]}`, '--http-port', String(http[2]), '--data-dir', dir(2), '--peers', `127.0.0.1:${raft[0]},127.0.0.1:${raft[1]}`], `http://127.0.0.1:${http[2]}`));
+    // cargo run --bin kvstore-server -- --node-id node1 --bind-address 127.0.0.1:7001 --http-port 8081 --bootstrap
+    nodes.push(c.add('node1', ['--node-id', 'node1', '--bind-address', `127.0.0.1:${raft[0]}`, '--http-port', String(http[0]), '--bootstrap'], `http://127.0.0.1:${http[0]}`, cwd));
+    // … --node-id node2 --bind-address 127.0.0.1:7002 --http-port 8082 --peers 127.0.0.1:7001 (and node3)
+    nodes.push(c.add('node2', ['--node-id', 'node2', '--bind-address', `127.0.0.1:${raft[1]}`, '--http-port', String(http[1]), '--peers', `127.0.0.1:${raft[0]}`], `http://127.0.0.1:${http[1]}`, cwd));
+    nodes.push(c.add('node3', ['--node-id', 'node3', '--bind-address', `127.0.0.1:${raft[2]}`, '--http-port', String(http[2]), '--peers', `127.0.0.1:${raft[0]},127.0.0.1:${raft[1]}`], `http://127.0.0.1:${http[2]}`, cwd));
     await Promise.all(nodes.map((n) => c.waitHealthy(n)));
     await c.leader();
     for (const [i, id] of [[1, 'node2'], [2, 'node3']] as const) {
@@ -70,9 +78,46 @@ describe('seed 003: multi-node cluster started and grown as its README shows', (
     await assert.rejects(run(process.execPath, [BIN, 'get', 'cli-key', ...server]), (e: { code?: number; stderr?: string }) => e.code === 1 && /not found/i.test(e.stderr ?? ''));
   });
 
+  it('each node keeps its state in ./data/<node id> of the directory it was started in', () => {
+    assert.deepEqual(fs.readdirSync(path.join(cwd, 'data')).sort(), ['node1', 'node2', 'node3']);
+  });
+
+  it('kill -9 a node and start it with the same command: it catches up', async () => {
+    await c.kill9(nodes[1]);
+    const put = await retriedOnce(() => fetch(`${nodes[0].url}/v1/kv/while-down`, { method: 'PUT', body: 'yes' }));
+    assert.equal(put.status, 200, 'node2 may have been the leader');
+    c.start(nodes[1]);
+    await c.waitHealthy(nodes[1], 30_000);
+    await until('node2 to catch up', async () => (await fetch(`${nodes[1].url}/v1/kv/while-down?consistency=serializable`)).ok, 20_000);
+  });
+
+  it('restart every node with the same commands: one leader again, and the data is there', async () => {
+    await Promise.all(nodes.map((n) => c.kill9(n)));
+    for (const n of nodes) c.start(n);
+    await Promise.all(nodes.map((n) => c.waitHealthy(n, 30_000)));
+    await c.leader(20_000);
+    for (const n of nodes) {
+      const r = await fetch(`${n.url}/api/v1/kv/mykey`);
+      assert.equal(r.status, 200, n.id);
+      assert.match(await r.text(), /SGVsbG8sIFdvcmxkIQ==|Hello, World!/, n.id);
+    }
+  });
+
+  it('a 64 MB value (the README’s limit) goes in through PUT /api/v1/kv and comes out whole on another node', async () => {
+    const value = Buffer.alloc(64 * 1024 * 1024);
+    for (let i = 0; i < value.length; i += 4096) value.writeUInt32LE(i * 2654435761 >>> 0, i);
+    const sum = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+    const body = JSON.stringify({ key: 'big', value: value.toString('base64') });
+    const put = await retriedOnce(() => fetch(`${nodes[0].url}/api/v1/kv/big`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body }));
+    assert.equal(put.status, 200, await put.text());
+    const got = await fetch(`${nodes[2].url}/v1/kv/big`);
+    assert.equal(got.status, 200);
+    assert.equal(sum(new Uint8Array(await got.arrayBuffer())), sum(value));
+  });
+
   it('the CLI adds and removes members; removing the leader hands leadership over first', async () => {
     const [raft4, http4] = [await freePort(), await freePort()];
-    const node4 = c.add('node4', ['--node-id', 'node4', '--bind-address', `127.0.0.1:${raft4}`, '--http-port', String(http4), '--data-dir', path.join(c.dir, 'data4'), '--no-bootstrap'], `http://127.0.0.1:${http4}`);
+    const node4 = c.add('node4', ['--node-id', 'node4', '--bind-address', `127.0.0.1:${raft4}`, '--http-port', String(http4), '--no-bootstrap'], `http://127.0.0.1:${http4}`, cwd);
     await c.waitHealthy(node4);
     const server = ['--server', nodes[0].url];
     const added = await run(process.execPath, [BIN, 'cluster-add', 'node4', `127.0.0.1:${raft4}`, '--learner', ...server]);
