@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { RawNode } from '../raft/node.ts';
 import type { RaftConfig } from '../raft/raft.ts';
-import { EntryType, MessageType, RaftError, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
+import { EntryType, MessageType, NONE, RaftError, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
 import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { seededRng } from '../util/prng.ts';
 import { ConcordError } from '../kv/errors.ts';
@@ -73,6 +73,10 @@ export class RaftGroup {
   private durable: Promise<unknown> = Promise.resolve();
   private savesInFlight = 0;
   private failure: Error | undefined;
+  /** performance.now() when this node last heard from a leader or was one; undefined: not since it started. */
+  private leaderSeenAt: number | undefined;
+  /** The base election timeout: how long a silent leader is believed in, and a leader without a quorum leads. */
+  readonly electionTimeoutMs: number;
 
   constructor(private readonly o: GroupOptions) {
     const cfg: RaftConfig = {
@@ -91,6 +95,7 @@ export class RaftGroup {
     this.node = new RawNode(cfg);
     const hs = o.storage.initialState().hardState;
     this.savedTermVote = this.durableTermVote = { term: hs.term, vote: hs.vote };
+    this.electionTimeoutMs = o.tickMs * o.electionTicks;
     let lastTick = performance.now();
     this.ticker = setInterval(() => {
       const now = performance.now();
@@ -100,6 +105,7 @@ export class RaftGroup {
         this.o.logger.warn({ lateMs: Math.round(now - lastTick - o.tickMs), role: this.node.raft.role }, 'raft tick late: the event loop was blocked');
       }
       lastTick = now;
+      if (this.node.raft.role === 'leader') this.leaderSeenAt = now;
       this.node.tick();
       this.kick();
     }, o.tickMs);
@@ -114,7 +120,19 @@ export class RaftGroup {
       // A forwarded proposal that finds no leader here is dropped; its requester times out and retries.
       if (!(e instanceof RaftError)) throw e;
     }
+    if (m.from === this.node.raft.lead) this.leaderSeenAt = performance.now();
     this.kick();
+  }
+
+  /** A leader is known (it may have died since; see msSinceLeader). Cheap: a field read. */
+  hasLeader(): boolean {
+    return this.node.raft.lead !== NONE;
+  }
+
+  /** Milliseconds since this node last heard from a leader (0 while it leads); undefined: not since it started. */
+  msSinceLeader(): number | undefined {
+    if (this.node.raft.role === 'leader') return 0;
+    return this.leaderSeenAt === undefined ? undefined : Math.round(performance.now() - this.leaderSeenAt);
   }
 
   /**

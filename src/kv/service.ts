@@ -6,7 +6,7 @@ import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import { encodeCommand, type Command, type CommandResult } from './commands.ts';
 import { ConcordError } from './errors.ts';
-import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
 
 export interface KvLimits {
   maxKeyBytes: number;
@@ -40,6 +40,45 @@ export class RaftKvService implements KvService, BackupSource {
 
   private async barrier(consistency: Consistency | undefined): Promise<void> {
     if ((consistency ?? 'linearizable') === 'linearizable') await this.group.linearizableBarrier(this.limits.requestTimeoutMs);
+  }
+
+  /**
+   * The linearizable barrier while the group has a quorum (resolves undefined); without one, how stale
+   * this node's own state may be. No leader known: at once. Otherwise the barrier gets an election
+   * timeout: a healthy one takes a heartbeat round, and after about that long a follower stops
+   * believing in a silent leader and a leader without a quorum steps down.
+   */
+  private async barrierOrStale(): Promise<StaleRead | undefined> {
+    if (!this.group.hasLeader()) return this.staleness();
+    try {
+      await this.group.linearizableBarrier(Math.min(this.limits.requestTimeoutMs, this.group.electionTimeoutMs));
+      return undefined;
+    } catch (e) {
+      if (e instanceof ConcordError && (e.code === 'unavailable' || e.code === 'timeout')) return this.staleness();
+      throw e;
+    }
+  }
+
+  private staleness(): StaleRead {
+    const ms = this.group.msSinceLeader();
+    return ms === undefined ? {} : { lastContactMs: ms };
+  }
+
+  leaderless(): StaleRead | undefined {
+    return this.group.hasLeader() ? undefined : this.staleness();
+  }
+
+  async getOrStale(key: Uint8Array): Promise<{ record: KvRecord | undefined; stale?: StaleRead }> {
+    this.checkKey(key);
+    const stale = await this.barrierOrStale();
+    const record = live(this.store.get(key));
+    return stale ? { record, stale } : { record };
+  }
+
+  async listOrStale(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean; stale?: StaleRead }> {
+    const stale = await this.barrierOrStale();
+    const r = await this.list({ ...opts, consistency: 'serializable' });
+    return stale ? { ...r, stale } : r;
   }
 
   async get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined> {

@@ -24,6 +24,12 @@ export interface ListOptions {
   consistency?: Consistency;
 }
 
+/** How stale an answer from this node's own state may be, given while it could not reach a quorum. */
+export interface StaleRead {
+  /** Milliseconds since this node last heard from a leader (0 while it leads); absent if it has not since it started. */
+  lastContactMs?: number;
+}
+
 export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array };
 
 export interface KvService {
@@ -35,6 +41,16 @@ export interface KvService {
   /** deleted = 0 if the key was absent. */
   delete(key: Uint8Array, opts?: { ifMatch?: number }): Promise<{ deleted: number; revision: number }>;
   list(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean }>;
+  /** Undefined while this node knows a leader; otherwise how stale its own state may be. Cheap enough for every read. */
+  leaderless(): StaleRead | undefined;
+  /**
+   * A linearizable get while the group has a quorum. Without one it answers from this node's own state
+   * with `stale` set: at once when no leader is known, otherwise once a linearizable read has not
+   * completed within an election timeout (or the request timeout, if shorter).
+   */
+  getOrStale(key: Uint8Array): Promise<{ record: KvRecord | undefined; stale?: StaleRead }>;
+  /** `list` with the fallback of getOrStale (`consistency` is ignored). */
+  listOrStale(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean; stale?: StaleRead }>;
   /** All ops applied atomically at one revision. */
   batch(ops: BatchOp[]): Promise<{ revision: number }>;
 }

@@ -96,6 +96,7 @@ describe('fastGet on its own (a server whose fallback answers 599)', () => {
       getSerializable: () => {
         throw failure;
       },
+      leaderless: () => undefined,
     } as unknown as MemoryKv;
     const logged: unknown[] = [];
     const srv = await fastRoutesOnly({ kv, limits: LIMITS, closing: () => false, logError: (err) => void logged.push(err) });

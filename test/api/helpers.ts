@@ -25,7 +25,7 @@ export interface TestApi {
 }
 
 export async function startApi(
-  opts: { timeouts?: Partial<HttpTimeouts>; metrics?: boolean; faults?: FaultRules; observeRequest?: HttpApiDeps['observeRequest'] } = {},
+  opts: { timeouts?: Partial<HttpTimeouts>; metrics?: boolean; faults?: FaultRules; observeRequest?: HttpApiDeps['observeRequest']; staleSeedReads?: boolean } = {},
 ): Promise<TestApi> {
   const kv = new MemoryKv();
   const cluster = new MemoryCluster();
@@ -40,6 +40,7 @@ export async function startApi(
     timeouts: opts.timeouts,
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.observeRequest ? { observeRequest: opts.observeRequest } : {}),
+    ...(opts.staleSeedReads ? { staleSeedReads: true } : {}),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

@@ -13,6 +13,7 @@ import type {
   ListOptions,
   NodeStatus,
   PutOptions,
+  StaleRead,
 } from '../../src/kv/types.ts';
 
 const id = (key: Uint8Array) => Buffer.from(key).toString('latin1');
@@ -28,6 +29,8 @@ export class MemoryKv implements KvService {
   delayMs = 0;
   /** The last consistency a read asked for. */
   lastConsistency: Consistency | undefined;
+  /** Set: the node knows no leader (so no quorum): linearizable reads fail with 503, *OrStale reads answer locally with this. */
+  noLeader: StaleRead | undefined;
 
   private async enter(method: string, key?: Uint8Array, opts?: unknown): Promise<void> {
     this.calls.push({ method, key: key && Buffer.from(key), opts });
@@ -57,6 +60,7 @@ export class MemoryKv implements KvService {
   async get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined> {
     await this.enter('get', key, opts);
     this.lastConsistency = opts?.consistency;
+    this.quorumFor(opts?.consistency);
     return this.live(key);
   }
 
@@ -93,6 +97,7 @@ export class MemoryKv implements KvService {
   async list(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean }> {
     await this.enter('list', undefined, opts);
     this.lastConsistency = opts.consistency;
+    this.quorumFor(opts.consistency);
     const limit = opts.limit ?? 1000;
     const all = [...this.data.values()]
       .filter((r) => this.live(r.key))
@@ -102,6 +107,25 @@ export class MemoryKv implements KvService {
       .sort((a, b) => Buffer.compare(a.key, b.key));
     const items = all.slice(0, limit).map((r) => (opts.keysOnly ? { ...r, value: new Uint8Array(0) } : r));
     return { items, more: all.length > limit };
+  }
+
+  private quorumFor(consistency: Consistency | undefined): void {
+    if (this.noLeader && consistency !== 'serializable') throw new ConcordError('unavailable', 'no leader (no quorum)', 1);
+  }
+
+  leaderless(): StaleRead | undefined {
+    return this.noLeader;
+  }
+
+  /** Like RaftKvService: local and marked while no leader is known, else a linearizable read. */
+  async getOrStale(key: Uint8Array): Promise<{ record: KvRecord | undefined; stale?: StaleRead }> {
+    if (!this.noLeader) return { record: await this.get(key, { consistency: 'linearizable' }) };
+    return { record: await this.get(key, { consistency: 'serializable' }), stale: this.noLeader };
+  }
+
+  async listOrStale(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean; stale?: StaleRead }> {
+    if (!this.noLeader) return this.list({ ...opts, consistency: 'linearizable' });
+    return { ...(await this.list({ ...opts, consistency: 'serializable' })), stale: this.noLeader };
   }
 
   async batch(ops: BatchOp[]): Promise<{ revision: number }> {

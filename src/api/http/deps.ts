@@ -20,6 +20,11 @@ export interface HttpApiDeps {
   faults?: Pick<FaultRules, 'cut' | 'heal' | 'drop' | 'delay' | 'clear'>;
   /** Called once per answered request (Prometheus request metrics); route is the matched pattern. */
   observeRequest?: (method: string, route: string, status: number, seconds: number) => void;
+  /**
+   * Seed routes' reads that name no consistency answer from local state, marked stale, when the group
+   * has no quorum (the node's --stale-reads-on-no-quorum; see stale-reads.ts). v1 stays strict.
+   */
+  staleSeedReads?: boolean;
   /** Overrides of DEFAULT_TIMEOUTS (tests shorten them). */
   timeouts?: Partial<HttpTimeouts>;
 }

@@ -2,9 +2,11 @@
 // hottest route, where that machinery measured as much as the read itself (bench/results: a
 // serializable get answered at 0.54x a bare node:http server through fastify; /health, which does
 // nothing, at 0.7x). Only the plain request is taken: a valid key, no If-None-Match / If-Match, no
-// query but `consistency`, a node not closing. Its answer — the value, 404, the service's error (503
-// with Retry-After, 504), or 500 for a failure the service did not describe (logged) — is
-// byte-for-byte what the route sends. Anything else goes to fastify before any work is done.
+// query but `consistency`, a node not closing, and for a serializable read a node that knows a
+// leader (the route marks the answers of one that does not as stale; see stale-reads.ts). Its answer
+// — the value, 404, the service's error (503 with Retry-After, 504), or 500 for a failure the service
+// did not describe (logged) — is byte-for-byte what the route sends. Anything else goes to fastify
+// before any work is done.
 
 import type { KvRecord, KvService } from '../../kv/types.ts';
 import { ConcordError } from '../../kv/errors.ts';
@@ -66,6 +68,7 @@ export function fastGet(o: FastRouteOptions): FastGet {
       return false;
     }
     if (consistency === 'serializable') {
+      if (o.kv.leaderless() !== undefined) return false;
       // Answered in this turn: no promise and no microtask hop per read. With the header list in answer(),
       // this took a follower from 41-43k to ~52k serializable reads/s (64 connections, quiet machine).
       let record: KvRecord | undefined;

@@ -1,7 +1,7 @@
 // Service calls every front end route makes the same way: an absent key is a 404 whichever URL asked.
 
 import { ConcordError } from '../../kv/errors.ts';
-import type { Consistency, KvRecord, KvService } from '../../kv/types.ts';
+import type { KvRecord, KvService } from '../../kv/types.ts';
 
 /** The one 404 for an absent key, whichever URL or path (fastify or fast-get.ts) asked. */
 export const keyNotFound = (): ConcordError => new ConcordError('not-found', 'key not found');
@@ -18,12 +18,6 @@ export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revis
  */
 export function recordHeaderList(record: KvRecord, ...more: string[]): string[] {
   return ['etag', `"${record.modRevision}"`, 'x-create-revision', String(record.createRevision), 'x-version', String(record.version), ...more];
-}
-
-export async function getOr404(kv: KvService, key: Uint8Array, consistency?: Consistency): Promise<KvRecord> {
-  const record = await kv.get(key, consistency ? { consistency } : undefined);
-  if (!record) throw keyNotFound();
-  return record;
 }
 
 export async function deleteOr404(kv: KvService, key: Uint8Array, ifMatch?: number): Promise<{ deleted: number; revision: number }> {

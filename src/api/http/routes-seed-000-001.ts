@@ -5,17 +5,19 @@
 // They share DELETE /delete (body for 000, query for 001), hence one module. Neither README shows a
 // response, so answers follow v1: writes {"revision"}, deletes {"deleted","revision"}, reads
 // {"key","value","revision"}, absent keys 404. Both seeds stored strings, so these routes speak
-// UTF-8 text; binary keys and values go through /v1/kv.
+// UTF-8 text; binary keys and values go through /v1/kv. Reads take ?consistency= as /v1/kv does, and
+// may fall back to stale local reads when the node allows it (stale-reads.ts).
 
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError } from '../../kv/errors.ts';
 import type { KvService } from '../../kv/types.ts';
 import { percentDecode, textBytes, utf8Text } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
-import { deleteOr404, getOr404 } from './kv-calls.ts';
+import { deleteOr404 } from './kv-calls.ts';
 import type { HttpLimits } from './limits.ts';
-import { checkKey, checkValue, keyFromPath, keyFromQuery, queryBytes } from './request-input.ts';
-import { deleteResultSchema, errorResponses, keyValueBodySchema, revisionSchema } from './schemas.ts';
+import { checkKey, checkValue, keyFromPath, keyFromQuery, queryBytes, type ReadQuery } from './request-input.ts';
+import { deleteResultSchema, errorResponses, keyValueBodySchema, readQuerySchema, revisionSchema } from './schemas.ts';
+import { getMarked } from './stale-reads.ts';
 
 const TEXT_ONLY = '; these routes store text, use /v1/kv for bytes';
 
@@ -24,7 +26,7 @@ const textEntrySchema = {
   required: ['key', 'value', 'revision'],
   properties: { key: { type: 'string' }, value: { type: 'string' }, revision: { type: 'integer' } },
 } as const;
-const keyQuerySchema = { type: 'object', required: ['key'], properties: { key: { type: 'string' } } } as const;
+const keyQuerySchema = { type: 'object', required: ['key'], properties: { key: { type: 'string' }, ...readQuerySchema.properties } } as const;
 
 const readResponses = { 200: textEntrySchema, ...errorResponses };
 const writeResponses = { 200: revisionSchema, ...errorResponses };
@@ -44,9 +46,15 @@ async function putText(kv: KvService, key: Uint8Array, value: Uint8Array): Promi
   return { revision };
 }
 
-async function getText(kv: KvService, key: Buffer): Promise<{ key: string; value: string; revision: number }> {
+/** A read as v1 makes it (?consistency=), with the stale fallback when the node has it on (stale-reads.ts). */
+async function getText(
+  deps: HttpApiDeps,
+  key: Buffer,
+  request: FastifyRequest<{ Querystring: ReadQuery }>,
+  reply: FastifyReply,
+): Promise<{ key: string; value: string; revision: number }> {
   const keyText = utf8Text(key, 'key', TEXT_ONLY);
-  const record = await getOr404(kv, key);
+  const record = await getMarked(deps.kv, key, request.query.consistency, reply, deps.staleSeedReads ?? false);
   return { key: keyText, value: utf8Text(record.value, 'value', TEXT_ONLY), revision: record.modRevision };
 }
 
@@ -63,10 +71,10 @@ export async function seed000And001Routes(app: FastifyInstance, deps: HttpApiDep
     },
   );
 
-  app.get(
+  app.get<{ Querystring: ReadQuery }>(
     '/query',
     { schema: { summary: 'Seed 000: read a key', tags: ['seed 000'], querystring: keyQuerySchema, response: readResponses } },
-    (request) => getText(kv, keyFromQuery(request, limits)),
+    (request, reply) => getText(deps, keyFromQuery(request, limits), request, reply),
   );
 
   app.delete(
@@ -93,17 +101,25 @@ export async function seed000And001Routes(app: FastifyInstance, deps: HttpApiDep
     },
   );
 
-  app.get(
+  app.get<{ Querystring: ReadQuery }>(
     '/get',
     { schema: { summary: 'Seed 001: read a key', tags: ['seed 001'], querystring: keyQuerySchema, response: readResponses } },
-    (request) => getText(kv, keyFromQuery(request, limits)),
+    (request, reply) => getText(deps, keyFromQuery(request, limits), request, reply),
   );
 
   // The seed's README spells the query as a path segment, literally /get/key=your-key.
-  app.get<{ Params: { key: string } }>(
+  app.get<{ Params: { key: string }; Querystring: ReadQuery }>(
     '/get/key=:key',
-    { schema: { summary: 'Seed 001: read a key (query spelled as a path)', tags: ['seed 001'], params: { type: 'object', properties: { key: { type: 'string' } } }, response: readResponses } },
-    (request) => getText(kv, keyFromPath(request.params.key, limits)),
+    {
+      schema: {
+        summary: 'Seed 001: read a key (query spelled as a path)',
+        tags: ['seed 001'],
+        params: { type: 'object', properties: { key: { type: 'string' } } },
+        querystring: readQuerySchema,
+        response: readResponses,
+      },
+    },
+    (request, reply) => getText(deps, keyFromPath(request.params.key, limits), request, reply),
   );
 
   app.post<{ Params: { key: string; value: string } }>(

@@ -1,19 +1,21 @@
 // Seed 003's REST API under /api/v1, as its README calls it with curl. Its values travel as base64
 // in JSON (PUT body {"key","value":"<base64>"}); its keys are text. The README shows no responses,
 // so answers follow v1: reads and listings use v1's item shape {"key","value","revision"} with the
-// value in base64, cluster routes answer the v1 cluster status.
+// value in base64, cluster routes answer the v1 cluster status. Reads take ?consistency= as /v1/kv
+// does, and may fall back to stale local reads when the node allows it (stale-reads.ts).
 
 import type { FastifyInstance } from 'fastify';
 import { ConcordError } from '../../kv/errors.ts';
 import { base64Bytes, textBytes, toBase64, utf8Text } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
-import { deleteOr404, getOr404 } from './kv-calls.ts';
+import { deleteOr404 } from './kv-calls.ts';
 import { listItems } from './kv-json.ts';
 import type { HttpLimits } from './limits.ts';
-import { checkValue, keyFromPath, listOptions, type ListQuery } from './request-input.ts';
+import { checkValue, keyFromPath, listOptions, type ListQuery, type ReadQuery } from './request-input.ts';
 import { addNode, clusterResponses, nodeIdFromPath, nodeIdParamsSchema } from './routes-cluster.ts';
 import { healthHandler, healthRouteSchema, metricsHandler, metricsRouteSchema } from './routes-ops.ts';
-import { deleteResultSchema, errorResponses, listQuerySchema, listResultSchema, nodeIdSchema, raftAddressSchema, revisionSchema } from './schemas.ts';
+import { deleteResultSchema, errorResponses, listQuerySchema, listResultSchema, nodeIdSchema, raftAddressSchema, readQuerySchema, revisionSchema } from './schemas.ts';
+import { getMarked, listMarked } from './stale-reads.ts';
 
 const TEXT_KEYS = '; seed 003 keys are text, use /v1/kv for binary keys';
 const TAGS = ['seed 003'];
@@ -33,6 +35,7 @@ function textKey(raw: string, limits: HttpLimits): Buffer {
 
 export async function seed003Routes(app: FastifyInstance, deps: HttpApiDeps): Promise<void> {
   const { kv, cluster, limits } = deps;
+  const fallback = deps.staleSeedReads ?? false;
 
   app.put<{ Params: { '*': string }; Body: { key?: string; value: string } }>(
     '/api/v1/kv/*',
@@ -59,12 +62,12 @@ export async function seed003Routes(app: FastifyInstance, deps: HttpApiDeps): Pr
     },
   );
 
-  app.get<{ Params: { '*': string } }>(
+  app.get<{ Params: { '*': string }; Querystring: ReadQuery }>(
     '/api/v1/kv/*',
-    { schema: { summary: 'Seed 003: read a key', tags: TAGS, response: { 200: entrySchema, ...errorResponses } } },
-    async (request) => {
+    { schema: { summary: 'Seed 003: read a key', tags: TAGS, querystring: readQuerySchema, response: { 200: entrySchema, ...errorResponses } } },
+    async (request, reply) => {
       const key = textKey(request.params['*'], limits);
-      const record = await getOr404(kv, key);
+      const record = await getMarked(kv, key, request.query.consistency, reply, fallback);
       return { key: key.toString('utf8'), value: toBase64(record.value), revision: record.modRevision };
     },
   );
@@ -85,9 +88,9 @@ export async function seed003Routes(app: FastifyInstance, deps: HttpApiDeps): Pr
         response: { 200: listResultSchema, ...errorResponses },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const opts = listOptions(request, limits);
-      const { items, more } = await kv.list(opts);
+      const { items, more } = await listMarked(kv, opts, reply, fallback);
       return { items: listItems(items, request.query.encoding ?? 'utf8', 'base64', opts.keysOnly ?? false), more };
     },
   );

@@ -6,10 +6,11 @@ import { ConcordError } from '../../kv/errors.ts';
 import type { PutOptions } from '../../kv/types.ts';
 import { asBuffer } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
-import { deleteOr404, getOr404, recordHeaders } from './kv-calls.ts';
+import { deleteOr404, recordHeaders } from './kv-calls.ts';
 import { deriveLimits } from './limits.ts';
 import { checkValue, etagMatches, keyFromPath, parseIfMatch, type ReadQuery } from './request-input.ts';
 import { deleteResultSchema, errorResponses, ifMatchHeaderSchema, putQuerySchema, readQuerySchema, revisionSchema } from './schemas.ts';
+import { getMarked } from './stale-reads.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Routes with no body to speak of: a stray one is refused early rather than read. */
@@ -70,7 +71,7 @@ export async function v1KeyRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
         querystring: readQuerySchema,
         response: {
           200: {
-            description: 'The value; headers ETag ("modRevision"), X-Create-Revision, X-Version',
+            description: 'The value; headers ETag ("modRevision"), X-Create-Revision, X-Version; X-Concord-Stale and X-Concord-Last-Contact on a serializable read while this node knows no leader',
             content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
           },
           304: { description: 'If-None-Match matched the ETag', type: 'null' },
@@ -80,7 +81,7 @@ export async function v1KeyRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
     },
     async (request, reply) => {
       const key = keyFromPath(request.params['*'], limits);
-      const record = await getOr404(kv, key, request.query.consistency);
+      const record = await getMarked(kv, key, request.query.consistency, reply, false);
       const headers = recordHeaders(record);
       void reply.headers(headers);
       if (etagMatches(request.headers['if-none-match'], headers.etag)) return reply.code(304).send();
