@@ -26,6 +26,7 @@ export interface ServerFlags {
   tickMs?: string;
   electionTicks?: string;
   leaseReads?: boolean;
+  staleReadsOnNoQuorum?: boolean;
   faultInjection?: boolean;
   snapshotEntries?: string;
   snapshotBytes?: string;
@@ -68,6 +69,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   tickMs: { flag: '--tick-ms', kind: 'string' },
   electionTicks: { flag: '--election-ticks', kind: 'string' },
   leaseReads: { flag: '--lease-reads', kind: 'bool' },
+  staleReadsOnNoQuorum: { flag: '--stale-reads-on-no-quorum', kind: 'bool' },
   faultInjection: { flag: '--fault-injection', kind: 'bool' },
   snapshotEntries: { flag: '--snapshot-entries', kind: 'string' },
   snapshotBytes: { flag: '--snapshot-bytes', kind: 'string' },

@@ -138,6 +138,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     tickMs: count('tickMs', DEFAULTS.tickMs),
     electionTicks: count('electionTicks', DEFAULTS.electionTicks),
     leaseReads: pick(layers, 'leaseReads')?.value ?? DEFAULTS.leaseReads,
+    staleReadsOnNoQuorum: pick(layers, 'staleReadsOnNoQuorum')?.value ?? DEFAULTS.staleReadsOnNoQuorum,
     faultInjection: pick(layers, 'faultInjection')?.value ?? DEFAULTS.faultInjection,
     snapshotEntries: count('snapshotEntries', DEFAULTS.snapshotEntries),
     snapshotBytes: count('snapshotBytes', DEFAULTS.snapshotBytes, true),

@@ -36,6 +36,10 @@ export function serverOptions(): Option[] {
     new Option('--tick-ms <ms>', `Raft tick (default: ${d.tickMs})`),
     new Option('--election-ticks <n>', `election timeout in ticks, randomized up to 2x (default: ${d.electionTicks})`),
     new Option('--lease-reads', 'serve linearizable reads from the leader lease instead of ReadIndex (faster; trusts bounded clock drift)'),
+    new Option(
+      '--stale-reads-on-no-quorum',
+      'seed read routes (/query, /get, /api/v1/kv) given no ?consistency= answer from this node\'s own data, with header X-Concord-Stale: true, when the cluster has no quorum (at once without a leader, else after an election timeout) instead of 503; /v1 stays strict (default: off)',
+    ),
     new Option('--snapshot-entries <n>', `keep the Raft log under about this many entries: each node snapshots and compacts once per this many minus --snapshot-keep-entries applied entries, staggered between nodes (default: ${d.snapshotEntries})`),
     new Option('--snapshot-bytes <size>', `...or past this many bytes of applied entries since the last snapshot (default: ${d.snapshotBytes / 1024 ** 2}MiB)`),
     new Option('--cache-bytes <size>', `read cache of records in front of LMDB, frequency-aware (W-TinyLFU); 0 turns it off (default: ${d.cacheBytes / 1024 ** 2}MiB)`),

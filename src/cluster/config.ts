@@ -27,6 +27,11 @@ export interface NodeConfig {
   tickMs: number;
   electionTicks: number;
   leaseReads: boolean;
+  /**
+   * The seed routes' reads (no ?consistency= given) answer from local state, marked X-Concord-Stale,
+   * when the group has no quorum, instead of 503. /v1 stays strict.
+   */
+  staleReadsOnNoQuorum: boolean;
   /** Snapshot and compact the Raft log once it holds more than this many applied entries. */
   snapshotEntries: number;
   /** ...or once the applied entries in the log (past the last snapshot) hold more than this many bytes of data. */
@@ -58,6 +63,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   tickMs: 100,
   electionTicks: 10,
   leaseReads: false,
+  staleReadsOnNoQuorum: false,
   snapshotEntries: 100_000,
   snapshotBytes: 64 * 1024 * 1024,
   snapshotKeepEntries: 1_000,

@@ -16,6 +16,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     metrics: () => metrics.render(),
     nodeId: config.nodeId,
     backup: kv,
+    staleSeedReads: config.staleReadsOnNoQuorum,
     ...(config.faultInjection ? { faults } : {}),
     observeRequest: (method, route, status, seconds) => metrics.requestSeconds.observe(method, route, status, seconds),
   });

@@ -261,3 +261,19 @@ describe('elastic membership settings', () => {
     assert.equal(resolve('--fault-injection').faultInjection, true);
   });
 });
+
+describe('--stale-reads-on-no-quorum', () => {
+  it('off by default; on by flag, CONCORD_STALE_READS_ON_NO_QUORUM or stale_reads_on_no_quorum, flags over env over file', () => {
+    assert.equal(resolve('').staleReadsOnNoQuorum, false);
+    assert.equal(DEFAULTS.staleReadsOnNoQuorum, false);
+    assert.equal(resolve('--stale-reads-on-no-quorum').staleReadsOnNoQuorum, true);
+    assert.equal(resolve('', { CONCORD_STALE_READS_ON_NO_QUORUM: 'true' }).staleReadsOnNoQuorum, true);
+    assert.equal(resolve('', {}, 'stale_reads_on_no_quorum = true').staleReadsOnNoQuorum, true);
+    assert.equal(resolve('', {}, 'stale-reads-on-no-quorum = true').staleReadsOnNoQuorum, true);
+    assert.equal(resolve('', { CONCORD_STALE_READS_ON_NO_QUORUM: 'off' }, 'stale_reads_on_no_quorum = true').staleReadsOnNoQuorum, false);
+    assert.equal(resolve('--stale-reads-on-no-quorum', { CONCORD_STALE_READS_ON_NO_QUORUM: '0' }).staleReadsOnNoQuorum, true);
+    rejects('', /CONCORD_STALE_READS_ON_NO_QUORUM: expected true or false/, { CONCORD_STALE_READS_ON_NO_QUORUM: 'sometimes' });
+    rejects('', /concord\.toml: stale_reads_on_no_quorum: expected true or false/, {}, 'stale_reads_on_no_quorum = "yes"');
+    rejects('--stale-reads-on-no-quorum=yes', /stale-reads-on-no-quorum/);
+  });
+});
