@@ -40,6 +40,18 @@ function refuseStateAtOldDefault(config: NodeConfig): void {
   );
 }
 
+/** The same command line, but joining instead of founding: no --peers or --bootstrap, and --no-bootstrap. */
+export function joinCommand(argv: string[]): string {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--peers') i++;
+    else if (a.startsWith('--peers=') || a === '--bootstrap' || a === '--no-bootstrap') continue;
+    else out.push(/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  }
+  return [...out, '--no-bootstrap'].join(' ');
+}
+
 /**
  * Runs a node until a signal stops it; resolves with the exit code. `kavaFile` is seed 002's positional
  * config file (KavaDB's format), in place of a --config file.
@@ -68,6 +80,7 @@ export async function runServer(flags: ServerFlags, env: Env = process.env, kava
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let failedExit = false;
     const stop = (why: string): void => {
       // Repeated signals (a terminal's Ctrl-C reaches `concord dev` and its children alike) do not cut a close short.
       if (stopping) return;
@@ -78,13 +91,18 @@ export async function runServer(flags: ServerFlags, env: Env = process.env, kava
         resolve(1);
       }, CLOSE_DEADLINE_MS);
       running.close().then(
-        () => resolve(0),
+        () => resolve(failedExit ? 1 : 0),
         (e: unknown) => {
           process.stderr.write(`error: closing node ${config.nodeId}: ${describe(e)}\n`);
           resolve(1);
         },
       ).finally(() => clearTimeout(deadline));
     };
+    void running.failed.then((e) => {
+      process.stderr.write(`error: ${e.message}${e.name === 'ForeignClusterError' ? `; that is: concord ${joinCommand(process.argv.slice(2))}` : ''}\n`);
+      failedExit = true;
+      stop('cannot go on');
+    });
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     if (env[EXIT_WITH_STDIN_ENV] === '1') {

@@ -80,6 +80,8 @@ export interface RunningNode {
   /** The bound HTTP URL (the port is real even if 0 was asked). */
   readonly httpUrl: string;
   readonly raftAddress: string;
+  /** Settles only if the node finds it cannot go on (its state belongs to another cluster than its members'). */
+  readonly failed: Promise<Error>;
   /** Graceful: stop accepting, finish in-flight requests, flush, close storage. */
   close(): Promise<void>;
 }

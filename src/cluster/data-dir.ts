@@ -31,6 +31,8 @@ export function assertNoLegacyRaftLog(dataDir: string): void {
 export interface NodeRecord {
   nodeId: string;
   raftAddr: string;
+  /** The cluster its state belongs to (cluster-identity.ts); absent until founded or learned. */
+  clusterUid?: string;
 }
 
 const recordFile = (dataDir: string) => path.join(dataDir, 'node.json');
@@ -38,7 +40,8 @@ const recordFile = (dataDir: string) => path.join(dataDir, 'node.json');
 export function readNodeRecord(dataDir: string): NodeRecord | undefined {
   try {
     const r = JSON.parse(fs.readFileSync(recordFile(dataDir), 'utf8')) as Partial<NodeRecord>;
-    return typeof r.nodeId === 'string' && typeof r.raftAddr === 'string' ? { nodeId: r.nodeId, raftAddr: r.raftAddr } : undefined;
+    if (typeof r.nodeId !== 'string' || typeof r.raftAddr !== 'string') return undefined;
+    return typeof r.clusterUid === 'string' ? { nodeId: r.nodeId, raftAddr: r.raftAddr, clusterUid: r.clusterUid } : { nodeId: r.nodeId, raftAddr: r.raftAddr };
   } catch {
     return undefined; // absent (a data dir from before the record existed) or unreadable: nothing remembered
   }

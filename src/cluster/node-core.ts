@@ -8,6 +8,7 @@ import { EntryType, MessageType } from '../raft/types.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord } from './data-dir.ts';
 import { lockDataDir } from './data-dir-lock.ts';
+import { ClusterIdentity, ForeignClusterError, foundingIdentity } from './cluster-identity.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
 import { KvStateMachine } from '../kv/state-machine.ts';
@@ -45,6 +46,8 @@ export interface NodeCore {
   /** The Raft log's bounds (for status and tests). */
   log: { firstIndex(): number; lastIndex(): number };
   raftAddress: string;
+  /** Settles only if the node finds it cannot go on (its state belongs to another cluster than its members'). */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -76,10 +79,22 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   assertNoLegacyRaftLog(config.dataDir);
   const layout = dataDirLayout(config.dataDir);
   const storage = new RaftWalStore({ dir: layout.wal(GROUP), group: GROUP, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });
-  const transport = await startTransport(config, log);
+  assertOwnDataDir(config.dataDir, config.nodeId);
+  // The membership the identity check trusts: what this node's own state names (filled in below).
+  const addresses = new Map<string, string>(Object.entries(config.peers));
+  let fail: (e: Error) => void = () => {};
+  const failed = new Promise<Error>((resolve) => (fail = resolve));
+  const identity = new ClusterIdentity(readNodeRecord(config.dataDir)?.clusterUid, {
+    members: () => addresses.keys(),
+    learned: (clusterUid) => {
+      writeNodeRecord(config.dataDir, { nodeId: config.nodeId, raftAddr: selfAddr, clusterUid });
+      log.info({ clusterUid }, 'joined cluster');
+    },
+    foreign: (f) => fail(new ForeignClusterError(config, f)),
+  });
+  const transport = await startTransport(config, identity, log);
   // What peers must dial: the bound port (the configured one may be 0), never a wildcard host.
   const selfAddr = transport.advertisedAddr!;
-  writeNodeRecord(config.dataDir, { nodeId: config.nodeId, raftAddr: selfAddr });
   if (storage.lastIndex() === 0) {
     const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
     if (Object.keys(founders).length === 0) {
@@ -88,6 +103,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     } else {
       if (!(config.nodeId in founders)) throw new Error(`--peers does not include this node (${config.nodeId})`);
       const voters = Object.keys(founders).sort();
+      identity.found(foundingIdentity(config.clusterId, founders));
       // Every member's address rides in the log, so members added later learn them by replaying it.
       await storage.save(bootstrapState(voters, [], founders));
       log.info({ voters }, 'bootstrapped a new cluster');
@@ -101,8 +117,10 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   }
   const stateMachine = new KvStateMachine(store);
 
+  const clusterUid = identity.current();
+  writeNodeRecord(config.dataDir, clusterUid === undefined ? { nodeId: config.nodeId, raftAddr: selfAddr } : { nodeId: config.nodeId, raftAddr: selfAddr, clusterUid });
+
   // Peer addresses: from --peers, then from every membership entry in the log (founders included).
-  const addresses = new Map<string, string>(Object.entries(config.peers));
   for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
   for (const [id, addr] of addresses) if (id !== config.nodeId) transport.setPeer(id, addr);
 
@@ -204,6 +222,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     faults: transport.faults,
     log: storage,
     raftAddress: selfAddr,
+    failed,
     leave: async () => {
       if (!gossip) return;
       // Issue 4's graceful leave: leadership handed off, removed from Raft, then gossip says goodbye.
@@ -229,8 +248,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
  * give only -g) takes the port it had before, so the address its cluster committed for it stays right
  * across restarts; if that port is taken now, any free one (the leader then commits the new address).
  */
-async function startTransport(config: NodeConfig, log: Logger): Promise<PeerTransport<PeerEnvelope>> {
-  assertOwnDataDir(config.dataDir, config.nodeId);
+async function startTransport(config: NodeConfig, identity: ClusterIdentity, log: Logger): Promise<PeerTransport<PeerEnvelope>> {
   const make = (port: number) =>
     new PeerTransport<PeerEnvelope>({
       nodeId: config.nodeId,
@@ -238,6 +256,7 @@ async function startTransport(config: NodeConfig, log: Logger): Promise<PeerTran
       listen: { host: config.raftAddr.host, port },
       logger: log.child({ part: 'transport' }),
       bulky,
+      identity,
     });
   const before = readNodeRecord(config.dataDir)?.raftAddr;
   const port = config.raftAddr.port === 0 && before ? Number(before.slice(before.lastIndexOf(':') + 1)) : config.raftAddr.port;

@@ -7,7 +7,7 @@ import { startNodeCore } from './node-core.ts';
 
 export async function startNode(config: NodeConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningNode> {
   const log = logger.child({ node: config.nodeId });
-  const { kv, cluster, metrics, raftAddress, faults, leave, close: closeCore } = await startNodeCore(config, log);
+  const { kv, cluster, metrics, raftAddress, faults, leave, failed, close: closeCore } = await startNodeCore(config, log);
   const http = buildHttpApi({
     kv,
     cluster,
@@ -31,6 +31,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     config,
     httpUrl,
     raftAddress,
+    failed,
     close: () =>
       (closing ??= (async () => {
         log.info('shutting down');

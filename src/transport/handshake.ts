@@ -16,15 +16,21 @@ export interface Hello {
   to: NodeId;
   /** Where the dialer accepts connections (host:port), so a node that never heard of it can answer. */
   addr?: string;
+  /** The dialer's cluster identity (PeerIdentity), when it has one; older nodes send none. */
+  uid?: string;
 }
 
-export type HelloReply = { ok: true } | { ok: false; reason: string };
+/** Either answer may carry the acceptor's cluster identity. */
+export type HelloReply = { ok: true; uid?: string } | { ok: false; reason: string; uid?: string };
 
-export function makeHello(clusterId: string, from: NodeId, to: NodeId, addr?: string): Hello {
-  return addr === undefined ? { concord: PROTOCOL_VERSION, cluster: clusterId, from, to } : { concord: PROTOCOL_VERSION, cluster: clusterId, from, to, addr };
+export function makeHello(clusterId: string, from: NodeId, to: NodeId, addr?: string, uid?: string): Hello {
+  const hello: Hello = { concord: PROTOCOL_VERSION, cluster: clusterId, from, to };
+  if (addr !== undefined) hello.addr = addr;
+  if (uid !== undefined) hello.uid = uid;
+  return hello;
 }
 
-export type HelloCheck = { ok: true; from: NodeId; addr?: string } | { ok: false; reason: string };
+export type HelloCheck = { ok: true; from: NodeId; addr?: string; uid?: string } | { ok: false; reason: string };
 
 /** Validates a decoded first frame against this node's identity; never throws. */
 export function checkHello(value: unknown, clusterId: string, self: NodeId): HelloCheck {
@@ -44,11 +50,15 @@ export function checkHello(value: unknown, clusterId: string, self: NodeId): Hel
   if (hello.to !== self) {
     return { ok: false, reason: `wrong node: dialer expected ${JSON.stringify(hello.to)}, this is ${JSON.stringify(self)}` };
   }
-  return typeof hello.addr === 'string' && hello.addr !== '' ? { ok: true, from: hello.from, addr: hello.addr } : { ok: true, from: hello.from };
+  const check: HelloCheck = { ok: true, from: hello.from };
+  if (typeof hello.addr === 'string' && hello.addr !== '') check.addr = hello.addr;
+  if (typeof hello.uid === 'string' && hello.uid !== '') check.uid = hello.uid;
+  return check;
 }
 
 export function isHelloReply(value: unknown): value is HelloReply {
   if (typeof value !== 'object' || value === null) return false;
-  const reply = value as { ok?: unknown; reason?: unknown };
+  const reply = value as { ok?: unknown; reason?: unknown; uid?: unknown };
+  if (reply.uid !== undefined && typeof reply.uid !== 'string') return false;
   return reply.ok === true || (reply.ok === false && typeof reply.reason === 'string');
 }

@@ -8,7 +8,7 @@ import type { NodeId } from '../raft/types.ts';
 import type { FaultRules } from './faults.ts';
 import { FrameReader, FrameTooLargeError, type FrameCodec } from './frame-codec.ts';
 import { checkHello, type HelloReply } from './handshake.ts';
-import type { InboundStats } from './types.ts';
+import type { InboundStats, PeerIdentity } from './types.ts';
 
 export interface InboundContext {
   nodeId: NodeId;
@@ -23,6 +23,7 @@ export interface InboundContext {
   deliver: (from: NodeId, payload: unknown) => void;
   /** A dialer announced where it listens. */
   introduced: (from: NodeId, addr: string) => void;
+  identity: PeerIdentity | undefined;
 }
 
 class MalformedFrameError extends Error {
@@ -106,22 +107,28 @@ export class InboundConnection {
       this.reject(check.reason);
       return;
     }
+    const identity = this.ctx.identity;
+    if (identity && !identity.observe(check.from, check.uid)) {
+      this.reject(`cluster identity mismatch: ${check.from} belongs to cluster ${check.uid}, this node (${this.ctx.nodeId}) to ${identity.current()}`, identity.current());
+      return;
+    }
     this.from = check.from;
     this.state = 'open';
     this.log = this.log.child({ from: check.from });
     this.socket.setTimeout(0);
-    this.reply({ ok: true });
+    const uid = identity?.current();
+    this.reply(uid === undefined ? { ok: true } : { ok: true, uid });
     this.log.debug('peer connected');
     if (check.addr !== undefined) this.ctx.introduced(check.from, check.addr);
   }
 
   /** Tells the dialer why (so its operator sees the reason in its own log), then closes. */
-  private reject(reason: string): void {
+  private reject(reason: string, uid?: string): void {
     if (this.state === 'closing') return;
     this.state = 'closing';
     this.ctx.stats.rejectedHandshakes++;
     this.log.warn({ reason }, 'handshake rejected; closing connection');
-    const reply: HelloReply = { ok: false, reason };
+    const reply: HelloReply = uid === undefined ? { ok: false, reason } : { ok: false, reason, uid };
     const socket = this.socket;
     socket.setTimeout(0);
     socket.end(this.ctx.codec.encodeFrame(reply), () => socket.destroy());

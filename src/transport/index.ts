@@ -5,4 +5,4 @@ export { FaultRules, ALL_PEERS, type PeerPattern, type OutboundVerdict } from '.
 export { estimateSize } from './size-estimate.ts';
 export { DEFAULT_MAX_FRAME_BYTES } from './frame-codec.ts';
 export { parseHostPort, formatHostPort, type HostPort } from './address.ts';
-export type { BackoffOptions, InboundStats, PeerStats, PeerTransportOptions, TransportStats } from './types.ts';
+export type { BackoffOptions, InboundStats, PeerIdentity, PeerStats, PeerTransportOptions, TransportStats } from './types.ts';

@@ -13,7 +13,7 @@ import { formatHostPort, type HostPort } from './address.ts';
 import { BoundedQueue, type QueueLimits } from './bounded-queue.ts';
 import { FRAME_HEADER_BYTES, FrameReader, OUT_OF_BAND_BYTES, type FrameCodec } from './frame-codec.ts';
 import { isHelloReply, makeHello } from './handshake.ts';
-import type { BackoffOptions, PeerStats } from './types.ts';
+import type { BackoffOptions, PeerIdentity, PeerStats } from './types.ts';
 
 export interface LinkContext {
   nodeId: NodeId;
@@ -28,6 +28,7 @@ export interface LinkContext {
   random: () => number;
   /** This node's listen address, announced in the handshake (undefined before start()). */
   advertisedAddr: () => string | undefined;
+  identity: PeerIdentity | undefined;
 }
 
 // Keeps 2 ** attempt finite; the delay is capped by backoff.maxMs long before this matters.
@@ -38,7 +39,6 @@ export class PeerLink<T> {
   delayed = 0;
   private readonly counters = { dropped: 0, faultDropped: 0, sentFrames: 0, sentMessages: 0, sentBytes: 0, dials: 0, disconnects: 0, rejectedByPeer: 0 };
   private readonly queue: BoundedQueue<T>;
-  private readonly helloFrame: Buffer;
   private readonly log: Logger;
   private socket: net.Socket | null = null;
   private connected = false;
@@ -56,7 +56,6 @@ export class PeerLink<T> {
     stream: 'control' | 'bulk',
   ) {
     this.queue = new BoundedQueue<T>(ctx.queueLimits);
-    this.helloFrame = ctx.codec.encodeFrame(makeHello(ctx.clusterId, ctx.nodeId, id, ctx.advertisedAddr()));
     this.log = ctx.logger.child({ peer: id, stream });
   }
 
@@ -185,7 +184,8 @@ export class PeerLink<T> {
       wasConnected = true;
       this.log.debug({ address: formatHostPort(this.address) }, 'connected');
       socket.cork(); // the handshake and the first batch leave in one segment
-      socket.write(this.helloFrame);
+      // Encoded at each connect: the identity it carries may have been learned since the last one.
+      socket.write(this.ctx.codec.encodeFrame(makeHello(this.ctx.clusterId, this.ctx.nodeId, this.id, this.ctx.advertisedAddr(), this.ctx.identity?.current())));
       this.flush();
       socket.uncork();
     });
@@ -223,6 +223,7 @@ export class PeerLink<T> {
 
   private onReply(reply: unknown): void {
     if (!isHelloReply(reply)) throw new Error('malformed handshake reply');
+    if (reply.uid !== undefined) this.ctx.identity?.observe(this.id, reply.uid);
     if (reply.ok) {
       this.attempt = 0; // only a peer that accepted us proves the link healthy
       return;

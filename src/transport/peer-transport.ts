@@ -93,6 +93,7 @@ export class PeerTransport<T> {
       queueLimits: { maxMessages: maxQueueMessages, maxBytes: opts.maxQueueBytes ?? maxFrameBytes },
       advertisedAddr: () => this.boundAddr,
       random,
+      identity: opts.identity,
     };
     this.inboundContext = {
       nodeId: opts.nodeId,
@@ -106,6 +107,7 @@ export class PeerTransport<T> {
       validate: opts.validate,
       deliver: (from, payload) => this.deliver(from, payload as T),
       introduced: (from, addr) => this.learnPeer(from, addr),
+      identity: opts.identity,
     };
   }
 

@@ -49,6 +49,20 @@ export interface PeerTransportOptions<T> {
   random?: () => number;
   /** Copy received byte arrays out of their frame (default false; see CodecOptions). */
   copyBuffers?: boolean;
+  /** Which cluster this node's state belongs to, beyond the configured cluster id (see PeerIdentity). */
+  identity?: PeerIdentity;
+}
+
+/**
+ * A cluster identity finer than the configured cluster id: every handshake and every answer to one carries
+ * this node's, and each peer's is shown to observe(), which may refuse the connection. What an identity is
+ * and what to do about a mismatch is the owner's business, not the transport's.
+ */
+export interface PeerIdentity {
+  /** This node's identity, announced in handshakes; undefined while it has none. */
+  current(): string | undefined;
+  /** `peer` announced `theirs` (undefined: none); false refuses (inbound) or reports (outbound) the link. */
+  observe(peer: NodeId, theirs: string | undefined): boolean;
 }
 
 /** One peer's outbound side; with the `bulky` option, its two links' counters added up. */
