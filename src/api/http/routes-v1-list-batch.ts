@@ -24,7 +24,10 @@ export async function v1ListBatchRoutes(app: FastifyInstance, deps: HttpApiDeps)
     {
       schema: {
         summary: 'List keys in byte order',
-        description: 'Keys and values are UTF-8 text unless encoding=base64; a key or value that is not UTF-8 makes a text listing fail with 400.',
+        description:
+          'Keys and values are UTF-8 text unless encoding=base64. In a text listing, a key or value that is not valid UTF-8 is given in base64 ' +
+          'and marked by keyEncoding / valueEncoding = "base64" on its item; other items are unchanged. A page holds at most `limit` items ' +
+          'and 64 MiB of keys and values (at least one item).',
         tags: ['kv'],
         querystring: listQuerySchema,
         response: { 200: listResultSchema, ...errorResponses },

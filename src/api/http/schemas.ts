@@ -75,10 +75,24 @@ export const listResultSchema = {
           key: { type: 'string' },
           value: { type: 'string', description: 'Absent with keys_only' },
           revision: { type: 'integer', description: 'modRevision' },
+          keyEncoding: {
+            type: 'string',
+            enum: ['base64'],
+            description: 'Present only in a text listing, when the key is not valid UTF-8: then `key` is its bytes in base64',
+          },
+          valueEncoding: {
+            type: 'string',
+            enum: ['base64'],
+            description: 'Present only when values are listed as text and this one is not valid UTF-8: then `value` is its bytes in base64',
+          },
         },
       },
     },
-    more: { type: 'boolean', description: 'More keys follow: ask again with start = last key + "\\0"' },
+    more: {
+      type: 'boolean',
+      description:
+        'More keys follow (the page reached `limit`, or 64 MiB of keys and values): ask again with start = the last key\'s bytes + 0x00, percent-encoded',
+    },
   },
 } as const;
 
