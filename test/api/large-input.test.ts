@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import { pino } from 'pino';
 import { startNode } from '../../src/cluster/node.ts';
 import type { RunningNode } from '../../src/cluster/config.ts';
@@ -19,6 +20,23 @@ function bigValue(bytes: number, fill = 0x61): Buffer {
   const b = Buffer.alloc(bytes, fill);
   for (let i = 0; i < b.length; i += 4093) b[i] = i & 0x7f;
   return b;
+}
+
+/**
+ * GET on a connection of its own. The client takes seconds to parse a page of hundreds of MB, longer
+ * than the server keeps an idle connection open, so reusing one could race with its closing.
+ */
+function getOnNewConnection(url: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      })
+      .on('error', reject);
+  });
 }
 
 describe('large and deep input, sent to a node', () => {
@@ -105,9 +123,9 @@ describe('large and deep input, sent to a node', () => {
     const seen: Buffer[] = [];
     let start = '';
     for (let page = 0; page < 4; page++) {
-      const r = await fetch(`${url}/v1/kv?prefix=list%2F${start}`);
-      assert.equal(r.status, 200, `page ${page}`);
-      const body = (await r.json()) as { items: Array<{ key: string; value: string }>; more: boolean };
+      const r = await getOnNewConnection(`${url}/v1/kv?prefix=list%2F${start}`);
+      assert.equal(r.status, 200, `page ${page}: ${r.text.slice(0, 200)}`);
+      const body = JSON.parse(r.text) as { items: Array<{ key: string; value: string }>; more: boolean };
       assert.equal(body.items.length, 1, 'one 64 MiB value per page');
       seen.push(Buffer.from(body.items[0].value, 'utf8'));
       if (!body.more) break;
