@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { CliError, UsageError } from './errors.ts';
 import { call, normalizeServer, parseJson, parseTimeout, requestFailed, serverMessage, type ClientOptions, type Reply } from './http-client.ts';
-import { cell, jsonValue, parseFormat, printJson, printTable, write, type Format } from './output.ts';
+import { CELL_CHARS, cell, escapedBytes, jsonValue, parseFormat, printJson, printTable, write, type Format } from './output.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 /** Seed 003's client default, tried when nothing listens on Concord's: a seed 003 node serves HTTP on 8081. */
@@ -118,9 +118,22 @@ async function del(key: string, opts: { ifMatch?: string }, cmd: Command): Promi
   else write(`deleted ${key} (revision ${res.revision})\n`);
 }
 
+interface ListItem {
+  key: string;
+  value?: string;
+  revision?: number;
+  keyEncoding?: string;
+  valueEncoding?: string;
+}
+
 interface ListReply {
-  items: Array<{ key: string; value?: string; revision?: number }>;
+  items: ListItem[];
   more?: boolean;
+}
+
+/** A listed key or value for a table: as text, or escaped (escapedBytes) when the server gave it in base64 because it is not UTF-8. */
+function listCell(text: string, encoding: string | undefined): string {
+  return cell(encoding === 'base64' ? escapedBytes(Buffer.from(text, 'base64'), CELL_CHARS) : text, CELL_CHARS);
 }
 
 async function list(opts: { prefix?: string; limit?: string }, cmd: Command): Promise<void> {
@@ -134,7 +147,7 @@ async function list(opts: { prefix?: string; limit?: string }, cmd: Command): Pr
   const res = parseJson<ListReply>(reply);
   if (ctx.format === 'json') return printJson(res);
   if (res.items.length === 0) write('(no keys)\n');
-  else printTable(['key', 'value', 'revision'], res.items.map((i) => [cell(i.key), cell(i.value ?? ''), i.revision ?? '']));
+  else printTable(['key', 'value', 'revision'], res.items.map((i) => [listCell(i.key, i.keyEncoding), listCell(i.value ?? '', i.valueEncoding), i.revision ?? '']));
   if (res.more) write('(more keys: raise --limit or narrow --prefix)\n');
 }
 
