@@ -10,6 +10,7 @@
 
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { nextTurn, SLICE_BYTES } from '../util/sliced-work.ts';
 
 const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 const NATIVE_FROM = 256;
@@ -33,6 +34,15 @@ for (let n = 0; n < 256; n++) {
 export function crc32(b: Uint8Array, crc = 0, start = 0, end = b.length): number {
   if (native && end - start >= NATIVE_FROM) return native(start === 0 && end === b.length ? b : b.subarray(start, end), crc);
   return crc32js(b, crc, start, end);
+}
+
+/** crc32(b, crc), a slice per event-loop turn: for large buffers, whose checksum in one step would hold the event loop. */
+export async function crc32InSlices(b: Uint8Array, crc = 0): Promise<number> {
+  for (let off = 0; off < b.byteLength; off += SLICE_BYTES) {
+    if (off > 0) await nextTurn();
+    crc = crc32(b, crc, off, Math.min(off + SLICE_BYTES, b.byteLength));
+  }
+  return crc;
 }
 
 /** The JavaScript implementation, exported for the test that checks it against zlib's. */

@@ -31,10 +31,11 @@ export class SnapshotData {
 
   /**
    * Where the data goes, and its checksum. The CRC is computed here, synchronously, from the caller's
-   * bytes (~1 ms per MB): what is checked later is exactly what the state machine or the leader produced.
+   * bytes, unless the caller computed it from them (`crc`): either way, what is checked later is
+   * exactly what the state machine or the leader produced.
    */
-  place(index: number, data: Uint8Array): PlacedData {
-    const sum = { dataCrc: crc32(data), dataSize: data.byteLength };
+  place(index: number, data: Uint8Array, crc = crc32(data)): PlacedData {
+    const sum = { dataCrc: crc, dataSize: data.byteLength };
     if (data.byteLength <= this.inlineMax) return { where: { inline: data, ...sum } };
     const file = snapshotFileName(index);
     this.known.set(file, new WeakRef(data));

@@ -22,7 +22,7 @@
 
 import { Packr } from 'msgpackr';
 import type { ConfState, Entry, EntryType, HardState } from '../raft/types.ts';
-import { crc32 } from './checksum.ts';
+import { crc32, crc32InSlices } from './checksum.ts';
 import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
 import type { EncodedEntry, LogOp, LogState, StoredSnapshot } from './raft-log-state.ts';
 
@@ -93,8 +93,11 @@ class RecordWriter extends ByteWriter {
     this.externals.push({ at: this.at, data });
     this.externalBytes += data.byteLength;
   }
-  /** Length and checksum into the header; the record is complete. */
-  finish(): Buffer[] {
+  /**
+   * Length and checksum into the header; the record is complete. With large entry data, the checksum
+   * is left to the record's seal(), which computes it a slice per event-loop turn.
+   */
+  finish(): EncodedRecord {
     if (this.at !== this.b.byteLength) throw new Error(`WAL record size mismatch: wrote ${this.at} of ${this.b.byteLength} bytes`);
     const parts: Buffer[] = [];
     let from = 0;
@@ -104,11 +107,24 @@ class RecordWriter extends ByteWriter {
     }
     parts.push(this.b.subarray(from));
     this.b.writeUInt32LE(this.b.byteLength + this.externalBytes - RECORD_HEADER_BYTES, 0);
-    let crc = crc32(parts[0], 0, RECORD_HEADER_BYTES);
-    for (let i = 1; i < parts.length; i++) crc = crc32(parts[i], crc);
-    this.b.writeUInt32LE(crc, 4);
-    return parts.filter((p) => p.byteLength > 0);
+    const record = { parts: parts.filter((p) => p.byteLength > 0) };
+    if (this.externals.length === 0) {
+      this.b.writeUInt32LE(crc32(parts[0], 0, RECORD_HEADER_BYTES), 4);
+      return record;
+    }
+    const seal = async () => {
+      let crc = crc32(parts[0], 0, RECORD_HEADER_BYTES);
+      for (let i = 1; i < parts.length; i++) crc = await crc32InSlices(parts[i], crc);
+      this.b.writeUInt32LE(crc, 4);
+    };
+    return { ...record, seal };
   }
+}
+
+/** A record as buffers to write in order; if `seal` is there, it must resolve before they are written. */
+export interface EncodedRecord {
+  parts: Buffer[];
+  seal?: () => Promise<void>;
 }
 
 function utf8(v: string): Buffer {
@@ -171,7 +187,7 @@ function writeEntries(w: RecordWriter, first: number, entries: readonly Entry[])
  * (LARGE_ENTRY_BYTES), which is written and kept from the caller's buffers, which must therefore not
  * change (Raft entries never do: they are a proposal's command or a received frame).
  */
-export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[]; snapshot?: StoredSnapshot }, replacesCorrupt = false): { record: Buffer[]; op: LogOp } {
+export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[]; snapshot?: StoredSnapshot }, replacesCorrupt = false): { record: EncodedRecord; op: LogOp } {
   const vote = rd.hardState ? utf8(rd.hardState.vote) : undefined;
   const snap = rd.snapshot ? packSnapshot(rd.snapshot) : undefined;
   const w = new RecordWriter(2 + (vote ? hardStateBytes(vote) : 0) + (snap ? 4 + snap.byteLength : 0) + entriesBytes(rd.entries));
@@ -201,11 +217,11 @@ export function encodeCreateSnapshot(op: Extract<LogOp, { kind: 'createSnapshot'
   w.f64(index);
   w.u32(b.byteLength);
   w.bytes(b);
-  return w.finish();
+  return w.finish().parts; // no entries: sealed already
 }
 
 /** A segment's base record, as buffers to write in order (large entry data is not copied). */
-export function encodeBase(group: string, state: LogState, entries: readonly Entry[]): Buffer[] {
+export function encodeBase(group: string, state: LogState, entries: readonly Entry[]): EncodedRecord {
   const g = utf8(group);
   const vote = utf8(state.hardState.vote);
   const snap = packSnapshot(state.snapshot);

@@ -66,7 +66,7 @@ export interface ReadyToSave {
   snapshot?: Snapshot;
 }
 
-/** An operation waiting to be written; `ready` is false while its snapshot data file is being written. */
+/** An operation waiting to be written; `ready` is false while its snapshot data file is being written or its checksum computed. */
 interface Queued {
   op: LogOp;
   /** The record to append (buffers in order); none for a compaction (it starts a new segment) or an operation that changes nothing. */
@@ -208,13 +208,19 @@ export class RaftWalStore implements Storage {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.enqueue(encoded.op, encoded.record, placed?.write).then(() => undefined);
+    const seal = encoded.record.seal;
+    const prepare = placed?.write && seal ? () => Promise.all([placed.write!(), seal()]).then(() => undefined) : (placed?.write ?? seal);
+    return this.enqueue(encoded.op, encoded.record.parts, prepare).then(() => undefined);
   }
 
-  /** Record a snapshot of the state machine at `index` (applied, still in the log) without touching the log. */
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+  /**
+   * Record a snapshot of the state machine at `index` (applied, still in the log) without touching the
+   * log. `dataCrc`, if given, must be the CRC-32 of `data` (computed where the data was built, so that
+   * large data is not checksummed here in one step).
+   */
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array, dataCrc?: number): Promise<Snapshot> {
     const willReplace = supersedes(index, this.pending.snapshot) && index <= this.pending.lastIndex;
-    const placed: Partial<PlacedData> = willReplace ? this.data.place(index, data) : {};
+    const placed: Partial<PlacedData> = willReplace ? this.data.place(index, data, dataCrc) : {};
     const op: Extract<LogOp, { kind: 'createSnapshot' }> = { kind: 'createSnapshot', index, confState: cloneConf(confState), ...placed.where };
     // A snapshot that replaces nothing needs no record (it would be a no-op at replay too).
     const record = willReplace ? encodeCreateSnapshot(op, index === this.pending.snapshot.meta.index) : undefined;
@@ -238,7 +244,8 @@ export class RaftWalStore implements Storage {
 
   // ---- the write queue ----
 
-  private enqueue(op: LogOp, record?: Buffer[], writeFile?: () => Promise<void>): Promise<LogState> {
+  /** `prepare`: what must be done before the record is written (a snapshot's data file, a checksum). */
+  private enqueue(op: LogOp, record?: Buffer[], prepare?: () => Promise<void>): Promise<LogState> {
     if (this.closed) return Promise.reject(new Error(`raft storage of group ${this.group} is closed`));
     if (this.failure) return Promise.reject(this.failure);
     try {
@@ -247,11 +254,11 @@ export class RaftWalStore implements Storage {
       return Promise.reject(err);
     }
     return new Promise<LogState>((resolve, reject) => {
-      const item: Queued = { op, record, ready: writeFile === undefined, resolve, reject };
+      const item: Queued = { op, record, ready: prepare === undefined, resolve, reject };
       const ahead = this.commutingPosition(op);
       if (ahead !== undefined) this.queue.splice(ahead, 0, item);
       else this.queue.push(item);
-      writeFile?.().then(
+      prepare?.().then(
         () => {
           item.ready = true;
           this.pump();
@@ -341,7 +348,9 @@ export class RaftWalStore implements Storage {
     try {
       const seq = this.segment.seq + 1;
       const file = path.join(this.dir, segmentName(seq));
-      await writeFileDurably(this.dir, segmentName(seq), encodeBase(this.group, this.committed, this.log));
+      const base = encodeBase(this.group, this.committed, this.log);
+      await base.seal?.();
+      await writeFileDurably(this.dir, segmentName(seq), base.parts);
       const fd = openForAppend(file);
       const old = this.segment;
       this.segment = { seq, fd };
@@ -411,7 +420,7 @@ export class RaftWalStore implements Storage {
       // A new log: its membership is persisted at once, so a reopen without the option sees the same state.
       const state = emptyLogState(initialConfState);
       const file = path.join(this.dir, segmentName(1));
-      writeFileDurablySync(this.dir, segmentName(1), Buffer.concat(encodeBase(this.group, state, [])));
+      writeFileDurablySync(this.dir, segmentName(1), Buffer.concat(encodeBase(this.group, state, []).parts));
       return { state, segment: { seq: 1, fd: openForAppend(file) } };
     }
     const seq = seqs[seqs.length - 1];

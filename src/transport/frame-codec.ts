@@ -1,8 +1,8 @@
 // The wire format between nodes: a 4-byte big-endian length, then that many bytes holding one
 // msgpack value. Every frame after the handshake is an array (a batch) of payloads.
 
-import { randomBytes } from 'node:crypto';
 import { Packr, RESERVE_START_SPACE, Unpackr } from 'msgpackr';
+import { packOutOfBand } from '../util/msgpack-out-of-band.ts';
 
 export const FRAME_HEADER_BYTES = 4;
 /** Large enough for a frame holding one 64 MiB value plus its envelope. */
@@ -50,43 +50,18 @@ export class FrameCodec {
 
   /**
    * The same frame as encodeFrame, as a list of buffers to write in order, with every byte array of
-   * at least OUT_OF_BAND_BYTES left where it is instead of copied into the frame: copying a 64 MiB
-   * entry into fresh memory blocks the event loop long enough to delay heartbeats. Each such
-   * array is swapped for a placeholder (a random per-codec token and its number) before packing; the
-   * placeholder's bytes in the packed frame are then cut out and replaced by a bin 32 header
-   * followed by the array itself, which is what msgpack writes for a byte array of that size, so the
-   * receiver decodes these frames like any other.
+   * at least OUT_OF_BAND_BYTES left where it is instead of copied into the frame (packOutOfBand), so
+   * the receiver decodes it like any other.
    */
   encodeFrameParts(value: unknown): Buffer[] {
-    const large: Uint8Array[] = [];
-    const stripped = detachLarge(value, large, this.token, 0);
-    if (large.length === 0) return [this.encodeFrame(value)];
-    const packed = this.packr.pack(stripped, RESERVE_START_SPACE | FRAME_HEADER_BYTES);
-    const parts: Buffer[] = [];
-    let from = 0;
-    let length = packed.length - FRAME_HEADER_BYTES;
-    for (let i = 0; i < large.length; i++) {
-      const at = packed.indexOf(this.token, from);
-      // A placeholder is `c4 <PLACEHOLDER_BYTES>` then the token and the array's number, in walk order.
-      if (at < from + 2 || packed[at - 2] !== 0xc4 || packed[at - 1] !== PLACEHOLDER_BYTES || packed.readUInt32BE(at + TOKEN_BYTES) !== i) {
-        return [this.encodeFrame(value)]; // the packer laid it out otherwise: copy, as ever
-      }
-      const data = large[i];
-      const header = Buffer.allocUnsafe(5);
-      header[0] = 0xc6;
-      header.writeUInt32BE(data.byteLength, 1);
-      parts.push(packed.subarray(from, at - 2), header, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-      from = at + PLACEHOLDER_BYTES;
-      length += 5 + data.byteLength - (2 + PLACEHOLDER_BYTES);
-    }
-    parts.push(packed.subarray(from));
+    const parts = packOutOfBand((v) => this.packr.pack(v, RESERVE_START_SPACE | FRAME_HEADER_BYTES), value, OUT_OF_BAND_BYTES);
+    if (!parts) return [this.encodeFrame(value)];
+    let length = -FRAME_HEADER_BYTES;
+    for (const p of parts) length += p.byteLength;
     if (length > MAX_FRAME_BYTES_LIMIT) throw new RangeError(`frame of ${length} bytes cannot be described`);
     parts[0].writeUInt32BE(length, 0);
     return parts;
   }
-
-  /** Bytes that identify this codec's placeholders; random, so that no payload contains them by chance. */
-  private readonly token = randomBytes(TOKEN_BYTES);
 
   /** Decodes one frame body; throws on malformed input. */
   decodeBody(body: Uint8Array): unknown {
@@ -96,45 +71,6 @@ export class FrameCodec {
 
 /** Byte arrays from this size on travel outside the packed frame (encodeFrameParts). */
 export const OUT_OF_BAND_BYTES = 1 << 20;
-const TOKEN_BYTES = 16;
-const PLACEHOLDER_BYTES = TOKEN_BYTES + 4;
-/** Deeper than any envelope: the walk stops there rather than follow a cycle. */
-const MAX_DETACH_DEPTH = 12;
-
-/**
- * `v` with every byte array of OUT_OF_BAND_BYTES or more (in arrays and plain objects) replaced by a
- * placeholder, appended to `large` in walk order. What holds no such array is returned as it is;
- * what does is copied shallowly, so the caller's objects are never changed.
- */
-function detachLarge(v: unknown, large: Uint8Array[], token: Buffer, depth: number): unknown {
-  if (v instanceof Uint8Array) {
-    if (v.byteLength < OUT_OF_BAND_BYTES) return v;
-    const p = Buffer.allocUnsafe(PLACEHOLDER_BYTES);
-    token.copy(p, 0);
-    p.writeUInt32BE(large.length, TOKEN_BYTES);
-    large.push(v);
-    return p;
-  }
-  if (typeof v !== 'object' || v === null || depth >= MAX_DETACH_DEPTH) return v;
-  if (Array.isArray(v)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < v.length; i++) {
-      const d = detachLarge(v[i], large, token, depth + 1);
-      if (d !== v[i]) (out ??= v.slice())[i] = d;
-    }
-    return out ?? v;
-  }
-  const proto = Object.getPrototypeOf(v) as unknown;
-  if (proto !== Object.prototype && proto !== null) return v;
-  let out: Record<string, unknown> | undefined;
-  const o = v as Record<string, unknown>;
-  for (const k in o) {
-    const d = detachLarge(o[k], large, token, depth + 1);
-    if (d !== o[k]) (out ??= { ...o })[k] = d;
-  }
-  return out ?? v;
-}
-
 export class FrameTooLargeError extends Error {
   constructor(readonly length: number, readonly max: number) {
     super(`frame of ${length} bytes exceeds the limit of ${max}`);
