@@ -62,7 +62,10 @@ export class RaftGroup {
   confChangesApplied = 0;
   /** Bytes of entry data applied since this process started (the snapshotter's size trigger). */
   appliedBytes = 0;
-  /** Called after each advance(), between Readies: the state machine has applied exactly status().applied. */
+  /**
+   * Called after each advance(), between Readies. The state machine has applied at most status().applied:
+   * exactly that unless a large apply runs behind the loop (apply()).
+   */
   onAdvance: () => void = () => {};
   /** Term and vote in the last write issued, and in the last one known durable (messages wait for that). */
   private savedTermVote: { term: number; vote: NodeId };
@@ -72,6 +75,9 @@ export class RaftGroup {
   /** Settles once every write issued so far is durable and what waited on it has run. */
   private durable: Promise<unknown> = Promise.resolve();
   private savesInFlight = 0;
+  /** Applies running behind the Ready loop (see apply()), chained in order; and how many there are. */
+  private applying: Promise<void> = Promise.resolve();
+  private appliesBehind = 0;
   private failure: Error | undefined;
   /** performance.now() when this node last heard from a leader or was one; undefined: not since it started. */
   private leaderSeenAt: number | undefined;
@@ -274,7 +280,7 @@ export class RaftGroup {
       this.unsyncedHardState = rd.hardState;
     }
     if (!early && rd.messages.length > 0) this.afterDurable(() => this.sendAll(rd.messages));
-    if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
+    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
     this.finishReady(rd);
     // Bounded: entries wait in memory until persisted, so a slow disk must slow the group down.
     if (this.savesInFlight >= MAX_SAVES_IN_FLIGHT) await this.durable.catch(() => undefined);
@@ -285,6 +291,7 @@ export class RaftGroup {
     this.persist(rd);
     this.afterDurable(() => this.sendAll(rd.messages));
     await this.durable;
+    await this.applying;
     await this.o.stateMachine.restore(rd.snapshot!);
     if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
     this.finishReady(rd);
@@ -319,18 +326,53 @@ export class RaftGroup {
     this.durable = next;
   }
 
+  /**
+   * Apply committed entries. A batch carrying LARGE_APPLY_BYTES of entry data or more, and every batch
+   * after it while it runs, is applied behind the Ready loop instead of before advance(): its apply
+   * takes many event-loop turns (the state machine copies and writes large values a slice at a time),
+   * and while the loop waits no Ready goes out, so neither do heartbeats, and followers elect a new
+   * leader. The core counts such entries applied at advance() (etcd's "applying" index); what depends
+   * on the state machine having applied them waits for it: reads (served by its applied index),
+   * proposals (settled by its results), a snapshot to restore, and membership changes, which take
+   * effect in the core at advance(): a batch holding one is applied before advance(), after
+   * everything before it. Beyond MAX_APPLIES_BEHIND batches behind, the loop waits.
+   */
+  private async apply(entries: Entry[]): Promise<void> {
+    let bytes = 0;
+    for (const e of entries) bytes += e.data.byteLength;
+    if (this.appliesBehind === 0 && bytes < LARGE_APPLY_BYTES) return this.applyCommitted(entries);
+    this.appliesBehind++;
+    const done = this.applying
+      .then(() => this.applyCommitted(entries))
+      .finally(() => {
+        this.appliesBehind--;
+        this.serveReads();
+      });
+    this.applying = done.catch((err: Error) => this.fail(err));
+    if (this.appliesBehind > MAX_APPLIES_BEHIND || entries.some((e) => e.type === EntryType.ConfChange)) await this.applying;
+  }
+
   private async applyCommitted(entries: Entry[]): Promise<void> {
+    let bytes = 0;
     for (const e of entries) {
-      this.appliedBytes += e.data.byteLength;
+      bytes += e.data.byteLength;
       if (e.type === EntryType.ConfChange) this.confChangesApplied++;
     }
     const results = await this.o.stateMachine.apply(entries);
+    this.appliedBytes += bytes; // once applied: a snapshot started meanwhile would not hold them
     for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
   }
 
   /** Serve the reads whose index is applied, and hand the Ready back to the core. */
   private finishReady(rd: Ready): void {
     for (const rs of rd.readStates) this.readyReads.push({ index: rs.index, ctx: rs.context });
+    this.serveReads();
+    this.node.advance();
+    this.onAdvance();
+  }
+
+  /** Settle the reads waiting for an index the state machine has applied. */
+  private serveReads(): void {
     const applied = this.o.stateMachine.appliedIndex();
     if (this.readyReads.length > 0) {
       const still: typeof this.readyReads = [];
@@ -340,8 +382,6 @@ export class RaftGroup {
       }
       this.readyReads = still;
     }
-    this.node.advance();
-    this.onAdvance();
   }
 
   /** Whether `rd` changes term or vote from what was last written (it then needs a write of its own). */
@@ -407,6 +447,7 @@ export class RaftGroup {
     clearInterval(this.ticker);
     this.kick();
     await this.loopDone.catch(() => undefined);
+    await this.applying;
     await this.durable.catch(() => undefined);
     if (this.unsyncedHardState) await this.o.storage.save({ entries: [], hardState: this.unsyncedHardState }).catch(() => undefined);
     this.awaitingLeader = [];
@@ -415,6 +456,12 @@ export class RaftGroup {
     for (const id of [...this.reads.keys()]) this.settle(this.reads, id, undefined, closing);
   }
 }
+
+/** Entry data in one Ready from which its apply runs behind the Ready loop (apply()). */
+const LARGE_APPLY_BYTES = 1 << 20;
+
+/** Batches applied behind the Ready loop at once; it waits beyond this. */
+const MAX_APPLIES_BEHIND = 64;
 
 /** Writes in flight at once; the Ready loop waits beyond this. */
 const MAX_SAVES_IN_FLIGHT = 16;

@@ -1,6 +1,7 @@
 // Keeps the Raft log bounded: once per `thresholdEntries - keepEntries` applied entries, or when the
 // entries applied since the last snapshot carry more than `thresholdBytes` of data, it takes a snapshot
-// of the state machine at the applied index and discards the log before it, keeping `keepEntries` so
+// of the state machine at the applied index and discards the log before it, keeping `keepEntries` (as
+// long as they hold no more than `thresholdBytes` of data) so
 // that a follower slightly behind catches up from the log rather than a snapshot: the log holds at
 // most about `thresholdEntries`. (The byte count starts at zero when the process starts, so right after
 // a restart the log may hold up to twice the byte threshold until the next snapshot.)
@@ -97,19 +98,19 @@ export class Snapshotter {
   private async finish(
     confVersion: number,
     confState: ConfState,
-    exporting: Promise<{ appliedIndex: number; data: Uint8Array }>,
+    exporting: Promise<{ appliedIndex: number; data: Uint8Array; crc: number }>,
     bytesMark: number,
   ): Promise<void> {
     const t0 = performance.now();
-    const { appliedIndex: index, data } = await exporting;
+    const { appliedIndex: index, data, crc } = await exporting;
     if (this.group.confChangesApplied !== confVersion) {
       this.logger.info({ index }, 'membership changed during the snapshot export; taking it again later');
       return;
     }
-    await this.storage.createSnapshot(index, confState, data);
+    await this.storage.createSnapshot(index, confState, data, crc);
     this.bytesAtSnapshot = bytesMark;
     const durable = await this.store.flush();
-    const compactTo = Math.min(durable, index) - this.policy.keepEntries;
+    const compactTo = this.compactionPoint(Math.min(durable, index));
     if (compactTo > this.storage.firstIndex()) {
       // One step: the WAL compacts by starting a segment with what is left (keepEntries and the entries
       // applied since the export), not by deleting entries one by one as the LMDB log did.
@@ -120,6 +121,27 @@ export class Snapshotter {
     const seconds = (performance.now() - t0) / 1000;
     this.observer?.taken({ index, bytes: data.byteLength, seconds, compactedTo: this.lastCompacted });
     this.logger.info({ index, bytes: data.byteLength, ms: Math.round(seconds * 1000), compactedTo: this.lastCompacted }, 'snapshot taken');
+  }
+
+  /**
+   * Where to compact the log when the snapshot covers `upTo`: keep the `keepEntries` entries before it,
+   * but no more of them than carry `thresholdBytes` of data together. Kept entries stay in memory and
+   * are rewritten into every new segment; 1,000 entries of 64 MiB would be 64 GB.
+   */
+  private compactionPoint(upTo: number): number {
+    let to = upTo - this.policy.keepEntries;
+    const from = Math.max(to + 1, this.storage.firstIndex());
+    if (from > upTo) return to;
+    const kept = this.storage.entries(from, upTo + 1, Infinity);
+    let bytes = 0;
+    for (let i = kept.length - 1; i >= 0; i--) {
+      bytes += kept[i].data.byteLength;
+      if (bytes > this.policy.thresholdBytes) {
+        to = kept[i].index;
+        break;
+      }
+    }
+    return to;
   }
 
   /** Wait for a snapshot in progress (used on shutdown). */

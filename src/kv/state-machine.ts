@@ -4,7 +4,7 @@
 
 import { EntryType, type Entry, type Snapshot } from '../raft/types.ts';
 import type { StateMachine } from '../cluster/raft-group.ts';
-import type { KvStore, KvTx } from '../storage/kv-store.ts';
+import { LARGE_VALUE_BYTES, type KvStore, type KvTx } from '../storage/kv-store.ts';
 import { decodeCommand, type Command, type CommandResult, type Envelope } from './commands.ts';
 
 /** What apply() hands back: each applied entry's result, by index, with the node and sequence number that proposed it. */
@@ -21,14 +21,18 @@ export class KvStateMachine implements StateMachine {
   }
 
   async apply(entries: Entry[]): Promise<Applied> {
-    // One synchronous LMDB transaction for the whole batch; each entry still records its own index.
+    // One LMDB transaction for the whole batch; each entry still records its own index. Synchronous
+    // (cheapest) unless the batch may hold a large value, whose copies must not block the event loop.
     const out: Applied = new Map();
+    let large = false;
     const items = entries.map((e) => {
       if (e.type === EntryType.ConfChange) this.onConfChange(e);
       if (e.type !== EntryType.Normal || e.data.byteLength === 0) return { index: e.index, fn: nothingToApply };
+      if (e.data.byteLength >= LARGE_VALUE_BYTES) large = true;
       return { index: e.index, fn: commandApplier(decodeCommand(e.data), e.index, out) };
     });
-    this.store.applyAllSync(items);
+    if (large) await this.store.applyAllAsync(items);
+    else this.store.applyAllSync(items);
     return out;
   }
 

@@ -66,6 +66,16 @@ const FLAG_FULL_KEY = 2;
 const FIXED = 25;
 
 export function encodeRecord(r: KvRecord, withFullKey: boolean): Buffer {
+  const { bytes, valueAt } = encodeRecordHead(r, withFullKey);
+  bytes.set(r.value, valueAt);
+  return bytes;
+}
+
+/**
+ * A record's buffer with everything but the value written; the value belongs at `valueAt`, to the
+ * end. For a caller that copies a large value in pieces (kv-store.ts).
+ */
+export function encodeRecordHead(r: KvRecord, withFullKey: boolean): { bytes: Buffer; valueAt: number } {
   const expires = r.expiresAt !== undefined;
   const size = FIXED + (expires ? 8 : 0) + (withFullKey ? 4 + r.key.byteLength : 0) + r.value.byteLength;
   const b = Buffer.allocUnsafe(size);
@@ -83,8 +93,7 @@ export function encodeRecord(r: KvRecord, withFullKey: boolean): Buffer {
     b.set(r.key, at + 4);
     at += 4 + r.key.byteLength;
   }
-  b.set(r.value, at);
-  return b;
+  return { bytes: b, valueAt: at };
 }
 
 /** Decode a record read under `stored`; the value is a view into `b`, which must not be reused. */

@@ -25,7 +25,8 @@
 // (the high byte of a small length), which 'C' never is.
 
 import { Packr } from 'msgpackr';
-import { crc32 } from './checksum.ts';
+import { crc32, crc32InSlices } from './checksum.ts';
+import { packOutOfBand } from '../util/msgpack-out-of-band.ts';
 import type { KvRecord } from './kv-record.ts';
 
 export const FORMAT = 'concord-kv';
@@ -67,7 +68,32 @@ export class FrameEncoder {
     out.set(body, lead + 8);
     return out;
   }
+
+  /**
+   * encode(), as buffers whose concatenation is what it returns, without copying byte arrays of
+   * LARGE_FIELD_BYTES or more (they are among the buffers) and checksumming them a slice per
+   * event-loop turn. For records holding large values.
+   */
+  async encodeParts(frame: Frame): Promise<Uint8Array[]> {
+    const body = packOutOfBand((v) => packr.pack(v), frame, LARGE_FIELD_BYTES);
+    if (!body) return [this.encode(frame)];
+    const lead = this.started ? 0 : MAGIC.byteLength;
+    this.started = true;
+    let length = 0;
+    for (const b of body) {
+      this.chain = await crc32InSlices(b, this.chain);
+      length += b.byteLength;
+    }
+    const head = Buffer.allocUnsafe(lead + 8);
+    MAGIC.copy(head, 0, 0, lead);
+    head.writeUInt32BE(length, lead);
+    head.writeUInt32BE(this.chain, lead + 4);
+    return [head, ...body];
+  }
 }
+
+/** Byte arrays from this size on are not copied into a frame by encodeParts(). */
+export const LARGE_FIELD_BYTES = 1 << 20;
 
 export function fromTuple(t: RecordTuple): KvRecord {
   if (!Array.isArray(t) || t.length !== 6 || !(t[0] instanceof Uint8Array) || !(t[1] instanceof Uint8Array)) {

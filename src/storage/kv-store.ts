@@ -9,7 +9,7 @@
 // readable until the new one is complete.
 
 import type { Database, RootDatabase } from 'lmdb';
-import { openKvEnv, syncEnv } from './lmdb-env.ts';
+import { KV_ENV_MAX_DBS, openKvEnv, syncEnv } from './lmdb-env.ts';
 import { assertGroupId } from './group-id.ts';
 import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
 import {
@@ -18,13 +18,17 @@ import {
   decodeRecord,
   DIRECT_KEY_MAX,
   encodeRecord,
+  encodeRecordHead,
   isHashedKey,
   prefixEnd,
   storedKey,
   type KvRecord,
 } from './kv-record.ts';
-import { exportImage, importImage, type KvSnapshotExport } from './kv-snapshot.ts';
+import { exportImage, imageOf, importImage, type KvSnapshotExport } from './kv-snapshot.ts';
+import { ExportWorker } from './kv-export-worker.ts';
+import { crc32 } from './checksum.ts';
 import { ReadCache, type CacheStats } from './read-cache.ts';
+import { copyInSlices } from '../util/sliced-work.ts';
 
 export type { KvRecord } from './kv-record.ts';
 export type { KvSnapshotExport } from './kv-snapshot.ts';
@@ -120,6 +124,8 @@ export class KvStore {
   private failure: Error | undefined;
   private closed = false;
   private lastWrite: Promise<unknown> = Promise.resolve();
+  /** Reads the records of exportSnapshotBytes() off the event loop (only for an environment of our own). */
+  private exporter: ExportWorker | undefined;
   /** The directory of an environment this store opened itself (and guards). */
   private readonly ownDir: string | undefined;
   /** True if the files were discarded at open because the OS went down while they were open. */
@@ -306,6 +312,56 @@ export class KvStore {
   }
 
   /**
+   * applyAllSync for a batch holding large values, without blocking the event loop on them: the
+   * entries run as there (reads see the batch's earlier writes, then the cache, then LMDB), each
+   * large value (LARGE_VALUE_BYTES) is copied into its record in slices with the event loop let run
+   * between them, and the records and the applied index go to LMDB as one asynchronous write,
+   * which lmdb-js's writer thread commits (writes issued in one event-loop turn share a
+   * transaction). Resolves once it is committed: visible to get/range, durable after flush().
+   * Copying 64 MiB into a fresh record and LMDB's own copy of it held the event loop for longer
+   * than an election timeout allows. The caller must not start another apply before this settles.
+   */
+  async applyAllAsync<T>(items: ReadonlyArray<{ index: number; fn: (tx: KvTx) => T }>): Promise<Array<T | undefined>> {
+    if (this.closed) throw new Error(`kv store of group ${this.group} is closed`);
+    if (this.importing) throw new Error(`kv store of group ${this.group} is importing a snapshot`);
+    if (this.failure) throw this.failure;
+    const written: WrittenRecords = new Map();
+    const outcomes: Array<Outcome<T>> = [];
+    const txs: BufferedTx[] = [];
+    let applied = this.txApplied;
+    for (const { index, fn } of items) {
+      if (index <= applied) {
+        outcomes.push({ skipped: true });
+        continue;
+      }
+      const tx = new BufferedTx(this.data, index, this.priorReader(written), true);
+      try {
+        outcomes.push({ result: fn(tx) });
+      } catch (error) {
+        outcomes.push({ error });
+        continue;
+      }
+      this.noteWritten(tx, written);
+      txs.push(tx);
+      applied = index;
+    }
+    for (const tx of txs) await tx.fillLargeValues();
+    if (this.closed || this.importing || this.failure) throw this.failure ?? new Error(`kv store of group ${this.group} changed while applying`);
+    for (const tx of txs) tx.writeTo(this.data);
+    const committed = applied !== this.txApplied ? this.meta.put(this.group, { generation: this.generation, appliedIndex: applied }) : Promise.resolve(true);
+    this.txApplied = applied;
+    this.lastWrite = committed;
+    try {
+      await committed;
+    } catch (err) {
+      this.failure ??= err as Error;
+      throw err;
+    }
+    this.updateCache(written);
+    return outcomes.map((o, i) => this.settle(items[i].index, o));
+  }
+
+  /**
    * One entry's writes, buffered, then written into the open transaction and noted in `written` (the
    * batch's records so far, by key). With `viaCache`, a write's read of the record it replaces is
    * answered from `written`, then from the cache (the committed state before this batch), before
@@ -313,13 +369,7 @@ export class KvStore {
    */
   private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: WrittenRecords, viaCache: boolean): Outcome<T> {
     if (index <= this.txApplied) return { skipped: true };
-    const cache = viaCache ? this.cache : undefined;
-    const tx = new BufferedTx(this.data, index, cache ? (key, k) => {
-      const w = written.get(k);
-      if (w !== undefined) return w ?? undefined;
-      const c = cache.peek(k);
-      return c !== undefined ? (c ?? undefined) : readRecord(this.data, key);
-    } : undefined);
+    const tx = new BufferedTx(this.data, index, viaCache ? this.priorReader(written) : undefined);
     let result: T;
     try {
       result = fn(tx);
@@ -327,15 +377,32 @@ export class KvStore {
       return { error };
     }
     tx.writeTo(this.data);
+    this.noteWritten(tx, written);
+    this.txApplied = index;
+    if (writeMeta) this.writeMeta(index);
+    return { result };
+  }
+
+  /** Reads of a record an entry replaces: the batch's earlier writes, then the cache (the committed state), then LMDB. */
+  private priorReader(written: WrittenRecords): ((key: Uint8Array, k: string) => KvRecord | undefined) | undefined {
+    const cache = this.cache;
+    if (!cache) return undefined;
+    return (key, k) => {
+      const w = written.get(k);
+      if (w !== undefined) return w ?? undefined;
+      const c = cache.peek(k);
+      return c !== undefined ? (c ?? undefined) : readPriorRecord(this.data, key);
+    };
+  }
+
+  /** Adds an entry's writes to its batch's. */
+  private noteWritten(tx: BufferedTx, written: WrittenRecords): void {
     const bulk = tx.writeCount() > BULK_WRITE_KEYS;
     for (const [k, record] of tx.writtenRecords()) {
       written.set(k, record);
       if (bulk) (written.bulk ??= new Set()).add(k);
       else written.bulk?.delete(k);
     }
-    this.txApplied = index;
-    if (writeMeta) this.writeMeta(index);
-    return { result };
   }
 
   /**
@@ -374,13 +441,25 @@ export class KvStore {
     return exportImage(this.root, this.meta, this.group, dataFor, chunkBytes);
   }
 
-  /** The image as one buffer (the concatenated chunks), with the index it reflects: Raft's Snapshot.data. */
-  async exportSnapshotBytes(): Promise<{ appliedIndex: number; data: Uint8Array }> {
+  /**
+   * The image as one buffer (the concatenated chunks), with the index it reflects (Raft's
+   * Snapshot.data) and its CRC-32. A store that opened its environment itself reads the records in a
+   * worker thread and builds the image without long steps on the event loop (kv-export-worker.ts,
+   * imageOf), so large values do not block it; one given an environment reads them here.
+   */
+  async exportSnapshotBytes(): Promise<{ appliedIndex: number; data: Uint8Array; crc: number }> {
+    this.assertOpen();
+    if (this.ownDir !== undefined) {
+      this.exporter ??= new ExportWorker({ path: this.ownDir, maxDbs: KV_ENV_MAX_DBS, group: this.group, dbPrefix: generationPrefix(this.group), largeBytes: LARGE_VALUE_BYTES, batchBytes: EXPORT_FRAME_BYTES });
+      const read = await this.exporter.export();
+      const { data, crc } = await imageOf(read.appliedIndex, read.batches);
+      return { appliedIndex: read.appliedIndex, data, crc };
+    }
     const image = this.exportSnapshot();
     const chunks: Uint8Array[] = [];
     for await (const c of image) chunks.push(c);
     const data = Buffer.concat(chunks);
-    return { appliedIndex: image.appliedIndex, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+    return { appliedIndex: image.appliedIndex, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), crc: crc32(data) };
   }
 
   /**
@@ -421,6 +500,7 @@ export class KvStore {
     if (this.closed) return;
     this.closed = true;
     await this.lastWrite.catch(() => {});
+    await this.exporter?.close();
     if (this.ownDir === undefined) return;
     // Only a store whose files are all on disk may drop its marker (os-crash-guard.ts).
     const synced = await this.flush().then(
@@ -432,7 +512,7 @@ export class KvStore {
   }
 
   private openGeneration(generation: number): DataDb {
-    return this.root.openDB<Buffer, Buffer>(`kv:${this.group}:${generation}`, { keyEncoding: 'binary', encoding: 'binary' });
+    return this.root.openDB<Buffer, Buffer>(generationPrefix(this.group) + generation, { keyEncoding: 'binary', encoding: 'binary' });
   }
 
   /** Finish what a crash interrupted: drop a half-imported or a replaced generation. */
@@ -451,6 +531,11 @@ export class KvStore {
   }
 }
 
+/** The name of a group's record database is this and its generation. */
+function generationPrefix(group: string): string {
+  return `kv:${group}:`;
+}
+
 function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
   checkKey(key);
   const sk = storedKey(key);
@@ -459,6 +544,25 @@ function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
   const r = decodeRecord(sk, b);
   // A hashed key could only collide through SHA-256; check anyway rather than return a stranger's value.
   return isHashedKey(sk) && Buffer.compare(r.key, key) !== 0 ? undefined : r;
+}
+
+/**
+ * The record under `key` as an apply reads it to check and replace it: as readRecord, except that a
+ * large value (LARGE_VALUE_BYTES) is read only if `value` is asked for. LMDB hands a large value out
+ * as a view of its map, and getBinary copies it into fresh memory in one step; an apply needs only
+ * the revisions.
+ */
+function readPriorRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
+  checkKey(key);
+  const sk = storedKey(key);
+  const b = db.getBinaryFast(sk);
+  if (!b) return undefined;
+  if (b.byteLength < LARGE_VALUE_BYTES) return readRecord(db, key);
+  const viewed = decodeRecord(sk, b, true); // the key is copied or our own: nothing keeps the view
+  if (isHashedKey(sk) && Buffer.compare(viewed.key, key) !== 0) return undefined;
+  const r: KvRecord = { ...viewed };
+  Object.defineProperty(r, 'value', { enumerable: true, get: () => readRecord(db, key)?.value ?? new Uint8Array(0) });
+  return r;
 }
 
 /**
@@ -473,16 +577,24 @@ type WrittenRecords = Map<string, KvRecord | null> & { bulk?: Set<string> };
  */
 const BULK_WRITE_KEYS = 64;
 
+/** Values from this size on are applied without blocking the event loop on them (applyAllAsync). */
+export const LARGE_VALUE_BYTES = 1 << 20;
+
 /** Buffers an entry's writes so that a throwing entry leaves no partial state behind. */
 class BufferedTx implements KvTx {
   /** By key (latin1), created at the first write: most entries write one key and read it only before. */
   private writes: Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null }> | undefined;
 
+  /** Large values still to be copied into their records (fillLargeValues). */
+  private unfilled: Array<{ into: Buffer; at: number; value: Uint8Array }> | undefined;
+
   constructor(
     private readonly db: DataDb,
     readonly revision: number,
     /** Reads of what this entry has not written itself; default LMDB. */
-    private readonly readPrior: (key: Uint8Array, k: string) => KvRecord | undefined = (key) => readRecord(db, key),
+    private readonly readPrior: (key: Uint8Array, k: string) => KvRecord | undefined = (key) => readPriorRecord(db, key),
+    /** Leave large values out of their records until fillLargeValues() (which must come before writeTo()). */
+    private readonly deferLarge = false,
   ) {}
 
   /**
@@ -515,8 +627,14 @@ class BufferedTx implements KvTx {
       version: prev ? prev.version + 1 : 1,
     };
     if (options.expiresAt !== undefined) fields.expiresAt = options.expiresAt;
-    // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in.
-    const bytes = encodeRecord(fields, isHashedKey(sk));
+    // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in
+    // (a large value deferred is copied before the entry's writes reach LMDB or a read).
+    let bytes: Buffer;
+    if (this.deferLarge && value.byteLength >= LARGE_VALUE_BYTES) {
+      const head = encodeRecordHead(fields, isHashedKey(sk));
+      bytes = head.bytes;
+      (this.unfilled ??= []).push({ into: bytes, at: head.valueAt, value });
+    } else bytes = encodeRecord(fields, isHashedKey(sk));
     // The record as a later read would see it: key and value are views of the copies just made.
     const record: KvRecord = { ...fields, key: isHashedKey(sk) ? Uint8Array.from(key) : new Uint8Array(sk.buffer, sk.byteOffset, sk.byteLength), value: new Uint8Array(bytes.buffer, bytes.byteOffset + bytes.byteLength - value.byteLength, value.byteLength) };
     (this.writes ??= new Map()).set(mapKey(key), { sk, bytes, record });
@@ -527,6 +645,12 @@ class BufferedTx implements KvTx {
     if (!this.get(key)) return false;
     (this.writes ??= new Map()).set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
     return true;
+  }
+
+  /** Copies the deferred large values into their records, a slice per event-loop turn. */
+  async fillLargeValues(): Promise<void> {
+    for (const u of this.unfilled ?? []) await copyInSlices(u.value, u.into, u.at);
+    this.unfilled = undefined;
   }
 
   writeCount(): number {

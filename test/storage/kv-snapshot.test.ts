@@ -4,7 +4,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { open } from 'lmdb';
-import { KvStore, type KvTx } from '../../src/storage/kv-store.ts';
+import { KvStore, LARGE_VALUE_BYTES, type KvTx } from '../../src/storage/kv-store.ts';
+import { crc32 } from '../../src/storage/checksum.ts';
 import { DIRECT_KEY_MAX } from '../../src/storage/kv-record.ts';
 import { bytes, tempDir } from './helpers.ts';
 
@@ -203,4 +204,33 @@ test('an export is made of small frames by default (each frame is encoded in one
   assert.ok(largest <= 64 * 1024 + 512, `largest frame ${largest} bytes`); // 64 KiB of records, plus the one that crossed it and framing
   const image = await kv.exportSnapshotBytes(); // Raft's snapshot data: the same frames, concatenated
   assert.equal(image.data.byteLength, sizes.reduce((a, b) => a + b, 0));
+});
+
+test('an image holding large values is built off the event loop, equals the frames of exportSnapshot, and imports', async (t) => {
+  const dir = tempDir(t);
+  const src = new KvStore({ env: path.join(dir, 'a'), group: 'g' });
+  t.after(() => src.close());
+  await populate(src, 50);
+  const big = Buffer.alloc(LARGE_VALUE_BYTES * 5 + 3);
+  for (let i = 0; i < big.length; i += 4093) big[i] = i & 0xff;
+  await src.applyAllAsync([{ index: 51, fn: (tx: KvTx) => tx.put(bytes('key-0025-big'), big) }]);
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const image = await src.exportSnapshotBytes(); // read in the worker thread, joined a slice per turn
+  ticking = false;
+  assert.ok(turns >= 3, `the event loop turned ${turns} times during the export`);
+  const frames: Uint8Array[] = [];
+  for await (const f of src.exportSnapshot()) frames.push(f); // read and encoded here, in one step per frame
+  assert.ok(Buffer.from(image.data).equals(Buffer.concat(frames)), 'the same image');
+  assert.equal(image.crc, crc32(image.data));
+  assert.equal(image.appliedIndex, 51);
+  const dst = new KvStore({ env: path.join(dir, 'b'), group: 'g' });
+  t.after(() => dst.close());
+  await dst.importSnapshot([image.data], 51);
+  assert.deepStrictEqual(all(dst), all(src));
 });

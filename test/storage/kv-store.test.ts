@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { KvStore, type KvRecord, type KvTx } from '../../src/storage/kv-store.ts';
+import { KvStore, LARGE_VALUE_BYTES, type KvRecord, type KvTx } from '../../src/storage/kv-store.ts';
 import { openKvEnv } from '../../src/storage/lmdb-env.ts';
 import { DIRECT_KEY_MAX, MAX_KEY_BYTES } from '../../src/storage/kv-record.ts';
 import { bytes, tempDir, text } from './helpers.ts';
@@ -261,4 +261,40 @@ test('applied writes go into the read cache, except a bulk write (over 64 keys),
   assert.equal(kv.cacheStats().entries, 1, 'the bulk write cached none of its keys');
   assert.equal(text(kv.get(bytes('small'))!.value), '2', 'but refreshed the one that was cached');
   assert.equal(kv.cacheStats().hits, 2);
+});
+
+test('applyAllAsync applies a batch with large values as applyAllSync would, letting the event loop run while it copies them', async (t) => {
+  const dir = tempDir(t);
+  const kv = openKv(dir);
+  t.after(() => kv.close());
+  const big = Buffer.alloc(LARGE_VALUE_BYTES * 9 + 7);
+  for (let i = 0; i < big.length; i += 4099) big[i] = i & 0xff;
+  kv.applyAllSync([{ index: 1, fn: (tx: KvTx) => tx.put(bytes('big'), big.subarray(1)) }]);
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const results = await kv.applyAllAsync<unknown>([
+    { index: 2, fn: (tx: KvTx) => tx.put(bytes('small'), bytes('s')).version },
+    // Replacing a large value reads its revisions, not its bytes; a write reads the batch's earlier writes.
+    { index: 3, fn: (tx: KvTx) => [tx.get(bytes('big'))!.version, tx.put(bytes('big'), big).version, tx.get(bytes('small'))!.modRevision] },
+    { index: 2, fn: () => 'skipped' },
+  ]);
+  ticking = false;
+  assert.deepStrictEqual(results, [1, [1, 2, 2], undefined]);
+  assert.ok(turns >= 3, `the event loop turned ${turns} times during the apply`);
+  assert.equal(kv.appliedIndex(), 3);
+  const r = kv.get(bytes('big'))!;
+  assert.deepStrictEqual([r.createRevision, r.modRevision, r.version], [1, 3, 2]);
+  assert.ok(Buffer.from(r.value).equals(big), 'the value is intact');
+  big.fill(1); // the caller's buffer changing later does not reach what was applied
+  assert.notEqual(kv.get(bytes('big'))!.value[0], 1);
+  await kv.close();
+  const again = openKv(dir);
+  t.after(() => again.close());
+  assert.equal(again.appliedIndex(), 3, 'the applied index was committed with the records');
+  assert.equal(again.get(bytes('small'))!.modRevision, 2);
 });
