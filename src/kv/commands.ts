@@ -15,6 +15,7 @@
 
 import { Packr } from 'msgpackr';
 import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
+import { copyInSlices } from '../util/sliced-work.ts';
 
 export type Command =
   | { t: 'put'; key: Uint8Array; value: Uint8Array; ifMatch?: number; ifNoneMatch?: boolean; expiresAt?: number }
@@ -44,6 +45,28 @@ const EXPIRES = 4;
 const legacy = new Packr({ useRecords: false, moreTypes: false });
 
 export function encodeCommand(env: Envelope): Uint8Array {
+  const { b } = encode(env, false);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * encodeCommand for a put of a large value, without holding the event loop: the value is copied into
+ * the command a slice per event-loop turn (copying 64 MiB into fresh memory at once would delay Raft's
+ * heartbeats). The sequence number is known only when the command is proposed: `withSeq` writes it
+ * in and returns the command.
+ */
+export async function encodeLargePut(n: string, c: Extract<Command, { t: 'put' }>): Promise<(s: number) => Uint8Array> {
+  const { b, valueAt } = encode({ n, s: 0, c }, true);
+  await copyInSlices(c.value, b, valueAt);
+  const seqAt = 3 + Buffer.byteLength(n, 'utf8');
+  return (s) => {
+    b.writeDoubleLE(s, seqAt);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  };
+}
+
+/** The command's bytes; with `deferValue`, a put's value is left for the caller to copy in at `valueAt`. */
+function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: number } {
   const node = Buffer.from(env.n, 'utf8');
   if (node.byteLength > 255) throw new RangeError(`node id of ${node.byteLength} bytes is too long`);
   const c = env.c;
@@ -61,6 +84,7 @@ export function encodeCommand(env: Envelope): Uint8Array {
       break;
   }
   const w = new ByteWriter(Buffer.allocUnsafe(size));
+  let valueAt = -1;
   w.u8(MARKER);
   w.u8(VERSION);
   w.u8(node.byteLength);
@@ -73,7 +97,11 @@ export function encodeCommand(env: Envelope): Uint8Array {
       if (c.ifMatch !== undefined) w.f64(c.ifMatch);
       if (c.expiresAt !== undefined) w.f64(c.expiresAt);
       putBytes(w, c.key);
-      putBytes(w, c.value);
+      if (deferValue) {
+        w.u32(c.value.byteLength);
+        valueAt = w.at;
+        w.at += c.value.byteLength;
+      } else putBytes(w, c.value);
       break;
     case 'del':
       w.u8(c.ifMatch !== undefined ? IF_MATCH : 0);
@@ -89,7 +117,7 @@ export function encodeCommand(env: Envelope): Uint8Array {
       }
       break;
   }
-  return new Uint8Array(w.b.buffer, w.b.byteOffset, w.b.byteLength);
+  return { b: w.b, valueAt };
 }
 
 /** Decode a command; keys and values are views of `data`. Throws on anything malformed. */

@@ -4,7 +4,8 @@
 
 import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
-import { encodeCommand, type Command, type CommandResult } from './commands.ts';
+import { encodeCommand, encodeLargePut, type Command, type CommandResult } from './commands.ts';
+import { LARGE_VALUE_BYTES } from '../storage/kv-store.ts';
 import { ConcordError } from './errors.ts';
 import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
 
@@ -33,9 +34,12 @@ export class RaftKvService implements KvService, BackupSource {
     }
   }
 
-  private async submit(c: Command): Promise<CommandResult> {
-    const r = await this.group.propose((s) => encodeCommand({ n: this.nodeId, s, c }), this.limits.requestTimeoutMs);
-    return r as CommandResult;
+  private submit(c: Command): Promise<CommandResult> {
+    return this.propose((s) => encodeCommand({ n: this.nodeId, s, c }));
+  }
+
+  private async propose(encode: (seq: number) => Uint8Array): Promise<CommandResult> {
+    return (await this.group.propose(encode, this.limits.requestTimeoutMs)) as CommandResult;
   }
 
   private async barrier(consistency: Consistency | undefined): Promise<void> {
@@ -96,7 +100,8 @@ export class RaftKvService implements KvService, BackupSource {
     this.checkKey(key);
     this.checkValue(value);
     const expiresAt = opts.ttlSeconds !== undefined ? Date.now() + opts.ttlSeconds * 1000 : undefined;
-    const r = await this.submit({ t: 'put', key, value, ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, expiresAt });
+    const c = { t: 'put', key, value, ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, expiresAt } as const;
+    const r = value.byteLength >= LARGE_VALUE_BYTES ? await this.propose(await encodeLargePut(this.nodeId, c)) : await this.submit(c);
     if (!r.ok) throw new ConcordError('precondition-failed', 'the key does not match the precondition');
     return { revision: r.revision };
   }
