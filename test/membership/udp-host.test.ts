@@ -108,6 +108,36 @@ describe('GossipNode on 127.0.0.1', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('a push-pull frame of 16 MiB arriving in 4 KiB pieces costs linear time; a longer one is refused; gossip goes on', async (t) => {
+    const [a, b] = await startNodes(2, localTestConfig());
+    const { host, port } = splitHostPort(a.address);
+    const writePieces = async (socket: net.Socket, bytes: Buffer, piece: number) => {
+      for (let at = 0; at < bytes.length; at += piece) {
+        if (!socket.write(bytes.subarray(at, at + piece))) await new Promise((r) => socket.once('drain', r));
+        await new Promise((r) => setImmediate(r)); // let the node read each piece on its own
+      }
+    };
+    const frame = Buffer.alloc(4 + 16 * 1024 * 1024 - 8, 0x07);
+    frame.writeUInt32BE(frame.length - 4, 0);
+    const socket = net.connect(port, host);
+    await new Promise((r) => socket.once('connect', r));
+    const started = performance.now();
+    await writePieces(socket, frame, 4096);
+    await waitUntil(() => a.stats().dropped['bad-magic'] === 1, 20_000);
+    const ms = performance.now() - started;
+    t.diagnostic(`16 MiB in 4 KiB pieces received and dropped in ${ms.toFixed(0)} ms`);
+    // Copying everything buffered at every piece took ~27 s here; one copy per byte takes ~1 s.
+    assert.ok(ms < 10_000, `took ${ms.toFixed(0)} ms`);
+    const oversized = Buffer.alloc(4);
+    oversized.writeUInt32BE(16 * 1024 * 1024 + 1, 0);
+    socket.write(oversized);
+    await waitUntil(() => a.stats().dropped['frame-too-large'] === 1 && socket.destroyed, 2000);
+
+    b.updateMeta({ after: 'yes' });
+    await waitUntil(() => a.members().find((m) => m.id === 'n2')?.meta.after === 'yes', 2000);
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('join rejects when no seed answers', async () => {
     const node = new GossipNode({ id: 'lonely', config: localTestConfig() });
     started.push(node);
