@@ -115,8 +115,9 @@ export class RaftKvService implements KvService, BackupSource {
 
   async list(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean }> {
     await this.barrier(opts.consistency);
-    const r = this.store.range(opts);
-    return { items: r.items.filter((x) => live(x) !== undefined), more: r.more };
+    // Expired keys are skipped inside the page, not filtered out of it: a page of them only would be
+    // empty with more = true, leaving the client no last key to continue after.
+    return this.store.range({ ...opts, liveAt: Date.now() });
   }
 
   async backup(): Promise<BackupImage> {

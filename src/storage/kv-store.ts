@@ -70,6 +70,11 @@ export interface RangeQuery {
    * RANGE_PAGE_BYTES). The first item always comes, so every record can be listed.
    */
   maxBytes?: number;
+  /**
+   * Skip records whose expiresAt is at or before this time (ms since the epoch): they count toward
+   * neither limit nor maxBytes, so a page is never empty while live keys follow it.
+   */
+  liveAt?: number;
 }
 
 /**
@@ -184,6 +189,7 @@ export class KvStore {
     }
     const limit = q.limit && q.limit > 0 ? q.limit : Infinity;
     const maxBytes = q.maxBytes ?? RANGE_PAGE_BYTES;
+    const liveAt = q.liveAt ?? -Infinity;
     let bytes = 0;
     const items: KvRecord[] = [];
     if (lo && hi && compareBytes(lo, hi) >= 0) return { items, more: false };
@@ -196,6 +202,7 @@ export class KvStore {
     const emit = (r: KvRecord): boolean => {
       if (lo && compareBytes(r.key, lo) < 0) return true;
       if (hi && compareBytes(r.key, hi) >= 0) return false;
+      if (r.expiresAt !== undefined && r.expiresAt <= liveAt) return true;
       const size = r.key.byteLength + r.value.byteLength;
       if (items.length === limit || (items.length > 0 && bytes + size > maxBytes)) {
         more = true;

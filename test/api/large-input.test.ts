@@ -139,6 +139,20 @@ describe('large and deep input, sent to a node', () => {
     await stillServes();
   });
 
+  it('expired keys take no room in a page: one expired 64 MiB value does not leave a page empty with more = true', async () => {
+    const put = async (key: string, body: BodyInit, ttl: boolean) =>
+      assert.equal((await fetch(`${url}/v1/kv/${key}${ttl ? '?ttl=1' : ''}`, { method: 'PUT', body })).status, 200);
+    await put('ttl%2Fa', Buffer.alloc(MAX_VALUE, 0x61), true);
+    await put('ttl%2Fb', 'short-lived', true);
+    await put('ttl%2Fc', 'stays', false);
+    await until('both to expire', async () => (await fetch(`${url}/v1/kv/ttl%2Fb`)).status === 404, 5000);
+    for (const limit of ['&limit=1', '']) {
+      const body = await (await fetch(`${url}/v1/kv?prefix=ttl%2F${limit}`)).json();
+      assert.deepEqual(body, { items: [{ key: 'ttl/c', value: 'stays', revision: body.items[0]?.revision }], more: false }, limit);
+    }
+    await stillServes();
+  });
+
   it('JSON nested 200,000 deep is a 400 on every JSON route', async () => {
     const depth = 200_000; // V8's call stack holds ~10k frames: any recursive walk would overflow
     const arrays = '['.repeat(depth) + ']'.repeat(depth);

@@ -124,6 +124,26 @@ test('a range page also ends at maxBytes of keys and values, after at least one 
   assert.deepStrictEqual(page({}), { keys: ['a', 'b', 'c', 'd'], more: false }, 'the default bound is far above this');
 });
 
+test('range with liveAt skips expired records without counting them toward limit or maxBytes', async (t) => {
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  await kv.applyAt(1, (tx) => {
+    tx.put(bytes('a'), new Uint8Array(100), { expiresAt: 1000 });
+    tx.put(bytes('b'), bytes('v'), { expiresAt: 2000 });
+    tx.put(bytes('c'), bytes('v'));
+    tx.put(bytes('d'), bytes('v'), { expiresAt: 3000 });
+  });
+  const keys = (q: Parameters<KvStore['range']>[0]) => {
+    const r = kv.range(q);
+    return { keys: r.items.map((i) => text(i.key)), more: r.more };
+  };
+  assert.deepStrictEqual(keys({ liveAt: 2000, limit: 1 }), { keys: ['c'], more: true });
+  assert.deepStrictEqual(keys({ liveAt: 2000, maxBytes: 2 }), { keys: ['c'], more: true });
+  assert.deepStrictEqual(keys({ liveAt: 3000 }), { keys: ['c'], more: false });
+  assert.deepStrictEqual(keys({ liveAt: 999, limit: 2 }), { keys: ['a', 'b'], more: true });
+  assert.deepStrictEqual(keys({}), { keys: ['a', 'b', 'c', 'd'], more: false }, 'without liveAt, expiry is not the store\'s business');
+});
+
 test('binary keys (any byte, including 0x00 and 0xff) round-trip and sort as bytes', async (t) => {
   const kv = openKv(tempDir(t));
   t.after(() => kv.close());
