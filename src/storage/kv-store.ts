@@ -198,24 +198,31 @@ export class KvStore {
     const storedHi = hi && (hi.byteLength <= DIRECT_KEY_MAX ? hi : prefixEnd(hi.subarray(0, DIRECT_KEY_MAX)));
     let more = false;
     let run: KvRecord[] = [];
-    // Emit records in key order; returns false once the listing is complete.
-    const emit = (r: KvRecord): boolean => {
+    // Emit records in key order; returns false once the listing is complete. `r` may be decoded
+    // without its value: `full` then reads the whole record, once it is known to go into the page.
+    const emit = (r: KvRecord, full: () => KvRecord | undefined = () => r): boolean => {
       if (lo && compareBytes(r.key, lo) < 0) return true;
       if (hi && compareBytes(r.key, hi) >= 0) return false;
       if (r.expiresAt !== undefined && r.expiresAt <= liveAt) return true;
-      const size = r.key.byteLength + r.value.byteLength;
-      if (items.length === limit || (items.length > 0 && bytes + size > maxBytes)) {
+      if (items.length === limit) {
         more = true;
         return false;
       }
-      items.push(r);
+      const record = full();
+      if (record === undefined) return true;
+      const size = record.key.byteLength + record.value.byteLength;
+      if (items.length > 0 && bytes + size > maxBytes) {
+        more = true;
+        return false;
+      }
+      items.push(record);
       bytes += size;
       return true;
     };
     const flushRun = (): boolean => {
       const sorted = run.sort((a, b) => compareBytes(a.key, b.key));
       run = [];
-      for (const r of sorted) if (!emit(r)) return false;
+      for (const r of sorted) if (!emit(r, () => (q.keysOnly ? r : readRecord(this.data, r.key)))) return false;
       return true;
     };
     const range = this.data.getRange({
@@ -224,15 +231,17 @@ export class KvStore {
     });
     let open = true;
     for (const { key, value } of range) {
-      const r = decodeRecord(key, value, q.keysOnly);
       if (isHashedKey(key)) {
         // Long keys sharing their stored prefix sort by hash in LMDB: collect the run, sort, then emit.
+        // The run is held without values (any number of keys may share a prefix, each with a 64 MiB
+        // value); emit reads the values of the records that go into the page, and only those.
         if (run.length > 0 && Buffer.compare(key.subarray(0, DIRECT_KEY_MAX), run[0].key.subarray(0, DIRECT_KEY_MAX)) !== 0) {
           if (!(open = flushRun())) break;
         }
-        run.push(r);
+        run.push(decodeRecord(key, value, true));
         continue;
       }
+      const r = decodeRecord(key, value, q.keysOnly);
       if (run.length > 0 && !(open = flushRun())) break;
       if (!(open = emit(r))) break;
     }

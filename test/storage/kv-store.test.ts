@@ -196,6 +196,28 @@ test('a 64 MiB value round-trips', async (t) => {
   assert.ok(Buffer.from(got.value).equals(big));
 });
 
+test('a run of long keys sharing their stored prefix is listed without holding all its values at once', async (t) => {
+  const kv = new KvStore({ env: path.join(tempDir(t), 'kv'), group: 'g1', cacheBytes: 0 });
+  t.after(() => kv.close());
+  const MiB = 1024 * 1024;
+  const prefix = Buffer.alloc(DIRECT_KEY_MAX + 10, 'p');
+  const key = (i: number) => Buffer.concat([prefix, Buffer.from(String(i).padStart(2, '0'))]);
+  const n = 12;
+  for (let i = 0; i < n; i++) await kv.applyAt(i + 1, (tx) => tx.put(key(i), Buffer.alloc(64 * MiB, i)));
+  const before = process.memoryUsage().arrayBuffers;
+  const page = kv.range({ prefix, limit: 1 });
+  const grew = process.memoryUsage().arrayBuffers - before;
+  assert.deepStrictEqual([page.items.length, page.more], [1, true]);
+  assert.ok(Buffer.from(page.items[0].key).equals(key(0)) && page.items[0].value.every((b) => b === 0), 'the first key of the run, with its value');
+  // Holding the run's values until it is sorted kept all 12 (768 MiB) alive; one at a time leaves garbage the GC takes.
+  assert.ok(grew < 6 * 64 * MiB, `external memory grew by ${Math.round(grew / MiB)} MiB`);
+  const byBytes = kv.range({ prefix, start: key(5), maxBytes: 100 * MiB });
+  assert.deepStrictEqual(byBytes.items.map((r) => Buffer.from(r.key).subarray(prefix.length).toString()), ['05'], 'the byte bound counts the values read');
+  assert.equal(byBytes.items[0].value.byteLength, 64 * MiB);
+  const keysOnly = kv.range({ prefix, keysOnly: true });
+  assert.deepStrictEqual(keysOnly.items.map((r) => [Buffer.from(r.key).subarray(prefix.length).toString(), r.value.byteLength]), Array.from({ length: n }, (_, i) => [String(i).padStart(2, '0'), 0]));
+});
+
 test('groups sharing one environment do not see each other', async (t) => {
   const dir = tempDir(t);
   const env = openKvEnv(path.join(dir, 'kv'));
