@@ -88,7 +88,7 @@ export class Snapshotter {
     const confState = this.group.node.confState();
     const confVersion = this.group.confChangesApplied;
     const bytesMark = this.group.appliedBytes;
-    const exporting = this.store.exportSnapshotBytes();
+    const exporting = this.store.exportSnapshotParts();
     this.running = this.finish(confVersion, confState, exporting, bytesMark)
       .catch((err: unknown) => this.logger.error({ err }, 'snapshot failed; will retry'))
       .finally(() => (this.running = undefined));
@@ -98,16 +98,16 @@ export class Snapshotter {
   private async finish(
     confVersion: number,
     confState: ConfState,
-    exporting: Promise<{ appliedIndex: number; data: Uint8Array; crc: number }>,
+    exporting: Promise<{ appliedIndex: number; parts: Uint8Array[]; crc: number }>,
     bytesMark: number,
   ): Promise<void> {
     const t0 = performance.now();
-    const { appliedIndex: index, data, crc } = await exporting;
+    const { appliedIndex: index, parts, crc } = await exporting;
     if (this.group.confChangesApplied !== confVersion) {
       this.logger.info({ index }, 'membership changed during the snapshot export; taking it again later');
       return;
     }
-    await this.storage.createSnapshot(index, confState, data, crc);
+    await this.storage.createSnapshot(index, confState, parts, crc);
     this.bytesAtSnapshot = bytesMark;
     const durable = await this.store.flush();
     const compactTo = this.compactionPoint(Math.min(durable, index));
@@ -119,8 +119,9 @@ export class Snapshotter {
     }
     this.snapshots++;
     const seconds = (performance.now() - t0) / 1000;
-    this.observer?.taken({ index, bytes: data.byteLength, seconds, compactedTo: this.lastCompacted });
-    this.logger.info({ index, bytes: data.byteLength, ms: Math.round(seconds * 1000), compactedTo: this.lastCompacted }, 'snapshot taken');
+    const bytes = parts.reduce((n, p) => n + p.byteLength, 0);
+    this.observer?.taken({ index, bytes, seconds, compactedTo: this.lastCompacted });
+    this.logger.info({ index, bytes, ms: Math.round(seconds * 1000), compactedTo: this.lastCompacted }, 'snapshot taken');
   }
 
   /**

@@ -4,7 +4,7 @@ import type { Database, RootDatabase, Transaction } from 'lmdb';
 import { checkKey, encodeRecord, isHashedKey, isStoredRecord, storedKey } from './kv-record.ts';
 import { FORMAT, FORMAT_VERSION, FrameEncoder, fromTuple, LARGE_FIELD_BYTES, READABLE_VERSIONS, readFrames } from './kv-snapshot-format.ts';
 import type { KvMeta } from './kv-store.ts';
-import { crc32 } from './checksum.ts';
+import { crc32, crc32InSlices } from './checksum.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
 
 type DataDb = Database<Buffer, Buffer>;
@@ -73,36 +73,40 @@ export function exportImage(
 }
 
 /**
- * An image (one buffer) of the records in `batches` ([lmdbKey, lmdbValue, ...] in key order) at
- * `appliedIndex`, and the CRC-32 of the whole image. Large values are neither copied into their
- * frames nor checksummed in one go, and the frames are joined a slice per event-loop turn, so a
- * 64 MiB value costs the event loop no long step (FrameEncoder.encodeParts, copyInSlices).
+ * An image of the records in `batches` ([lmdbKey, lmdbValue, ...] in key order) at `appliedIndex`, as
+ * the buffers to concatenate, and the CRC-32 of the whole image. Large values are neither copied
+ * into their frames nor checksummed in one step (FrameEncoder.encodeParts), so a 64 MiB value costs
+ * the event loop no long step; nor are the pieces joined: a snapshot's data is written to its file
+ * piece by piece.
  */
-export async function imageOf(appliedIndex: number, batches: AsyncIterable<Uint8Array[]>): Promise<{ data: Uint8Array; crc: number }> {
+export async function imageOf(appliedIndex: number, batches: AsyncIterable<Uint8Array[]>): Promise<{ parts: Uint8Array[]; crc: number }> {
   const encoder = new FrameEncoder();
-  const pieces: Uint8Array[] = [encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex })];
+  const parts: Uint8Array[] = [encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex })];
   let count = 0;
   for await (const batch of batches) {
     count += batch.length / 2;
     const large = batch.some((b) => b.byteLength >= LARGE_FIELD_BYTES);
-    if (large) pieces.push(...(await encoder.encodeParts({ stored: batch })));
-    else pieces.push(encoder.encode({ stored: batch }));
+    if (large) parts.push(...(await encoder.encodeParts({ stored: batch })));
+    else parts.push(encoder.encode({ stored: batch }));
   }
-  pieces.push(encoder.encode({ end: true, count }));
-  let total = 0;
-  for (const p of pieces) total += p.byteLength;
-  const data = Buffer.allocUnsafe(total);
+  parts.push(encoder.encode({ end: true, count }));
   let crc = 0;
+  for (const p of parts) crc = p.byteLength >= LARGE_FIELD_BYTES ? await crc32InSlices(p, crc) : crc32(p, crc);
+  return { parts, crc };
+}
+
+/** The parts as one buffer, copied a slice per event-loop turn. */
+export async function joined(parts: readonly Uint8Array[]): Promise<Uint8Array> {
+  let total = 0;
+  for (const p of parts) total += p.byteLength;
+  const data = Buffer.allocUnsafe(total);
   let at = 0;
-  for (const p of pieces) {
-    if (p.byteLength >= LARGE_FIELD_BYTES) await copyInSlices(p, data, at, (slice) => (crc = crc32(slice, crc)));
-    else {
-      data.set(p, at);
-      crc = crc32(p, crc);
-    }
+  for (const p of parts) {
+    if (p.byteLength >= LARGE_FIELD_BYTES) await copyInSlices(p, data, at);
+    else data.set(p, at);
     at += p.byteLength;
   }
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), crc };
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));

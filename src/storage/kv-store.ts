@@ -24,7 +24,7 @@ import {
   storedKey,
   type KvRecord,
 } from './kv-record.ts';
-import { exportImage, imageOf, importImage, type KvSnapshotExport } from './kv-snapshot.ts';
+import { exportImage, imageOf, importImage, joined, type KvSnapshotExport } from './kv-snapshot.ts';
 import { ExportWorker } from './kv-export-worker.ts';
 import { crc32 } from './checksum.ts';
 import { ReadCache, type CacheStats } from './read-cache.ts';
@@ -129,7 +129,7 @@ export class KvStore {
   private failure: Error | undefined;
   private closed = false;
   private lastWrite: Promise<unknown> = Promise.resolve();
-  /** Reads the records of exportSnapshotBytes() off the event loop (only for an environment of our own). */
+  /** Reads the records of exportSnapshotParts() off the event loop (only for an environment of our own). */
   private exporter: ExportWorker | undefined;
   /** The directory of an environment this store opened itself (and guards). */
   private readonly ownDir: string | undefined;
@@ -457,25 +457,30 @@ export class KvStore {
     return exportImage(this.root, this.meta, this.group, dataFor, chunkBytes);
   }
 
-  /**
-   * The image as one buffer (the concatenated chunks), with the index it reflects (Raft's
-   * Snapshot.data) and its CRC-32. A store that opened its environment itself reads the records in a
-   * worker thread and builds the image without long steps on the event loop (kv-export-worker.ts,
-   * imageOf), so large values do not block it; one given an environment reads them here.
-   */
+  /** exportSnapshotParts() as one buffer: Raft's Snapshot.data. */
   async exportSnapshotBytes(): Promise<{ appliedIndex: number; data: Uint8Array; crc: number }> {
+    const { appliedIndex, parts, crc } = await this.exportSnapshotParts();
+    return { appliedIndex, data: parts.length === 1 ? parts[0] : await joined(parts), crc };
+  }
+
+  /**
+   * An image of the state, as buffers to concatenate, with the index it reflects and its CRC-32. A
+   * store that opened its environment itself reads the records in a worker thread and builds the
+   * image without long steps on the event loop (kv-export-worker.ts, imageOf), so large values do
+   * not block it; one given an environment reads them here.
+   */
+  async exportSnapshotParts(): Promise<{ appliedIndex: number; parts: Uint8Array[]; crc: number }> {
     this.assertOpen();
     if (this.ownDir !== undefined) {
       this.exporter ??= new ExportWorker({ path: this.ownDir, maxDbs: KV_ENV_MAX_DBS, group: this.group, dbPrefix: generationPrefix(this.group), largeBytes: LARGE_VALUE_BYTES, batchBytes: EXPORT_FRAME_BYTES });
       const read = await this.exporter.export();
-      const { data, crc } = await imageOf(read.appliedIndex, read.batches);
-      return { appliedIndex: read.appliedIndex, data, crc };
+      return { appliedIndex: read.appliedIndex, ...(await imageOf(read.appliedIndex, read.batches)) };
     }
     const image = this.exportSnapshot();
     const chunks: Uint8Array[] = [];
     for await (const c of image) chunks.push(c);
     const data = Buffer.concat(chunks);
-    return { appliedIndex: image.appliedIndex, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), crc: crc32(data) };
+    return { appliedIndex: image.appliedIndex, parts: [new Uint8Array(data.buffer, data.byteOffset, data.byteLength)], crc: crc32(data) };
   }
 
   /**

@@ -32,13 +32,17 @@ export class SnapshotData {
   /**
    * Where the data goes, and its checksum. The CRC is computed here, synchronously, from the caller's
    * bytes, unless the caller computed it from them (`crc`): either way, what is checked later is
-   * exactly what the state machine or the leader produced.
+   * exactly what the state machine or the leader produced. Data given as pieces (to concatenate) is
+   * written piece by piece, and read back from its file when wanted.
    */
-  place(index: number, data: Uint8Array, crc = crc32(data)): PlacedData {
-    const sum = { dataCrc: crc, dataSize: data.byteLength };
-    if (data.byteLength <= this.inlineMax) return { where: { inline: data, ...sum } };
+  place(index: number, data: Uint8Array | readonly Uint8Array[], crc?: number): PlacedData {
+    const pieces = data instanceof Uint8Array ? undefined : data;
+    const size = pieces ? pieces.reduce((n, p) => n + p.byteLength, 0) : (data as Uint8Array).byteLength;
+    if (crc === undefined) crc = pieces ? pieces.reduce((c, p) => crc32(p, c), 0) : crc32(data as Uint8Array);
+    const sum = { dataCrc: crc, dataSize: size };
+    if (size <= this.inlineMax) return { where: { inline: pieces ? Buffer.concat(pieces) : (data as Uint8Array), ...sum } };
     const file = snapshotFileName(index);
-    this.known.set(file, new WeakRef(data));
+    if (!pieces) this.known.set(file, new WeakRef(data as Uint8Array));
     return { where: { file, ...sum }, write: () => writeFileDurably(this.dir, file, data) };
   }
 

@@ -215,10 +215,10 @@ export class RaftWalStore implements Storage {
 
   /**
    * Record a snapshot of the state machine at `index` (applied, still in the log) without touching the
-   * log. `dataCrc`, if given, must be the CRC-32 of `data` (computed where the data was built, so that
-   * large data is not checksummed here in one step).
+   * log. `data` may be given as pieces to concatenate; `dataCrc`, if given, must be the CRC-32 of the
+   * data (computed where it was built, so that large data is not checksummed here in one step).
    */
-  async createSnapshot(index: number, confState: ConfState, data: Uint8Array, dataCrc?: number): Promise<Snapshot> {
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array | readonly Uint8Array[], dataCrc?: number): Promise<Snapshot> {
     const willReplace = supersedes(index, this.pending.snapshot) && index <= this.pending.lastIndex;
     const placed: Partial<PlacedData> = willReplace ? this.data.place(index, data, dataCrc) : {};
     const op: Extract<LogOp, { kind: 'createSnapshot' }> = { kind: 'createSnapshot', index, confState: cloneConf(confState), ...placed.where };
