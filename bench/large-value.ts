@@ -28,7 +28,11 @@ try {
     console.log(JSON.stringify({ summary: true, name: `${bytes / MIB} MiB put via ${round === 1 ? 'a follower' : 'the leader'}`, putStatus: put.status, putMs: Math.round(putMs), getStatus: get.status, intact: got === bytes, getMs: Math.round(getMs), termBefore, termAfter, elections: termAfter - termBefore }));
   }
   for (const n of cluster.nodes) {
-    const late = n.output.join('').split('\n').filter((l) => l.includes('raft tick late')).map((l) => (JSON.parse(l) as { lateMs: number }).lateMs);
+    // ranMs: how long the node's thread ran meanwhile; far below lateMs, the machine did not run the process.
+    const late = n.output.join('').split('\n').filter((l) => l.includes('raft tick late')).map((l) => {
+      const w = JSON.parse(l) as { lateMs: number; ranMs?: number };
+      return { lateMs: w.lateMs, ranMs: w.ranMs };
+    });
     console.log(JSON.stringify({ summary: true, name: `${n.id} late ticks (ms)`, late }));
   }
 } finally {

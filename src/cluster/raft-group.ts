@@ -9,6 +9,7 @@ import type { RaftConfig } from '../raft/raft.ts';
 import { EntryType, MessageType, NONE, RaftError, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
 import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { seededRng } from '../util/prng.ts';
+import { threadCpuMs } from '../util/thread-cpu.ts';
 import { ConcordError } from '../kv/errors.ts';
 
 /** What the group applies committed entries to. */
@@ -103,14 +104,20 @@ export class RaftGroup {
     this.savedTermVote = this.durableTermVote = { term: hs.term, vote: hs.vote };
     this.electionTimeoutMs = o.tickMs * o.electionTicks;
     let lastTick = performance.now();
+    let lastCpu = threadCpuMs();
     this.ticker = setInterval(() => {
       const now = performance.now();
+      const cpu = threadCpuMs();
       // A blocked event loop sends no heartbeats: past half an election timeout, followers may
       // start an election (etcd warns the same way: "leader failed to send out heartbeat on time").
+      // ranMs, how long this thread ran meanwhile, tells a busy event loop (about lateMs) from a
+      // process the machine did not run (far less).
       if (now - lastTick > (o.tickMs * o.electionTicks) / 2) {
-        this.o.logger.warn({ lateMs: Math.round(now - lastTick - o.tickMs), role: this.node.raft.role }, 'raft tick late: the event loop was blocked');
+        const ranMs = cpu !== undefined && lastCpu !== undefined ? cpu - lastCpu : undefined;
+        this.o.logger.warn({ lateMs: Math.round(now - lastTick - o.tickMs), ranMs, role: this.node.raft.role }, 'raft tick late: the event loop was blocked or the process not run');
       }
       lastTick = now;
+      lastCpu = cpu;
       if (this.node.raft.role === 'leader') this.leaderSeenAt = now;
       this.node.tick();
       this.kick();
