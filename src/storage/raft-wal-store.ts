@@ -2,7 +2,8 @@
 // etcd pairs its WAL with MemoryStorage. raft/ reads synchronously from memory; the host's writes
 // (save, createSnapshot, compact) are records appended to the current segment file, which is opened
 // with O_DSYNC, so a write that returns is durable: one system call and one event-loop hop per group
-// of writes, and no per-entry work beyond copying the entry into the record.
+// of writes, and no per-entry work beyond copying the entry into the record (large entries are not
+// copied: raft-wal-format.ts).
 //
 // Why not LMDB, which held the log before (docs/architecture.md has the figures): a B-tree insert per
 // entry, two fsyncs per commit (data, then meta page), a JavaScript callback inside every write
