@@ -334,7 +334,7 @@ export class RaftGroup {
   }
 
   /**
-   * Apply committed entries. A batch carrying LARGE_APPLY_BYTES of entry data or more, and every batch
+   * Apply committed entries. A batch holding an entry of LARGE_APPLY_BYTES or more, and every batch
    * after it while it runs, is applied behind the Ready loop instead of before advance(): its apply
    * takes many event-loop turns (the state machine copies and writes large values a slice at a time),
    * and while the loop waits no Ready goes out, so neither do heartbeats, and followers elect a new
@@ -345,9 +345,7 @@ export class RaftGroup {
    * everything before it. Beyond MAX_APPLIES_BEHIND batches behind, the loop waits.
    */
   private async apply(entries: Entry[]): Promise<void> {
-    let bytes = 0;
-    for (const e of entries) bytes += e.data.byteLength;
-    if (this.appliesBehind === 0 && bytes < LARGE_APPLY_BYTES) return this.applyCommitted(entries);
+    if (this.appliesBehind === 0 && !entries.some((e) => e.data.byteLength >= LARGE_APPLY_BYTES)) return this.applyCommitted(entries);
     this.appliesBehind++;
     const done = this.applying
       .then(() => this.applyCommitted(entries))
@@ -464,7 +462,7 @@ export class RaftGroup {
   }
 }
 
-/** Entry data in one Ready from which its apply runs behind the Ready loop (apply()). */
+/** An entry this large has its batch applied behind the Ready loop (apply()). */
 const LARGE_APPLY_BYTES = 1 << 20;
 
 /** Batches applied behind the Ready loop at once; it waits beyond this. */

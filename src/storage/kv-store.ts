@@ -425,11 +425,13 @@ export class KvStore {
    * Committed writes go into the cache (a key just written is likely read or written again soon, and
    * the next write to it reads it); admission to the main part still goes by how often a key is read.
    * Keys of a bulk write (an entry writing more than BULK_WRITE_KEYS) only refresh what is cached.
+   * A large value is never cached (it would take the cache's whole room): its key is dropped.
    */
   private updateCache(written: WrittenRecords): void {
     if (!this.cache) return;
     for (const [k, record] of written) {
-      if (written.bulk?.has(k)) this.cache.replace(k, record, cachedBytes(k, record));
+      if (record && record.value.byteLength >= LARGE_VALUE_BYTES) this.cache.delete(k);
+      else if (written.bulk?.has(k)) this.cache.replace(k, record, cachedBytes(k, record));
       else this.cache.set(k, record, cachedBytes(k, record));
     }
   }
@@ -561,8 +563,12 @@ function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
   checkKey(key);
   const sk = storedKey(key);
   const b = db.getBinary(sk);
-  if (!b) return undefined;
-  const r = decodeRecord(sk, b);
+  return b ? recordOf(sk, key, b) : undefined;
+}
+
+/** The record stored under `sk` for `key`, from bytes that stay as they are. */
+function recordOf(sk: Buffer, key: Uint8Array, b: Uint8Array, keysOnly = false): KvRecord | undefined {
+  const r = decodeRecord(sk, b, keysOnly);
   // A hashed key could only collide through SHA-256; check anyway rather than return a stranger's value.
   return isHashedKey(sk) && Buffer.compare(r.key, key) !== 0 ? undefined : r;
 }
@@ -576,11 +582,12 @@ function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
 function readPriorRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
   checkKey(key);
   const sk = storedKey(key);
+  // lmdb-js's own buffer, reused by its next read (or, for a large value, a view of the map).
   const b = db.getBinaryFast(sk);
   if (!b) return undefined;
-  if (b.byteLength < LARGE_VALUE_BYTES) return readRecord(db, key);
-  const viewed = decodeRecord(sk, b, true); // the key is copied or our own: nothing keeps the view
-  if (isHashedKey(sk) && Buffer.compare(viewed.key, key) !== 0) return undefined;
+  if (b.byteLength < LARGE_VALUE_BYTES) return recordOf(sk, key, Uint8Array.prototype.slice.call(b));
+  const viewed = recordOf(sk, key, b, true); // the key is copied or our own: nothing keeps the view
+  if (!viewed) return undefined;
   const r: KvRecord = { ...viewed };
   Object.defineProperty(r, 'value', { enumerable: true, get: () => readRecord(db, key)?.value ?? new Uint8Array(0) });
   return r;
