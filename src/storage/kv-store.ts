@@ -12,25 +12,16 @@ import type { Database, RootDatabase } from 'lmdb';
 import { KV_ENV_MAX_DBS, openKvEnv, syncEnv } from './lmdb-env.ts';
 import { assertGroupId } from './group-id.ts';
 import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
-import {
-  checkKey,
-  compareBytes,
-  decodeRecord,
-  DIRECT_KEY_MAX,
-  encodeRecord,
-  encodeRecordHead,
-  isHashedKey,
-  prefixEnd,
-  storedKey,
-  type KvRecord,
-} from './kv-record.ts';
+import { checkKey, compareBytes, decodeRecord, DIRECT_KEY_MAX, isHashedKey, prefixEnd, type KvRecord } from './kv-record.ts';
 import { exportImage, imageOf, importImage, joined, type KvSnapshotExport } from './kv-snapshot.ts';
 import { ExportWorker } from './kv-export-worker.ts';
 import { crc32 } from './checksum.ts';
 import { ReadCache, type CacheStats } from './read-cache.ts';
-import { copyInSlices } from '../util/sliced-work.ts';
+import { BufferedTx, BULK_WRITE_KEYS, LARGE_VALUE_BYTES, mapKey, readPriorRecord, readRecord, type DataDb, type KvTx, type WrittenRecords } from './kv-tx.ts';
 
 export type { KvRecord } from './kv-record.ts';
+export type { KvTx, PutOptions } from './kv-tx.ts';
+export { LARGE_VALUE_BYTES } from './kv-tx.ts';
 export type { KvSnapshotExport } from './kv-snapshot.ts';
 export { CorruptKvSnapshotError } from './kv-snapshot-format.ts';
 
@@ -90,20 +81,6 @@ export interface RangeResult {
   more: boolean;
 }
 
-export interface PutOptions {
-  expiresAt?: number;
-}
-
-/** What an applied entry may do; reads see the entry's own earlier writes. */
-export interface KvTx {
-  /** The revision being applied (the Raft index). */
-  readonly revision: number;
-  get(key: Uint8Array): KvRecord | undefined;
-  put(key: Uint8Array, value: Uint8Array, options?: PutOptions): KvRecord;
-  /** Returns whether the key existed. */
-  delete(key: Uint8Array): boolean;
-}
-
 /** Persisted per group. `importing`/`dropping` name generations to clean up after a crash. */
 export interface KvMeta {
   generation: number;
@@ -112,7 +89,6 @@ export interface KvMeta {
   dropping?: number;
 }
 
-type DataDb = Database<Buffer, Buffer>;
 type Outcome<T> = { skipped: true } | { result: T } | { error: unknown };
 
 export class KvStore {
@@ -559,147 +535,6 @@ function generationPrefix(group: string): string {
   return `kv:${group}:`;
 }
 
-function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
-  checkKey(key);
-  const sk = storedKey(key);
-  const b = db.getBinary(sk);
-  return b ? recordOf(sk, key, b) : undefined;
-}
-
-/** The record stored under `sk` for `key`, from bytes that stay as they are. */
-function recordOf(sk: Buffer, key: Uint8Array, b: Uint8Array, keysOnly = false): KvRecord | undefined {
-  const r = decodeRecord(sk, b, keysOnly);
-  // A hashed key could only collide through SHA-256; check anyway rather than return a stranger's value.
-  return isHashedKey(sk) && Buffer.compare(r.key, key) !== 0 ? undefined : r;
-}
-
-/**
- * The record under `key` as an apply reads it to check and replace it: as readRecord, except that a
- * large value (LARGE_VALUE_BYTES) is read only if `value` is asked for. LMDB hands a large value out
- * as a view of its map, and getBinary copies it into fresh memory in one step; an apply needs only
- * the revisions.
- */
-function readPriorRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
-  checkKey(key);
-  const sk = storedKey(key);
-  // lmdb-js's own buffer, reused by its next read (or, for a large value, a view of the map).
-  const b = db.getBinaryFast(sk);
-  if (!b) return undefined;
-  if (b.byteLength < LARGE_VALUE_BYTES) return recordOf(sk, key, Uint8Array.prototype.slice.call(b));
-  const viewed = recordOf(sk, key, b, true); // the key is copied or our own: nothing keeps the view
-  if (!viewed) return undefined;
-  const r: KvRecord = { ...viewed };
-  Object.defineProperty(r, 'value', { enumerable: true, get: () => readRecord(db, key)?.value ?? new Uint8Array(0) });
-  return r;
-}
-
-/**
- * Records written by a batch of entries so far, by key (latin1); null for a deletion. `bulk`: keys
- * whose last write was part of a bulk write.
- */
-type WrittenRecords = Map<string, KvRecord | null> & { bulk?: Set<string> };
-
-/**
- * An entry writing more keys than this is a bulk load, not a working set: caching its keys cost a
- * 1M-key load (batches of 5,000) ~100 MiB more RSS per node in churned cache entries.
- */
-const BULK_WRITE_KEYS = 64;
-
-/** Values from this size on are applied without blocking the event loop on them (applyAllAsync). */
-export const LARGE_VALUE_BYTES = 1 << 20;
-
-/** Buffers an entry's writes so that a throwing entry leaves no partial state behind. */
-class BufferedTx implements KvTx {
-  /** By key (latin1), created at the first write: most entries write one key and read it only before. */
-  private writes: Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null }> | undefined;
-
-  /** Large values still to be copied into their records (fillLargeValues). */
-  private unfilled: Array<{ into: Buffer; at: number; value: Uint8Array }> | undefined;
-
-  constructor(
-    private readonly db: DataDb,
-    readonly revision: number,
-    /** Reads of what this entry has not written itself; default LMDB. */
-    private readonly readPrior: (key: Uint8Array, k: string) => KvRecord | undefined = (key) => readPriorRecord(db, key),
-    /** Leave large values out of their records until fillLargeValues() (which must come before writeTo()). */
-    private readonly deferLarge = false,
-  ) {}
-
-  /**
-   * The last key read that this entry had not written, and what it held: a command checks the record
-   * (preconditions) and put()/delete() then read it again, which must not cost a second lookup.
-   */
-  private priorKey: string | undefined;
-  private priorRecord: KvRecord | undefined;
-
-  get(key: Uint8Array): KvRecord | undefined {
-    checkKey(key);
-    const k = mapKey(key);
-    const w = this.writes?.get(k);
-    if (w) return w.record ?? undefined;
-    if (k !== this.priorKey) {
-      this.priorRecord = this.readPrior(key, k);
-      this.priorKey = k;
-    }
-    return this.priorRecord;
-  }
-
-  put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): KvRecord {
-    const prev = this.get(key);
-    const sk = storedKey(key);
-    const fields: KvRecord = {
-      key,
-      value,
-      createRevision: prev ? prev.createRevision : this.revision,
-      modRevision: this.revision,
-      version: prev ? prev.version + 1 : 1,
-    };
-    if (options.expiresAt !== undefined) fields.expiresAt = options.expiresAt;
-    // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in
-    // (a large value deferred is copied before the entry's writes reach LMDB or a read).
-    let bytes: Buffer;
-    if (this.deferLarge && value.byteLength >= LARGE_VALUE_BYTES) {
-      const head = encodeRecordHead(fields, isHashedKey(sk));
-      bytes = head.bytes;
-      (this.unfilled ??= []).push({ into: bytes, at: head.valueAt, value });
-    } else bytes = encodeRecord(fields, isHashedKey(sk));
-    // The record as a later read would see it: key and value are views of the copies just made.
-    const record: KvRecord = { ...fields, key: isHashedKey(sk) ? Uint8Array.from(key) : new Uint8Array(sk.buffer, sk.byteOffset, sk.byteLength), value: new Uint8Array(bytes.buffer, bytes.byteOffset + bytes.byteLength - value.byteLength, value.byteLength) };
-    (this.writes ??= new Map()).set(mapKey(key), { sk, bytes, record });
-    return record;
-  }
-
-  delete(key: Uint8Array): boolean {
-    if (!this.get(key)) return false;
-    (this.writes ??= new Map()).set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
-    return true;
-  }
-
-  /** Copies the deferred large values into their records, a slice per event-loop turn. */
-  async fillLargeValues(): Promise<void> {
-    for (const u of this.unfilled ?? []) await copyInSlices(u.value, u.into, u.at);
-    this.unfilled = undefined;
-  }
-
-  writeCount(): number {
-    return this.writes?.size ?? 0;
-  }
-
-  /** Every key this entry wrote (latin1), with its new record or null for a deletion. */
-  *writtenRecords(): Iterable<[string, KvRecord | null]> {
-    if (!this.writes) return;
-    for (const [k, w] of this.writes) yield [k, w.record];
-  }
-
-  writeTo(db: DataDb): void {
-    if (!this.writes) return;
-    for (const { sk, bytes } of this.writes.values()) {
-      if (bytes) void db.put(sk, bytes);
-      else void db.remove(sk);
-    }
-  }
-}
-
 /**
  * Frame size of an exported image. Each frame is encoded in one synchronous step, and a 1 MiB frame
  * (~9,000 records of 100 bytes) blocked the event loop 15-130 ms under load: every node then snapshotted
@@ -713,6 +548,3 @@ function cachedBytes(k: string, r: KvRecord | null): number {
   return k.length + (r ? r.value.byteLength + (r.key.byteLength > k.length ? r.key.byteLength : 0) : 0) + CACHED_RECORD_OVERHEAD;
 }
 
-function mapKey(key: Uint8Array): string {
-  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
-}

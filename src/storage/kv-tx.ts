@@ -1,0 +1,168 @@
+// What an applied entry sees and does: reads of the records it replaces, and its writes, buffered so
+// that a throwing entry leaves nothing behind (KvStore applies them, kv-store.ts).
+
+import type { Database } from 'lmdb';
+import { checkKey, decodeRecord, encodeRecord, encodeRecordHead, isHashedKey, storedKey, type KvRecord } from './kv-record.ts';
+import { copyInSlices } from '../util/sliced-work.ts';
+
+export type DataDb = Database<Buffer, Buffer>;
+
+export interface PutOptions {
+  expiresAt?: number;
+}
+
+/** What an applied entry may do; reads see the entry's own earlier writes. */
+export interface KvTx {
+  /** The revision being applied (the Raft index). */
+  readonly revision: number;
+  get(key: Uint8Array): KvRecord | undefined;
+  put(key: Uint8Array, value: Uint8Array, options?: PutOptions): KvRecord;
+  /** Returns whether the key existed. */
+  delete(key: Uint8Array): boolean;
+}
+
+
+export function readRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
+  checkKey(key);
+  const sk = storedKey(key);
+  const b = db.getBinary(sk);
+  return b ? recordOf(sk, key, b) : undefined;
+}
+
+/** The record stored under `sk` for `key`, from bytes that stay as they are. */
+function recordOf(sk: Buffer, key: Uint8Array, b: Uint8Array, keysOnly = false): KvRecord | undefined {
+  const r = decodeRecord(sk, b, keysOnly);
+  // A hashed key could only collide through SHA-256; check anyway rather than return a stranger's value.
+  return isHashedKey(sk) && Buffer.compare(r.key, key) !== 0 ? undefined : r;
+}
+
+/**
+ * The record under `key` as an apply reads it to check and replace it: as readRecord, except that a
+ * large value (LARGE_VALUE_BYTES) is read only if `value` is asked for. LMDB hands a large value out
+ * as a view of its map, and getBinary copies it into fresh memory in one step; an apply needs only
+ * the revisions.
+ */
+export function readPriorRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
+  checkKey(key);
+  const sk = storedKey(key);
+  // lmdb-js's own buffer, reused by its next read (or, for a large value, a view of the map).
+  const b = db.getBinaryFast(sk);
+  if (!b) return undefined;
+  if (b.byteLength < LARGE_VALUE_BYTES) return recordOf(sk, key, Uint8Array.prototype.slice.call(b));
+  const viewed = recordOf(sk, key, b, true); // the key is copied or our own: nothing keeps the view
+  if (!viewed) return undefined;
+  const r: KvRecord = { ...viewed };
+  Object.defineProperty(r, 'value', { enumerable: true, get: () => readRecord(db, key)?.value ?? new Uint8Array(0) });
+  return r;
+}
+
+/**
+ * Records written by a batch of entries so far, by key (latin1); null for a deletion. `bulk`: keys
+ * whose last write was part of a bulk write.
+ */
+export type WrittenRecords = Map<string, KvRecord | null> & { bulk?: Set<string> };
+
+/**
+ * An entry writing more keys than this is a bulk load, not a working set: caching its keys cost a
+ * 1M-key load (batches of 5,000) ~100 MiB more RSS per node in churned cache entries.
+ */
+export const BULK_WRITE_KEYS = 64;
+
+/** Values from this size on are applied without blocking the event loop on them (applyAllAsync). */
+export const LARGE_VALUE_BYTES = 1 << 20;
+
+/** Buffers an entry's writes so that a throwing entry leaves no partial state behind. */
+export class BufferedTx implements KvTx {
+  /** By key (latin1), created at the first write: most entries write one key and read it only before. */
+  private writes: Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null }> | undefined;
+
+  /** Large values still to be copied into their records (fillLargeValues). */
+  private unfilled: Array<{ into: Buffer; at: number; value: Uint8Array }> | undefined;
+
+  constructor(
+    private readonly db: DataDb,
+    readonly revision: number,
+    /** Reads of what this entry has not written itself; default LMDB. */
+    private readonly readPrior: (key: Uint8Array, k: string) => KvRecord | undefined = (key) => readPriorRecord(db, key),
+    /** Leave large values out of their records until fillLargeValues() (which must come before writeTo()). */
+    private readonly deferLarge = false,
+  ) {}
+
+  /**
+   * The last key read that this entry had not written, and what it held: a command checks the record
+   * (preconditions) and put()/delete() then read it again, which must not cost a second lookup.
+   */
+  private priorKey: string | undefined;
+  private priorRecord: KvRecord | undefined;
+
+  get(key: Uint8Array): KvRecord | undefined {
+    checkKey(key);
+    const k = mapKey(key);
+    const w = this.writes?.get(k);
+    if (w) return w.record ?? undefined;
+    if (k !== this.priorKey) {
+      this.priorRecord = this.readPrior(key, k);
+      this.priorKey = k;
+    }
+    return this.priorRecord;
+  }
+
+  put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): KvRecord {
+    const prev = this.get(key);
+    const sk = storedKey(key);
+    const fields: KvRecord = {
+      key,
+      value,
+      createRevision: prev ? prev.createRevision : this.revision,
+      modRevision: this.revision,
+      version: prev ? prev.version + 1 : 1,
+    };
+    if (options.expiresAt !== undefined) fields.expiresAt = options.expiresAt;
+    // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in
+    // (a large value deferred is copied before the entry's writes reach LMDB or a read).
+    let bytes: Buffer;
+    if (this.deferLarge && value.byteLength >= LARGE_VALUE_BYTES) {
+      const head = encodeRecordHead(fields, isHashedKey(sk));
+      bytes = head.bytes;
+      (this.unfilled ??= []).push({ into: bytes, at: head.valueAt, value });
+    } else bytes = encodeRecord(fields, isHashedKey(sk));
+    // The record as a later read would see it: key and value are views of the copies just made.
+    const record: KvRecord = { ...fields, key: isHashedKey(sk) ? Uint8Array.from(key) : new Uint8Array(sk.buffer, sk.byteOffset, sk.byteLength), value: new Uint8Array(bytes.buffer, bytes.byteOffset + bytes.byteLength - value.byteLength, value.byteLength) };
+    (this.writes ??= new Map()).set(mapKey(key), { sk, bytes, record });
+    return record;
+  }
+
+  delete(key: Uint8Array): boolean {
+    if (!this.get(key)) return false;
+    (this.writes ??= new Map()).set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
+    return true;
+  }
+
+  /** Copies the deferred large values into their records, a slice per event-loop turn. */
+  async fillLargeValues(): Promise<void> {
+    for (const u of this.unfilled ?? []) await copyInSlices(u.value, u.into, u.at);
+    this.unfilled = undefined;
+  }
+
+  writeCount(): number {
+    return this.writes?.size ?? 0;
+  }
+
+  /** Every key this entry wrote (latin1), with its new record or null for a deletion. */
+  *writtenRecords(): Iterable<[string, KvRecord | null]> {
+    if (!this.writes) return;
+    for (const [k, w] of this.writes) yield [k, w.record];
+  }
+
+  writeTo(db: DataDb): void {
+    if (!this.writes) return;
+    for (const { sk, bytes } of this.writes.values()) {
+      if (bytes) void db.put(sk, bytes);
+      else void db.remove(sk);
+    }
+  }
+}
+
+export function mapKey(key: Uint8Array): string {
+  return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+}
