@@ -4,12 +4,13 @@
 // This maps such a file onto Concord's settings, as a document with the keys of a TOML --config file, so
 // the three files of seed 002's example start one three-node cluster:
 //   node id        node<me>
+//   text protocol  host : port             (`nc localhost 3001`, as in seed 002)
 //   HTTP API       host : port + 5000      (3001 -> 8001, the ports `concord dev` gives its nodes)
 //   Raft           host : port + 4000      (3001 -> 7001), every cluster.node.N a founding member
 //   gossip         host : cluster.node.<me>.gossip, joining the other members' gossip addresses
 //   log_enabled    true -> log level info, false -> warn
 // Concord's own settings may be written in the same file (`data_dir=…`, `http_addr=…`) and win over the
-// derived ones. The text-protocol port is returned apart: the text protocol is not served yet.
+// derived ones.
 
 import { UsageError } from './errors.ts';
 
@@ -22,13 +23,6 @@ interface KavaMember {
   gossip?: string;
 }
 
-export interface KavaConfig {
-  /** Settings under the keys of a TOML --config file. */
-  doc: Record<string, string | string[]>;
-  /** Where seed 002's clients will reach the text protocol (`nc host port`). */
-  textAddr: string;
-}
-
 function port(text: string | undefined, from: string, offset = 0): number {
   const n = Number(text);
   if (!text || !/^\d+$/.test(text) || n < 1 || n + offset > 65535) throw new UsageError(`${from}: expected a port${offset ? ` of at most ${65535 - offset}` : ''} (got ${JSON.stringify(text ?? '')})`);
@@ -36,7 +30,7 @@ function port(text: string | undefined, from: string, offset = 0): number {
 }
 
 /** Parses a KavaDB config file; `own` are the Concord setting keys the file may also set directly. */
-export function parseKavaConfig(text: string, fileName: string, own: ReadonlySet<string>): KavaConfig {
+export function parseKavaConfig(text: string, fileName: string, own: ReadonlySet<string>): Record<string, string | string[]> {
   const top = new Map<string, string>();
   const members = new Map<string, KavaMember>();
   const concord: Record<string, string> = {};
@@ -68,6 +62,7 @@ export function parseKavaConfig(text: string, fileName: string, own: ReadonlySet
   const id = (n: string) => `node${n}`;
   const doc: Record<string, string | string[]> = {
     node_id: id(me),
+    text_addr: `${host}:${textPort}`,
     http_addr: `${host}:${textPort + KAVA_HTTP_OFFSET}`,
     raft_addr: `${host}:${port(String(textPort), `${fileName}: port`, KAVA_RAFT_OFFSET)}`,
   };
@@ -86,5 +81,5 @@ export function parseKavaConfig(text: string, fileName: string, own: ReadonlySet
       if (others.length > 0) doc.join = others.map(([n, m]) => `${m.host || '127.0.0.1'}:${port(m.gossip, `${fileName}: cluster.node.${n}.gossip`)}`);
     }
   }
-  return { doc: { ...doc, ...concord }, textAddr: `${host}:${textPort}` };
+  return { ...doc, ...concord };
 }

@@ -8,8 +8,6 @@ import { DEFAULTS, type NodeConfig, type RunningNode } from '../cluster/config.t
 import type { Env, ServerFlags } from './config-sources.ts';
 import { CliError, UsageError } from './errors.ts';
 import { formatHostPort } from './addresses.ts';
-import { FILE_KEYS } from './config-sources.ts';
-import { parseKavaConfig } from './kava-config.ts';
 import { defaultDataDir, resolveNodeConfig } from './server-config.ts';
 
 /** Set by `concord dev` on its children: a node whose parent went away (even by SIGKILL) shuts down too. */
@@ -61,12 +59,11 @@ export async function runServer(flags: ServerFlags, env: Env = process.env, kava
   const text = configPath === undefined ? undefined : await readConfigFile(configPath, kavaFile ? 'config file' : flags.config ? '--config' : 'CONCORD_CONFIG');
   const config = resolveNodeConfig(flags, env, text, configPath, kavaFile ? 'kava' : 'toml');
   refuseStateAtOldDefault(config);
-  if (kavaFile && text !== undefined) {
-    const { textAddr } = parseKavaConfig(text, kavaFile, FILE_KEYS);
+  if (kavaFile) {
+    const t = config.textAddr;
     process.stderr.write(
-      `concord: ${kavaFile}: node ${config.nodeId}, HTTP http://${formatHostPort(config.httpAddr)}, raft ${formatHostPort(config.raftAddr)}` +
-        `${config.gossipAddr ? `, gossip ${formatHostPort(config.gossipAddr)}` : ''}, data in ${config.dataDir}; ` +
-        `the text protocol (nc ${textAddr.replace(/:(\d+)$/, ' $1')}) is not available in this version yet: use the HTTP API\n`,
+      `concord: ${kavaFile}: node ${config.nodeId}${t ? `, text protocol ${formatHostPort(t)} (nc ${t.host} ${t.port})` : ''}, HTTP http://${formatHostPort(config.httpAddr)}, ` +
+        `raft ${formatHostPort(config.raftAddr)}${config.gossipAddr ? `, gossip ${formatHostPort(config.gossipAddr)}` : ''}, data in ${config.dataDir}\n`,
     );
   }
 

@@ -67,10 +67,7 @@ function addrWithPort(layers: Layer[], addrKey: 'httpAddr', portKey: 'httpPort',
 export const defaultDataDir = (nodeId: string): string => path.join(DEFAULTS.dataDir, nodeId);
 
 /** Front ends in the contract that do not exist yet: a flag for one is refused rather than silently ignored. */
-const UNBUILT: Array<{ keys: Array<'grpcAddr' | 'grpcPort' | 'textAddr'>; what: string }> = [
-  { keys: ['grpcAddr', 'grpcPort'], what: 'the gRPC API' },
-  { keys: ['textAddr'], what: 'the text protocol (seed 002)' },
-];
+const UNBUILT: Array<{ keys: Array<'grpcAddr' | 'grpcPort'>; what: string }> = [{ keys: ['grpcAddr', 'grpcPort'], what: 'the gRPC API' }];
 
 function refuseUnbuilt(layers: Layer[]): void {
   for (const { keys, what } of UNBUILT) {
@@ -81,7 +78,7 @@ function refuseUnbuilt(layers: Layer[]): void {
   }
 }
 
-function optionalAddr(layers: Layer[], key: 'gossipAddr'): HostPort | undefined {
+function optionalAddr(layers: Layer[], key: 'gossipAddr' | 'textAddr'): HostPort | undefined {
   const s = pick(layers, key);
   return s ? parseListenAddr(s.value, s.from, DEFAULTS.httpAddr.host) : undefined;
 }
@@ -92,7 +89,7 @@ function optionalAddr(layers: Layer[], key: 'gossipAddr'): HostPort | undefined 
  * flag, variable or file key at fault.
  */
 export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContents?: string, fileName = 'config file', format: ConfigFormat = 'toml'): NodeConfig {
-  const file = fileContents === undefined ? {} : format === 'kava' ? layerFromDoc(parseKavaConfig(fileContents, fileName, FILE_KEYS).doc, fileName) : layerFromToml(fileContents, fileName);
+  const file = fileContents === undefined ? {} : format === 'kava' ? layerFromDoc(parseKavaConfig(fileContents, fileName, FILE_KEYS), fileName) : layerFromToml(fileContents, fileName);
   const layers = [file, layerFromEnv(env), layerFromFlags(flags)];
   const str = (key: StringKey): Setting<string> | undefined => pick(layers, key);
   const count = (key: Exclude<StringKey, 'logLevel' | 'clusterId' | 'dataDir'>, dflt: number, bytes = false, min = 1) => {
@@ -149,6 +146,8 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     logLevel: level,
   };
   refuseUnbuilt(layers);
+  const textAddr = optionalAddr(layers, 'textAddr');
+  if (textAddr) config.textAddr = textAddr;
   if (gossipAddr) config.gossipAddr = gossipAddr;
   return config;
 }

@@ -27,7 +27,7 @@ export function serverOptions(): Option[] {
     new Option('--gossip-join-addr <host:port>', 'same as --join (seed 000)'),
     new Option('--grpc-addr <host:port>', 'gRPC address (not available yet: refused)'),
     new Option('--grpc-port <port>', 'gRPC port (not available yet: refused)'),
-    new Option('--text-addr <host:port>', 'text protocol (PUT/READ/DELETE/BATCHPUT/RANGE) address (not available yet: refused)'),
+    new Option('--text-addr <host:port>', 'seed 002\'s text protocol (PUT/READ/DELETE/BATCHPUT/RANGE, one command a line; nc host port) on this address (default: off)'),
     new Option('--cluster-id <id>', `cluster identity checked on every peer connection (default: ${d.clusterId})`),
     new Option('--config <file>', 'TOML file of these settings in snake_case (http_addr = "…"); env CONCORD_* overrides it, flags override both'),
     new Option('--max-key-bytes <size>', `largest key (default: ${d.maxKeyBytes}; units KiB MiB GiB)`),

@@ -12,6 +12,8 @@ export interface NodeConfig {
   dataDir: string;
   httpAddr: HostPort;
   raftAddr: HostPort;
+  /** Seed 002's text protocol (off unless set). */
+  textAddr?: HostPort;
   gossipAddr?: HostPort;
   /** Gossip seeds (later issue). */
   join: string[];
@@ -80,6 +82,8 @@ export interface RunningNode {
   /** The bound HTTP URL (the port is real even if 0 was asked). */
   readonly httpUrl: string;
   readonly raftAddress: string;
+  /** The text protocol's bound host:port, when it is on. */
+  readonly textAddress?: string;
   /** Settles only if the node finds it cannot go on (its state belongs to another cluster than its members'). */
   readonly failed: Promise<Error>;
   /** Graceful: stop accepting, finish in-flight requests, flush, close storage. */

@@ -136,11 +136,17 @@ describe('every flag spelling', () => {
   });
 
   it('front ends that do not exist yet are refused, by flag, environment and file, with the reason', () => {
-    for (const args of ['--grpc-addr 127.0.0.1:50051', '--grpc-port 50051', '--text-addr 127.0.0.1:3001']) {
+    for (const args of ['--grpc-addr 127.0.0.1:50051', '--grpc-port 50051']) {
       assert.throws(() => resolve(args), (e: Error) => e instanceof UsageError && /not available in this version of Concord yet/.test(e.message) && e.message.startsWith(args.split(' ')[0]), args);
     }
     assert.throws(() => resolveNodeConfig({}, { CONCORD_GRPC_ADDR: '127.0.0.1:50051' }), /CONCORD_GRPC_ADDR: the gRPC API is not available/);
-    assert.throws(() => resolveNodeConfig({}, {}, 'text_addr = "127.0.0.1:3001"', 'kv.toml'), /text_addr.*text protocol \(seed 002\) is not available/);
+    assert.throws(() => resolveNodeConfig({}, {}, 'grpc_port = 50051', 'kv.toml'), /grpc_port: the gRPC API is not available/);
+  });
+
+  it('--text-addr turns the text protocol on (off by default)', () => {
+    assert.deepEqual(resolve('--text-addr 127.0.0.1:3001').textAddr, { host: '127.0.0.1', port: 3001 });
+    assert.deepEqual(resolve('--text-addr :3001').textAddr, { host: '0.0.0.0', port: 3001 });
+    assert.equal(resolve('').textAddr, undefined);
   });
 
   it('tuning: sizes with units, timeouts, ticks, lease reads, log level, cluster id, --no-bootstrap, --config', () => {
