@@ -2,7 +2,8 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'data/**', 'bench/results/**'] },
+  // src/api/grpc/gen: protobuf-es output (npm run proto), not written here.
+  { ignores: ['node_modules/**', 'data/**', 'bench/results/**', 'src/api/grpc/gen/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -2,7 +2,7 @@
 // Precedence, lowest first: DEFAULTS < TOML file < CONCORD_* (and LOG_LEVEL) < flags.
 
 import path from 'node:path';
-import { DEFAULTS, type HostPort, type NodeConfig } from '../cluster/config.ts';
+import { DEFAULT_GRPC_ADDR, DEFAULTS, type HostPort, type NodeConfig } from '../cluster/config.ts';
 import { parseListenAddr, parsePort } from './addresses.ts';
 import { FILE_KEYS, layerFromDoc, layerFromEnv, layerFromFlags, layerFromToml, type Env, type Layer, type ServerFlags, type Setting, type SettingKey } from './config-sources.ts';
 import { UsageError } from './errors.ts';
@@ -48,7 +48,7 @@ function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
  * An address that a `--x-addr` sets whole and a `--x-port` sets the port of, applied layer by layer so
  * "file: http_addr = 0.0.0.0:9000" plus "--http-port 8085" listens on 0.0.0.0:8085.
  */
-function addrWithPort(layers: Layer[], addrKey: 'httpAddr', portKey: 'httpPort', base: HostPort | undefined, defaultHost: string): HostPort | undefined {
+function addrWithPort(layers: Layer[], addrKey: 'httpAddr' | 'grpcAddr', portKey: 'httpPort' | 'grpcPort', base: HostPort | undefined, defaultHost: string): HostPort | undefined {
   let cur = base;
   for (const l of layers) {
     const a = l[addrKey];
@@ -66,16 +66,20 @@ function addrWithPort(layers: Layer[], addrKey: 'httpAddr', portKey: 'httpPort',
 /** Where a node keeps its state when no --data-dir names it: `./data/<node id>`. */
 export const defaultDataDir = (nodeId: string): string => path.join(DEFAULTS.dataDir, nodeId);
 
-/** Front ends in the contract that do not exist yet: a flag for one is refused rather than silently ignored. */
-const UNBUILT: Array<{ keys: Array<'grpcAddr' | 'grpcPort'>; what: string }> = [{ keys: ['grpcAddr', 'grpcPort'], what: 'the gRPC API' }];
-
-function refuseUnbuilt(layers: Layer[]): void {
-  for (const { keys, what } of UNBUILT) {
-    for (const key of keys) {
-      const s = pick(layers, key);
-      if (s) throw new UsageError(`${s.from}: ${what} is not available in this version of Concord yet; start without it (HTTP API v1 and the seeds' HTTP routes are served on --http-addr)`);
-    }
+/**
+ * gRPC: an address given by flag, environment or file (--grpc-addr, or --grpc-port on the HTTP host) must be
+ * served; `off` turns gRPC off; otherwise the node tries DEFAULT_GRPC_ADDR and, if another node on this
+ * machine already holds it, runs without gRPC (grpcOptional). See src/api/grpc/README.md for why.
+ */
+function grpcSettings(layers: Layer[], httpHost: string): Pick<NodeConfig, 'grpcAddr' | 'grpcOptional'> {
+  const addr = pick(layers, 'grpcAddr');
+  if (addr && addr.value.trim().toLowerCase() === 'off') {
+    const port = pick(layers, 'grpcPort');
+    if (port) throw new UsageError(`${addr.from} is off but ${port.from} gives a port`);
+    return {};
   }
+  const explicit = addrWithPort(layers, 'grpcAddr', 'grpcPort', undefined, httpHost);
+  return explicit ? { grpcAddr: explicit } : { grpcAddr: { ...DEFAULT_GRPC_ADDR }, grpcOptional: true };
 }
 
 function optionalAddr(layers: Layer[], key: 'gossipAddr' | 'textAddr'): HostPort | undefined {
@@ -145,7 +149,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     deadNodeTimeoutMs: count('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs),
     logLevel: level,
   };
-  refuseUnbuilt(layers);
+  Object.assign(config, grpcSettings(layers, httpAddr.host));
   const textAddr = optionalAddr(layers, 'textAddr');
   if (textAddr) config.textAddr = textAddr;
   if (gossipAddr) config.gossipAddr = gossipAddr;

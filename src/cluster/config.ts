@@ -14,6 +14,13 @@ export interface NodeConfig {
   raftAddr: HostPort;
   /** Seed 002's text protocol (off unless set). */
   textAddr?: HostPort;
+  /** The gRPC API (off unless set; the CLI sets DEFAULT_GRPC_ADDR unless told otherwise). */
+  grpcAddr?: HostPort;
+  /**
+   * grpcAddr is the built-in default rather than an address someone asked for: failing to bind it (another
+   * node on this machine has it) is a logged warning and the node runs without gRPC, not a failed start.
+   */
+  grpcOptional?: boolean;
   gossipAddr?: HostPort;
   /** Gossip seeds (later issue). */
   join: string[];
@@ -77,6 +84,9 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   faultInjection: false,
 };
 
+/** Seed 004's client port: where `concord server` serves gRPC unless told otherwise (see src/api/grpc/README.md). */
+export const DEFAULT_GRPC_ADDR: HostPort = { host: '127.0.0.1', port: 50051 };
+
 export interface RunningNode {
   readonly config: NodeConfig;
   /** The bound HTTP URL (the port is real even if 0 was asked). */
@@ -84,6 +94,8 @@ export interface RunningNode {
   readonly raftAddress: string;
   /** The text protocol's bound host:port, when it is on. */
   readonly textAddress?: string;
+  /** The gRPC API's bound host:port, when it is on. */
+  readonly grpcAddress?: string;
   /** Settles only if the node finds it cannot go on (its state belongs to another cluster than its members'). */
   readonly failed: Promise<Error>;
   /** Graceful: stop accepting, finish in-flight requests, flush, close storage. */

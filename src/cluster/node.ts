@@ -1,8 +1,10 @@
-// A Concord node: the core (storage, Raft, services) plus its front ends (HTTP, and the text protocol when asked).
+// A Concord node: the core (storage, Raft, services) plus its front ends (HTTP; gRPC and the text protocol when configured).
 
 import { pino, type Logger } from 'pino';
+import { startGrpcServer, type GrpcServer } from '../api/grpc/server.ts';
 import { buildHttpApi } from '../api/http/index.ts';
 import { startTextServer, type TextServer } from '../api/text/server.ts';
+import type { ClusterService, KvService } from '../kv/types.ts';
 import type { NodeConfig, RunningNode } from './config.ts';
 import { startNodeCore } from './node-core.ts';
 
@@ -26,16 +28,16 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
   const port = typeof addr === 'object' && addr ? addr.port : config.httpAddr.port;
   const httpUrl = `http://${config.httpAddr.host}:${port}`;
   let text: TextServer | undefined;
-  if (config.textAddr) {
-    try {
-      text = await startTextServer({ kv, host: config.textAddr.host, port: config.textAddr.port, logger: log.child({ part: 'text' }) });
-    } catch (e) {
-      await http.close();
-      await closeCore();
-      throw e;
-    }
+  let grpc: GrpcServer | undefined;
+  try {
+    grpc = await startGrpc(config, kv, cluster, log);
+    if (config.textAddr) text = await startTextServer({ kv, host: config.textAddr.host, port: config.textAddr.port, logger: log.child({ part: 'text' }) });
+  } catch (e) {
+    await Promise.all([http.close(), grpc?.close()]);
+    await closeCore();
+    throw e;
   }
-  log.info({ http: httpUrl, raft: raftAddress, ...(text ? { text: text.address } : {}) }, 'node started');
+  log.info({ http: httpUrl, raft: raftAddress, ...(grpc ? { grpc: grpc.address } : {}), ...(text ? { text: text.address } : {}) }, 'node started');
 
   let closing: Promise<void> | undefined;
   return {
@@ -43,14 +45,31 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     httpUrl,
     raftAddress,
     ...(text ? { textAddress: text.address } : {}),
+    ...(grpc ? { grpcAddress: grpc.address } : {}),
     failed,
     close: () =>
       (closing ??= (async () => {
         log.info('shutting down');
-        await Promise.all([http.close(), text?.close()]); // stop accepting; HTTP lets in-flight requests finish
+        await Promise.all([http.close(), grpc?.close(), text?.close()]); // stop accepting; HTTP and gRPC let calls in flight finish
         await leave(); // with gossip: hand off leadership, leave Raft, announce the departure
         await closeCore();
         log.info('stopped');
       })()),
   };
+}
+
+/**
+ * The gRPC server, if configured. Failing to bind an address someone asked for fails the start; failing to
+ * bind the built-in default (config.grpcOptional: another node on this machine has it) is a warning.
+ */
+async function startGrpc(config: NodeConfig, kv: KvService, cluster: ClusterService, log: Logger): Promise<GrpcServer | undefined> {
+  const addr = config.grpcAddr;
+  if (!addr) return undefined;
+  try {
+    return await startGrpcServer({ kv, cluster, limits: config, host: addr.host, port: addr.port, logger: log.child({ part: 'grpc' }) });
+  } catch (e) {
+    if (!config.grpcOptional) throw e;
+    log.warn({ err: e instanceof Error ? e.message : String(e) }, `gRPC is off on this node: its default address ${addr.host}:${addr.port} cannot be bound (another node on this machine has it?); give --grpc-addr to serve gRPC here`);
+    return undefined;
+  }
 }

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { DEFAULTS } from '../../src/cluster/config.ts';
+import { DEFAULT_GRPC_ADDR, DEFAULTS } from '../../src/cluster/config.ts';
 import { UsageError } from '../../src/cli/errors.ts';
 import { resolveNodeConfig, type Env } from '../../src/cli/server-config.ts';
 import { serverFlagsFromArgv } from '../../src/cli/server-flags.ts';
@@ -23,7 +23,7 @@ function rejects(line: string, pattern: RegExp, env: Env = {}, file?: string): v
 
 describe('defaults', () => {
   it('`concord server` alone is a usable single node with data under ./data/n1', () => {
-    assert.deepEqual(resolve(''), { ...DEFAULTS, dataDir: path.join('data', 'n1'), nodeId: 'n1', peers: {}, join: [] });
+    assert.deepEqual(resolve(''), { ...DEFAULTS, dataDir: path.join('data', 'n1'), nodeId: 'n1', peers: {}, join: [], grpcAddr: DEFAULT_GRPC_ADDR, grpcOptional: true });
   });
 });
 
@@ -135,12 +135,29 @@ describe('every flag spelling', () => {
     assert.deepEqual(resolve('--http-addr 0.0.0.0:1 --http-port 1').httpAddr, { host: '0.0.0.0', port: 1 });
   });
 
-  it('front ends that do not exist yet are refused, by flag, environment and file, with the reason', () => {
-    for (const args of ['--grpc-addr 127.0.0.1:50051', '--grpc-port 50051']) {
-      assert.throws(() => resolve(args), (e: Error) => e instanceof UsageError && /not available in this version of Concord yet/.test(e.message) && e.message.startsWith(args.split(' ')[0]), args);
+  it('gRPC: on by default at 127.0.0.1:50051, optional there (a node that cannot bind it runs without); an address someone gives is required', () => {
+    assert.deepEqual(DEFAULT_GRPC_ADDR, { host: '127.0.0.1', port: 50051 });
+    const dflt = resolve('--http-port 8082 --raft-addr 127.0.0.1:7002');
+    assert.deepEqual([dflt.grpcAddr, dflt.grpcOptional], [{ host: '127.0.0.1', port: 50051 }, true]);
+    for (const [line, addr] of [
+      ['--grpc-addr 127.0.0.1:50061', { host: '127.0.0.1', port: 50061 }],
+      ['--grpc-addr :50061', { host: '0.0.0.0', port: 50061 }],
+      ['--grpc-port 50061', { host: '127.0.0.1', port: 50061 }],
+      ['--http-addr 0.0.0.0:8080 --grpc-port 50061', { host: '0.0.0.0', port: 50061 }], // --grpc-port is on the HTTP host
+      ['--grpc-addr 10.0.0.1:50061 --grpc-port 50061', { host: '10.0.0.1', port: 50061 }],
+      ['--grpc-addr 127.0.0.1:50051', { host: '127.0.0.1', port: 50051 }], // the default port, asked for: required
+    ] as const) {
+      const c = resolve(line);
+      assert.deepEqual([c.grpcAddr, c.grpcOptional], [addr, undefined], line);
     }
-    assert.throws(() => resolveNodeConfig({}, { CONCORD_GRPC_ADDR: '127.0.0.1:50051' }), /CONCORD_GRPC_ADDR: the gRPC API is not available/);
-    assert.throws(() => resolveNodeConfig({}, {}, 'grpc_port = 50051', 'kv.toml'), /grpc_port: the gRPC API is not available/);
+    assert.deepEqual(resolveNodeConfig({}, { CONCORD_GRPC_ADDR: '127.0.0.1:50071' }).grpcAddr, { host: '127.0.0.1', port: 50071 });
+    assert.deepEqual(resolveNodeConfig({}, {}, 'grpc_port = 50072', 'kv.toml').grpcAddr, { host: '127.0.0.1', port: 50072 });
+    assert.equal(resolveNodeConfig({}, {}, 'grpc_port = 50072', 'kv.toml').grpcOptional, undefined);
+    const off = resolve('--grpc-addr off');
+    assert.deepEqual([off.grpcAddr, off.grpcOptional], [undefined, undefined]);
+    rejects('--grpc-addr off --grpc-port 50061', /^--grpc-addr is off but --grpc-port gives a port/);
+    rejects('--grpc-addr 127.0.0.1:1 --grpc-port 2', /--grpc-addr and --grpc-port disagree/);
+    rejects('--grpc-port 70000', /--grpc-port/);
   });
 
   it('--text-addr turns the text protocol on (off by default)', () => {

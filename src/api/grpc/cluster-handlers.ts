@@ -1,0 +1,64 @@
+// Cluster service handlers (the same ClusterService and checks as GET/POST/DELETE /v1/cluster…), and the
+// Lease service, whose every RPC answers UNIMPLEMENTED until leases are built.
+
+import { create } from '@bufbuild/protobuf';
+import type { Logger } from 'pino';
+import { ConcordError } from '../../kv/errors.ts';
+import type { ClusterService, ClusterStatus as KvClusterStatus } from '../../kv/types.ts';
+import { addNode } from '../http/routes-cluster.ts';
+import { nodeIdSchema, raftAddressSchema } from '../http/schemas.ts';
+import { ClusterStatusSchema, type Cluster, type ClusterStatus, type Lease } from './gen/concord_pb.ts';
+import type { GrpcHandlers, MethodsOf } from './service-def.ts';
+import { unary, unimplemented } from './status.ts';
+
+const NODE_ID = new RegExp(nodeIdSchema.pattern);
+const RAFT_ADDRESS = new RegExp(raftAddressSchema.pattern);
+
+function nodeId(id: string): string {
+  if (!NODE_ID.test(id)) throw new ConcordError('bad-request', `id: a node id must match ${nodeIdSchema.pattern}`);
+  return id;
+}
+
+export function clusterStatus(s: KvClusterStatus): ClusterStatus {
+  return create(ClusterStatusSchema, {
+    clusterId: s.clusterId,
+    self: s.self,
+    leader: s.leader ?? '',
+    term: BigInt(s.term),
+    nodes: s.nodes.map((n) => ({
+      id: n.id,
+      raftAddr: n.raftAddr,
+      ...(n.httpAddr !== undefined ? { httpAddr: n.httpAddr } : {}),
+      role: n.role,
+      term: BigInt(n.term),
+      commitIndex: BigInt(n.commitIndex),
+      appliedIndex: BigInt(n.appliedIndex),
+      gossipState: n.gossipState,
+      voter: n.voter,
+      reachable: n.reachable,
+    })),
+    shards: s.shards.map((sh) => ({ id: sh.id, leader: sh.leader ?? '', voters: sh.voters, learners: sh.learners })),
+  });
+}
+
+export function clusterHandlers(cluster: ClusterService, log: Logger): GrpcHandlers<MethodsOf<typeof Cluster>> {
+  return {
+    status: unary(log, async () => clusterStatus(await cluster.status())),
+    addNode: unary(log, async (req) => {
+      if (req.address.length > raftAddressSchema.maxLength || !RAFT_ADDRESS.test(req.address)) {
+        throw new ConcordError('bad-request', 'address: expected the new member\'s Raft address as host:port');
+      }
+      return clusterStatus(await addNode(cluster, nodeId(req.id), req.address, req.learner));
+    }),
+    removeNode: unary(log, async (req) => clusterStatus(await cluster.removeNode(nodeId(req.id)))),
+  };
+}
+
+export function leaseHandlers(): GrpcHandlers<MethodsOf<typeof Lease>> {
+  return {
+    grant: unimplemented('Lease.Grant (leases)'),
+    keepAlive: unimplemented('Lease.KeepAlive (leases)'),
+    revoke: unimplemented('Lease.Revoke (leases)'),
+    timeToLive: unimplemented('Lease.TimeToLive (leases)'),
+  };
+}

@@ -1,0 +1,144 @@
+// KV service handlers: request messages become KvService calls with HTTP v1's checks (the same helpers
+// and limits), and results become response messages. Txn and Watch answer UNIMPLEMENTED at once.
+
+import { create } from '@bufbuild/protobuf';
+import type { Logger } from 'pino';
+import { ConcordError } from '../../kv/errors.ts';
+import type { BatchOp, Consistency as KvConsistency, KvRecord, KvService, PutOptions } from '../../kv/types.ts';
+import { deleteOr404, keyNotFound } from '../http/kv-calls.ts';
+import { DEFAULT_LIST_LIMIT, MAX_BATCH_OPS, MAX_LIST_LIMIT, type HttpLimits } from '../http/limits.ts';
+import { checkKey, checkValue } from '../http/request-input.ts';
+import {
+  BatchResponseSchema,
+  Consistency,
+  DeleteResponseSchema,
+  GetResponseSchema,
+  KeyValueSchema,
+  ListResponseSchema,
+  PutResponseSchema,
+  type KeyValue,
+  type KV,
+} from './gen/concord_pb.ts';
+import type { GrpcHandlers, MethodsOf } from './service-def.ts';
+import { NotBuilt, unary, unimplemented, unimplementedStream } from './status.ts';
+
+/** The largest ttl_seconds, as HTTP's ?ttl= (ten digits). */
+const MAX_TTL_SECONDS = 9_999_999_999n;
+/** The largest if_match, as HTTP's If-Match (sixteen digits). */
+const MAX_REVISION = 9_999_999_999_999_999n;
+
+const bad = (message: string): ConcordError => new ConcordError('bad-request', message);
+
+function consistency(c: Consistency): KvConsistency | undefined {
+  switch (c) {
+    case Consistency.UNSPECIFIED:
+      return undefined;
+    case Consistency.LINEARIZABLE:
+      return 'linearizable';
+    case Consistency.SERIALIZABLE:
+      return 'serializable';
+    default:
+      throw bad(`consistency: unknown value ${String(c)} (expected LINEARIZABLE or SERIALIZABLE)`);
+  }
+}
+
+function ifMatch(v: bigint | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (v < 0n || v > MAX_REVISION) throw bad(`if_match: expected a revision from 0 to ${MAX_REVISION}`);
+  return Number(v);
+}
+
+export function keyValue(r: KvRecord): KeyValue {
+  return create(KeyValueSchema, {
+    key: r.key,
+    value: r.value,
+    createRevision: BigInt(r.createRevision),
+    modRevision: BigInt(r.modRevision),
+    version: BigInt(r.version),
+  });
+}
+
+/** An empty bound is no bound; a bound longer than any key is reported like a long key (as HTTP does). */
+function bound(bytes: Uint8Array, name: string, limits: HttpLimits): Uint8Array | undefined {
+  if (bytes.byteLength === 0) return undefined;
+  if (bytes.byteLength > limits.maxKeyBytes) throw new ConcordError('too-large', `${name} is ${bytes.byteLength} bytes; the key limit is ${limits.maxKeyBytes}`);
+  return bytes;
+}
+
+export function kvHandlers(kv: KvService, limits: HttpLimits, log: Logger): GrpcHandlers<MethodsOf<typeof KV>> {
+  return {
+    get: unary(log, async (req) => {
+      const key = checkKey(req.key, limits);
+      const c = consistency(req.consistency);
+      const record = await kv.get(key, c ? { consistency: c } : undefined);
+      const stale = c === 'serializable' ? kv.leaderless() : undefined;
+      if (!record) throw keyNotFound();
+      return create(GetResponseSchema, {
+        kv: keyValue(record),
+        stale: stale !== undefined,
+        ...(stale?.lastContactMs !== undefined ? { lastContactMs: BigInt(stale.lastContactMs) } : {}),
+      });
+    }),
+
+    put: unary(log, async (req) => {
+      const key = checkKey(req.key, limits);
+      const value = checkValue(req.value, limits);
+      if (req.lease !== 0n) throw new NotBuilt('PutRequest.lease (leases)');
+      const opts: PutOptions = {};
+      const m = ifMatch(req.ifMatch);
+      if (m !== undefined) opts.ifMatch = m;
+      if (req.createOnly) opts.ifNoneMatch = true;
+      if (m !== undefined && req.createOnly) throw bad('if_match and create_only cannot both hold');
+      if (req.ttlSeconds !== undefined) {
+        if (req.ttlSeconds < 1n || req.ttlSeconds > MAX_TTL_SECONDS) throw bad(`ttl_seconds: expected 1 to ${MAX_TTL_SECONDS}`);
+        opts.ttlSeconds = Number(req.ttlSeconds);
+      }
+      const { revision } = await kv.put(key, value, opts);
+      return create(PutResponseSchema, { revision: BigInt(revision) });
+    }),
+
+    delete: unary(log, async (req) => {
+      const key = checkKey(req.key, limits);
+      const r = await deleteOr404(kv, key, ifMatch(req.ifMatch));
+      return create(DeleteResponseSchema, { deleted: BigInt(r.deleted), revision: BigInt(r.revision) });
+    }),
+
+    list: unary(log, async (req) => {
+      if (req.limit > MAX_LIST_LIMIT) throw bad(`limit: expected 1 to ${MAX_LIST_LIMIT} (0 = ${DEFAULT_LIST_LIMIT})`);
+      const c = consistency(req.consistency);
+      const prefix = bound(req.prefix, 'prefix', limits);
+      const start = bound(req.start, 'start', limits);
+      const end = bound(req.end, 'end', limits);
+      const { items, more } = await kv.list({
+        limit: req.limit === 0 ? DEFAULT_LIST_LIMIT : req.limit,
+        keysOnly: req.keysOnly,
+        ...(prefix ? { prefix } : {}),
+        ...(start ? { start } : {}),
+        ...(end ? { end } : {}),
+        ...(c ? { consistency: c } : {}),
+      });
+      return create(ListResponseSchema, { items: items.map(keyValue), more });
+    }),
+
+    batch: unary(log, async (req) => {
+      if (req.ops.length === 0 || req.ops.length > MAX_BATCH_OPS) throw bad(`ops: expected 1 to ${MAX_BATCH_OPS} operations`);
+      let valueBytes = 0;
+      const ops = req.ops.map((o, i): BatchOp => {
+        if (o.op.case === 'put') {
+          const value = checkValue(o.op.value.value, limits, `ops[${i}].value`);
+          valueBytes += value.byteLength;
+          return { op: 'put', key: checkKey(o.op.value.key, limits, `ops[${i}].key`), value };
+        }
+        if (o.op.case === 'delete') return { op: 'delete', key: checkKey(o.op.value.key, limits, `ops[${i}].key`) };
+        throw bad(`ops[${i}]: neither put nor delete`);
+      });
+      // A batch is one log entry, so its values together get the budget of one value.
+      if (valueBytes > limits.maxValueBytes) throw new ConcordError('too-large', `the batch carries ${valueBytes} value bytes; the limit is ${limits.maxValueBytes}`);
+      const { revision } = await kv.batch(ops);
+      return create(BatchResponseSchema, { revision: BigInt(revision) });
+    }),
+
+    txn: unimplemented('KV.Txn (transactions)'),
+    watch: unimplementedStream('KV.Watch'),
+  };
+}

@@ -1,0 +1,85 @@
+// The one mapping from the error catalogue (src/kv/errors.ts) to gRPC status codes, and the wrapper every
+// unary handler runs in: a call whose deadline has passed is not started, a malformed request is
+// INVALID_ARGUMENT, a failure is answered with its mapped status, and unexpected errors are logged and
+// answered INTERNAL without their details.
+
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { ConcordError, type ErrorCode } from '../../kv/errors.ts';
+import { MalformedRequest } from './service-def.ts';
+
+export const GRPC_STATUS: Record<ErrorCode, grpc.status> = {
+  'bad-request': grpc.status.INVALID_ARGUMENT,
+  'not-found': grpc.status.NOT_FOUND,
+  // HTTP's 405 has no gRPC counterpart (a method either exists or does not); kept for completeness.
+  'method-not-allowed': grpc.status.UNIMPLEMENTED,
+  'precondition-failed': grpc.status.FAILED_PRECONDITION,
+  'too-large': grpc.status.RESOURCE_EXHAUSTED,
+  unavailable: grpc.status.UNAVAILABLE,
+  timeout: grpc.status.DEADLINE_EXCEEDED,
+  internal: grpc.status.INTERNAL,
+};
+
+/** Trailing metadata of an UNAVAILABLE answer: seconds after which a retry may succeed (HTTP's Retry-After). */
+export const RETRY_AFTER_KEY = 'retry-after';
+/** The same hint in gRPC's own retry-pushback form (milliseconds), which gRPC clients with a retry policy honour. */
+export const RETRY_PUSHBACK_KEY = 'grpc-retry-pushback-ms';
+/** Trailing metadata carrying the catalogue's code, so a client can tell e.g. `timeout` from its own deadline. */
+export const ERROR_CODE_KEY = 'concord-error-code';
+
+/** A feature the contract names that is not built yet: answered UNIMPLEMENTED with its message. */
+export class NotBuilt extends Error {
+  constructor(what: string) {
+    super(`${what} is not implemented yet`);
+  }
+}
+
+export function toServiceError(e: unknown, log: Logger): Partial<grpc.StatusObject> {
+  if (e instanceof NotBuilt) return { code: grpc.status.UNIMPLEMENTED, details: e.message };
+  if (!(e instanceof ConcordError)) {
+    log.error({ err: e }, 'gRPC call failed unexpectedly');
+    return toServiceError(new ConcordError('internal', 'internal error'), log);
+  }
+  const metadata = new grpc.Metadata();
+  metadata.set(ERROR_CODE_KEY, e.code);
+  if (e.retryAfterSeconds !== undefined) {
+    metadata.set(RETRY_AFTER_KEY, String(e.retryAfterSeconds));
+    metadata.set(RETRY_PUSHBACK_KEY, String(e.retryAfterSeconds * 1000));
+  }
+  return { code: GRPC_STATUS[e.code], details: e.message, metadata };
+}
+
+/** A unary handler for an RPC whose feature is not built yet: UNIMPLEMENTED with a message, at once. */
+export function unimplemented<Req, Res>(what: string): grpc.handleUnaryCall<Req, Res> {
+  return (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED, details: new NotBuilt(what).message });
+}
+
+/** The same for a server-streaming RPC: the stream ends at once with UNIMPLEMENTED. */
+export function unimplementedStream<Req, Res>(what: string): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: new NotBuilt(what).message });
+}
+
+/** True if the client's deadline for `call` has already passed (grpc-js cuts the call with DEADLINE_EXCEEDED). */
+function pastDeadline(call: { getDeadline(): grpc.Deadline }): boolean {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) && ms <= Date.now();
+}
+
+/** A unary handler from an async function; see the file comment for what the wrapper adds. */
+export function unary<Req, Res>(log: Logger, fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    if (call.request instanceof MalformedRequest) {
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: `malformed request: ${call.request.reason}` });
+      return;
+    }
+    if (pastDeadline(call) || call.cancelled) {
+      callback({ code: grpc.status.DEADLINE_EXCEEDED, details: 'the deadline passed before the call started' });
+      return;
+    }
+    fn(call.request, call).then(
+      (res) => callback(null, res),
+      (e: unknown) => callback(toServiceError(e, log)),
+    );
+  };
+}
