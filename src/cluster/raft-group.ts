@@ -105,6 +105,9 @@ export class RaftGroup {
     this.electionTimeoutMs = o.tickMs * o.electionTicks;
     let lastTick = performance.now();
     let lastCpu = threadCpuMs();
+    // The first interval holds the rest of the node's own start (its front ends being built), which
+    // blocks by design while no peer depends on this node's heartbeats yet: it is not reported.
+    let started = false;
     this.ticker = setInterval(() => {
       const now = performance.now();
       const cpu = threadCpuMs();
@@ -112,12 +115,13 @@ export class RaftGroup {
       // start an election (etcd warns the same way: "leader failed to send out heartbeat on time").
       // ranMs, how long this thread ran meanwhile, tells a busy event loop (about lateMs) from a
       // process the machine did not run (far less).
-      if (now - lastTick > (o.tickMs * o.electionTicks) / 2) {
+      if (started && now - lastTick > (o.tickMs * o.electionTicks) / 2) {
         const ranMs = cpu !== undefined && lastCpu !== undefined ? cpu - lastCpu : undefined;
         this.o.logger.warn({ lateMs: Math.round(now - lastTick - o.tickMs), ranMs, role: this.node.raft.role }, 'raft tick late: the event loop was blocked or the process not run');
       }
       lastTick = now;
       lastCpu = cpu;
+      started = true;
       if (this.node.raft.role === 'leader') this.leaderSeenAt = now;
       this.node.tick();
       this.kick();

@@ -33,3 +33,18 @@ it('a tick later than half an election timeout is logged as a warning with its l
   // stall of the machine itself.
   assert.ok(late().length <= 3, `${late().length} warnings`);
 });
+
+it('the node’s own start, which blocks before the first tick, is not reported', async () => {
+  const lines: Array<{ msg: string }> = [];
+  const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(JSON.parse(String(chunk))), done()) });
+  const [config] = await clusterConfigs(1, tempDir('late-tick-start'), { tickMs: 50, electionTicks: 10, peers: {}, bootstrap: true });
+  const starting = await startNodeCore(config, pino({ level: 'warn' }, sink));
+  try {
+    const blockedUntil = Date.now() + 600;
+    while (Date.now() < blockedUntil); // the front ends being built, right after the core started
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(lines.filter((l) => l.msg.startsWith('raft tick late')), []);
+  } finally {
+    await starting.close();
+  }
+});
