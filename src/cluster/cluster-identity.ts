@@ -79,9 +79,10 @@ export class ForeignClusterError extends Error {
     readonly found: ForeignCluster,
   ) {
     super(
-      `node ${node.nodeId} holds the state of a cluster of its own (identity ${found.ours}), but ${found.peer}, a member it names, belongs to cluster ${found.theirs}: ` +
-        `it founded a new cluster when it should have joined one (it was given a --peers list of founders, its own id included, after being added to a running cluster). ` +
-        `Stop it, remove its data dir ${node.dataDir}, and start it again without --peers and with --no-bootstrap: it then starts empty and the leader sends it the cluster's state`,
+      `node ${node.nodeId} holds the state of a cluster of its own (identity ${found.ours}), but ${found.peer}, a member it names, belongs to cluster ${found.theirs}. ` +
+        `If the founding members were given different --peers lists, give them all the same one (every founder derives the cluster's identity from it). ` +
+        `If this node was added to a running cluster, it founded a new cluster when it should have joined one: ` +
+        `stop it, remove its data dir ${node.dataDir}, and start it again without --peers and with --no-bootstrap; it then starts empty and the leader sends it the cluster's state`,
     );
   }
 }
