@@ -39,12 +39,18 @@ export class GrpcTestClient {
   }
 
   /** A server-streaming call: every message until the stream ends, or the error that ends it. */
-  stream<S extends GenServiceMethods, K extends keyof S & string>(service: GenService<S>, method: K, req: MessageInitShape<S[K]['input']>): Promise<Array<MessageShape<S[K]['output']>>> {
+  stream<S extends GenServiceMethods, K extends keyof S & string>(
+    service: GenService<S>,
+    method: K,
+    req: MessageInitShape<S[K]['input']>,
+    opts: { deadlineMs?: number } = {},
+  ): Promise<Array<MessageShape<S[K]['output']>>> {
     const def = grpcDefinition(service)[method];
     const message = create(service.method[method].input, req) as MessageShape<S[K]['input']>;
     const out: Array<MessageShape<S[K]['output']>> = [];
+    const options: grpc.CallOptions = opts.deadlineMs !== undefined ? { deadline: Date.now() + opts.deadlineMs } : {};
     return new Promise((resolve, reject) => {
-      const s = this.client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, message);
+      const s = this.client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, message, new grpc.Metadata(), options);
       s.on('data', (m) => out.push(m as MessageShape<S[K]['output']>));
       s.on('error', reject);
       s.on('end', () => resolve(out));

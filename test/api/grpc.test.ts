@@ -213,7 +213,7 @@ describe('gRPC API', () => {
     const t0 = Date.now();
     const results = await Promise.all([
       failure(c.call(KV, 'txn', {}, { deadlineMs: 5000 })),
-      failure(c.stream(KV, 'watch', { prefix: b('a') })),
+      failure(c.stream(KV, 'watch', { prefix: b('a') }, { deadlineMs: 5000 })),
       failure(c.call(Lease, 'grant', { ttlSeconds: 10n }, { deadlineMs: 5000 })),
       failure(c.call(Lease, 'keepAlive', { id: 1n }, { deadlineMs: 5000 })),
       failure(c.call(Lease, 'revoke', { id: 1n }, { deadlineMs: 5000 })),
