@@ -303,6 +303,7 @@ export class RaftGroup {
     this.afterDurable(() => this.sendAll(rd.messages));
     await this.durable;
     await this.applying;
+    if (this.failure) throw this.failure;
     await this.o.stateMachine.restore(rd.snapshot!);
     if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
     this.finishReady(rd);
@@ -352,13 +353,23 @@ export class RaftGroup {
     if (this.appliesBehind === 0 && !entries.some((e) => e.data.byteLength >= LARGE_APPLY_BYTES)) return this.applyCommitted(entries);
     this.appliesBehind++;
     const done = this.applying
-      .then(() => this.applyCommitted(entries))
+      .then(() => {
+        // After a failed apply (or any failure of the group) nothing more is applied: the state machine
+        // records only its last applied index, so applying the next batch would skip the failed one's
+        // entries for good (they are replayed from the log after a restart only if nothing passed them).
+        if (this.failure) throw this.failure;
+        return this.applyCommitted(entries);
+      })
       .finally(() => {
         this.appliesBehind--;
         this.serveReads();
       });
     this.applying = done.catch((err: Error) => this.fail(err));
-    if (this.appliesBehind > MAX_APPLIES_BEHIND || entries.some((e) => e.type === EntryType.ConfChange)) await this.applying;
+    if (this.appliesBehind > MAX_APPLIES_BEHIND || entries.some((e) => e.type === EntryType.ConfChange)) {
+      await this.applying;
+      // A membership change takes effect in the core at advance(): not if its batch was not applied.
+      if (this.failure) throw this.failure;
+    }
   }
 
   private async applyCommitted(entries: Entry[]): Promise<void> {
