@@ -290,7 +290,15 @@ export class KvStore {
     try {
       outcomes = this.root.transactionSync(() => {
         const before = this.txApplied;
-        const out = items.map(({ index, fn }) => this.applyInTxn(index, fn, false, written, true));
+        const out: Array<Outcome<T>> = [];
+        let failed = false;
+        for (const { index, fn } of items) {
+          // Nothing after an entry that throws: applying the next one would record an index past it,
+          // and the failed entry would never be applied (not even after a restart).
+          const o: Outcome<T> = failed ? { skipped: true } : this.applyInTxn(index, fn, false, written, true);
+          failed ||= 'error' in o;
+          out.push(o);
+        }
         // One applied-index record for the whole batch: it is in the same transaction as every write.
         if (this.txApplied !== before) this.writeMeta(this.txApplied);
         return out;
@@ -330,8 +338,10 @@ export class KvStore {
       try {
         outcomes.push({ result: fn(tx) });
       } catch (error) {
+        // As in applyAllSync: nothing after it (its index and theirs stay unapplied), and the call throws.
         outcomes.push({ error });
-        continue;
+        while (outcomes.length < items.length) outcomes.push({ skipped: true });
+        break;
       }
       this.noteWritten(tx, written);
       txs.push(tx);
