@@ -117,6 +117,11 @@ export class KvStore {
    * clears it. Listings read LMDB.
    */
   private readonly cache: ReadCache<KvRecord | null> | undefined;
+  /**
+   * The keys of applyAllAsync's write while lmdb-js commits it: out of the cache, and not cached by a
+   * read meanwhile (see there).
+   */
+  private committing: WrittenRecords | undefined;
 
   constructor(options: KvStoreOptions) {
     assertGroupId(options.group);
@@ -145,7 +150,7 @@ export class KvStore {
     const cached = this.cache.get(k);
     if (cached !== undefined) return cached ?? undefined;
     const r = readRecord(this.data, key);
-    this.cache.set(k, r ?? null, cachedBytes(k, r ?? null));
+    if (!this.committing?.has(k)) this.cache.set(k, r ?? null, cachedBytes(k, r ?? null));
     return r;
   }
 
@@ -349,6 +354,13 @@ export class KvStore {
     }
     for (const tx of txs) await tx.fillLargeValues();
     if (this.closed || this.importing || this.failure) throw this.failure ?? new Error(`kv store of group ${this.group} changed while applying`);
+    // lmdb-js's writer thread commits while the event loop runs, and reads see the commit as soon as
+    // their read transaction is renewed, before this code learns of it: a cached record of the batch
+    // would then still answer the old value while LMDB (a listing, an uncached key) answers the new one,
+    // a half-applied batch to two reads in one step. So its keys leave the cache now and are read from
+    // LMDB (all of them old, or all new) until the commit is known.
+    for (const k of written.keys()) this.cache?.delete(k);
+    this.committing = written;
     for (const tx of txs) tx.writeTo(this.data);
     const committed = applied !== this.txApplied ? this.meta.put(this.group, { generation: this.generation, appliedIndex: applied }) : Promise.resolve(true);
     this.txApplied = applied;
@@ -358,6 +370,8 @@ export class KvStore {
     } catch (err) {
       this.failure ??= err as Error;
       throw err;
+    } finally {
+      this.committing = undefined;
     }
     this.updateCache(written);
     return outcomes.map((o, i) => this.settle(items[i].index, o));

@@ -290,6 +290,33 @@ for (const mode of ['applyAllSync', 'applyAllAsync'] as const) {
   });
 }
 
+test('while applyAllAsync commits, reads see its batch whole or not at all: a cached key is not behind a listing', async (t) => {
+  // lmdb-js's writer thread commits the batch while the event loop runs, and a read transaction renewed
+  // after that sees it before applyAllAsync learns of the commit (on a busy event loop, much later):
+  // here the news of the commit is held back until the reads are done.
+  const kv = openKv(tempDir(t));
+  t.after(() => kv.close());
+  kv.applyAllSync([{ index: 1, fn: (tx: KvTx) => tx.put(bytes('b'), bytes('old')) }]);
+  assert.equal(text(kv.get(bytes('b'))!.value), 'old', 'b is cached');
+  const meta = (kv as unknown as { meta: { put(...args: unknown[]): Promise<boolean> } }).meta;
+  const put = meta.put.bind(meta);
+  let release!: () => void;
+  const reported = new Promise<void>((r) => (release = r));
+  meta.put = (...args) => put(...args).then(async (ok) => (await reported, ok));
+  const applying = kv.applyAllAsync([{ index: 2, fn: (tx: KvTx) => (tx.put(bytes('b'), bytes('new')), tx.put(bytes('big'), Buffer.alloc(2 * LARGE_VALUE_BYTES, 1))) }]);
+  const listed = () => text(kv.range({ prefix: bytes('b') }).items[0].value);
+  const deadline = Date.now() + 10_000;
+  while (listed() === 'old' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(listed(), 'new', 'the writer thread committed the batch');
+  assert.equal(text(kv.get(bytes('b'))!.value), 'new', 'a get agrees with the listing');
+  assert.equal(kv.get(bytes('big'))?.value.byteLength, 2 * LARGE_VALUE_BYTES);
+  assert.equal(kv.appliedIndex(), 1, 'the commit is not known yet');
+  release();
+  await applying;
+  assert.equal(text(kv.get(bytes('b'))!.value), 'new');
+  assert.equal(kv.appliedIndex(), 2);
+});
+
 test("the read cache's byte bound counts what a cached record really takes (heap and buffers)", async (t) => {
   v8.setFlagsFromString('--expose-gc');
   const gc = vm.runInNewContext('gc') as () => void;
