@@ -64,3 +64,96 @@ it('a batch applied behind the Ready loop that fails stops the applies chained b
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/** Holds the apply of every batch holding a large entry until release() (then applies it as usual). */
+function holdLargeApplies(sm: KvStateMachine): { held: () => number; release: () => void } {
+  const original = sm.apply.bind(sm) as StateMachine['apply'];
+  let held = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  sm.apply = async (entries) => {
+    if (entries.some((e) => e.data.byteLength >= MiB)) {
+      held++;
+      await gate;
+    }
+    return original(entries);
+  };
+  return { held: () => held, release };
+}
+
+const pending = async <T>(p: Promise<T>, ms = 300): Promise<boolean> => {
+  const marker = Symbol('pending');
+  return (await Promise.race([p, new Promise((r) => setTimeout(() => r(marker), ms))])) === marker;
+};
+
+for (const leaseReads of [false, true]) {
+  it(`reads wait for the state machine, not Raft, while a large batch applies behind the Ready loop; writes behind it apply in order, each answered once applied (${leaseReads ? 'lease reads' : 'ReadIndex'})`, async () => {
+    const dir = tempDir('async-apply-reads');
+    const [config] = await clusterConfigs(1, dir, { peers: {}, bootstrap: true, requestTimeoutMs: 10_000, leaseReads });
+    const node = await startNodeCore(config, pino({ level: 'silent' }));
+    let hold: ReturnType<typeof holdLargeApplies> | undefined;
+    try {
+      await until('the node to lead', () => node.group.node.status().role === 'leader');
+      const sm = (node.group as unknown as { o: { stateMachine: KvStateMachine } }).o.stateMachine;
+      const k = (s: string) => Buffer.from(s);
+      await node.kv.put(k('x'), Buffer.from('x0'));
+      hold = holdLargeApplies(sm);
+      const bigPut = node.kv.put(k('big'), big(7));
+      await until('the large batch to be held', () => hold!.held() === 1);
+      // Behind it: a small put (a batch of its own, applied behind the large one), another large one,
+      // and a small put again.
+      const puts = [node.kv.put(k('x'), Buffer.from('x1')), node.kv.put(k('big'), big(8)), node.kv.put(k('x'), Buffer.from('x2'))];
+      await until('Raft to count them all applied', () => node.group.node.status().applied >= sm.appliedIndex() + 4);
+      const read = node.kv.get(k('x'));
+      const listing = node.kv.list({ prefix: k('') });
+      assert.ok(await pending(read), 'a linearizable read waits for the state machine');
+      assert.ok(await pending(listing, 10), 'so does a linearizable listing');
+      assert.ok(await pending(bigPut, 10), 'the large put is not answered before it is applied');
+      assert.equal(Buffer.from(node.kv.getSerializable(k('x'))!.value).toString(), 'x0', 'a serializable read sees the state machine as it is');
+      assert.equal(node.kv.getSerializable(k('big')), undefined);
+      hold!.release();
+      // (A large put is proposed once its command is built, a few turns later than a small one: the
+      // proposals' order is not the calls' order, so each key is checked against its own writes.)
+      const [big1, x1, big2, x2] = [(await bigPut).revision, ...(await Promise.all(puts)).map((p) => p.revision)];
+      assert.ok(x1 < x2 && big1 < big2);
+      assert.equal(Buffer.from((await read)!.value).toString(), 'x2', 'the read sees every write committed before it');
+      assert.deepEqual((await listing).items.map((r) => [Buffer.from(r.key).toString(), r.modRevision, r.version]), [['big', big2, 2], ['x', x2, 3]], 'each applied once, in log order');
+      const b = (await node.kv.get(k('big')))!;
+      assert.deepEqual([b.value.byteLength, b.value[0], b.value[2 * MiB - 1]], [2 * MiB, 8, 8]);
+    } finally {
+      hold?.release();
+      await node.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+it('close() waits for the applies behind the Ready loop: after a restart everything answered is there, exactly once', async () => {
+  const dir = tempDir('async-apply-close');
+  const [config] = await clusterConfigs(1, dir, { peers: {}, bootstrap: true, requestTimeoutMs: 10_000 });
+  let node = await startNodeCore(config, pino({ level: 'silent' }));
+  let hold: ReturnType<typeof holdLargeApplies> | undefined;
+  try {
+    await until('the node to lead', () => node.group.node.status().role === 'leader');
+    const sm = (node.group as unknown as { o: { stateMachine: KvStateMachine } }).o.stateMachine;
+    hold = holdLargeApplies(sm);
+    const bigPut = node.kv.put(Buffer.from('big'), big(3));
+    const smallPut = node.kv.put(Buffer.from('small'), Buffer.from('s'));
+    await until('the large batch to be held', () => hold!.held() === 1);
+    await until('Raft to count both applied', () => node.group.node.status().applied >= sm.appliedIndex() + 2);
+    const closing = node.close();
+    assert.ok(await pending(closing), 'close() waits for the held apply');
+    hold.release();
+    await closing;
+    const [b, s] = await Promise.all([bigPut, smallPut]);
+    node = await startNodeCore(config, pino({ level: 'silent' }));
+    await until('the node to lead again', () => node.group.node.status().role === 'leader');
+    const rb = (await node.kv.get(Buffer.from('big')))!;
+    const rs = (await node.kv.get(Buffer.from('small')))!;
+    assert.deepEqual([rb.modRevision, rb.version, rb.value.byteLength, rs.modRevision, rs.version], [b.revision, 1, 2 * MiB, s.revision, 1]);
+  } finally {
+    hold?.release();
+    await node.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
