@@ -1,5 +1,6 @@
 // A Concord node: the core (storage, Raft, services) plus its front ends (HTTP; gRPC and the text protocol when configured).
 
+import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { startGrpcServer, type GrpcServer } from '../api/grpc/server.ts';
 import { buildHttpApi } from '../api/http/index.ts';
@@ -58,18 +59,32 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
   };
 }
 
+/** Whether host:port can be listened on now (a probe, closed at once). */
+function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+  });
+}
+
 /**
  * The gRPC server, if configured. Failing to bind an address someone asked for fails the start; failing to
- * bind the built-in default (config.grpcOptional: another node on this machine has it) is a warning.
+ * bind the built-in default (config.grpcOptional: another node on this machine has it) is a warning. The
+ * default is probed first, so the nodes that will not get it do not load the gRPC packages for nothing.
  */
 async function startGrpc(config: NodeConfig, kv: KvService, cluster: ClusterService, log: Logger): Promise<GrpcServer | undefined> {
   const addr = config.grpcAddr;
   if (!addr) return undefined;
+  const skip = (why: string): undefined => {
+    log.warn({ err: why }, `gRPC is off on this node: its default address ${addr.host}:${addr.port} cannot be bound (another node on this machine has it?); give --grpc-addr to serve gRPC here`);
+    return undefined;
+  };
+  if (config.grpcOptional && !(await canListen(addr.host, addr.port))) return skip('in use');
   try {
     return await startGrpcServer({ kv, cluster, limits: config, host: addr.host, port: addr.port, logger: log.child({ part: 'grpc' }) });
   } catch (e) {
     if (!config.grpcOptional) throw e;
-    log.warn({ err: e instanceof Error ? e.message : String(e) }, `gRPC is off on this node: its default address ${addr.host}:${addr.port} cannot be bound (another node on this machine has it?); give --grpc-addr to serve gRPC here`);
-    return undefined;
+    return skip(e instanceof Error ? e.message : String(e));
   }
 }

@@ -2,14 +2,13 @@
 // Lease service, whose every RPC answers UNIMPLEMENTED until leases are built.
 
 import { create } from '@bufbuild/protobuf';
-import type { Logger } from 'pino';
 import { ConcordError } from '../../kv/errors.ts';
 import type { ClusterService, ClusterStatus as KvClusterStatus } from '../../kv/types.ts';
 import { addNode } from '../http/routes-cluster.ts';
 import { nodeIdSchema, raftAddressSchema } from '../http/schemas.ts';
 import { ClusterStatusSchema, type Cluster, type ClusterStatus, type Lease } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
-import { unary, unimplemented } from './status.ts';
+import { unimplemented, type Calls } from './status.ts';
 
 const NODE_ID = new RegExp(nodeIdSchema.pattern);
 const RAFT_ADDRESS = new RegExp(raftAddressSchema.pattern);
@@ -41,16 +40,17 @@ export function clusterStatus(s: KvClusterStatus): ClusterStatus {
   });
 }
 
-export function clusterHandlers(cluster: ClusterService, log: Logger): GrpcHandlers<MethodsOf<typeof Cluster>> {
+export function clusterHandlers(cluster: ClusterService, calls: Calls): GrpcHandlers<MethodsOf<typeof Cluster>> {
+  const { unary } = calls;
   return {
-    status: unary(log, async () => clusterStatus(await cluster.status())),
-    addNode: unary(log, async (req) => {
+    status: unary(async () => clusterStatus(await cluster.status())),
+    addNode: unary(async (req) => {
       if (req.address.length > raftAddressSchema.maxLength || !RAFT_ADDRESS.test(req.address)) {
         throw new ConcordError('bad-request', 'address: expected the new member\'s Raft address as host:port');
       }
       return clusterStatus(await addNode(cluster, nodeId(req.id), req.address, req.learner));
     }),
-    removeNode: unary(log, async (req) => clusterStatus(await cluster.removeNode(nodeId(req.id)))),
+    removeNode: unary(async (req) => clusterStatus(await cluster.removeNode(nodeId(req.id)))),
   };
 }
 

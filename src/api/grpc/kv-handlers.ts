@@ -2,7 +2,6 @@
 // and limits), and results become response messages. Txn and Watch answer UNIMPLEMENTED at once.
 
 import { create } from '@bufbuild/protobuf';
-import type { Logger } from 'pino';
 import { ConcordError } from '../../kv/errors.ts';
 import type { BatchOp, Consistency as KvConsistency, KvRecord, KvService, PutOptions } from '../../kv/types.ts';
 import { deleteOr404, keyNotFound } from '../http/kv-calls.ts';
@@ -20,7 +19,7 @@ import {
   type KV,
 } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
-import { NotBuilt, unary, unimplemented, unimplementedStream } from './status.ts';
+import { NotBuilt, unimplemented, unimplementedStream, type Calls } from './status.ts';
 
 /** The largest ttl_seconds, as HTTP's ?ttl= (ten digits). */
 const MAX_TTL_SECONDS = 9_999_999_999n;
@@ -65,9 +64,10 @@ function bound(bytes: Uint8Array, name: string, limits: HttpLimits): Uint8Array 
   return bytes;
 }
 
-export function kvHandlers(kv: KvService, limits: HttpLimits, log: Logger): GrpcHandlers<MethodsOf<typeof KV>> {
+export function kvHandlers(kv: KvService, limits: HttpLimits, calls: Calls): GrpcHandlers<MethodsOf<typeof KV>> {
+  const { unary } = calls;
   return {
-    get: unary(log, async (req) => {
+    get: unary(async (req) => {
       const key = checkKey(req.key, limits);
       const c = consistency(req.consistency);
       const record = await kv.get(key, c ? { consistency: c } : undefined);
@@ -80,7 +80,7 @@ export function kvHandlers(kv: KvService, limits: HttpLimits, log: Logger): Grpc
       });
     }),
 
-    put: unary(log, async (req) => {
+    put: unary(async (req) => {
       const key = checkKey(req.key, limits);
       const value = checkValue(req.value, limits);
       if (req.lease !== 0n) throw new NotBuilt('PutRequest.lease (leases)');
@@ -97,13 +97,13 @@ export function kvHandlers(kv: KvService, limits: HttpLimits, log: Logger): Grpc
       return create(PutResponseSchema, { revision: BigInt(revision) });
     }),
 
-    delete: unary(log, async (req) => {
+    delete: unary(async (req) => {
       const key = checkKey(req.key, limits);
       const r = await deleteOr404(kv, key, ifMatch(req.ifMatch));
       return create(DeleteResponseSchema, { deleted: BigInt(r.deleted), revision: BigInt(r.revision) });
     }),
 
-    list: unary(log, async (req) => {
+    list: unary(async (req) => {
       if (req.limit > MAX_LIST_LIMIT) throw bad(`limit: expected 1 to ${MAX_LIST_LIMIT} (0 = ${DEFAULT_LIST_LIMIT})`);
       const c = consistency(req.consistency);
       const prefix = bound(req.prefix, 'prefix', limits);
@@ -120,7 +120,7 @@ export function kvHandlers(kv: KvService, limits: HttpLimits, log: Logger): Grpc
       return create(ListResponseSchema, { items: items.map(keyValue), more });
     }),
 
-    batch: unary(log, async (req) => {
+    batch: unary(async (req) => {
       if (req.ops.length === 0 || req.ops.length > MAX_BATCH_OPS) throw bad(`ops: expected 1 to ${MAX_BATCH_OPS} operations`);
       let valueBytes = 0;
       const ops = req.ops.map((o, i): BatchOp => {

@@ -1,8 +1,11 @@
 // The gRPC front end on its own port: KV, Lease and Cluster (gen/concord_pb.ts via service-def.ts), the
 // standard grpc.health.v1.Health and server reflection, over one KvService and ClusterService.
+//
+// grpc-js, grpc-health-check and @grpc/reflection are loaded by startGrpcServer, not imported at the top:
+// the CLI is one bundle whose static imports every `concord` command loads, and these cost a few hundred
+// milliseconds of start-up that client commands and nodes without gRPC should not pay.
 
-import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ClusterService, KvService } from '../../kv/types.ts';
 import { RANGE_PAGE_BYTES } from '../../storage/kv-store.ts';
@@ -12,6 +15,7 @@ import { Cluster, KV, Lease } from './gen/concord_pb.ts';
 import { kvHandlers } from './kv-handlers.ts';
 import { addReflection } from './reflection.ts';
 import { grpcDefinition } from './service-def.ts';
+import { grpcCalls } from './status.ts';
 
 /** Room for a message's framing and fields besides its keys and values (and for a batch's many small keys). */
 const MESSAGE_OVERHEAD_BYTES = 4 * 1024 * 1024;
@@ -58,29 +62,31 @@ const formatHost = (host: string): string => (host.includes(':') ? `[${host}]` :
  * grpc-js logs to the console on its own (one global logger). Its lines go to this node's log at debug
  * level instead: what matters (a failed bind, a failed call) is reported here, once, with context.
  */
-function routeLibraryLog(log: Logger): void {
+function routeLibraryLog(grpcJs: typeof grpc, log: Logger): void {
   const write = (...args: unknown[]) => log.debug({ grpcJs: args.map(String).join(' ') }, 'grpc-js');
-  grpc.setLogger({ error: write, info: write, debug: write });
+  grpcJs.setLogger({ error: write, info: write, debug: write });
 }
 
 export async function startGrpcServer(deps: GrpcServerDeps): Promise<GrpcServer> {
   const { kv, cluster, limits, logger: log } = deps;
-  routeLibraryLog(log);
-  const server = new grpc.Server({
+  const [grpcJs, { HealthImplementation, service: healthService }] = await Promise.all([import('@grpc/grpc-js'), import('grpc-health-check')]);
+  routeLibraryLog(grpcJs, log);
+  const server = new grpcJs.Server({
     'grpc.max_receive_message_length': messageLimits(limits).maxReceiveMessageLength,
     'grpc.max_send_message_length': messageLimits(limits).maxSendMessageLength,
   });
-  server.addService(grpcDefinition(KV), kvHandlers(kv, limits, log));
+  const calls = grpcCalls(grpcJs.Metadata, log);
+  server.addService(grpcDefinition(KV), kvHandlers(kv, limits, calls));
   server.addService(grpcDefinition(Lease), leaseHandlers());
-  server.addService(grpcDefinition(Cluster), clusterHandlers(cluster, log));
+  server.addService(grpcDefinition(Cluster), clusterHandlers(cluster, calls));
   // Liveness, as GET /health: SERVING while the process serves; NOT_SERVING once it is closing.
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'SERVING'])));
   health.addToServer(server);
-  addReflection(server);
+  await addReflection(server, healthService);
 
   const target = `${formatHost(deps.host)}:${deps.port}`;
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(new Error(`gRPC cannot listen on ${target}: ${err.message}`)) : resolve(bound))),
+    server.bindAsync(target, grpcJs.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(new Error(`gRPC cannot listen on ${target}: ${err.message}`)) : resolve(bound))),
   );
   let closing: Promise<void> | undefined;
   return {

@@ -4,7 +4,7 @@
 
 import { fromBinary, toBinary, type DescMessage, type DescService, type MessageShape } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 
 /** The method map of a generated service (`MethodsOf<typeof KV>`). */
 export type MethodsOf<T> = T extends GenService<infer S> ? S : never;
