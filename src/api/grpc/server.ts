@@ -74,6 +74,8 @@ export async function startGrpcServer(deps: GrpcServerDeps): Promise<GrpcServer>
   const server = new grpcJs.Server({
     'grpc.max_receive_message_length': messageLimits(limits).maxReceiveMessageLength,
     'grpc.max_send_message_length': messageLimits(limits).maxSendMessageLength,
+    // Channelz (per-call bookkeeping for grpc's debugging service) is not served here, so not paid for.
+    'grpc.enable_channelz': 0,
   });
   const calls = grpcCalls(grpcJs.Metadata, log);
   server.addService(grpcDefinition(KV), kvHandlers(kv, limits, calls));
