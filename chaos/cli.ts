@@ -1,4 +1,4 @@
-// npm run chaos -- [--time SECONDS] [--nodes N] [--clients N] [--keys N] [--seed N] [--faults a,b] [--weak] [--out DIR]
+// npm run chaos -- [--time SECONDS] [--nodes N] [--clients N] [--keys N] [--seed N] [--faults a,b] [--large-values SHARE] [--weak] [--out DIR]
 // Prints one verdict line; exits 0 if the history is linearizable, 1 if not, 2 if it could not be decided.
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -19,11 +19,16 @@ const program = new Command('chaos')
   .addOption(new Option('--keys <n>', 'keys the clients share').default(d.keys).argParser(int('keys', 1)))
   .addOption(new Option('--seed <n>', 'seed of the schedule (faults, clients\' choices)').default(d.seed).argParser(int('seed', 0)))
   .addOption(new Option('--faults <list>', `comma list of ${FAULT_KINDS.join(', ')}`).default(d.faults.join(',')))
+  .addOption(new Option('--large-values <share>', 'share of writes (0..1) whose value is padded to just over 1 MiB (applied behind the Ready loop)').default(0).argParser((v) => {
+    const n = Number(v);
+    if (!(n >= 0 && n <= 1)) throw new Error(`--large-values must be between 0 and 1 (got ${v})`);
+    return n;
+  }))
   .addOption(new Option('--weak', 'deliberately weakened: serializable reads checked as linearizable (must be reported NOT linearizable)'))
   .addOption(new Option('--out <dir>', 'where history.json and timeline.html go (default: chaos/results/<time>)'))
   .parse();
 
-const opts = program.opts<{ time: number; nodes: number; clients: number; keys: number; seed: number; faults: string; weak?: boolean; out?: string }>();
+const opts = program.opts<{ time: number; nodes: number; clients: number; keys: number; seed: number; faults: string; largeValues: number; weak?: boolean; out?: string }>();
 const faults = opts.faults.split(',').map((f) => f.trim()).filter(Boolean);
 const unknown = faults.filter((f) => !(FAULT_KINDS as readonly string[]).includes(f));
 if (unknown.length > 0) program.error(`unknown fault kinds: ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
@@ -37,6 +42,7 @@ const report = await runChaos({
   seed: opts.seed,
   faults: faults as FaultKind[],
   weak: opts.weak ?? false,
+  largeValues: opts.largeValues,
   out,
   log: (line) => console.error(line),
 });

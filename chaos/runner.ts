@@ -22,6 +22,8 @@ export interface ChaosOptions {
   faults: FaultKind[];
   /** Deliberately weakened: reads are serializable but checked as if linearizable (the checker must object). */
   weak: boolean;
+  /** Share of writes (0..1) with a value of just over 1 MiB (applied behind the Ready loop). Default 0. */
+  largeValues?: number;
   /** Where history.json and timeline.html go. */
   out: string;
   log: (line: string) => void;
@@ -49,7 +51,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const nemesisRng = seededRng(o.seed);
   const clientRng = seededRng(o.seed ^ 0x5bd1e995);
   const startedAt = new Date().toISOString();
-  o.log(`chaos: seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${o.clients} clients, ${o.keys} keys, faults ${o.faults.join(',')}${o.weak ? ' (WEAKENED: serializable reads)' : ''}`);
+  o.log(`chaos: seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${o.clients} clients, ${o.keys} keys, faults ${o.faults.join(',')}${o.largeValues ? `, ${o.largeValues * 100}% of writes over 1 MiB` : ''}${o.weak ? ' (WEAKENED: serializable reads)' : ''}`);
   const cluster = await ProcCluster.create(o.nodes, chaosServerFlags());
   const t0 = performance.now();
   const now = () => performance.now() - t0;
@@ -63,6 +65,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       rng: clientRng,
       timeoutMs: 5000,
       readConsistency: o.weak ? 'serializable' : 'linearizable',
+      largeValues: o.largeValues,
       now,
     });
     workload.start();

@@ -21,8 +21,17 @@ export interface WorkloadOptions {
   timeoutMs: number;
   /** Read consistency asked for ('serializable' only for the deliberately weakened run). */
   readConsistency: 'linearizable' | 'serializable';
+  /**
+   * Share of writes (0..1) whose value is padded to LARGE_PAD bytes (the state machine applies those
+   * behind the Ready loop). The padding follows a newline and is stripped from what is read, so the
+   * history and the checker see the unique values alone.
+   */
+  largeValues?: number;
   now: () => number;
 }
+
+/** A padded value's size: from 1 MiB on, a batch holding it is applied asynchronously (raft-group.ts). */
+const LARGE_PAD = (1 << 20) + 1024;
 
 export class Workload {
   readonly operations: Operation[] = [];
@@ -84,14 +93,14 @@ export class Workload {
 
   private async put(client: number, key: string, value: string, node: { id: string; url: string }): Promise<void> {
     const op = this.begin(client, node.id, key, 'put', { value });
-    const res = await this.request(`${node.url}/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value });
+    const res = await this.request(`${node.url}/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: this.body(value) });
     if (res === 'refused') this.finish(op, 'fail');
     else if (res !== 'lost' && res.status === 200) this.finish(op, 'ok');
   }
 
   private async cas(client: number, key: string, seen: { value: string; revision: string }, value: string, node: { id: string; url: string }): Promise<void> {
     const op = this.begin(client, node.id, key, 'cas', { expected: seen.value, value });
-    const res = await this.request(`${node.url}/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, headers: { 'if-match': seen.revision } });
+    const res = await this.request(`${node.url}/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: this.body(value), headers: { 'if-match': seen.revision } });
     if (res === 'refused') {
       op.failure = 'refused';
       this.finish(op, 'fail');
@@ -122,11 +131,19 @@ export class Workload {
     return op;
   }
 
+  /** What a write of `value` sends: the value, padded to LARGE_PAD bytes for a share of writes. */
+  private body(value: string): string {
+    const share = this.o.largeValues ?? 0;
+    return share > 0 && this.o.rng.next() < share ? `${value}\n${'.'.repeat(LARGE_PAD - value.length - 1)}` : value;
+  }
+
   /** 'refused': never reached a server. 'lost': no answer (it may or may not have been applied). */
   private async request(url: string, init: RequestInit): Promise<{ status: number; body: string; etag: string | null } | 'refused' | 'lost'> {
     try {
       const res = await fetch(url, { ...init, signal: AbortSignal.timeout(this.o.timeoutMs) });
-      const body = await res.text();
+      const text = await res.text();
+      const nl = text.indexOf('\n');
+      const body = nl === -1 ? text : text.slice(0, nl); // a padded value's padding (largeValues)
       return { status: res.status, body, etag: res.headers.get('etag') };
     } catch (err) {
       const code = (err as { cause?: { code?: string } }).cause?.code;
