@@ -157,3 +157,33 @@ it('close() waits for the applies behind the Ready loop: after a restart everyth
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('on a follower whose large apply is behind, a linearizable read of a write acknowledged by the leader waits for it; then reads there see it', async () => {
+  const dir = tempDir('async-apply-follower');
+  const nodes: NodeCore[] = [];
+  let hold: ReturnType<typeof holdLargeApplies> | undefined;
+  try {
+    for (const c of await clusterConfigs(3, dir, { requestTimeoutMs: 10_000 })) nodes.push(await startNodeCore(c, pino({ level: 'silent' })));
+    await until('every node to know the leader', () => nodes.every((n) => n.group.node.status().leader !== ''));
+    const leader = nodes.find((n) => n.group.node.status().role === 'leader')!;
+    const follower = nodes.find((n) => n !== leader)!;
+    const fsm = (follower.group as unknown as { o: { stateMachine: KvStateMachine } }).o.stateMachine;
+    await leader.kv.put(Buffer.from('x'), Buffer.from('x0'));
+    await until('the follower to apply x0', () => follower.kv.getSerializable(Buffer.from('x')) !== undefined);
+    hold = holdLargeApplies(fsm);
+    const { revision } = await leader.kv.put(Buffer.from('big'), big(5));
+    await leader.kv.put(Buffer.from('x'), Buffer.from('x1'));
+    await until('the follower to hold the large batch', () => hold!.held() === 1);
+    const read = follower.kv.get(Buffer.from('x'));
+    const readBig = follower.kv.get(Buffer.from('big'));
+    assert.ok(await pending(read), 'the read waits for the follower’s state machine');
+    assert.equal(Buffer.from(follower.kv.getSerializable(Buffer.from('x'))!.value).toString(), 'x0', 'a serializable read there is behind');
+    hold.release();
+    assert.equal(Buffer.from((await read)!.value).toString(), 'x1');
+    assert.deepEqual([(await readBig)!.modRevision, (await readBig)!.value.byteLength], [revision, 2 * MiB]);
+  } finally {
+    hold?.release();
+    for (const n of nodes) await n.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
