@@ -187,3 +187,43 @@ it('on a follower whose large apply is behind, a linearizable read of a write ac
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('a snapshot taken while applies run behind the Ready loop is at the state machine’s index, and the log is not compacted past what it holds', async () => {
+  const dir = tempDir('async-apply-snapshot');
+  const [config] = await clusterConfigs(1, dir, { peers: {}, bootstrap: true, requestTimeoutMs: 10_000, snapshotEntries: 6, snapshotKeepEntries: 1 });
+  let node = await startNodeCore(config, pino({ level: 'silent' }));
+  let hold: ReturnType<typeof holdLargeApplies> | undefined;
+  try {
+    await until('the node to lead', () => node.group.node.status().role === 'leader');
+    const sm = (node.group as unknown as { o: { stateMachine: KvStateMachine } }).o.stateMachine;
+    const store = sm.store;
+    hold = holdLargeApplies(sm);
+    const bigPut = node.kv.put(Buffer.from('big'), big(9));
+    await until('the large batch to be held', () => hold!.held() === 1);
+    const smAt = sm.appliedIndex();
+    const puts: Array<Promise<{ revision: number }>> = [];
+    for (let i = 0; i < 20; i++) {
+      puts.push(node.kv.put(Buffer.from(`k${i}`), Buffer.from(`v${i}`)));
+      await new Promise((r) => setTimeout(r, 5)); // batches of their own, mostly
+    }
+    await until('Raft to count them applied', () => node.group.node.status().applied >= smAt + 21);
+    await until('a snapshot to be taken meanwhile', () => node.snapshotter.snapshots > 0);
+    await node.snapshotter.idle();
+    const storage = (node.group as unknown as { o: { storage: { snapshotIndex(): number } } }).o.storage;
+    assert.ok(storage.snapshotIndex() <= sm.appliedIndex(), `snapshot at ${storage.snapshotIndex()}, state machine at ${sm.appliedIndex()}`);
+    assert.ok(node.log.firstIndex() <= store.durableAppliedIndex() + 1, `log from ${node.log.firstIndex()}, state machine durable at ${store.durableAppliedIndex()}`);
+    assert.equal(sm.appliedIndex(), smAt, 'still held');
+    hold.release();
+    await bigPut;
+    const revisions = (await Promise.all(puts)).map((p) => p.revision);
+    await node.close();
+    node = await startNodeCore(config, pino({ level: 'silent' }));
+    await until('the node to lead again', () => node.group.node.status().role === 'leader');
+    for (let i = 0; i < 20; i++) assert.equal((await node.kv.get(Buffer.from(`k${i}`)))?.modRevision, revisions[i]);
+    assert.equal((await node.kv.get(Buffer.from('big')))?.value[0], 9);
+  } finally {
+    hold?.release();
+    await node.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
