@@ -96,7 +96,7 @@ export interface RunningNode {
   readonly textAddress?: string;
   /** The gRPC API's bound host:port, when it is on. */
   readonly grpcAddress?: string;
-  /** Settles only if the node finds it cannot go on (its state belongs to another cluster than its members'). */
+  /** Settles only if the node cannot go on: its state belongs to another cluster than its members', or its Raft group failed. */
   readonly failed: Promise<Error>;
   /** Graceful: stop accepting, finish in-flight requests, flush, close storage. */
   close(): Promise<void>;

@@ -46,7 +46,7 @@ export interface NodeCore {
   /** The Raft log's bounds (for status and tests). */
   log: { firstIndex(): number; lastIndex(): number };
   raftAddress: string;
-  /** Settles only if the node finds it cannot go on (its state belongs to another cluster than its members'). */
+  /** Settles only if the node cannot go on: its state belongs to another cluster than its members', or its Raft group failed. */
   failed: Promise<Error>;
   close(): Promise<void>;
 }
@@ -207,6 +207,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     metrics,
   );
   group.onAdvance = () => snapshotter.maybeSnapshot();
+  void group.failed.then((e) => fail(new Error(`the Raft group stopped: ${e.message}`)));
   running = { group, snapshotter };
   metrics.watchLog(storage, snapshotter);
   metrics.watchCache(() => store.cacheStats());

@@ -47,6 +47,9 @@ export class RaftGroup {
   private wake: (() => void) | undefined;
   private kickScheduled = false;
   private readonly loopDone: Promise<void>;
+  /** Settles with the error once the group has failed (storage or apply) and stopped; never otherwise. */
+  readonly failed: Promise<Error>;
+  private reportFailure: (e: Error) => void = () => {};
   private nextSeq = 1;
   private readonly proposals = new Map<number, Waiter>();
   private nextReadCtx = 1;
@@ -126,7 +129,11 @@ export class RaftGroup {
       this.node.tick();
       this.kick();
     }, o.tickMs);
+    this.failed = new Promise<Error>((resolve) => (this.reportFailure = resolve));
     this.loopDone = this.loop();
+    // A failure is reported through `failed` (the host stops the node); the loop's own rejection is only
+    // for close(), which awaits it, and must not also surface as an unhandled rejection.
+    this.loopDone.catch(() => undefined);
   }
 
   /** Feed a message from a peer. */
@@ -257,6 +264,7 @@ export class RaftGroup {
     if (this.failure) return;
     this.failure = err;
     this.o.logger.fatal({ err }, 'raft group failed; stopping it');
+    this.reportFailure(err);
     this.running = false;
     this.kick();
   }

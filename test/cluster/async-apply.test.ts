@@ -30,9 +30,6 @@ it('a batch applied behind the Ready loop that fails stops the applies chained b
     // The batch with the large value fails once the next batch is chained behind it: not through the
     // store (which would refuse everything after its own failure), as a decoding error or a failed
     // allocation while copying the value would.
-    // A failed group's Ready loop ends with the error, which nothing awaits before close() (in a
-    // concord process it is an unhandled rejection, which ends the process): observed here.
-    void (node.group as unknown as { loopDone: Promise<void> }).loopDone.catch(() => undefined);
     const original = sm.apply.bind(sm) as StateMachine['apply'];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -56,6 +53,9 @@ it('a batch applied behind the Ready loop that fails stops the applies chained b
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(node.kv.getSerializable(Buffer.from('after')), undefined, 'the batch after the failed one was not applied');
     assert.equal(sm.appliedIndex(), before, 'the state machine stays at the failed batch');
+    // The node reports that it cannot go on (a concord process then exits 1 with this message).
+    const failure = await Promise.race([node.failed, new Promise((r) => setTimeout(() => r(undefined), 1000))]);
+    assert.match(String((failure as Error | undefined)?.message), /^the Raft group stopped: injected apply failure$/);
     await node.close();
     assert.ok((await bigPut) instanceof Error);
     assert.ok((await smallPut) instanceof Error);
