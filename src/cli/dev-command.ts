@@ -10,7 +10,7 @@ function int(text: string, flag: string): number {
   return Number(text);
 }
 
-export function devOptions(raw: { nodes: string; baseHttpPort: string; baseRaftPort: string; dataDir: string; host: string; logLevel?: string }): DevOptions {
+export function devOptions(raw: { nodes: string; baseHttpPort: string; baseRaftPort: string; baseGrpcPort: string; dataDir: string; host: string; logLevel?: string }): DevOptions {
   if (raw.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(raw.logLevel)) {
     throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(raw.logLevel)})`);
   }
@@ -18,6 +18,7 @@ export function devOptions(raw: { nodes: string; baseHttpPort: string; baseRaftP
     nodes: int(raw.nodes, '--nodes'),
     baseHttpPort: int(raw.baseHttpPort, '--base-http-port'),
     baseRaftPort: int(raw.baseRaftPort, '--base-raft-port'),
+    baseGrpcPort: int(raw.baseGrpcPort, '--base-grpc-port'),
     dataDir: raw.dataDir,
     host: raw.host,
     logLevel: raw.logLevel,

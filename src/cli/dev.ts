@@ -16,6 +16,8 @@ export interface DevOptions {
   nodes: number;
   baseHttpPort: number;
   baseRaftPort: number;
+  /** n1's gRPC port (nK: base+K-1), so no two nodes reach for the same default one. */
+  baseGrpcPort: number;
   dataDir: string;
   host: string;
   logLevel?: string;
@@ -94,9 +96,12 @@ function portFree(host: string, port: number): Promise<NodeJS.ErrnoException | u
   });
 }
 
+const portRanges = (opts: DevOptions) =>
+  [['http', opts.baseHttpPort], ['raft', opts.baseRaftPort], ['grpc', opts.baseGrpcPort]] as const;
+
 async function checkPorts(opts: DevOptions): Promise<void> {
   for (let k = 1; k <= opts.nodes; k++) {
-    for (const [kind, base] of [['http', opts.baseHttpPort], ['raft', opts.baseRaftPort]] as const) {
+    for (const [kind, base] of portRanges(opts)) {
       const port = base + k - 1;
       const e = await portFree(opts.host, port);
       if (e?.code === 'EADDRINUSE') {
@@ -109,11 +114,15 @@ async function checkPorts(opts: DevOptions): Promise<void> {
 
 export function validateDevOptions(opts: DevOptions): void {
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 99) throw new UsageError(`--nodes: expected 1..99 (got ${opts.nodes})`);
-  for (const [flag, base] of [['--base-http-port', opts.baseHttpPort], ['--base-raft-port', opts.baseRaftPort]] as const) {
-    if (!Number.isInteger(base) || base < 1 || base + opts.nodes - 1 > 65535) throw new UsageError(`${flag}: ${base}..${base + opts.nodes - 1} is not a port range`);
+  const ranges = portRanges(opts);
+  for (const [kind, base] of ranges) {
+    if (!Number.isInteger(base) || base < 1 || base + opts.nodes - 1 > 65535) throw new UsageError(`--base-${kind}-port: ${base}..${base + opts.nodes - 1} is not a port range`);
   }
-  const [a, b] = [opts.baseHttpPort, opts.baseRaftPort];
-  if (a < b + opts.nodes && b < a + opts.nodes) throw new UsageError('--base-http-port and --base-raft-port ranges overlap');
+  for (const [i, [kindA, a]] of ranges.entries()) {
+    for (const [kindB, b] of ranges.slice(i + 1)) {
+      if (a < b + opts.nodes && b < a + opts.nodes) throw new UsageError(`--base-${kindA}-port and --base-${kindB}-port ranges overlap`);
+    }
+  }
 }
 
 function spawnNode(id: string, args: string[], url: string, deps: DevDeps): DevNode {
@@ -171,7 +180,7 @@ export async function startDev(opts: DevOptions, deps: DevDeps = defaultDevDeps(
   const peers = ids.map((id, i) => `${id}=${opts.host}:${opts.baseRaftPort + i}`).join(',');
   const nodes = ids.map((id, i) => {
     const http = `${opts.host}:${opts.baseHttpPort + i}`;
-    const args = ['server', '--node-id', id, '--http-addr', http, '--raft-addr', `${opts.host}:${opts.baseRaftPort + i}`,
+    const args = ['server', '--node-id', id, '--http-addr', http, '--raft-addr', `${opts.host}:${opts.baseRaftPort + i}`, '--grpc-addr', `${opts.host}:${opts.baseGrpcPort + i}`,
       '--data-dir', path.join(opts.dataDir, id), '--peers', peers, ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
     return spawnNode(id, args, `http://${http}`, deps);
   });
@@ -185,7 +194,7 @@ export async function startDev(opts: DevOptions, deps: DevDeps = defaultDevDeps(
   try {
     for (const n of nodes) {
       await waitHealthy(n, deps.healthTimeoutMs);
-      deps.out(`${n.id} ${n.url}`);
+      deps.out(`${n.id} ${n.url} grpc ${n.args[n.args.indexOf('--grpc-addr') + 1]}`);
     }
   } catch (e) {
     await stop();

@@ -37,7 +37,7 @@ function listen(port: number): Promise<net.Server | undefined> {
 }
 
 async function setup(nodes: number, mode?: string): Promise<{ opts: DevOptions; deps: DevDeps; out: string[]; err: string[] }> {
-  const base = await freeRange(2 * nodes); // http ports, then raft ports
+  const base = await freeRange(3 * nodes); // http ports, then raft ports, then gRPC ports
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-dev-'));
   dirs.push(dataDir);
   if (mode) process.env.FAKE_NODE_MODE = mode;
@@ -45,7 +45,7 @@ async function setup(nodes: number, mode?: string): Promise<{ opts: DevOptions; 
   const out: string[] = [];
   const err: string[] = [];
   const deps: DevDeps = { command: [process.execPath, FAKE], out: (l) => out.push(l), err: (l) => err.push(l), healthTimeoutMs: 10_000, stopTimeoutMs: 300 };
-  return { opts: { nodes, baseHttpPort: base, baseRaftPort: base + nodes, dataDir, host: '127.0.0.1' }, deps, out, err };
+  return { opts: { nodes, baseHttpPort: base, baseRaftPort: base + nodes, baseGrpcPort: base + 2 * nodes, dataDir, host: '127.0.0.1' }, deps, out, err };
 }
 
 describe('concord dev', () => {
@@ -53,13 +53,14 @@ describe('concord dev', () => {
     const { opts, deps, out, err } = await setup(3);
     const c = await start(opts, deps);
     const h = opts.baseHttpPort;
-    assert.deepEqual(out.slice(0, 3), [`n1 http://127.0.0.1:${h}`, `n2 http://127.0.0.1:${h + 1}`, `n3 http://127.0.0.1:${h + 2}`]);
+    const g = opts.baseGrpcPort;
+    assert.deepEqual(out.slice(0, 3), [`n1 http://127.0.0.1:${h} grpc 127.0.0.1:${g}`, `n2 http://127.0.0.1:${h + 1} grpc 127.0.0.1:${g + 1}`, `n3 http://127.0.0.1:${h + 2} grpc 127.0.0.1:${g + 2}`]);
     assert.equal(out.length, 4);
     assert.match(out[3], /Ctrl-C/);
     const r = opts.baseRaftPort;
     const peers = `n1=127.0.0.1:${r},n2=127.0.0.1:${r + 1},n3=127.0.0.1:${r + 2}`;
     for (const [i, n] of c.nodes.entries()) {
-      assert.deepEqual(n.args, ['server', '--node-id', n.id, '--http-addr', `127.0.0.1:${h + i}`, '--raft-addr', `127.0.0.1:${r + i}`, '--data-dir', path.join(opts.dataDir, n.id), '--peers', peers]);
+      assert.deepEqual(n.args, ['server', '--node-id', n.id, '--http-addr', `127.0.0.1:${h + i}`, '--raft-addr', `127.0.0.1:${r + i}`, '--grpc-addr', `127.0.0.1:${g + i}`, '--data-dir', path.join(opts.dataDir, n.id), '--peers', peers]);
     }
     await new Promise((res) => setTimeout(res, 200)); // log lines travel through pipes
     assert.ok(err.some((l) => l.startsWith('n2 | INFO  node started ') && l.includes(`peers=${peers}`)), err.join('\n'));
@@ -103,6 +104,7 @@ describe('concord dev', () => {
     await assert.rejects(startDev({ ...opts, nodes: 0 }, deps), /--nodes: expected 1\.\.99/);
     await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7002 }, deps), /ranges overlap/);
     await assert.rejects(startDev({ ...opts, baseHttpPort: 65535, nodes: 2 }, deps), /--base-http-port: 65535\.\.65536 is not a port range/);
+    await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7004, baseGrpcPort: 7006 }, deps), /--base-raft-port and --base-grpc-port ranges overlap/);
   });
 });
 
