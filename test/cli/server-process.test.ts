@@ -59,13 +59,13 @@ describe('concord server', () => {
 describe('concord dev', () => {
   it('prints one line per node once it is healthy, stops on SIGINT, and resumes over the same data', async () => {
     const cwd = tempDir();
-    const base = await freeRange(6);
-    const args = ['dev', '--nodes', '3', '--base-http-port', String(base), '--base-raft-port', String(base + 3)];
+    const base = await freeRange(9);
+    const args = ['dev', '--nodes', '3', '--base-http-port', String(base), '--base-raft-port', String(base + 3), '--base-grpc-port', String(base + 6)];
     const urls = [0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`);
 
     const first = start(args, cwd);
     await until('the node lines', async () => first.stdout.length >= 4, 30_000);
-    assert.deepEqual(first.stdout.slice(0, 3), urls.map((u, i) => `n${i + 1} ${u}`));
+    assert.deepEqual(first.stdout.slice(0, 3), urls.map((u, i) => `n${i + 1} ${u} grpc 127.0.0.1:${base + 6 + i}`));
     assert.match(first.stdout[3], /Ctrl-C/);
     await until('a write through n2', async () => (await runCli(['put', 'kept', 'yes', '--server', urls[1]])).code === 0);
     first.proc.kill('SIGINT');
