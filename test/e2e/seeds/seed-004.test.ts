@@ -1,6 +1,6 @@
-// Seed 004's usage with what Concord serves today, in a fresh directory: its node is `concord` with no
-// command (its gRPC port 50051 comes with the gRPC API; until then clients use HTTP), its GUI client is
-// `concord gui`, which says where the dashboard will be; Get, Set, Delete and List; then the life cycle
+// Seed 004's usage, in a fresh directory: its node is `concord` with no command, serving its clients on
+// gRPC's 127.0.0.1:50051 as the seed's node does; its GUI client is `concord gui`, which says where the
+// dashboard will be; Get, Set, Delete and List; then the life cycle
 // and the seed's wishes that exist: a node restarted with the same command keeps its data, and membership
 // changes without downtime — a member added and removed while a client writes, no write failing.
 import { after, before, describe, it } from 'node:test';
@@ -10,6 +10,8 @@ import path from 'node:path';
 import { ProcCluster, type ProcNode } from '../processes.ts';
 import { freePort, until } from '../../cluster/helpers.ts';
 import { runCli } from '../../cli/helpers.ts';
+import { GrpcTestClient } from '../../api/grpc-client.ts';
+import { KV } from '../../../src/api/grpc/gen/concord_pb.ts';
 
 const c = new ProcCluster();
 const cwd = path.join(c.dir, 'seed-004');
@@ -85,5 +87,17 @@ describe('seed 004: a node, its operations, and membership changes without downt
     }
     assert.deepEqual(failures, []);
     assert.ok(writes > 0);
+  });
+
+  it('the node serves gRPC clients on 127.0.0.1:50051, the seed’s client port, with no flag for it', async () => {
+    const client = new GrpcTestClient('127.0.0.1:50051');
+    try {
+      assert.equal(await client.health(''), 'SERVING');
+      await client.call(KV, 'put', { key: Buffer.from('via-grpc'), value: Buffer.from('set') });
+      assert.deepEqual(await getText('via-grpc'), { status: 200, text: 'set' }, 'the same store over HTTP');
+      assert.equal(Buffer.from((await client.call(KV, 'get', { key: Buffer.from('via-grpc') })).kv!.value).toString(), 'set');
+    } finally {
+      client.client.close();
+    }
   });
 });
