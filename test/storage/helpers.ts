@@ -24,3 +24,18 @@ export function entries(from: number, to: number, term: number): Entry[] {
   for (let i = from; i <= to; i++) out.push(entry(i, term));
   return out;
 }
+
+/** Counts event-loop turns (one setImmediate each) from now until the returned stop(), which gives the count. */
+export function countTurns(): () => number {
+  let turns = 0;
+  let ticking = true;
+  const tick = () => {
+    turns++;
+    if (ticking) setImmediate(tick);
+  };
+  setImmediate(tick);
+  return () => {
+    ticking = false;
+    return turns;
+  };
+}

@@ -7,7 +7,7 @@ import { open } from 'lmdb';
 import { KvStore, LARGE_VALUE_BYTES, type KvTx } from '../../src/storage/kv-store.ts';
 import { crc32 } from '../../src/storage/checksum.ts';
 import { DIRECT_KEY_MAX } from '../../src/storage/kv-record.ts';
-import { bytes, tempDir } from './helpers.ts';
+import { bytes, countTurns, tempDir } from './helpers.ts';
 
 const all = (kv: KvStore) =>
   kv.range({}).items.map((r) => [Buffer.from(r.key).toString('hex'), Buffer.from(r.value).toString('hex'), r.createRevision, r.modRevision, r.version, r.expiresAt]);
@@ -178,16 +178,10 @@ test('an export lets the event loop run as it goes (a large snapshot must not st
   const kv = new KvStore({ env: path.join(tempDir(t), 'kv'), group: 'g' });
   t.after(() => kv.close());
   kv.applyAllSync(Array.from({ length: 5000 }, (_, i) => ({ index: i + 1, fn: (tx: KvTx) => tx.put(bytes(`k${i}`), new Uint8Array(100)) })));
-  let turns = 0;
-  let ticking = true;
-  const tick = () => {
-    turns++;
-    if (ticking) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const stopCounting = countTurns();
   let chunks = 0;
   for await (const _chunk of kv.exportSnapshot(1 << 20)) chunks++;
-  ticking = false;
+  const turns = stopCounting();
   assert.ok(chunks <= 3, `${chunks} chunks`);
   assert.ok(turns >= 8, `the event loop turned ${turns} times while 5,000 records were exported (not only between chunks)`);
 });
@@ -214,15 +208,9 @@ test('an image holding large values is built off the event loop, equals the fram
   const big = Buffer.alloc(LARGE_VALUE_BYTES * 5 + 3);
   for (let i = 0; i < big.length; i += 4093) big[i] = i & 0xff;
   await src.applyAllAsync([{ index: 51, fn: (tx: KvTx) => tx.put(bytes('key-0025-big'), big) }]);
-  let turns = 0;
-  let ticking = true;
-  const tick = () => {
-    turns++;
-    if (ticking) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const stopCounting = countTurns();
   const image = await src.exportSnapshotBytes(); // read in the worker thread, joined a slice per turn
-  ticking = false;
+  const turns = stopCounting();
   assert.ok(turns >= 3, `the event loop turned ${turns} times during the export`);
   const frames: Uint8Array[] = [];
   for await (const f of src.exportSnapshot()) frames.push(f); // read and encoded here, in one step per frame

@@ -6,7 +6,7 @@ import vm from 'node:vm';
 import { KvStore, LARGE_VALUE_BYTES, type KvRecord, type KvTx } from '../../src/storage/kv-store.ts';
 import { openKvEnv } from '../../src/storage/lmdb-env.ts';
 import { DIRECT_KEY_MAX, MAX_KEY_BYTES } from '../../src/storage/kv-record.ts';
-import { bytes, tempDir, text } from './helpers.ts';
+import { bytes, countTurns, tempDir, text } from './helpers.ts';
 
 function openKv(dir: string, group = 'g1') {
   return new KvStore({ env: path.join(dir, 'kv'), group });
@@ -364,20 +364,14 @@ test('applyAllAsync applies a batch with large values as applyAllSync would, let
   const big = Buffer.alloc(LARGE_VALUE_BYTES * 9 + 7);
   for (let i = 0; i < big.length; i += 4099) big[i] = i & 0xff;
   kv.applyAllSync([{ index: 1, fn: (tx: KvTx) => tx.put(bytes('big'), big.subarray(1)) }]);
-  let turns = 0;
-  let ticking = true;
-  const tick = () => {
-    turns++;
-    if (ticking) setImmediate(tick);
-  };
-  setImmediate(tick);
+  const stopCounting = countTurns();
   const results = await kv.applyAllAsync<unknown>([
     { index: 2, fn: (tx: KvTx) => tx.put(bytes('small'), bytes('s')).version },
     // Replacing a large value reads its revisions, not its bytes; a write reads the batch's earlier writes.
     { index: 3, fn: (tx: KvTx) => [tx.get(bytes('big'))!.version, tx.put(bytes('big'), big).version, tx.get(bytes('small'))!.modRevision] },
     { index: 2, fn: () => 'skipped' },
   ]);
-  ticking = false;
+  const turns = stopCounting();
   assert.deepStrictEqual(results, [1, [1, 2, 2], undefined]);
   assert.ok(turns >= 3, `the event loop turned ${turns} times during the apply`);
   assert.equal(kv.appliedIndex(), 3);
