@@ -99,6 +99,13 @@ export class ProcCluster {
     });
   }
 
+  /** kill -9 every one of `nodes`, then start each again with its own command; resolves once all answer /health. */
+  async restart(nodes: ProcNode[], timeoutMs = 30_000): Promise<void> {
+    await Promise.all(nodes.map((n) => this.kill9(n)));
+    for (const n of nodes) this.start(n);
+    await Promise.all(nodes.map((n) => this.waitHealthy(n, timeoutMs)));
+  }
+
   /** SIGSTOP: the process keeps its sockets but answers nothing (a long GC pause, a frozen VM). */
   pause(node: ProcNode): void {
     node.proc?.kill('SIGSTOP');

@@ -84,9 +84,7 @@ describe('seed 000: gossip quick start and life cycle', () => {
   });
 
   it('restart every node with the same commands: a leader again, and every answer as before', async () => {
-    await Promise.all(n.map((x) => c.kill9(x)));
-    for (const x of n) c.start(x);
-    await Promise.all(n.map((x) => c.waitHealthy(x, 30_000)));
+    await c.restart(n);
     await c.leader(20_000);
     for (const x of n) {
       assert.match((await query(x, 'node2')).text, /hello node2/, `${x.id} returns node2`);

@@ -81,9 +81,7 @@ describe('seed 002: three nodes from kava.conf, kava2.conf, kava3.conf', () => {
   });
 
   it('restart every node with the same commands: the data is all there', async () => {
-    await Promise.all(n.map((x) => c.kill9(x)));
-    for (const x of n) c.start(x);
-    await Promise.all(n.map((x) => c.waitHealthy(x, 30_000)));
+    await c.restart(n);
     for (const x of n) assert.deepEqual(await read(x, 'nickname'), { status: 200, text: 'codejitsu' }, x.id);
     for (const p of textPorts) assert.equal(await nc(p, 'READ nickname'), 'codejitsu\n');
     assert.equal((await put(n[2], 'after-restart', 'ok')).status, 200);

@@ -92,9 +92,7 @@ describe('seed 003: multi-node cluster started and grown as its README shows', (
   });
 
   it('restart every node with the same commands: one leader again, and the data is there', async () => {
-    await Promise.all(nodes.map((n) => c.kill9(n)));
-    for (const n of nodes) c.start(n);
-    await Promise.all(nodes.map((n) => c.waitHealthy(n, 30_000)));
+    await c.restart(nodes);
     await c.leader(20_000);
     for (const n of nodes) {
       const r = await fetch(`${n.url}/api/v1/kv/mykey`);

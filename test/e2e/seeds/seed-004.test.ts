@@ -53,9 +53,7 @@ describe('seed 004: a node, its operations, and membership changes without downt
   });
 
   it('kill -9 and the same command again: the data is there', async () => {
-    await c.kill9(node);
-    c.start(node);
-    await c.waitHealthy(node, 30_000);
+    await c.restart([node]);
     assert.deepEqual(await getText('beta'), { status: 200, text: '2' });
   });
 
