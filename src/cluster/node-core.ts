@@ -24,7 +24,7 @@ import { bulky, type PeerEnvelope } from './peer-envelope.ts';
 import { installPeerSnapshot, repairFromStateMachine } from './snapshot-repair.ts';
 import { MembershipController } from './membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
-import { advertisedAddress, formatHostPort } from '../transport/address.ts';
+import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
 
 /** The one Raft group every node hosts today (shards will add more). */
 export const GROUP = 'g0';
@@ -260,7 +260,7 @@ async function startTransport(config: NodeConfig, identity: ClusterIdentity, log
       identity,
     });
   const before = readNodeRecord(config.dataDir)?.raftAddr;
-  const port = config.raftAddr.port === 0 && before ? Number(before.slice(before.lastIndexOf(':') + 1)) : config.raftAddr.port;
+  const port = config.raftAddr.port === 0 && before ? parseHostPort(before).port : config.raftAddr.port;
   const transport = make(port);
   try {
     await transport.start();
