@@ -64,7 +64,7 @@ export function parseKavaConfig(text: string, fileName: string, own: ReadonlySet
     node_id: id(me),
     text_addr: `${host}:${textPort}`,
     http_addr: `${host}:${textPort + KAVA_HTTP_OFFSET}`,
-    raft_addr: `${host}:${port(String(textPort), `${fileName}: port`, KAVA_RAFT_OFFSET)}`,
+    raft_addr: `${host}:${port(top.get('port'), `${fileName}: port`, KAVA_RAFT_OFFSET)}`,
   };
   const logEnabled = top.get('log_enabled');
   if (logEnabled !== undefined) {
