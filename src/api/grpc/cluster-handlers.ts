@@ -4,17 +4,13 @@
 import { create } from '@bufbuild/protobuf';
 import { ConcordError } from '../../kv/errors.ts';
 import type { ClusterService, ClusterStatus as KvClusterStatus } from '../../kv/types.ts';
-import { addNode } from '../http/routes-cluster.ts';
-import { nodeIdSchema, raftAddressSchema } from '../http/schemas.ts';
+import { addNode, isNodeId, isRaftAddress, NODE_ID_PATTERN } from '../shared/membership.ts';
 import { ClusterStatusSchema, type Cluster, type ClusterStatus, type Lease } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
 import { unimplemented, type Calls } from './status.ts';
 
-const NODE_ID = new RegExp(nodeIdSchema.pattern);
-const RAFT_ADDRESS = new RegExp(raftAddressSchema.pattern);
-
 function nodeId(id: string): string {
-  if (!NODE_ID.test(id)) throw new ConcordError('bad-request', `id: a node id must match ${nodeIdSchema.pattern}`);
+  if (!isNodeId(id)) throw new ConcordError('bad-request', `id: a node id must match ${NODE_ID_PATTERN}`);
   return id;
 }
 
@@ -45,7 +41,7 @@ export function clusterHandlers(cluster: ClusterService, calls: Calls): GrpcHand
   return {
     status: unary(async () => clusterStatus(await cluster.status())),
     addNode: unary(async (req) => {
-      if (req.address.length > raftAddressSchema.maxLength || !RAFT_ADDRESS.test(req.address)) {
+      if (!isRaftAddress(req.address)) {
         throw new ConcordError('bad-request', 'address: expected the new member\'s Raft address as host:port');
       }
       return clusterStatus(await addNode(cluster, nodeId(req.id), req.address, req.learner));

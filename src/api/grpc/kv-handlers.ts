@@ -1,12 +1,12 @@
-// KV service handlers: request messages become KvService calls with HTTP v1's checks (the same helpers
-// and limits), and results become response messages. Txn and Watch answer UNIMPLEMENTED at once.
+// KV service handlers: request messages become KvService calls with HTTP v1's checks (the shared helpers
+// and limits of ../shared), and results become response messages. Txn and Watch answer UNIMPLEMENTED at once.
 
 import { create } from '@bufbuild/protobuf';
 import { ConcordError } from '../../kv/errors.ts';
 import type { BatchOp, Consistency as KvConsistency, KvRecord, KvService, PutOptions } from '../../kv/types.ts';
-import { deleteOr404, keyNotFound } from '../http/kv-calls.ts';
-import { DEFAULT_LIST_LIMIT, MAX_BATCH_OPS, MAX_LIST_LIMIT, type HttpLimits } from '../http/limits.ts';
-import { checkKey, checkValue } from '../http/request-input.ts';
+import { checkBatchValues, checkKey, checkValue, listBound } from '../shared/input-checks.ts';
+import { deleteOrNotFound, keyNotFound } from '../shared/kv-calls.ts';
+import { DEFAULT_LIST_LIMIT, MAX_BATCH_OPS, MAX_LIST_LIMIT, type ApiLimits } from '../shared/limits.ts';
 import {
   BatchResponseSchema,
   Consistency,
@@ -57,14 +57,7 @@ export function keyValue(r: KvRecord): KeyValue {
   });
 }
 
-/** An empty bound is no bound; a bound longer than any key is reported like a long key (as HTTP does). */
-function bound(bytes: Uint8Array, name: string, limits: HttpLimits): Uint8Array | undefined {
-  if (bytes.byteLength === 0) return undefined;
-  if (bytes.byteLength > limits.maxKeyBytes) throw new ConcordError('too-large', `${name} is ${bytes.byteLength} bytes; the key limit is ${limits.maxKeyBytes}`);
-  return bytes;
-}
-
-export function kvHandlers(kv: KvService, limits: HttpLimits, calls: Calls): GrpcHandlers<MethodsOf<typeof KV>> {
+export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls): GrpcHandlers<MethodsOf<typeof KV>> {
   const { unary } = calls;
   return {
     get: unary(async (req) => {
@@ -99,16 +92,16 @@ export function kvHandlers(kv: KvService, limits: HttpLimits, calls: Calls): Grp
 
     delete: unary(async (req) => {
       const key = checkKey(req.key, limits);
-      const r = await deleteOr404(kv, key, ifMatch(req.ifMatch));
+      const r = await deleteOrNotFound(kv, key, ifMatch(req.ifMatch));
       return create(DeleteResponseSchema, { deleted: BigInt(r.deleted), revision: BigInt(r.revision) });
     }),
 
     list: unary(async (req) => {
       if (req.limit > MAX_LIST_LIMIT) throw bad(`limit: expected 1 to ${MAX_LIST_LIMIT} (0 = ${DEFAULT_LIST_LIMIT})`);
       const c = consistency(req.consistency);
-      const prefix = bound(req.prefix, 'prefix', limits);
-      const start = bound(req.start, 'start', limits);
-      const end = bound(req.end, 'end', limits);
+      const prefix = listBound(req.prefix, 'prefix', limits);
+      const start = listBound(req.start, 'start', limits);
+      const end = listBound(req.end, 'end', limits);
       const { items, more } = await kv.list({
         limit: req.limit === 0 ? DEFAULT_LIST_LIMIT : req.limit,
         keysOnly: req.keysOnly,
@@ -122,18 +115,15 @@ export function kvHandlers(kv: KvService, limits: HttpLimits, calls: Calls): Grp
 
     batch: unary(async (req) => {
       if (req.ops.length === 0 || req.ops.length > MAX_BATCH_OPS) throw bad(`ops: expected 1 to ${MAX_BATCH_OPS} operations`);
-      let valueBytes = 0;
       const ops = req.ops.map((o, i): BatchOp => {
         if (o.op.case === 'put') {
           const value = checkValue(o.op.value.value, limits, `ops[${i}].value`);
-          valueBytes += value.byteLength;
           return { op: 'put', key: checkKey(o.op.value.key, limits, `ops[${i}].key`), value };
         }
         if (o.op.case === 'delete') return { op: 'delete', key: checkKey(o.op.value.key, limits, `ops[${i}].key`) };
         throw bad(`ops[${i}]: neither put nor delete`);
       });
-      // A batch is one log entry, so its values together get the budget of one value.
-      if (valueBytes > limits.maxValueBytes) throw new ConcordError('too-large', `the batch carries ${valueBytes} value bytes; the limit is ${limits.maxValueBytes}`);
+      checkBatchValues(ops, limits);
       const { revision } = await kv.batch(ops);
       return create(BatchResponseSchema, { revision: BigInt(revision) });
     }),

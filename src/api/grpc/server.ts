@@ -9,7 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ClusterService, KvService } from '../../kv/types.ts';
 import { RANGE_PAGE_BYTES } from '../../storage/kv-store.ts';
-import type { HttpLimits } from '../http/limits.ts';
+import type { ApiLimits } from '../shared/limits.ts';
 import { clusterHandlers, leaseHandlers } from './cluster-handlers.ts';
 import { Cluster, KV, Lease } from './gen/concord_pb.ts';
 import { kvHandlers } from './kv-handlers.ts';
@@ -33,7 +33,7 @@ export interface GrpcMessageLimits {
  * A request carries at most one value's worth of bytes (a put, or a batch's values together) plus keys;
  * an answer at most a listing page (RANGE_PAGE_BYTES of keys and values, or one larger record) or one record.
  */
-export function messageLimits(l: HttpLimits): GrpcMessageLimits {
+export function messageLimits(l: ApiLimits): GrpcMessageLimits {
   return {
     maxReceiveMessageLength: l.maxValueBytes + 8 * l.maxKeyBytes + MESSAGE_OVERHEAD_BYTES,
     maxSendMessageLength: Math.max(RANGE_PAGE_BYTES, l.maxValueBytes + l.maxKeyBytes) + MESSAGE_OVERHEAD_BYTES,
@@ -43,7 +43,7 @@ export function messageLimits(l: HttpLimits): GrpcMessageLimits {
 export interface GrpcServerDeps {
   kv: KvService;
   cluster: ClusterService;
-  limits: HttpLimits;
+  limits: ApiLimits;
   logger: Logger;
   host: string;
   port: number;

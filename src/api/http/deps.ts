@@ -2,13 +2,14 @@
 
 import type { Logger } from 'pino';
 import type { BackupSource, ClusterService, KvService } from '../../kv/types.ts';
-import type { HttpLimits, HttpTimeouts } from './limits.ts';
 import type { FaultRules } from '../../transport/faults.ts';
+import type { ApiLimits } from '../shared/limits.ts';
+import type { HttpTimeouts } from './limits.ts';
 
 export interface HttpApiDeps {
   kv: KvService;
   cluster: ClusterService;
-  limits: HttpLimits;
+  limits: ApiLimits;
   /** A pino logger, or false (or absent) for none. */
   logger?: Logger | false;
   /** Prometheus text exposition of the node's metrics; /metrics answers 404 without it. */

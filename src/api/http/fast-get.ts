@@ -10,9 +10,10 @@
 
 import type { KvRecord, KvService } from '../../kv/types.ts';
 import { ConcordError } from '../../kv/errors.ts';
-import type { HttpLimits } from './limits.ts';
+import { keyNotFound } from '../shared/kv-calls.ts';
+import type { ApiLimits } from '../shared/limits.ts';
+import { recordHeaderList } from './record-headers.ts';
 import { keyFromPath } from './request-input.ts';
-import { keyNotFound, recordHeaderList } from './kv-calls.ts';
 import { sendFastError, type FastReply } from './fast-reply.ts';
 
 const PREFIX = '/v1/kv/';
@@ -22,7 +23,7 @@ const INTERNAL = new ConcordError('internal', 'internal error');
 
 export interface FastRouteOptions {
   kv: KvService;
-  limits: HttpLimits;
+  limits: ApiLimits;
   closing: () => boolean;
   /** Where a failure the service did not describe is reported. */
   logError: (err: unknown, msg: string) => void;

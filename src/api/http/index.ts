@@ -19,7 +19,7 @@ import { fastGet } from './fast-get.ts';
 import { fastPut } from './fast-put.ts';
 
 export type { HttpApiDeps } from './deps.ts';
-export { DEFAULT_TIMEOUTS, type HttpLimits, type HttpTimeouts } from './limits.ts';
+export { DEFAULT_TIMEOUTS, type HttpTimeouts } from './limits.ts';
 
 export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   const state = { closing: false };

@@ -1,10 +1,7 @@
 // Sizes and timeouts of the HTTP front end, derived from the store's key and value limits so that
 // every legal request fits and anything bigger or slower is cut off before it costs the node much.
 
-export interface HttpLimits {
-  maxKeyBytes: number;
-  maxValueBytes: number;
-}
+import type { ApiLimits } from '../shared/limits.ts';
 
 export interface HttpTimeouts {
   /** Whole request (headers and body) must arrive within this; protects against trickled bodies. */
@@ -28,12 +25,6 @@ export const DEFAULT_TIMEOUTS: HttpTimeouts = {
   checkIntervalMs: 1_000,
 };
 
-/** Most operations in one POST /v1/batch. */
-export const MAX_BATCH_OPS = 10_000;
-/** Most items in one listing page, and the default page. */
-export const MAX_LIST_LIMIT = 10_000;
-export const DEFAULT_LIST_LIMIT = 1_000;
-
 const HEADER_ROOM = 16 * 1024; // Node's default header budget, kept for the headers themselves
 const JSON_SLACK = 1024 * 1024; // room for JSON punctuation and many small keys in one batch
 
@@ -48,7 +39,7 @@ export interface DerivedLimits {
   maxParamLength: number;
 }
 
-export function deriveLimits(l: HttpLimits): DerivedLimits {
+export function deriveLimits(l: ApiLimits): DerivedLimits {
   const maxHeaderSize = HEADER_ROOM + 3 * l.maxKeyBytes;
   return {
     rawBodyLimit: l.maxValueBytes,

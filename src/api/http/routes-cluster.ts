@@ -3,24 +3,16 @@
 
 import type { FastifyInstance } from 'fastify';
 import { ConcordError } from '../../kv/errors.ts';
-import type { ClusterService, ClusterStatus } from '../../kv/types.ts';
+import { addNode, isNodeId, NODE_ID_PATTERN } from '../shared/membership.ts';
 import { percentDecode, utf8Text } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
 import { clusterStatusSchema, errorResponses, nodeIdSchema, raftAddressSchema } from './schemas.ts';
 
-const NODE_ID = new RegExp(nodeIdSchema.pattern);
-
 /** A node id from a path segment; the router has left it percent-encoded (see server-options.ts). */
 export function nodeIdFromPath(raw: string): string {
   const id = utf8Text(percentDecode(raw, 'node id'), 'node id');
-  if (!NODE_ID.test(id)) throw new ConcordError('bad-request', `node id must match ${nodeIdSchema.pattern}`);
+  if (!isNodeId(id)) throw new ConcordError('bad-request', `node id must match ${NODE_ID_PATTERN}`);
   return id;
-}
-
-export function addNode(cluster: ClusterService, id: string, address: string, learner?: boolean): Promise<ClusterStatus> {
-  const port = Number(address.slice(address.lastIndexOf(':') + 1));
-  if (port < 1 || port > 65535) throw new ConcordError('bad-request', `address ${address} has no valid port`);
-  return cluster.addNode(id, address, learner ? { learner: true } : undefined);
 }
 
 export const clusterResponses = { 200: clusterStatusSchema, ...errorResponses } as const;

@@ -11,11 +11,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConcordError } from '../../kv/errors.ts';
 import type { KvService } from '../../kv/types.ts';
+import { checkKey, checkValue } from '../shared/input-checks.ts';
+import { deleteOrNotFound } from '../shared/kv-calls.ts';
+import type { ApiLimits } from '../shared/limits.ts';
 import { percentDecode, textBytes, utf8Text } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
-import { deleteOr404 } from './kv-calls.ts';
-import type { HttpLimits } from './limits.ts';
-import { checkKey, checkValue, keyFromPath, keyFromQuery, queryBytes, type ReadQuery } from './request-input.ts';
+import { keyFromPath, keyFromQuery, queryBytes, type ReadQuery } from './request-input.ts';
 import { deleteResultSchema, errorResponses, keyValueBodySchema, readQuerySchema, revisionSchema } from './schemas.ts';
 import { getMarked } from './stale-reads.ts';
 
@@ -33,7 +34,7 @@ const writeResponses = { 200: revisionSchema, ...errorResponses };
 const deleteResponses = { 200: deleteResultSchema, ...errorResponses };
 
 /** Key and value from a JSON body, as text. */
-function jsonEntry(body: { key: string; value: string }, limits: HttpLimits): { key: Buffer; value: Buffer } {
+function jsonEntry(body: { key: string; value: string }, limits: ApiLimits): { key: Buffer; value: Buffer } {
   const key = textBytes(body.key, 'key');
   checkKey(key, limits);
   const value = textBytes(body.value, 'value');
@@ -88,7 +89,7 @@ export async function seed000And001Routes(app: FastifyInstance, deps: HttpApiDep
       },
     },
     // The body is optional here, which a body schema cannot say: it is checked by hand.
-    (request) => deleteOr404(kv, deleteKey(queryBytes(request, 'key'), request.body, limits)),
+    (request) => deleteOrNotFound(kv, deleteKey(queryBytes(request, 'key'), request.body, limits)),
   );
 
   // ---- seed 001 ----
@@ -144,7 +145,7 @@ export async function seed000And001Routes(app: FastifyInstance, deps: HttpApiDep
 }
 
 /** DELETE /delete's key: from ?key= (seed 001) or a JSON body {"key"} (seed 000); both must agree. */
-function deleteKey(fromQuery: Buffer | undefined, body: unknown, limits: HttpLimits): Buffer {
+function deleteKey(fromQuery: Buffer | undefined, body: unknown, limits: ApiLimits): Buffer {
   let fromBody: Buffer | undefined;
   if (body !== undefined && body !== null) {
     const key = (body as { key?: unknown }).key;

@@ -6,13 +6,15 @@
 
 import type { FastifyInstance } from 'fastify';
 import { ConcordError } from '../../kv/errors.ts';
+import { checkValue } from '../shared/input-checks.ts';
+import { deleteOrNotFound } from '../shared/kv-calls.ts';
+import type { ApiLimits } from '../shared/limits.ts';
+import { addNode } from '../shared/membership.ts';
 import { base64Bytes, textBytes, toBase64, utf8Text } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
-import { deleteOr404 } from './kv-calls.ts';
 import { listItems } from './kv-json.ts';
-import type { HttpLimits } from './limits.ts';
-import { checkValue, keyFromPath, listOptions, type ListQuery, type ReadQuery } from './request-input.ts';
-import { addNode, clusterResponses, nodeIdFromPath, nodeIdParamsSchema } from './routes-cluster.ts';
+import { keyFromPath, listOptions, type ListQuery, type ReadQuery } from './request-input.ts';
+import { clusterResponses, nodeIdFromPath, nodeIdParamsSchema } from './routes-cluster.ts';
 import { healthHandler, healthRouteSchema, metricsHandler, metricsRouteSchema } from './routes-ops.ts';
 import { deleteResultSchema, errorResponses, listQuerySchema, listResultSchema, nodeIdSchema, raftAddressSchema, readQuerySchema, revisionSchema } from './schemas.ts';
 import { getMarked, listMarked } from './stale-reads.ts';
@@ -27,7 +29,7 @@ const entrySchema = {
 } as const;
 
 /** Seed 003 keys are text: the path segment must decode to UTF-8. */
-function textKey(raw: string, limits: HttpLimits): Buffer {
+function textKey(raw: string, limits: ApiLimits): Buffer {
   const key = keyFromPath(raw, limits);
   utf8Text(key, 'key', TEXT_KEYS);
   return key;
@@ -75,7 +77,7 @@ export async function seed003Routes(app: FastifyInstance, deps: HttpApiDeps): Pr
   app.delete<{ Params: { '*': string } }>(
     '/api/v1/kv/*',
     { bodyLimit: 1024, schema: { summary: 'Seed 003: delete a key', tags: TAGS, response: { 200: deleteResultSchema, ...errorResponses } } },
-    (request) => deleteOr404(kv, textKey(request.params['*'], limits)),
+    (request) => deleteOrNotFound(kv, textKey(request.params['*'], limits)),
   );
 
   app.get<{ Querystring: ListQuery }>(

@@ -4,11 +4,13 @@
 import type { FastifyInstance } from 'fastify';
 import { ConcordError } from '../../kv/errors.ts';
 import type { PutOptions } from '../../kv/types.ts';
+import { checkValue } from '../shared/input-checks.ts';
+import { deleteOrNotFound } from '../shared/kv-calls.ts';
 import { asBuffer } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';
-import { deleteOr404, recordHeaders } from './kv-calls.ts';
 import { deriveLimits } from './limits.ts';
-import { checkValue, etagMatches, keyFromPath, parseIfMatch, type ReadQuery } from './request-input.ts';
+import { recordHeaders } from './record-headers.ts';
+import { etagMatches, keyFromPath, parseIfMatch, type ReadQuery } from './request-input.ts';
 import { deleteResultSchema, errorResponses, ifMatchHeaderSchema, putQuerySchema, readQuerySchema, revisionSchema } from './schemas.ts';
 import { getMarked } from './stale-reads.ts';
 
@@ -102,7 +104,7 @@ export async function v1KeyRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
     },
     async (request) => {
       const key = keyFromPath(request.params['*'], limits);
-      return deleteOr404(kv, key, parseIfMatch(request.headers['if-match']));
+      return deleteOrNotFound(kv, key, parseIfMatch(request.headers['if-match']));
     },
   );
 }

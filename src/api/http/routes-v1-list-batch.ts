@@ -3,12 +3,12 @@
 // from "no such route".
 
 import type { FastifyInstance } from 'fastify';
-import { ConcordError } from '../../kv/errors.ts';
 import type { BatchOp } from '../../kv/types.ts';
+import { checkBatchValues, checkKey, checkValue } from '../shared/input-checks.ts';
 import { sendError } from './errors.ts';
 import type { HttpApiDeps } from './deps.ts';
 import { decodeBytes, listItems, type JsonEncoding } from './kv-json.ts';
-import { checkKey, checkValue, listOptions, type ListQuery } from './request-input.ts';
+import { listOptions, type ListQuery } from './request-input.ts';
 import { batchBodySchema, errorResponses, listQuerySchema, listResultSchema, revisionSchema } from './schemas.ts';
 
 interface BatchBody {
@@ -53,18 +53,13 @@ export async function v1ListBatchRoutes(app: FastifyInstance, deps: HttpApiDeps)
     },
     async (request) => {
       const encoding = request.body.encoding ?? 'utf8';
-      let valueBytes = 0;
       const ops = request.body.ops.map((op, i): BatchOp => {
         const key = checkKey(decodeBytes(op.key, encoding, `ops[${i}].key`), limits, `ops[${i}].key`);
         if (op.op === 'delete') return { op: 'delete', key };
         const value = checkValue(decodeBytes(op.value, encoding, `ops[${i}].value`), limits, `ops[${i}].value`);
-        valueBytes += value.byteLength;
         return { op: 'put', key, value };
       });
-      // A batch is one log entry, so its values together get the budget of one value.
-      if (valueBytes > limits.maxValueBytes) {
-        throw new ConcordError('too-large', `the batch carries ${valueBytes} value bytes; the limit is ${limits.maxValueBytes}`);
-      }
+      checkBatchValues(ops, limits);
       const { revision } = await kv.batch(ops);
       return { revision };
     },

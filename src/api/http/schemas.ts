@@ -1,7 +1,8 @@
 // JSON schemas shared by the routes: they validate input at the boundary (strictly: no coercion, no
 // unknown properties where the contract is ours) and describe every route in the OpenAPI document.
 
-import { MAX_BATCH_OPS } from './limits.ts';
+import { MAX_BATCH_OPS } from '../shared/limits.ts';
+import { NODE_ID_PATTERN, RAFT_ADDRESS_MAX_LENGTH, RAFT_ADDRESS_PATTERN } from '../shared/membership.ts';
 
 export const errorSchema = {
   type: 'object',
@@ -147,11 +148,11 @@ export const keyBodySchema = {
   properties: { key: { type: 'string' } },
 } as const;
 
-export const nodeIdSchema = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } as const;
+export const nodeIdSchema = { type: 'string', pattern: NODE_ID_PATTERN } as const;
 export const raftAddressSchema = {
   type: 'string',
-  maxLength: 300,
-  pattern: '^(?:\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9._-]+):[0-9]{1,5}$',
+  maxLength: RAFT_ADDRESS_MAX_LENGTH,
+  pattern: RAFT_ADDRESS_PATTERN,
   description: 'Raft peer address, host:port',
 } as const;
 

@@ -9,7 +9,7 @@
 
 import type { FastifyReply } from 'fastify';
 import type { Consistency, KvRecord, KvService, ListOptions, StaleRead } from '../../kv/types.ts';
-import { keyNotFound } from './kv-calls.ts';
+import { keyNotFound } from '../shared/kv-calls.ts';
 
 export const STALE_HEADER = 'x-concord-stale';
 export const LAST_CONTACT_HEADER = 'x-concord-last-contact';

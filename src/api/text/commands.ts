@@ -4,12 +4,11 @@
 
 import { ConcordError } from '../../kv/errors.ts';
 import type { KvService } from '../../kv/types.ts';
+import { MAX_BATCH_OPS } from '../shared/limits.ts';
 import { encodeWord } from './tokens.ts';
 
 /** Keys listed per page while a RANGE answer is written. */
 const RANGE_PAGE = 1000;
-/** Most pairs in one BATCHPUT, as in one POST /v1/batch. */
-export const MAX_BATCH_PAIRS = 10_000;
 
 export const HELP = 'commands: PUT key value | READ key | DELETE key | BATCHPUT k1 v1 k2 v2 … | RANGE start end (both included; READRANGE too)';
 
@@ -43,7 +42,7 @@ export async function* execute(kv: KvService, words: Buffer[]): AsyncGenerator<s
     case 'BATCHPUT': {
       const pairs = words.length - 1;
       if (pairs === 0 || pairs % 2 !== 0) throw new ConcordError('bad-request', 'BATCHPUT takes key value pairs: BATCHPUT k1 v1 k2 v2 …');
-      if (pairs / 2 > MAX_BATCH_PAIRS) throw new ConcordError('too-large', `BATCHPUT takes at most ${MAX_BATCH_PAIRS} pairs`);
+      if (pairs / 2 > MAX_BATCH_OPS) throw new ConcordError('too-large', `BATCHPUT takes at most ${MAX_BATCH_OPS} pairs`);
       const ops = [];
       for (let i = 1; i < words.length; i += 2) ops.push({ op: 'put' as const, key: words[i], value: words[i + 1] });
       await kv.batch(ops);

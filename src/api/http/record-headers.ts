@@ -1,10 +1,6 @@
-// Service calls every front end route makes the same way: an absent key is a 404 whichever URL asked.
+// The headers a read answers with, whichever route (fastify or fast-get.ts) made it.
 
-import { ConcordError } from '../../kv/errors.ts';
-import type { KvRecord, KvService } from '../../kv/types.ts';
-
-/** The one 404 for an absent key, whichever URL or path (fastify or fast-get.ts) asked. */
-export const keyNotFound = (): ConcordError => new ConcordError('not-found', 'key not found');
+import type { KvRecord } from '../../kv/types.ts';
 
 /** The headers a read of `record` answers with: ETag = its modRevision, and the other revisions. */
 export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revision': string; 'x-version': string } {
@@ -18,10 +14,4 @@ export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revis
  */
 export function recordHeaderList(record: KvRecord, ...more: string[]): string[] {
   return ['etag', `"${record.modRevision}"`, 'x-create-revision', String(record.createRevision), 'x-version', String(record.version), ...more];
-}
-
-export async function deleteOr404(kv: KvService, key: Uint8Array, ifMatch?: number): Promise<{ deleted: number; revision: number }> {
-  const r = await kv.delete(key, ifMatch !== undefined ? { ifMatch } : undefined);
-  if (r.deleted === 0) throw keyNotFound();
-  return { deleted: r.deleted, revision: r.revision };
 }
