@@ -25,7 +25,7 @@ async function backup(opts: { out?: string; server?: string; timeout?: string })
     throw networkError(e, ctx);
   }
   if (!res.ok || !res.body) {
-    throw requestFailed({ status: res.status, headers: res.headers, body: Buffer.from(await res.arrayBuffer()) });
+    throw requestFailed(res.status, Buffer.from(await res.arrayBuffer()));
   }
   const index = Number(res.headers.get('x-concord-applied-index'));
   const { backupHeaderLine } = await import('../cluster/backup-file.ts');

@@ -1,60 +1,100 @@
-// Seed 003's client: put, get, delete, list, cluster-status, cluster-add, cluster-remove, health over HTTP API v1. Exit 0 on success;
-// otherwise a CliError (one line, exit 1) — or UsageError (exit 2) for a bad command line.
+// Seed 003's client: put, get, delete, list, cluster-status, cluster-add, cluster-remove, health, through
+// the Node client (src/client) over HTTP or gRPC. Exit 0 on success; otherwise a CliError with the
+// exit code errors.ts names (3 not found, 4 cluster unreachable) — or UsageError (2) for a bad command line.
 
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { CliError, UsageError } from './errors.ts';
-import { call, normalizeServer, parseJson, parseTimeout, requestFailed, serverMessage, type ClientOptions, type Reply } from './http-client.ts';
+import { createClient, ConcordClientError, type ConcordClient, type ListItem } from '../client/index.ts';
+import { CliError, EXIT, UsageError } from './errors.ts';
+import { parseTimeout } from './http-client.ts';
 import { CELL_CHARS, cell, escapedBytes, jsonValue, parseFormat, printJson, printTable, write, type Format } from './output.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 /** Seed 003's client default, tried when nothing listens on Concord's: a seed 003 node serves HTTP on 8081. */
 export const SEED_003_SERVER = 'http://127.0.0.1:8081';
+/** Seed 004's client port, where `concord server` serves gRPC by default. */
+export const DEFAULT_GRPC_SERVER = '127.0.0.1:50051';
 /** Above the server's default request timeout (5 s), so its 503/504 explanation arrives before we give up. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
 
 export function clientOptions(): Option[] {
   return [
-    new Option('--server <url>', `node to talk to (default: $CONCORD_SERVER, else ${DEFAULT_SERVER}, else seed 003's ${SEED_003_SERVER})`),
+    new Option(
+      '--server <list>',
+      `node(s) to talk to, comma-separated; the next is tried when one fails (default: $CONCORD_SERVER, else ${DEFAULT_SERVER}, else seed 003's ${SEED_003_SERVER}; with --protocol grpc ${DEFAULT_GRPC_SERVER})`,
+    ),
     new Option('--format <format>', 'output: json, table or text'),
-    new Option('--timeout <duration>', `give up after this long: 30 (seconds), 5s, 500ms (default: ${DEFAULT_TIMEOUT_MS / 1000})`),
-    new Option('--protocol <protocol>', 'http (grpc: not yet available)'),
+    new Option('--timeout <duration>', `give up after this long, retries included: 30 (seconds), 5s, 500ms (default: ${DEFAULT_TIMEOUT_MS / 1000})`),
+    new Option('--protocol <protocol>', 'http (default) or grpc'),
   ];
 }
 
-interface Ctx extends ClientOptions {
+interface Ctx {
   format: Format;
+  timeoutMs: number;
+  /** The clients to try in turn: the given servers, or the default then seed 003's when nothing listens there. */
+  endpoints: string[][];
+  protocol: 'http' | 'grpc';
 }
 
 function context(cmd: Command, defaultFormat: Format): Ctx {
   const stray = Object.entries(cmd.parent?.opts() ?? {}).find(([k, v]) => v !== undefined && !CLIENT_KEYS.has(k));
   if (stray) throw new UsageError(`--${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is a server flag; it does not apply to concord ${cmd.name()}`);
   const o = cmd.optsWithGlobals<{ server?: string; format?: string; timeout?: string; protocol?: string }>();
-  if (o.protocol !== undefined && o.protocol !== 'http') {
-    if (o.protocol === 'grpc') throw new CliError('--protocol grpc is not yet available in the CLI; use http');
-    throw new UsageError(`--protocol: expected http or grpc (got ${JSON.stringify(o.protocol)})`);
+  if (o.protocol !== undefined && o.protocol !== 'http' && o.protocol !== 'grpc') throw new UsageError(`--protocol: expected http or grpc (got ${JSON.stringify(o.protocol)})`);
+  const protocol = o.protocol ?? 'http';
+  const given = o.server ?? (process.env.CONCORD_SERVER || undefined);
+  const from = o.server !== undefined ? '--server' : 'CONCORD_SERVER';
+  let endpoints: string[][];
+  if (given !== undefined) {
+    const list = given.split(',').map((s) => s.trim());
+    if (list.some((s) => s === '')) throw new UsageError(`${from}: expected a comma-separated list of servers (got ${JSON.stringify(given)})`);
+    endpoints = [list];
+  } else endpoints = protocol === 'grpc' ? [[DEFAULT_GRPC_SERVER]] : [[DEFAULT_SERVER], [SEED_003_SERVER]];
+  const ctx = { format: parseFormat(o.format, defaultFormat), timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(o.timeout, '--timeout'), endpoints, protocol } as const;
+  for (const list of endpoints) {
+    try {
+      createClient({ endpoints: list, protocol }).close(); // checks the addresses now: a usage error, not a failed call
+    } catch (e) {
+      throw new UsageError(`${from}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
-  const envServer = process.env.CONCORD_SERVER || undefined;
-  const given = o.server ?? envServer;
-  return {
-    server: given === undefined ? DEFAULT_SERVER : normalizeServer(given, o.server ? '--server' : 'CONCORD_SERVER'),
-    ...(given === undefined ? { fallbacks: [SEED_003_SERVER] } : {}),
-    timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(o.timeout, '--timeout'),
-    format: parseFormat(o.format, defaultFormat),
-  };
+  return ctx;
 }
 
-function keyPath(key: string): string {
+const GRPC_NAMES: Record<number, string> = { 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE' };
+
+/** A client failure as one line and its exit code. */
+function cliError(e: ConcordClientError, ctx: Ctx): CliError {
+  if (e.code === 'deadline') return new CliError(`timed out after ${ctx.timeoutMs} ms`, EXIT.unreachable);
+  if (e.code === 'unreachable') return new CliError(e.message.replace(/^\w+: no answer within \d+ ms \(last: (.*)\)$/, '$1'), EXIT.unreachable);
+  const status = e.details.status;
+  const where = status === undefined ? '' : ctx.protocol === 'grpc' ? ` (gRPC ${GRPC_NAMES[status] ?? status})` : ` (HTTP ${status})`;
+  const what = e.code === 'precondition-failed' ? 'precondition failed: ' : e.code === 'unavailable' ? 'unavailable: ' : e.code === 'timeout' ? 'timed out on the server: ' : '';
+  const transient = e.code === 'unavailable' || e.code === 'timeout';
+  return new CliError(`${what}${e.message}${where}`, transient ? EXIT.unreachable : EXIT.failed);
+}
+
+/** Runs `fn` with a client; with no server named, falls back to seed 003's port when nothing listens on the default. */
+async function withClient<T>(ctx: Ctx, fn: (c: ConcordClient) => Promise<T>): Promise<T> {
+  for (let i = 0; ; i++) {
+    const c = createClient({ endpoints: ctx.endpoints[i], protocol: ctx.protocol, timeoutMs: ctx.timeoutMs, maxAttempts: 2 * ctx.endpoints[i].length });
+    try {
+      return await fn(c);
+    } catch (e) {
+      if (!(e instanceof ConcordClientError)) throw e;
+      const refused = e.code === 'unreachable' && e.details.notSent === true;
+      if (!refused || i + 1 >= ctx.endpoints.length) throw cliError(e, ctx);
+    } finally {
+      c.close();
+    }
+  }
+}
+
+function keyArg(key: string): string {
   if (key === '') throw new UsageError('KEY must not be empty');
-  // URLs collapse "." and ".." path segments (even percent-encoded), so such a key would address another route.
-  if (key === '.' || key === '..') throw new UsageError(`the key ${JSON.stringify(key)} cannot be sent in a URL path`);
-  return `/v1/kv/${encodeURIComponent(key)}`;
-}
-
-function revisionOf(reply: Reply): number | undefined {
-  const m = /^(?:W\/)?"?(\d+)"?$/.exec(reply.headers.get('etag') ?? '');
-  return m ? Number(m[1]) : undefined;
+  return key;
 }
 
 function wholeNumber(text: string | undefined, flag: string, min: number): number | undefined {
@@ -69,25 +109,20 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function ok(reply: Reply, key?: string): void {
-  if (reply.status === 404 && key !== undefined) throw new CliError(`key not found: ${key}`);
-  if (reply.status < 200 || reply.status > 299) throw requestFailed(reply);
-}
+const notFound = (key: string) => new CliError(`key not found: ${key}`, EXIT.notFound);
 
 async function put(key: string, value: string | undefined, opts: { ttl?: string; ifMatch?: string; createOnly?: boolean }, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
-  let body: Uint8Array<ArrayBuffer>;
-  if (value !== undefined) body = new Uint8Array(Buffer.from(value, 'utf8'));
+  keyArg(key);
+  let body: Buffer;
+  if (value !== undefined) body = Buffer.from(value, 'utf8');
   else if (process.stdin.isTTY) throw new UsageError('missing VALUE (give it as an argument or pipe it on stdin)');
-  else body = new Uint8Array(await readStdin());
-  const headers: Record<string, string> = {};
+  else body = await readStdin();
   const ifMatch = wholeNumber(opts.ifMatch, '--if-match', 0);
-  if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`;
-  if (opts.createOnly) headers['if-none-match'] = '*';
-  const ttl = wholeNumber(opts.ttl, '--ttl', 1);
-  const reply = await call(ctx, 'PUT', `${keyPath(key)}${ttl ? `?ttl=${ttl}` : ''}`, { body, headers });
-  ok(reply);
-  const { revision } = parseJson<{ revision: number }>(reply);
+  const ttlSeconds = wholeNumber(opts.ttl, '--ttl', 1);
+  const revision = await withClient(ctx, (c) =>
+    c.put(key, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(opts.createOnly ? { createOnly: true } : {}), ...(ttlSeconds ? { ttlSeconds } : {}) }),
+  );
   if (ctx.format === 'json') printJson({ key, revision });
   else if (ctx.format === 'table') printTable(['key', 'revision'], [[key, revision]]);
   else write(`OK (revision ${revision})\n`);
@@ -95,138 +130,116 @@ async function put(key: string, value: string | undefined, opts: { ttl?: string;
 
 async function get(key: string, opts: { consistency?: string }, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
-  if (opts.consistency && !['linearizable', 'serializable'].includes(opts.consistency)) {
-    throw new UsageError(`--consistency: expected linearizable or serializable (got ${JSON.stringify(opts.consistency)})`);
+  keyArg(key);
+  const consistency = opts.consistency;
+  if (consistency !== undefined && consistency !== 'linearizable' && consistency !== 'serializable') {
+    throw new UsageError(`--consistency: expected linearizable or serializable (got ${JSON.stringify(consistency)})`);
   }
-  const reply = await call(ctx, 'GET', `${keyPath(key)}${opts.consistency ? `?consistency=${opts.consistency}` : ''}`);
-  ok(reply, key);
-  const revision = revisionOf(reply);
-  if (ctx.format === 'json') printJson({ key, ...jsonValue(reply.body), revision });
-  else if (ctx.format === 'table') printTable(['key', 'value', 'revision'], [[key, cell(reply.body.toString('utf8')), revision ?? '']]);
+  const kv = await withClient(ctx, (c) => c.get(key, consistency ? { consistency } : {}));
+  if (!kv) throw notFound(key);
+  if (ctx.format === 'json') printJson({ key, ...jsonValue(kv.value), revision: kv.modRevision });
+  else if (ctx.format === 'table') printTable(['key', 'value', 'revision'], [[key, cell(kv.value.toString('utf8')), kv.modRevision]]);
   // Exactly the stored bytes, so `concord get k > file` round-trips; a terminal gets a newline to keep the prompt tidy.
-  else write(process.stdout.isTTY ? Buffer.concat([reply.body, Buffer.from('\n')]) : reply.body);
+  else write(process.stdout.isTTY ? Buffer.concat([kv.value, Buffer.from('\n')]) : kv.value);
 }
 
 async function del(key: string, opts: { ifMatch?: string }, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
+  keyArg(key);
   const ifMatch = wholeNumber(opts.ifMatch, '--if-match', 0);
-  const reply = await call(ctx, 'DELETE', keyPath(key), { headers: ifMatch === undefined ? {} : { 'if-match': `"${ifMatch}"` } });
-  ok(reply, key);
-  const res = parseJson<{ deleted?: number; revision?: number }>(reply);
+  const res = await withClient(ctx, (c) => c.delete(key, ifMatch !== undefined ? { ifMatch } : {}));
+  if (res.deleted === 0) throw notFound(key);
   if (ctx.format === 'json') printJson({ key, ...res });
-  else if (ctx.format === 'table') printTable(['key', 'deleted', 'revision'], [[key, res.deleted ?? 1, res.revision ?? '']]);
+  else if (ctx.format === 'table') printTable(['key', 'deleted', 'revision'], [[key, res.deleted, res.revision ?? '']]);
   else write(`deleted ${key} (revision ${res.revision})\n`);
 }
 
-interface ListItem {
-  key: string;
-  value?: string;
-  revision?: number;
-  keyEncoding?: string;
-  valueEncoding?: string;
+/** A listed item as JSON: key and value as text, or base64 marked by keyEncoding / valueEncoding (as the HTTP listing gives them). */
+function listedJson(i: ListItem, keysOnly: boolean): Record<string, unknown> {
+  const k = jsonValue(i.key);
+  const v = jsonValue(i.value);
+  return {
+    key: k.value,
+    ...(keysOnly ? {} : { value: v.value }),
+    revision: i.modRevision,
+    ...(k.encoding ? { keyEncoding: k.encoding } : {}),
+    ...(v.encoding && !keysOnly ? { valueEncoding: v.encoding } : {}),
+  };
 }
 
-interface ListReply {
-  items: ListItem[];
-  more?: boolean;
-}
-
-/** A listed key or value for a table: as text, or escaped (escapedBytes) when the server gave it in base64 because it is not UTF-8. */
-function listCell(text: string, encoding: string | undefined): string {
-  return cell(encoding === 'base64' ? escapedBytes(Buffer.from(text, 'base64'), CELL_CHARS) : text, CELL_CHARS);
+/** A listed key or value for a table: text, or escaped (escapedBytes) when it is not UTF-8. */
+function listCell(bytes: Buffer): string {
+  const j = jsonValue(bytes);
+  return cell(j.encoding ? escapedBytes(bytes, CELL_CHARS) : j.value, CELL_CHARS);
 }
 
 async function list(opts: { prefix?: string; limit?: string }, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'table');
-  const q = new URLSearchParams();
-  if (opts.prefix !== undefined) q.set('prefix', opts.prefix);
   const limit = wholeNumber(opts.limit, '--limit', 1);
-  if (limit !== undefined) q.set('limit', String(limit));
-  const reply = await call(ctx, 'GET', `/v1/kv${q.size ? `?${q}` : ''}`);
-  ok(reply);
-  const res = parseJson<ListReply>(reply);
-  if (ctx.format === 'json') return printJson(res);
-  if (res.items.length === 0) write('(no keys)\n');
-  else printTable(['key', 'value', 'revision'], res.items.map((i) => [listCell(i.key, i.keyEncoding), listCell(i.value ?? '', i.valueEncoding), i.revision ?? '']));
-  if (res.more) write('(more keys: raise --limit or narrow --prefix)\n');
-}
-
-interface ClusterReply {
-  clusterId?: string;
-  leader?: string | null;
-  term?: number;
-  nodes?: Array<{ id: string; role?: string; raftAddr?: string; httpAddr?: string; term?: number; commitIndex?: number; appliedIndex?: number; voter?: boolean; reachable?: boolean }>;
+  const page = await withClient(ctx, (c) => c.list({ ...(opts.prefix !== undefined ? { prefix: opts.prefix } : {}), ...(limit !== undefined ? { limit } : {}) }));
+  if (ctx.format === 'json') return printJson({ items: page.items.map((i) => listedJson(i, false)), more: page.more });
+  if (page.items.length === 0) write('(no keys)\n');
+  else printTable(['key', 'value', 'revision'], page.items.map((i) => [listCell(i.key), listCell(i.value), i.modRevision]));
+  if (page.more) write('(more keys: raise --limit or narrow --prefix)\n');
 }
 
 async function clusterStatus(_opts: unknown, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'table');
-  const reply = await call(ctx, 'GET', '/v1/cluster');
-  ok(reply);
-  const st = parseJson<ClusterReply>(reply);
+  const st = await withClient(ctx, (c) => c.status());
   if (ctx.format === 'json') return printJson(st);
-  write(`cluster ${st.clusterId ?? '?'}  leader ${st.leader ?? '(none)'}  term ${st.term ?? '?'}\n`);
+  write(`cluster ${st.clusterId || '?'}  leader ${st.leader ?? '(none)'}  term ${st.term}\n`);
   printTable(
     ['id', 'role', 'raft', 'http', 'commit', 'applied', 'voter', 'reachable'],
-    (st.nodes ?? []).map((n) => [n.id, n.role ?? '', n.raftAddr ?? '', n.httpAddr ?? '', n.commitIndex ?? '', n.appliedIndex ?? '', n.voter ?? '', n.reachable ?? '']),
+    st.nodes.map((n) => [n.id, n.role, n.raftAddr, n.httpAddr ?? '', n.commitIndex, n.appliedIndex, n.voter, n.reachable]),
   );
 }
 
 async function clusterAdd(id: string, raftAddr: string, opts: { learner?: boolean }, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
-  const body = new TextEncoder().encode(JSON.stringify({ id, address: raftAddr, ...(opts.learner ? { learner: true } : {}) }));
-  const reply = await call(ctx, 'POST', '/v1/cluster/nodes', { headers: { 'content-type': 'application/json' }, body });
-  ok(reply);
-  if (ctx.format === 'json') return printJson(parseJson(reply));
+  const st = await withClient(ctx, (c) => c.addNode(id, raftAddr, { learner: opts.learner === true }));
+  if (ctx.format === 'json') return printJson(st);
   write(`added ${id} (${raftAddr}) as a ${opts.learner ? 'learner' : 'voter'}\n`);
 }
 
 async function clusterRemove(id: string, _opts: unknown, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
-  const reply = await call(ctx, 'DELETE', `/v1/cluster/nodes/${encodeURIComponent(id)}`);
-  ok(reply);
-  if (ctx.format === 'json') return printJson(parseJson(reply));
+  const st = await withClient(ctx, (c) => c.removeNode(id));
+  if (ctx.format === 'json') return printJson(st);
   write(`removed ${id}\n`);
 }
 
 async function health(_opts: unknown, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
-  const reply = await call(ctx, 'GET', '/health');
-  if (reply.status < 200 || reply.status > 299) throw new CliError(`unhealthy: ${serverMessage(reply)} (HTTP ${reply.status})`);
-  let body: unknown;
-  try {
-    body = JSON.parse(reply.body.toString('utf8'));
-  } catch {
-    body = { status: reply.body.toString('utf8').trim() || 'ok' };
-  }
+  const body = await withClient(ctx, (c) => c.health());
   if (ctx.format === 'json') printJson(body);
-  else if (ctx.format === 'table' && body !== null && typeof body === 'object') printTable(['field', 'value'], Object.entries(body).map(([k, v]) => [k, JSON.stringify(v)]));
+  else if (ctx.format === 'table') printTable(['field', 'value'], Object.entries(body).map(([k, v]) => [k, JSON.stringify(v)]));
   else write('ok\n');
 }
 
 export function registerClientCommands(program: Command): void {
-  const withClient = (cmd: Command): Command => {
+  const withOptions = (cmd: Command): Command => {
     for (const o of clientOptions()) cmd.addOption(o);
     return cmd;
   };
-  withClient(program.command('put').description('store VALUE under KEY (VALUE from stdin if omitted); prints the new revision').argument('<key>').argument('[value]'))
+  withOptions(program.command('put').description('store VALUE under KEY (VALUE from stdin if omitted); prints the new revision').argument('<key>').argument('[value]'))
     .option('--ttl <seconds>', 'delete the key after this many seconds')
     .option('--if-match <revision>', 'compare-and-swap: write only if the key is at this revision')
     .option('--create-only', 'write only if the key does not exist')
     .action(put);
-  withClient(program.command('get').description('print the value of KEY: its exact bytes (newline added on a terminal); default --format text').argument('<key>'))
+  withOptions(program.command('get').description('print the value of KEY: its exact bytes (newline added on a terminal); default --format text; exit 3 if absent').argument('<key>'))
     .option('--consistency <level>', 'linearizable (default) or serializable (any replica, maybe stale)')
     .action(get);
-  withClient(program.command('delete').description('delete KEY; exit 1 if it does not exist').argument('<key>'))
+  withOptions(program.command('delete').description('delete KEY; exit 3 if it does not exist').argument('<key>'))
     .option('--if-match <revision>', 'delete only if the key is at this revision')
     .action(del);
-  withClient(program.command('list').description('list keys in order with values and revisions; default --format table'))
+  withOptions(program.command('list').description('list keys in order with values and revisions; default --format table'))
     .option('--prefix <prefix>', 'only keys starting with this')
     .option('--limit <n>', 'at most this many keys')
     .action(list);
-  withClient(program.command('cluster-status').description('members, their roles and progress, the leader; default --format table')).action(clusterStatus);
-  withClient(program.command('cluster-add').description('add a member by its Raft address (a voter unless --learner); refused if it would risk the quorum').argument('<id>').argument('<raft-addr>'))
+  withOptions(program.command('cluster-status').description('members, their roles and progress, the leader; default --format table')).action(clusterStatus);
+  withOptions(program.command('cluster-add').description('add a member by its Raft address (a voter unless --learner); refused if it would risk the quorum').argument('<id>').argument('<raft-addr>'))
     .option('--learner', 'add as a learner: receives the log, does not vote')
     .action(clusterAdd);
-  withClient(program.command('cluster-remove').description('remove a member (the leader hands over leadership first)').argument('<id>')).action(clusterRemove);
-  withClient(program.command('health').description('exit 0 if the node answers /health')).action(health);
+  withOptions(program.command('cluster-remove').description('remove a member (the leader hands over leadership first)').argument('<id>')).action(clusterRemove);
+  withOptions(program.command('health').description('exit 0 if the node answers (/health over HTTP, Cluster.Status over gRPC)')).action(health);
 }

@@ -58,10 +58,12 @@ export function buildProgram(): Command {
   program.addHelpText(
     'after',
     `
-Server flags: see \`concord server --help\`. Client commands take --server URL (default $CONCORD_SERVER or
-http://127.0.0.1:8080, else seed 003's http://127.0.0.1:8081), --format json|table|text, --timeout 30 (seconds;
-5s, 500ms), --protocol http.
-Exit codes: 0 ok, 1 the request or node failed (e.g. key not found, cannot reach the server), 2 bad usage.`,
+Server flags: see \`concord server --help\`. Client commands take --server (one node or a comma-separated list,
+tried in turn when one fails; default $CONCORD_SERVER or http://127.0.0.1:8080, else seed 003's
+http://127.0.0.1:8081), --protocol http|grpc (grpc: host:port, default 127.0.0.1:50051), --format json|table|text,
+--timeout 30 (seconds; 5s, 500ms; retries included).
+Exit codes: 0 ok; 1 the request failed (refused precondition, bad input, server error); 2 bad usage;
+3 key not found; 4 the cluster could not be reached or could not serve in time (no node answered, no quorum).`,
   );
   program.action(async (opts: RawServerOptions & Record<string, unknown>, cmd: Command) => {
     const seedFile = seedConfigArg(cmd.args);

@@ -1,5 +1,5 @@
 // The client commands as a user runs them: real `concord` processes against a stand-in HTTP API, checking
-// stdout bytes, the one stderr line on failure, and exit codes (0 ok, 1 failed, 2 usage).
+// stdout bytes, the one stderr line on failure, and exit codes (0 ok, 1 failed, 2 usage, 3 not found, 4 unreachable).
 import { after, before, describe, it } from 'node:test';
 import http from 'node:http';
 import assert from 'node:assert/strict';
@@ -79,10 +79,10 @@ describe('put, get, delete', () => {
     assert.doesNotMatch(t, /\x1b\[/, 'no colour codes');
   });
 
-  it('get and delete of a missing key: "error: key not found: KEY", exit 1', async () => {
+  it('get and delete of a missing key: "error: key not found: KEY", exit 3', async () => {
     for (const cmd of ['get', 'delete']) {
       const r = await cli(cmd, 'nope');
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 3);
       assert.equal(r.stdout.length, 0);
       oneErrorLine(r.stderr, /^error: key not found: nope\n$/);
     }
@@ -103,7 +103,7 @@ describe('list, cluster-status, health', () => {
     for (const k of ['l/a', 'l/b', 'l/c']) await cli('put', k, `value of ${k}`);
     const r = await cli('list', '--prefix', 'l/', '--limit', '2');
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(last().url, '/v1/kv?prefix=l%2F&limit=2');
+    assert.equal(last().url, '/v1/kv?encoding=base64&prefix=l%2F&limit=2');
     const out = r.stdout.toString();
     assert.match(out, /│ l\/a +│ value of l\/a +│/);
     assert.doesNotMatch(out, /l\/c/);
@@ -142,28 +142,28 @@ describe('failures', { concurrency: true }, () => {
   it('connection refused', async () => {
     const port = await freePort();
     const r = await runCli(['get', 'k', '--server', `http://127.0.0.1:${port}`]);
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 4);
     oneErrorLine(r.stderr, new RegExp(`^error: cannot reach http://127\\.0\\.0\\.1:${port} \\(connection refused\\)\\n$`));
   });
 
   it('timeout', async () => {
     // The slow route never answers: the message proves --timeout (not the 10 s default) ended the wait.
     const r = await cli('get', 'slow', '--timeout', '300ms');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 4);
     oneErrorLine(r.stderr, /^error: timed out after 300 ms\n$/);
   });
 
   it('--timeout without a unit is seconds, as seed 003’s users write it', async () => {
     const started = Date.now();
     const r = await cli('get', 'slow', '--timeout', '1');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 4);
     oneErrorLine(r.stderr, /^error: timed out after 1000 ms\n$/);
     assert.ok(Date.now() - started >= 1000);
   });
 
   it('a server error carries the server’s message and status', async () => {
     const r = await cli('put', 'unavailable', 'x');
-    assert.equal(r.code, 1);
+    assert.equal(r.code, 4);
     oneErrorLine(r.stderr, /^error: unavailable: no leader \(HTTP 503\)\n$/);
   });
 
@@ -173,10 +173,12 @@ describe('failures', { concurrency: true }, () => {
       [['get', 'k', '--format', 'xml'], /--format: expected json, table, text/],
       [['get', 'k', '--timeout', 'soon'], /--timeout: expected a duration such as 30 \(seconds\), 5s or 500ms/],
       [['list', '--limit', '0'], /--limit: expected a whole number >= 1/],
-      [['get', 'k', '--server', 'ftp://x'], /--server: expected an http/],
+      [['get', 'k', '--server', 'ftp://x'], /--server: endpoint "ftp:\/\/x": expected http:\/\/, https:\/\/ or grpc:\/\//],
+      [['get', 'k', '--server', '127.0.0.1:1,,127.0.0.1:2'], /--server: expected a comma-separated list/],
+      [['get', 'k', '--protocol', 'grpc', '--server', 'http://127.0.0.1:1'], /is not a grpc endpoint/],
+      [['get', 'k', '--protocol', 'smtp'], /--protocol: expected http or grpc/],
       [['put', 'k', 'v', '--data-dir', 'x'], /unknown option '--data-dir'/],
       [['--data-dir', 'x', 'get', 'k'], /--data-dir is a server flag/],
-      [['get', '..'], /cannot be sent in a URL path/],
       [['frobnicate'], /unknown command 'frobnicate'/],
       [['get', 'k', 'extra'], /too many arguments for 'get'/],
       [['server', 'extra'], /too many arguments for 'server'/],
@@ -257,7 +259,7 @@ describe('the default server', () => {
     }
     try {
       const r = await runCli(['health', '--server', 'http://127.0.0.1:8080']);
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 4);
       oneErrorLine(r.stderr, /cannot reach http:\/\/127\.0\.0\.1:8080 \(connection refused\)/);
     } finally {
       await stop(seed);

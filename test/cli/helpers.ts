@@ -95,7 +95,9 @@ export class FakeApi {
       const prefix = url.searchParams.get('prefix') ?? '';
       const limit = Number(url.searchParams.get('limit') ?? Infinity);
       const keys = [...this.store.keys()].filter((k) => k.startsWith(prefix)).sort();
-      const items = keys.slice(0, limit).map((key) => ({ key, value: this.store.get(key)?.value.toString('utf8'), revision: this.store.get(key)?.revision }));
+      // As the real listing: text, or everything in base64 with encoding=base64 (what src/client asks for).
+      const enc = url.searchParams.get('encoding') === 'base64' ? 'base64' : 'utf8';
+      const items = keys.slice(0, limit).map((key) => ({ key: Buffer.from(key).toString(enc), value: this.store.get(key)?.value.toString(enc), revision: this.store.get(key)?.revision }));
       return json(200, { items, more: keys.length > items.length });
     }
     const m = /^\/v1\/kv\/(.+)$/.exec(url.pathname);

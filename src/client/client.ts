@@ -1,0 +1,191 @@
+// createClient: one typed client over HTTP or gRPC with failover across endpoints, retries with backoff,
+// a deadline per call, and the leader found and asked first.
+//
+// What is retried, on another endpoint (then, after a round over all of them, after a backoff):
+// - reads (get, list, status, health): any answer that says "not now" (unavailable, timeout) or no answer;
+// - writes only when a repeat cannot apply them twice: the request certainly never reached a server (no
+//   connection could be made), or the write is conditional — a compare-and-swap (`ifMatch`) or create-only
+//   put, a delete with `ifMatch` — so a second attempt after a first that did apply fails its condition
+//   (precondition-failed) instead of writing again. Any other write that may have reached a server is
+//   reported as it failed: it may or may not have been applied, and only the caller knows whether
+//   repeating it is right.
+
+import { keyAfter, toBytes } from './bytes.ts';
+import { Endpoints, type Protocol } from './endpoints.ts';
+import { ConcordClientError, isTransient } from './errors.ts';
+import type {
+  BatchOp,
+  Bytes,
+  CallOptions,
+  ClusterStatus,
+  DeleteOptions,
+  DeleteResult,
+  GetOptions,
+  Health,
+  KeyValue,
+  ListItem,
+  ListOptions,
+  ListPage,
+  PutOptions,
+  Transport,
+} from './types.ts';
+
+export interface ClientOptions {
+  /** Nodes to talk to: `http://host:port`, `grpc://host:port`, or `host:port` with `protocol`. */
+  endpoints: string[];
+  /** For bare `host:port` endpoints (default http). */
+  protocol?: Protocol;
+  /** Each call's deadline, retries included (default 10000 ms). */
+  timeoutMs?: number;
+  /** Attempts per call at most, over all endpoints (default 5). */
+  maxAttempts?: number;
+  /** First backoff after a round over every endpoint failed (default 50 ms), doubling up to `maxBackoffMs` (default 1000). */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Ask the leader first for writes and linearizable reads (default true; costs one status call per leader change). */
+  preferLeader?: boolean;
+}
+
+type Retry = 'always' | 'if-not-sent';
+
+export interface ConcordClient {
+  readonly protocol: Protocol;
+  /** The key's value and revisions, or undefined if it does not exist. */
+  get(key: Bytes, opts?: GetOptions): Promise<KeyValue | undefined>;
+  /** Writes the key; resolves with the new revision. precondition-failed when `ifMatch` / `createOnly` does not hold. */
+  put(key: Bytes, value: Bytes, opts?: PutOptions): Promise<number>;
+  /** Deletes the key: `{deleted: 0}` if it did not exist. */
+  delete(key: Bytes, opts?: DeleteOptions): Promise<DeleteResult>;
+  /** One page of keys in byte order; `nextStart` continues it. */
+  list(opts?: ListOptions): Promise<ListPage>;
+  /** Every key in the range, page by page. */
+  listAll(opts?: ListOptions): AsyncGenerator<ListItem>;
+  /** Puts and deletes applied atomically at one revision; resolves with it. */
+  batch(ops: BatchOp[], opts?: CallOptions): Promise<number>;
+  status(opts?: CallOptions): Promise<ClusterStatus>;
+  addNode(id: string, raftAddress: string, opts?: CallOptions & { learner?: boolean }): Promise<ClusterStatus>;
+  removeNode(id: string, opts?: CallOptions): Promise<ClusterStatus>;
+  /** The first endpoint that answers: its liveness and node id. */
+  health(opts?: CallOptions): Promise<Health>;
+  /** Closes every connection; the client cannot be used after. */
+  close(): void;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+export function createClient(options: ClientOptions): ConcordClient {
+  const endpoints = new Endpoints(options.endpoints, options.protocol);
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+  const backoffMs = options.backoffMs ?? 50;
+  const maxBackoffMs = options.maxBackoffMs ?? 1000;
+  const preferLeader = options.preferLeader ?? true;
+  let closed = false;
+
+  /** Learns the leader (and which endpoint is which node) when it is not known. Failures are ignored: the call itself will report. */
+  async function findLeader(signal: AbortSignal): Promise<void> {
+    if (!preferLeader || endpoints.size === 1 || endpoints.leaderKnown()) return;
+    const first = endpoints.order(false)[0];
+    const learn = (t: Transport) =>
+      t.status(signal).then(
+        (s) => endpoints.learn(t, s.self, s.leader),
+        () => undefined,
+      );
+    await learn(first);
+    if (endpoints.leaderId !== undefined && !endpoints.leaderKnown()) await Promise.all(endpoints.unnamed().map(learn));
+  }
+
+  async function run<T>(what: string, retry: Retry, toLeader: boolean, opts: CallOptions | undefined, fn: (t: Transport, signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (closed) throw new ConcordClientError('bad-request', 'the client is closed');
+    const ms = opts?.timeoutMs ?? timeoutMs;
+    const signal = opts?.signal ? AbortSignal.any([AbortSignal.timeout(ms), opts.signal]) : AbortSignal.timeout(ms);
+    if (toLeader) await findLeader(signal);
+    let last: ConcordClientError | undefined;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const order = endpoints.order(toLeader);
+      const t = order[attempt % order.length];
+      if (attempt > 0 && attempt % order.length === 0) {
+        const round = attempt / order.length;
+        const hint = last?.details.retryAfterMs ?? 0;
+        await sleep(Math.min(maxBackoffMs, Math.max(hint, backoffMs * 2 ** (round - 1)) * (0.5 + Math.random() / 2)), signal);
+      }
+      if (signal.aborted) break;
+      try {
+        const res = await fn(t, signal);
+        endpoints.answered(t);
+        return res;
+      } catch (e) {
+        if (!(e instanceof ConcordClientError)) throw e;
+        if (e.code === 'deadline') break;
+        endpoints.failed(t);
+        last = e;
+        const again = isTransient(e) && (retry === 'always' || e.details.notSent === true);
+        if (!again) throw e;
+      }
+    }
+    if (opts?.signal?.aborted) throw new ConcordClientError('deadline', `${what}: aborted`, last?.details ?? {});
+    if (signal.aborted) {
+      throw new ConcordClientError(last?.code === 'unreachable' ? 'unreachable' : 'deadline', `${what}: no answer within ${ms} ms${last ? ` (last: ${last.message})` : ''}`, last?.details ?? {});
+    }
+    throw last!;
+  }
+
+  const writeRetry = (conditional: boolean): Retry => (conditional ? 'always' : 'if-not-sent');
+
+  const client: ConcordClient = {
+    protocol: endpoints.protocol,
+    get: (key, o) => {
+      const k = toBytes(key);
+      return run('get', 'always', o?.consistency !== 'serializable', o, (t, s) => t.get(k, o?.consistency, s));
+    },
+    put: (key, value, o = {}) => {
+      const [k, v] = [toBytes(key), toBytes(value)];
+      return run('put', writeRetry(o.ifMatch !== undefined || o.createOnly === true), true, o, (t, s) => t.put(k, v, o, s));
+    },
+    delete: (key, o) => {
+      const k = toBytes(key);
+      return run('delete', writeRetry(o?.ifMatch !== undefined), true, o, (t, s) => t.delete(k, o?.ifMatch, s));
+    },
+    list: async (o = {}) => {
+      const page = await run('list', 'always', o.consistency !== 'serializable', o, (t, s) => t.list(o, s));
+      const lastKey = page.items.at(-1)?.key;
+      return { ...page, ...(page.more && lastKey ? { nextStart: keyAfter(lastKey) } : {}) };
+    },
+    listAll: async function* (o = {}) {
+      let start = o.start;
+      for (;;) {
+        const page = await client.list({ ...o, ...(start !== undefined ? { start } : {}) });
+        yield* page.items;
+        if (!page.nextStart) return;
+        start = page.nextStart;
+      }
+    },
+    batch: (ops, o) => {
+      const bytes = ops.map((op) => (op.op === 'put' ? { op: 'put' as const, key: toBytes(op.key), value: toBytes(op.value) } : { op: 'delete' as const, key: toBytes(op.key) }));
+      return run('batch', 'if-not-sent', true, o, (t, s) => t.batch(bytes, s));
+    },
+    status: (o) =>
+      run('status', 'always', false, o, async (t, s) => {
+        const st = await t.status(s);
+        endpoints.learn(t, st.self, st.leader);
+        return st;
+      }),
+    addNode: (id, addr, o) => run('addNode', 'if-not-sent', true, o, (t, s) => t.addNode(id, addr, o?.learner === true, s)),
+    removeNode: (id, o) => run('removeNode', 'if-not-sent', true, o, (t, s) => t.removeNode(id, s)),
+    health: (o) => run('health', 'always', false, o, (t, s) => t.health(s)),
+    close: () => {
+      closed = true;
+      endpoints.close();
+    },
+  };
+  return client;
+}

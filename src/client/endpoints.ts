@@ -1,0 +1,87 @@
+// The endpoints a client was given, each with its transport, in the order a call tries them: the leader's
+// first when it is known (writes and linearizable reads end there anyway, so asking it saves a hop), then
+// the one that answered last, then the rest.
+
+import { ConcordClientError } from './errors.ts';
+import { GrpcTransport } from './grpc-transport.ts';
+import { HttpTransport } from './http-transport.ts';
+import type { Transport } from './types.ts';
+
+export type Protocol = 'http' | 'grpc';
+
+interface Endpoint {
+  transport: Transport;
+  /** The node id this endpoint answered as, once known. */
+  nodeId?: string;
+}
+
+/** `http://h:p`, `https://h:p`, `grpc://h:p` or a bare `h:p` (taken as `protocol`'s). */
+export function parseEndpoint(text: string, protocol: Protocol | undefined): { protocol: Protocol; address: string } {
+  const m = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/i.exec(text.trim());
+  const scheme = m?.[1].toLowerCase();
+  const rest = (m ? m[2] : text.trim()).replace(/\/+$/, '');
+  if (scheme !== undefined && !['http', 'https', 'grpc'].includes(scheme)) throw new ConcordClientError('bad-request', `endpoint ${JSON.stringify(text)}: expected http://, https:// or grpc://`);
+  const p: Protocol = scheme === 'grpc' ? 'grpc' : scheme === 'http' || scheme === 'https' ? 'http' : (protocol ?? 'http');
+  if (protocol !== undefined && p !== protocol) throw new ConcordClientError('bad-request', `endpoint ${JSON.stringify(text)} is not a ${protocol} endpoint`);
+  if (!/^(\[[0-9a-f:.]+\]|[^\s/:[\]]+):\d{1,5}$/i.test(rest)) throw new ConcordClientError('bad-request', `endpoint ${JSON.stringify(text)}: expected host:port`);
+  return { protocol: p, address: p === 'grpc' ? rest : `${scheme === 'https' ? 'https' : 'http'}://${rest}` };
+}
+
+export class Endpoints {
+  readonly protocol: Protocol;
+  private readonly list: Endpoint[];
+  private last = 0;
+  /** The leader's id as last reported, while no call through it has failed. */
+  leaderId: string | undefined;
+
+  constructor(texts: string[], protocol: Protocol | undefined) {
+    if (texts.length === 0) throw new ConcordClientError('bad-request', 'no endpoints given');
+    const parsed = texts.map((t) => parseEndpoint(t, protocol));
+    this.protocol = parsed[0].protocol;
+    if (parsed.some((p) => p.protocol !== this.protocol)) throw new ConcordClientError('bad-request', 'endpoints must all speak one protocol (http or grpc)');
+    this.list = parsed.map((p) => ({ transport: p.protocol === 'grpc' ? new GrpcTransport(p.address) : new HttpTransport(p.address) }));
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  /** Transports in the order to try them. */
+  order(preferLeader: boolean): Transport[] {
+    const n = this.list.length;
+    const rotated = Array.from({ length: n }, (_, i) => this.list[(this.last + i) % n]);
+    const leader = preferLeader && this.leaderId !== undefined ? rotated.findIndex((e) => e.nodeId === this.leaderId) : -1;
+    if (leader > 0) rotated.unshift(...rotated.splice(leader, 1));
+    return rotated.map((e) => e.transport);
+  }
+
+  /** Whether the leader is known and among these endpoints. */
+  leaderKnown(): boolean {
+    return this.leaderId !== undefined && this.list.some((e) => e.nodeId === this.leaderId);
+  }
+
+  /** Endpoints whose node id is not known yet. */
+  unnamed(): Transport[] {
+    return this.list.filter((e) => e.nodeId === undefined).map((e) => e.transport);
+  }
+
+  answered(t: Transport): void {
+    this.last = this.list.findIndex((e) => e.transport === t);
+  }
+
+  failed(t: Transport): void {
+    const e = this.list.find((x) => x.transport === t);
+    if (e?.nodeId !== undefined && e.nodeId === this.leaderId) this.leaderId = undefined;
+  }
+
+  /** What a status answer says: which node `t` is, and who leads. */
+  learn(t: Transport, self: string, leader: string | undefined): void {
+    const e = this.list.find((x) => x.transport === t);
+    if (e) e.nodeId = self;
+    this.leaderId = leader;
+  }
+
+  close(): void {
+    for (const e of this.list) e.transport.close();
+  }
+}

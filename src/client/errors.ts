@@ -1,0 +1,57 @@
+// The client's one error type. `code` is the server's error catalogue code (the same on every protocol) or
+// one of the client's own: `unreachable` (no endpoint answered) and `deadline` (the caller's time ran out).
+
+/** The server's error catalogue (src/kv/errors.ts), as HTTP and gRPC both report it. */
+export type ServerErrorCode = 'bad-request' | 'not-found' | 'method-not-allowed' | 'precondition-failed' | 'too-large' | 'unavailable' | 'timeout' | 'internal' | 'unimplemented';
+
+export type ClientErrorCode = ServerErrorCode | 'unreachable' | 'deadline';
+
+export class ConcordClientError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    readonly details: {
+      /** The endpoint that answered (or failed), when one did. */
+      endpoint?: string;
+      /** HTTP status or gRPC status code of the answer, when there was one. */
+      status?: number;
+      /** The server's hint: try again after this long. */
+      retryAfterMs?: number;
+      /**
+       * True when the request certainly did not reach a server (no connection could be made), so even a
+       * write may be sent again. False when it may have: a write then may or may not have been applied.
+       */
+      notSent?: boolean;
+    } = {},
+  ) {
+    super(message);
+    this.name = 'ConcordClientError';
+  }
+
+  get endpoint(): string | undefined {
+    return this.details.endpoint;
+  }
+}
+
+/** Failures worth another endpoint or another try: the cluster (or this endpoint) may answer later. */
+export function isTransient(e: ConcordClientError): boolean {
+  return e.code === 'unavailable' || e.code === 'unreachable' || e.code === 'timeout';
+}
+
+const SOCKET_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connect timed out',
+  EPIPE: 'connection closed by the server',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timed out',
+};
+
+/** A socket error code in words a person can act on ("connection refused"), or the code itself. */
+export function socketReason(code: string): string {
+  return SOCKET_REASONS[code] ?? code;
+}

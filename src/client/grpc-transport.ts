@@ -1,0 +1,210 @@
+// The client over Concord's gRPC API (proto/concord.proto), with the generated protobuf-es messages and the
+// same grpc-js method definitions the server serves. @grpc/grpc-js is loaded on the first call, so programs
+// (and CLI commands) that speak HTTP never pay for loading it.
+
+import { create, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
+import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
+import type * as grpc from '@grpc/grpc-js';
+import { Cluster, Consistency as PbConsistency, KV, type ClusterStatus as PbStatus, type KeyValue as PbKeyValue } from '../api/grpc/gen/concord_pb.ts';
+import { grpcDefinition } from '../api/grpc/service-def.ts';
+import { asBuffer, toBytes } from './bytes.ts';
+import { ConcordClientError, type ServerErrorCode } from './errors.ts';
+import type { ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
+
+/** Above the server's largest message (a 64 MiB value or listing page plus framing). */
+const MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
+
+/** gRPC status codes by the protocol's numbers, and the catalogue code each stands for. */
+const BY_STATUS: Record<number, ServerErrorCode> = {
+  3: 'bad-request',
+  4: 'timeout',
+  5: 'not-found',
+  8: 'too-large',
+  9: 'precondition-failed',
+  12: 'unimplemented',
+  13: 'internal',
+  14: 'unavailable',
+};
+const UNAVAILABLE = 14;
+const DEADLINE_EXCEEDED = 4;
+const CANCELLED = 1;
+
+/** grpc-js's words for a call that failed because no connection could be made: nothing was sent. */
+const NOT_CONNECTED = /No connection established|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Name resolution failed/;
+
+const consistency = (c: Consistency | undefined): PbConsistency =>
+  c === 'serializable' ? PbConsistency.SERIALIZABLE : c === 'linearizable' ? PbConsistency.LINEARIZABLE : PbConsistency.UNSPECIFIED;
+
+export class GrpcTransport implements Transport {
+  private client: Promise<{ grpcJs: typeof grpc; client: grpc.Client }> | undefined;
+  private closed = false;
+
+  /** `endpoint` is host:port. */
+  constructor(readonly endpoint: string) {}
+
+  private connect(): Promise<{ grpcJs: typeof grpc; client: grpc.Client }> {
+    return (this.client ??= import('@grpc/grpc-js').then((grpcJs) => {
+      const client = new grpcJs.Client(this.endpoint, grpcJs.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+        'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+        'grpc.enable_channelz': 0,
+      });
+      if (this.closed) client.close();
+      return { grpcJs, client };
+    }));
+  }
+
+  close(): void {
+    this.closed = true;
+    void this.client?.then(({ client }) => client.close());
+  }
+
+  private async call<S extends GenServiceMethods, K extends keyof S & string>(
+    service: GenService<S>,
+    method: K,
+    req: MessageInitShape<S[K]['input']>,
+    signal: AbortSignal,
+  ): Promise<MessageShape<S[K]['output']>> {
+    const { grpcJs, client } = await this.connect();
+    signal.throwIfAborted();
+    const def = grpcDefinition(service)[method];
+    const message = create(service.method[method].input, req);
+    return new Promise((resolve, reject) => {
+      const call = client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, message as never, new grpcJs.Metadata(), {}, (err, res) => {
+        signal.removeEventListener('abort', cancel);
+        if (err) reject(this.failure(err, signal));
+        else resolve(res as MessageShape<S[K]['output']>);
+      });
+      const cancel = () => call.cancel();
+      signal.addEventListener('abort', cancel, { once: true });
+    });
+  }
+
+  private failure(err: grpc.ServiceError, signal: AbortSignal): ConcordClientError {
+    const endpoint = this.endpoint;
+    if (err.code === CANCELLED && signal.aborted) return new ConcordClientError('deadline', 'the call was aborted or ran out of time', { endpoint });
+    const catalogue = err.metadata?.get('concord-error-code')[0];
+    if (catalogue === undefined && err.code === UNAVAILABLE) {
+      // Not the server's answer: the connection failed, before sending (nothing applied) or during the call.
+      return new ConcordClientError('unreachable', `cannot reach ${endpoint} (${err.details})`, { endpoint, status: err.code, notSent: NOT_CONNECTED.test(err.details) });
+    }
+    const code = typeof catalogue === 'string' && catalogue in BY_CATALOGUE ? (catalogue as ServerErrorCode) : (BY_STATUS[err.code] ?? (err.code === DEADLINE_EXCEEDED ? 'timeout' : 'internal'));
+    const retryAfter = Number(err.metadata?.get('retry-after')[0]);
+    return new ConcordClientError(code, err.details || `gRPC status ${err.code}`, {
+      endpoint,
+      status: err.code,
+      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+    });
+  }
+
+  async get(key: Uint8Array, c: Consistency | undefined, signal: AbortSignal): Promise<KeyValue | undefined> {
+    try {
+      const res = await this.call(KV, 'get', { key, consistency: consistency(c) }, signal);
+      return { ...keyValue(res.kv), stale: res.stale };
+    } catch (e) {
+      if (e instanceof ConcordClientError && e.code === 'not-found') return undefined;
+      throw e;
+    }
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, o: PutOptions, signal: AbortSignal): Promise<number> {
+    const req = {
+      key,
+      value,
+      createOnly: o.createOnly === true,
+      ...(o.ifMatch !== undefined ? { ifMatch: BigInt(o.ifMatch) } : {}),
+      ...(o.ttlSeconds !== undefined ? { ttlSeconds: BigInt(o.ttlSeconds) } : {}),
+    };
+    return Number((await this.call(KV, 'put', req, signal)).revision);
+  }
+
+  async delete(key: Uint8Array, ifMatch: number | undefined, signal: AbortSignal): Promise<DeleteResult> {
+    try {
+      const res = await this.call(KV, 'delete', { key, ...(ifMatch !== undefined ? { ifMatch: BigInt(ifMatch) } : {}) }, signal);
+      return { deleted: Number(res.deleted), revision: Number(res.revision) };
+    } catch (e) {
+      if (e instanceof ConcordClientError && e.code === 'not-found') return { deleted: 0 };
+      throw e;
+    }
+  }
+
+  async list(o: ListOptions, signal: AbortSignal): Promise<{ items: ListItem[]; more: boolean }> {
+    const req = {
+      ...(o.prefix !== undefined ? { prefix: toBytes(o.prefix) } : {}),
+      ...(o.start !== undefined ? { start: toBytes(o.start) } : {}),
+      ...(o.end !== undefined ? { end: toBytes(o.end) } : {}),
+      limit: o.limit ?? 0,
+      keysOnly: o.keysOnly === true,
+      consistency: consistency(o.consistency),
+    };
+    const res = await this.call(KV, 'list', req, signal);
+    return { items: res.items.map((i) => ({ key: asBuffer(i.key), value: asBuffer(i.value), modRevision: Number(i.modRevision) })), more: res.more };
+  }
+
+  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, signal: AbortSignal): Promise<number> {
+    const req = {
+      ops: ops.map((o) => (o.op === 'put' ? { op: { case: 'put' as const, value: { key: o.key, value: o.value } } } : { op: { case: 'delete' as const, value: { key: o.key } } })),
+    };
+    return Number((await this.call(KV, 'batch', req, signal)).revision);
+  }
+
+  async status(signal: AbortSignal): Promise<ClusterStatus> {
+    return clusterStatus(await this.call(Cluster, 'status', {}, signal));
+  }
+
+  async addNode(id: string, address: string, learner: boolean, signal: AbortSignal): Promise<ClusterStatus> {
+    return clusterStatus(await this.call(Cluster, 'addNode', { id, address, learner }, signal));
+  }
+
+  async removeNode(id: string, signal: AbortSignal): Promise<ClusterStatus> {
+    return clusterStatus(await this.call(Cluster, 'removeNode', { id }, signal));
+  }
+
+  /** The node's status stands in for HTTP's /health: it answers, and says who it is. */
+  async health(signal: AbortSignal): Promise<Health> {
+    const s = await this.status(signal);
+    return { status: 'ok', nodeId: s.self };
+  }
+}
+
+const BY_CATALOGUE: Record<ServerErrorCode, true> = {
+  'bad-request': true,
+  'not-found': true,
+  'method-not-allowed': true,
+  'precondition-failed': true,
+  'too-large': true,
+  unavailable: true,
+  timeout: true,
+  internal: true,
+  unimplemented: true,
+};
+
+function keyValue(kv: PbKeyValue | undefined): Omit<KeyValue, 'stale'> {
+  return {
+    key: asBuffer(kv?.key ?? new Uint8Array()),
+    value: asBuffer(kv?.value ?? new Uint8Array()),
+    createRevision: Number(kv?.createRevision ?? 0n),
+    modRevision: Number(kv?.modRevision ?? 0n),
+    version: Number(kv?.version ?? 0n),
+  };
+}
+
+function clusterStatus(s: PbStatus): ClusterStatus {
+  return {
+    clusterId: s.clusterId,
+    self: s.self,
+    ...(s.leader ? { leader: s.leader } : {}),
+    term: Number(s.term),
+    nodes: s.nodes.map((n) => ({
+      id: n.id,
+      raftAddr: n.raftAddr,
+      ...(n.httpAddr ? { httpAddr: n.httpAddr } : {}),
+      role: n.role,
+      term: Number(n.term),
+      commitIndex: Number(n.commitIndex),
+      appliedIndex: Number(n.appliedIndex),
+      voter: n.voter,
+      reachable: n.reachable,
+    })),
+  };
+}

@@ -1,0 +1,191 @@
+// The client over HTTP API v1: node:http with a keep-alive agent per endpoint (not fetch, whose URL
+// parser folds the keys "." and ".." away as path segments). Keys travel percent-encoded byte by byte;
+// listings and batches in base64, so any bytes round-trip.
+
+import http from 'node:http';
+import https from 'node:https';
+import { ConcordClientError, socketReason, type ServerErrorCode } from './errors.ts';
+import { asBuffer, percentEncode } from './bytes.ts';
+import type { ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
+
+/** Socket errors raised before any byte of the request could reach a server. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+const SERVER_CODES = new Set<string>(['bad-request', 'not-found', 'method-not-allowed', 'precondition-failed', 'too-large', 'unavailable', 'timeout', 'internal']);
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0));
+
+export class HttpTransport implements Transport {
+  private readonly agent: http.Agent;
+  private readonly url: URL;
+
+  constructor(readonly endpoint: string) {
+    this.url = new URL(endpoint);
+    const Agent = this.url.protocol === 'https:' ? https.Agent : http.Agent;
+    this.agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private request(method: string, path: string, signal: AbortSignal, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
+    const mod = this.url.protocol === 'https:' ? https : http;
+    return new Promise<Reply>((resolve, reject) => {
+      const req = mod.request(
+        { host: this.url.hostname, port: this.url.port, method, path, agent: this.agent, signal, headers: { ...headers, ...(body ? { 'content-length': String(body.byteLength) } : {}) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on('error', (e) => reject(this.networkError(e)));
+        },
+      );
+      req.on('error', (e) => reject(this.networkError(e)));
+      req.end(body);
+    });
+  }
+
+  private networkError(e: Error & { code?: string }): ConcordClientError {
+    if (e.name === 'AbortError') return new ConcordClientError('deadline', 'the call was aborted or ran out of time', { endpoint: this.endpoint });
+    const notSent = e.code !== undefined && NOT_SENT.has(e.code);
+    return new ConcordClientError('unreachable', `cannot reach ${this.endpoint} (${e.code ? socketReason(e.code) : e.message})`, { endpoint: this.endpoint, notSent });
+  }
+
+  /** A non-2xx answer as the server's catalogue code and message. */
+  private failure(r: Reply): ConcordClientError {
+    let code: string | undefined;
+    let message = r.body.toString('utf8').slice(0, 500);
+    try {
+      const parsed = JSON.parse(message) as { error?: { code?: string; message?: string } };
+      code = parsed.error?.code;
+      message = parsed.error?.message ?? message;
+    } catch {
+      /* not our JSON: keep the text */
+    }
+    const known: ServerErrorCode = code !== undefined && SERVER_CODES.has(code) ? (code as ServerErrorCode) : r.status === 501 ? 'unimplemented' : r.status >= 500 ? 'internal' : 'bad-request';
+    const retryAfter = Number(r.headers['retry-after']);
+    return new ConcordClientError(known, message || `HTTP ${r.status}`, {
+      endpoint: this.endpoint,
+      status: r.status,
+      ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}),
+    });
+  }
+
+  private async json<T>(method: string, path: string, signal: AbortSignal, body?: unknown): Promise<T> {
+    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const r = await this.request(method, path, signal, data, data ? { 'content-type': 'application/json' } : {});
+    if (r.status < 200 || r.status > 299) throw this.failure(r);
+    return JSON.parse(r.body.toString('utf8')) as T;
+  }
+
+  async get(key: Uint8Array, consistency: Consistency | undefined, signal: AbortSignal): Promise<KeyValue | undefined> {
+    const r = await this.request('GET', `/v1/kv/${percentEncode(key)}${consistency ? `?consistency=${consistency}` : ''}`, signal);
+    if (r.status !== 200) {
+      const e = this.failure(r);
+      if (e.code === 'not-found') return undefined;
+      throw e;
+    }
+    return {
+      key: asBuffer(key),
+      value: r.body,
+      modRevision: num(String(r.headers.etag ?? '').replace(/[W/"]/g, '')),
+      createRevision: num(r.headers['x-create-revision']),
+      version: num(r.headers['x-version']),
+      stale: r.headers['x-concord-stale'] === 'true',
+    };
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, opts: PutOptions, signal: AbortSignal): Promise<number> {
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (opts.ifMatch !== undefined) headers['if-match'] = `"${opts.ifMatch}"`;
+    if (opts.createOnly) headers['if-none-match'] = '*';
+    const r = await this.request('PUT', `/v1/kv/${percentEncode(key)}${opts.ttlSeconds !== undefined ? `?ttl=${opts.ttlSeconds}` : ''}`, signal, value, headers);
+    if (r.status !== 200) throw this.failure(r);
+    return num((JSON.parse(r.body.toString('utf8')) as { revision: number }).revision);
+  }
+
+  async delete(key: Uint8Array, ifMatch: number | undefined, signal: AbortSignal): Promise<DeleteResult> {
+    const r = await this.request('DELETE', `/v1/kv/${percentEncode(key)}`, signal, undefined, ifMatch === undefined ? {} : { 'if-match': `"${ifMatch}"` });
+    if (r.status === 404) {
+      const e = this.failure(r);
+      if (e.code === 'not-found') return { deleted: 0 };
+      throw e;
+    }
+    if (r.status !== 200) throw this.failure(r);
+    const res = JSON.parse(r.body.toString('utf8')) as { deleted: number; revision: number };
+    return { deleted: num(res.deleted), revision: num(res.revision) };
+  }
+
+  async list(opts: ListOptions, signal: AbortSignal): Promise<{ items: ListItem[]; more: boolean }> {
+    const q = ['encoding=base64'];
+    for (const name of ['prefix', 'start', 'end'] as const) {
+      const v = opts[name];
+      if (v !== undefined) q.push(`${name}=${percentEncode(typeof v === 'string' ? Buffer.from(v) : v)}`);
+    }
+    if (opts.limit !== undefined) q.push(`limit=${opts.limit}`);
+    if (opts.keysOnly) q.push('keys_only=true');
+    if (opts.consistency) q.push(`consistency=${opts.consistency}`);
+    const res = await this.json<{ items: Array<{ key: string; value?: string; revision: number }>; more: boolean }>('GET', `/v1/kv?${q.join('&')}`, signal);
+    return {
+      items: res.items.map((i) => ({ key: Buffer.from(i.key, 'base64'), value: Buffer.from(i.value ?? '', 'base64'), modRevision: num(i.revision) })),
+      more: res.more === true,
+    };
+  }
+
+  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, signal: AbortSignal): Promise<number> {
+    const b64 = (b: Uint8Array) => asBuffer(b).toString('base64');
+    const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: 'delete', key: b64(o.key) })) };
+    return num((await this.json<{ revision: number }>('POST', '/v1/batch', signal, body)).revision);
+  }
+
+  async status(signal: AbortSignal): Promise<ClusterStatus> {
+    return clusterStatus(await this.json<RawStatus>('GET', '/v1/cluster', signal));
+  }
+
+  async addNode(id: string, address: string, learner: boolean, signal: AbortSignal): Promise<ClusterStatus> {
+    return clusterStatus(await this.json<RawStatus>('POST', '/v1/cluster/nodes', signal, { id, address, ...(learner ? { learner } : {}) }));
+  }
+
+  async removeNode(id: string, signal: AbortSignal): Promise<ClusterStatus> {
+    return clusterStatus(await this.json<RawStatus>('DELETE', `/v1/cluster/nodes/${encodeURIComponent(id)}`, signal));
+  }
+
+  async health(signal: AbortSignal): Promise<Health> {
+    return this.json<Health>('GET', '/health', signal);
+  }
+}
+
+interface RawStatus {
+  clusterId?: string;
+  self?: string;
+  leader?: string | null;
+  term?: number;
+  nodes?: Array<Partial<ClusterStatus['nodes'][number]>>;
+}
+
+function clusterStatus(s: RawStatus): ClusterStatus {
+  return {
+    clusterId: s.clusterId ?? '',
+    self: s.self ?? '',
+    ...(s.leader ? { leader: s.leader } : {}),
+    term: num(s.term),
+    nodes: (s.nodes ?? []).map((n) => ({
+      id: n.id ?? '',
+      raftAddr: n.raftAddr ?? '',
+      ...(n.httpAddr ? { httpAddr: n.httpAddr } : {}),
+      role: n.role ?? '',
+      term: num(n.term),
+      commitIndex: num(n.commitIndex),
+      appliedIndex: num(n.appliedIndex),
+      voter: n.voter === true,
+      reachable: n.reachable === true,
+    })),
+  };
+}

@@ -1,0 +1,123 @@
+// What the client's calls take and give, the same over every protocol. Keys and values are bytes: a string
+// is sent as its UTF-8 bytes; answers give Buffers (`.toString()` for text).
+
+export type Bytes = string | Uint8Array;
+
+export type Consistency = 'linearizable' | 'serializable';
+
+export interface CallOptions {
+  /** This call's deadline in milliseconds, retries included (default: the client's `timeoutMs`). */
+  timeoutMs?: number;
+  /** Aborts the call (and its retries). */
+  signal?: AbortSignal;
+}
+
+export interface KeyValue {
+  key: Buffer;
+  value: Buffer;
+  /** Revision of the put that created the key since it last did not exist. */
+  createRevision: number;
+  /** Revision of the last put (HTTP's ETag): what `ifMatch` compares with. */
+  modRevision: number;
+  /** Puts since creation: 1 after the first. */
+  version: number;
+  /** Answered from a node's own state while it could reach no quorum (a serializable read only). */
+  stale: boolean;
+}
+
+export interface GetOptions extends CallOptions {
+  /** linearizable (default): reflects every write acknowledged before the call; serializable: any node's own state. */
+  consistency?: Consistency;
+}
+
+export interface PutOptions extends CallOptions {
+  /** Compare-and-swap: write only if the key's modRevision is this. */
+  ifMatch?: number;
+  /** Write only if the key does not exist. */
+  createOnly?: boolean;
+  /** Delete the key after this many seconds. */
+  ttlSeconds?: number;
+}
+
+export interface DeleteOptions extends CallOptions {
+  /** Delete only if the key's modRevision is this. */
+  ifMatch?: number;
+}
+
+export interface DeleteResult {
+  /** 1, or 0 when the key did not exist. */
+  deleted: number;
+  /** The deleting revision (absent when nothing was deleted). */
+  revision?: number;
+}
+
+export interface ListOptions extends CallOptions {
+  /** Only keys starting with these bytes. */
+  prefix?: Bytes;
+  /** From this key on, inclusive. */
+  start?: Bytes;
+  /** Up to this key, exclusive. */
+  end?: Bytes;
+  /** Items per page, 1 to 10000 (server default 1000). */
+  limit?: number;
+  /** Items without values (`value` is empty). */
+  keysOnly?: boolean;
+  consistency?: Consistency;
+}
+
+export interface ListItem {
+  key: Buffer;
+  value: Buffer;
+  modRevision: number;
+}
+
+export interface ListPage {
+  items: ListItem[];
+  /** More keys follow: `nextStart` is where the next page begins. */
+  more: boolean;
+  nextStart?: Buffer;
+}
+
+export type BatchOp = { op: 'put'; key: Bytes; value: Bytes } | { op: 'delete'; key: Bytes };
+
+export interface NodeStatus {
+  id: string;
+  raftAddr: string;
+  httpAddr?: string;
+  role: string;
+  term: number;
+  commitIndex: number;
+  appliedIndex: number;
+  voter: boolean;
+  reachable: boolean;
+}
+
+export interface ClusterStatus {
+  clusterId: string;
+  /** The node that answered. */
+  self: string;
+  /** The leader's id, undefined while none is known. */
+  leader?: string;
+  term: number;
+  nodes: NodeStatus[];
+}
+
+export interface Health {
+  status: string;
+  nodeId?: string;
+}
+
+/** One protocol's way of making each call against one endpoint; errors are ConcordClientErrors. */
+export interface Transport {
+  readonly endpoint: string;
+  get(key: Uint8Array, consistency: Consistency | undefined, signal: AbortSignal): Promise<KeyValue | undefined>;
+  put(key: Uint8Array, value: Uint8Array, opts: PutOptions, signal: AbortSignal): Promise<number>;
+  delete(key: Uint8Array, ifMatch: number | undefined, signal: AbortSignal): Promise<DeleteResult>;
+  list(opts: ListOptions, signal: AbortSignal): Promise<{ items: ListItem[]; more: boolean }>;
+  batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, signal: AbortSignal): Promise<number>;
+  status(signal: AbortSignal): Promise<ClusterStatus>;
+  addNode(id: string, address: string, learner: boolean, signal: AbortSignal): Promise<ClusterStatus>;
+  removeNode(id: string, signal: AbortSignal): Promise<ClusterStatus>;
+  health(signal: AbortSignal): Promise<Health>;
+  close(): void;
+}
