@@ -8,7 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { Cluster, Consistency as PbConsistency, KV, type ClusterStatus as PbStatus, type KeyValue as PbKeyValue } from '../api/grpc/gen/concord_pb.ts';
 import { grpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
-import { ConcordClientError, type ServerErrorCode } from './errors.ts';
+import { ConcordClientError, socketReason, type ServerErrorCode } from './errors.ts';
 import type { ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
 
 /** Above the server's largest message (a 64 MiB value or listing page plus framing). */
@@ -86,7 +86,9 @@ export class GrpcTransport implements Transport {
     const catalogue = err.metadata?.get('concord-error-code')[0];
     if (catalogue === undefined && err.code === UNAVAILABLE) {
       // Not the server's answer: the connection failed, before sending (nothing applied) or during the call.
-      return new ConcordClientError('unreachable', `cannot reach ${endpoint} (${err.details})`, { endpoint, status: err.code, notSent: NOT_CONNECTED.test(err.details) });
+      const socketCode = /\b(E[A-Z]{4,})\b/.exec(err.details)?.[1];
+      const reason = socketCode ? socketReason(socketCode) : err.details;
+      return new ConcordClientError('unreachable', `cannot reach ${endpoint} (${reason})`, { endpoint, status: err.code, notSent: NOT_CONNECTED.test(err.details) });
     }
     const code = typeof catalogue === 'string' && catalogue in BY_CATALOGUE ? (catalogue as ServerErrorCode) : (BY_STATUS[err.code] ?? (err.code === DEADLINE_EXCEEDED ? 'timeout' : 'internal'));
     const retryAfter = Number(err.metadata?.get('retry-after')[0]);

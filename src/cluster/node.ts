@@ -24,20 +24,21 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     ...(config.faultInjection ? { faults } : {}),
     observeRequest: (method, route, status, seconds) => metrics.requestSeconds.observe(method, route, status, seconds),
   });
-  await http.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
-  const addr = http.server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : config.httpAddr.port;
-  const httpUrl = `http://${config.httpAddr.host}:${port}`;
+  // HTTP listens last: once /health answers, every front end of this node is listening.
   let text: TextServer | undefined;
   let grpc: GrpcServer | undefined;
   try {
     grpc = await startGrpc(config, kv, cluster, log);
     if (config.textAddr) text = await startTextServer({ kv, host: config.textAddr.host, port: config.textAddr.port, logger: log.child({ part: 'text' }) });
+    await http.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
   } catch (e) {
-    await Promise.all([http.close(), grpc?.close()]);
+    await Promise.all([http.close(), grpc?.close(), text?.close()]);
     await closeCore();
     throw e;
   }
+  const addr = http.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : config.httpAddr.port;
+  const httpUrl = `http://${config.httpAddr.host}:${port}`;
   log.info({ http: httpUrl, raft: raftAddress, ...(grpc ? { grpc: grpc.address } : {}), ...(text ? { text: text.address } : {}) }, 'node started');
 
   let closing: Promise<void> | undefined;

@@ -75,7 +75,7 @@ describe('seed 003: multi-node cluster started and grown as its README shows', (
     assert.match((await run(process.execPath, [BIN, 'cluster-status', ...server])).stdout, /node1[\s\S]*node2[\s\S]*node3/);
     assert.match((await run(process.execPath, [BIN, 'health', ...server])).stdout, /ok/i);
     await run(process.execPath, [BIN, 'delete', 'cli-key', ...server]);
-    await assert.rejects(run(process.execPath, [BIN, 'get', 'cli-key', ...server]), (e: { code?: number; stderr?: string }) => e.code === 1 && /not found/i.test(e.stderr ?? ''));
+    await assert.rejects(run(process.execPath, [BIN, 'get', 'cli-key', ...server]), (e: { code?: number; stderr?: string }) => e.code === 3 && /not found/i.test(e.stderr ?? ''));
   });
 
   it('each node keeps its state in ./data/<node id> of the directory it was started in', () => {
