@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 /** The package: src/ holds the sources, the bundle goes in dist/. */
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Part of the hash: a change to how the bundle is built must also give it a new name. */
-const BUILD_OPTIONS = {
+export const BUILD_OPTIONS = {
   bundle: true,
   platform: 'node',
   format: 'esm',

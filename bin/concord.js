@@ -1,14 +1,20 @@
 #!/usr/bin/env node
-// The `concord` executable. The CLI is TypeScript; it runs from a bundle of the sources (bundle.js says
-// why and when it is rebuilt), or, where no bundle can be built, from the sources through tsx's loader.
-import { bundledEntry } from './bundle.js';
+// The `concord` executable. The CLI is TypeScript. In a checkout it runs from a bundle of the sources
+// (bundle.js says why and when it is rebuilt), or, where no bundle can be built, from the sources through
+// tsx's loader. An installed package ships no sources: it runs the build that `npm pack` made (dist/pkg).
+import fs from 'node:fs';
 
-const bundle = await bundledEntry();
-if (bundle) {
-  process.setSourceMapsEnabled(true); // stack traces name src/*.ts, as under tsx
-  await import(bundle);
+if (!fs.existsSync(new URL('../src/cli/main.ts', import.meta.url))) {
+  await import('../dist/pkg/cli.mjs');
 } else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src/cli/main.ts');
+  const { bundledEntry } = await import('./bundle.js');
+  const bundle = await bundledEntry();
+  if (bundle) {
+    process.setSourceMapsEnabled(true); // stack traces name src/*.ts, as under tsx
+    await import(bundle);
+  } else {
+    const { register } = await import('tsx/esm/api');
+    register();
+    await import('../src/cli/main.ts');
+  }
 }

@@ -110,8 +110,8 @@ export function createClient(options: ClientOptions): ConcordClient {
     const signal = opts?.signal ? AbortSignal.any([AbortSignal.timeout(ms), opts.signal]) : AbortSignal.timeout(ms);
     if (toLeader) await findLeader(signal);
     let last: ConcordClientError | undefined;
+    const order = endpoints.order(toLeader); // fixed for the call: a failure must not bring the same node round again at once
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const order = endpoints.order(toLeader);
       const t = order[attempt % order.length];
       if (attempt > 0 && attempt % order.length === 0) {
         const round = attempt / order.length;

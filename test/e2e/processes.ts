@@ -13,6 +13,8 @@ export interface ProcNode {
   url: string;
   /** The working directory it runs in (default: the test's); relative paths in its flags resolve there. */
   cwd?: string;
+  /** The `concord` executable (default: this checkout's bin/concord.js). */
+  bin?: string;
   proc?: ChildProcess;
   output: string[];
 }
@@ -57,15 +59,15 @@ export class ProcCluster {
   }
 
   /** A node with arbitrary flags (the caller picks the ports); started at once. */
-  add(id: string, args: string[], url: string, cwd?: string): ProcNode {
-    const node: ProcNode = { id, args, url, output: [], ...(cwd ? { cwd } : {}) };
+  add(id: string, args: string[], url: string, cwd?: string, bin?: string): ProcNode {
+    const node: ProcNode = { id, args, url, output: [], ...(cwd ? { cwd } : {}), ...(bin ? { bin } : {}) };
     this.nodes.push(node);
     this.start(node);
     return node;
   }
 
   start(node: ProcNode): void {
-    const proc = spawn(process.execPath, [BIN, ...node.args], { cwd: node.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn' } });
+    const proc = spawn(process.execPath, [node.bin ?? BIN, ...node.args], { cwd: node.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'warn' } });
     proc.stdout?.on('data', (d) => node.output.push(String(d)));
     proc.stderr?.on('data', (d) => node.output.push(String(d)));
     node.proc = proc;
