@@ -228,4 +228,25 @@ describe('HTTP, gRPC and the text protocol on a 3-process cluster: one table, th
     assert.equal((r as [number, string])[0], 4);
     assert.match((r as [number, string])[1], new RegExp(`^error: cannot reach ${nobody} \\(connection refused\\)\\n$`));
   });
+
+  it('membership through the client over gRPC and HTTP: remove the dead member, add a learner, remove it', async () => {
+    const dead = c.nodes.find((n) => !n.proc)!;
+    const overGrpc = createClient({ endpoints: live().map((n) => `127.0.0.1:${ports.get(n.id)!.grpc}`), protocol: 'grpc' });
+    const overHttp = createClient({ endpoints: live().map((n) => n.url) });
+    try {
+      const removed = await overGrpc.removeNode(dead.id);
+      assert.deepEqual(removed.nodes.map((n) => n.id).sort(), live().map((n) => n.id).sort());
+      const learnerAddr = `127.0.0.1:${await freePort()}`;
+      const added = await overHttp.addNode('learner1', learnerAddr, { learner: true });
+      assert.deepEqual(added.nodes.filter((n) => n.id === 'learner1').map((n) => [n.raftAddr, n.voter]), [[learnerAddr, false]]);
+      const seen = await overGrpc.status();
+      assert.ok(seen.nodes.some((n) => n.id === 'learner1'), 'the learner is in the status over gRPC too');
+      assert.ok(!(await overGrpc.removeNode('learner1')).nodes.some((n) => n.id === 'learner1'));
+      const again = await overGrpc.removeNode('learner1').catch((e: { code?: string }) => e.code);
+      assert.equal(again, 'not-found', 'removing a member twice is refused, not repeated');
+    } finally {
+      overGrpc.close();
+      overHttp.close();
+    }
+  });
 });
