@@ -15,10 +15,15 @@ const MAX_MESSAGE = 200 * 1024 * 1024;
 export class GrpcTestClient {
   readonly client: grpc.Client;
 
-  constructor(readonly address: string) {
+  /** `options` add to the channel's (e.g. 'grpc.use_local_subchannel_pool': 1 for a connection of its own). */
+  constructor(
+    readonly address: string,
+    options: grpc.ChannelOptions = {},
+  ) {
     this.client = new grpc.Client(address, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_MESSAGE,
       'grpc.max_send_message_length': MAX_MESSAGE,
+      ...options,
     });
   }
 

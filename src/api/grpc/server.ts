@@ -11,6 +11,7 @@ import type { ClusterService, KvService } from '../../kv/types.ts';
 import { RANGE_PAGE_BYTES } from '../../storage/kv-store.ts';
 import type { ApiLimits } from '../shared/limits.ts';
 import { clusterHandlers, leaseHandlers } from './cluster-handlers.ts';
+import { connectionOptions, DEFAULT_CONNECTION_LIMITS, type GrpcConnectionLimits } from './connections.ts';
 import { Cluster, KV, Lease } from './gen/concord_pb.ts';
 import { kvHandlers } from './kv-handlers.ts';
 import { addReflection } from './reflection.ts';
@@ -47,6 +48,8 @@ export interface GrpcServerDeps {
   logger: Logger;
   host: string;
   port: number;
+  /** Overrides of DEFAULT_CONNECTION_LIMITS (tests shorten them). */
+  connections?: Partial<GrpcConnectionLimits>;
 }
 
 export interface GrpcServer {
@@ -72,6 +75,7 @@ export async function startGrpcServer(deps: GrpcServerDeps): Promise<GrpcServer>
   const [grpcJs, { HealthImplementation, service: healthService }] = await Promise.all([import('@grpc/grpc-js'), import('grpc-health-check')]);
   routeLibraryLog(grpcJs, log);
   const server = new grpcJs.Server({
+    ...connectionOptions({ ...DEFAULT_CONNECTION_LIMITS, ...deps.connections }),
     'grpc.max_receive_message_length': messageLimits(limits).maxReceiveMessageLength,
     'grpc.max_send_message_length': messageLimits(limits).maxSendMessageLength,
     // Channelz (per-call bookkeeping for grpc's debugging service) is not served here, so not paid for.
