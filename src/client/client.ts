@@ -14,6 +14,7 @@ import { keyAfter, toBytes } from './bytes.ts';
 import { Endpoints, type Protocol } from './endpoints.ts';
 import { ConcordClientError, isTransient } from './errors.ts';
 import type {
+  Attempt,
   BatchOp,
   Bytes,
   CallOptions,
@@ -92,11 +93,11 @@ export function createClient(options: ClientOptions): ConcordClient {
   let closed = false;
 
   /** Learns the leader (and which endpoint is which node) when it is not known. Failures are ignored: the call itself will report. */
-  async function findLeader(signal: AbortSignal): Promise<void> {
+  async function findLeader(at: Attempt): Promise<void> {
     if (!preferLeader || endpoints.size === 1 || endpoints.leaderKnown()) return;
     const first = endpoints.order(false)[0];
     const learn = (t: Transport) =>
-      t.status(signal).then(
+      t.status(at).then(
         (s) => endpoints.learn(t, s.self, s.leader),
         () => undefined,
       );
@@ -104,11 +105,12 @@ export function createClient(options: ClientOptions): ConcordClient {
     if (endpoints.leaderId !== undefined && !endpoints.leaderKnown()) await Promise.all(endpoints.unnamed().map(learn));
   }
 
-  async function run<T>(what: string, retry: Retry, toLeader: boolean, opts: CallOptions | undefined, fn: (t: Transport, signal: AbortSignal) => Promise<T>): Promise<T> {
+  async function run<T>(what: string, retry: Retry, toLeader: boolean, opts: CallOptions | undefined, fn: (t: Transport, at: Attempt) => Promise<T>): Promise<T> {
     if (closed) throw new ConcordClientError('bad-request', 'the client is closed');
     const ms = opts?.timeoutMs ?? timeoutMs;
     const signal = opts?.signal ? AbortSignal.any([AbortSignal.timeout(ms), opts.signal]) : AbortSignal.timeout(ms);
-    if (toLeader) await findLeader(signal);
+    const at: Attempt = { signal, deadline: Date.now() + ms };
+    if (toLeader) await findLeader(at);
     let last: ConcordClientError | undefined;
     const order = endpoints.order(toLeader); // fixed for the call: a failure must not bring the same node round again at once
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
@@ -120,7 +122,7 @@ export function createClient(options: ClientOptions): ConcordClient {
       }
       if (signal.aborted) break;
       try {
-        const res = await fn(t, signal);
+        const res = await fn(t, at);
         endpoints.answered(t);
         return res;
       } catch (e) {

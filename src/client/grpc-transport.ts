@@ -9,7 +9,7 @@ import { Cluster, Consistency as PbConsistency, KV, type ClusterStatus as PbStat
 import { grpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
 import { ConcordClientError, socketReason, type ServerErrorCode } from './errors.ts';
-import type { ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
+import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
 
 /** Above the server's largest message (a 64 MiB value or listing page plus framing). */
 const MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
@@ -63,16 +63,17 @@ export class GrpcTransport implements Transport {
     service: GenService<S>,
     method: K,
     req: MessageInitShape<S[K]['input']>,
-    signal: AbortSignal,
+    at: Attempt,
   ): Promise<MessageShape<S[K]['output']>> {
     const { grpcJs, client } = await this.connect();
+    const { signal } = at;
     signal.throwIfAborted();
     const def = grpcDefinition(service)[method];
     const message = create(service.method[method].input, req);
     return new Promise((resolve, reject) => {
-      const call = client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, message as never, new grpcJs.Metadata(), {}, (err, res) => {
+      const call = client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, message as never, new grpcJs.Metadata(), { deadline: at.deadline }, (err, res) => {
         signal.removeEventListener('abort', cancel);
-        if (err) reject(this.failure(err, signal));
+        if (err) reject(this.failure(err, at));
         else resolve(res as MessageShape<S[K]['output']>);
       });
       const cancel = () => call.cancel();
@@ -80,9 +81,9 @@ export class GrpcTransport implements Transport {
     });
   }
 
-  private failure(err: grpc.ServiceError, signal: AbortSignal): ConcordClientError {
+  private failure(err: grpc.ServiceError, at: Attempt): ConcordClientError {
     const endpoint = this.endpoint;
-    if (err.code === CANCELLED && signal.aborted) return new ConcordClientError('deadline', 'the call was aborted or ran out of time', { endpoint });
+    if ((err.code === CANCELLED || (err.code === DEADLINE_EXCEEDED && !err.metadata?.get('concord-error-code').length)) && at.signal.aborted) return new ConcordClientError('deadline', 'the call was aborted or ran out of time', { endpoint });
     const catalogue = err.metadata?.get('concord-error-code')[0];
     if (catalogue === undefined && err.code === UNAVAILABLE) {
       // Not the server's answer: the connection failed, before sending (nothing applied) or during the call.
@@ -99,9 +100,9 @@ export class GrpcTransport implements Transport {
     });
   }
 
-  async get(key: Uint8Array, c: Consistency | undefined, signal: AbortSignal): Promise<KeyValue | undefined> {
+  async get(key: Uint8Array, c: Consistency | undefined, at: Attempt): Promise<KeyValue | undefined> {
     try {
-      const res = await this.call(KV, 'get', { key, consistency: consistency(c) }, signal);
+      const res = await this.call(KV, 'get', { key, consistency: consistency(c) }, at);
       return { ...keyValue(res.kv), stale: res.stale };
     } catch (e) {
       if (e instanceof ConcordClientError && e.code === 'not-found') return undefined;
@@ -109,7 +110,7 @@ export class GrpcTransport implements Transport {
     }
   }
 
-  async put(key: Uint8Array, value: Uint8Array, o: PutOptions, signal: AbortSignal): Promise<number> {
+  async put(key: Uint8Array, value: Uint8Array, o: PutOptions, at: Attempt): Promise<number> {
     const req = {
       key,
       value,
@@ -117,12 +118,12 @@ export class GrpcTransport implements Transport {
       ...(o.ifMatch !== undefined ? { ifMatch: BigInt(o.ifMatch) } : {}),
       ...(o.ttlSeconds !== undefined ? { ttlSeconds: BigInt(o.ttlSeconds) } : {}),
     };
-    return Number((await this.call(KV, 'put', req, signal)).revision);
+    return Number((await this.call(KV, 'put', req, at)).revision);
   }
 
-  async delete(key: Uint8Array, ifMatch: number | undefined, signal: AbortSignal): Promise<DeleteResult> {
+  async delete(key: Uint8Array, ifMatch: number | undefined, at: Attempt): Promise<DeleteResult> {
     try {
-      const res = await this.call(KV, 'delete', { key, ...(ifMatch !== undefined ? { ifMatch: BigInt(ifMatch) } : {}) }, signal);
+      const res = await this.call(KV, 'delete', { key, ...(ifMatch !== undefined ? { ifMatch: BigInt(ifMatch) } : {}) }, at);
       return { deleted: Number(res.deleted), revision: Number(res.revision) };
     } catch (e) {
       if (e instanceof ConcordClientError && e.code === 'not-found') return { deleted: 0 };
@@ -130,7 +131,7 @@ export class GrpcTransport implements Transport {
     }
   }
 
-  async list(o: ListOptions, signal: AbortSignal): Promise<{ items: ListItem[]; more: boolean }> {
+  async list(o: ListOptions, at: Attempt): Promise<{ items: ListItem[]; more: boolean }> {
     const req = {
       ...(o.prefix !== undefined ? { prefix: toBytes(o.prefix) } : {}),
       ...(o.start !== undefined ? { start: toBytes(o.start) } : {}),
@@ -139,32 +140,32 @@ export class GrpcTransport implements Transport {
       keysOnly: o.keysOnly === true,
       consistency: consistency(o.consistency),
     };
-    const res = await this.call(KV, 'list', req, signal);
+    const res = await this.call(KV, 'list', req, at);
     return { items: res.items.map((i) => ({ key: asBuffer(i.key), value: asBuffer(i.value), modRevision: Number(i.modRevision) })), more: res.more };
   }
 
-  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, signal: AbortSignal): Promise<number> {
+  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number> {
     const req = {
       ops: ops.map((o) => (o.op === 'put' ? { op: { case: 'put' as const, value: { key: o.key, value: o.value } } } : { op: { case: 'delete' as const, value: { key: o.key } } })),
     };
-    return Number((await this.call(KV, 'batch', req, signal)).revision);
+    return Number((await this.call(KV, 'batch', req, at)).revision);
   }
 
-  async status(signal: AbortSignal): Promise<ClusterStatus> {
-    return clusterStatus(await this.call(Cluster, 'status', {}, signal));
+  async status(at: Attempt): Promise<ClusterStatus> {
+    return clusterStatus(await this.call(Cluster, 'status', {}, at));
   }
 
-  async addNode(id: string, address: string, learner: boolean, signal: AbortSignal): Promise<ClusterStatus> {
-    return clusterStatus(await this.call(Cluster, 'addNode', { id, address, learner }, signal));
+  async addNode(id: string, address: string, learner: boolean, at: Attempt): Promise<ClusterStatus> {
+    return clusterStatus(await this.call(Cluster, 'addNode', { id, address, learner }, at));
   }
 
-  async removeNode(id: string, signal: AbortSignal): Promise<ClusterStatus> {
-    return clusterStatus(await this.call(Cluster, 'removeNode', { id }, signal));
+  async removeNode(id: string, at: Attempt): Promise<ClusterStatus> {
+    return clusterStatus(await this.call(Cluster, 'removeNode', { id }, at));
   }
 
   /** The node's status stands in for HTTP's /health: it answers, and says who it is. */
-  async health(signal: AbortSignal): Promise<Health> {
-    const s = await this.status(signal);
+  async health(at: Attempt): Promise<Health> {
+    const s = await this.status(at);
     return { status: 'ok', nodeId: s.self };
   }
 }

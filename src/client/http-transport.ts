@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConcordClientError, socketReason, type ServerErrorCode } from './errors.ts';
 import { asBuffer, percentEncode } from './bytes.ts';
-import type { ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
+import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
 
 /** Socket errors raised before any byte of the request could reach a server. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
@@ -35,11 +35,11 @@ export class HttpTransport implements Transport {
     this.agent.destroy();
   }
 
-  private request(method: string, path: string, signal: AbortSignal, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
+  private request(method: string, path: string, at: Attempt, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Reply> {
     const mod = this.url.protocol === 'https:' ? https : http;
     return new Promise<Reply>((resolve, reject) => {
       const req = mod.request(
-        { host: this.url.hostname, port: this.url.port, method, path, agent: this.agent, signal, headers: { ...headers, ...(body ? { 'content-length': String(body.byteLength) } : {}) } },
+        { host: this.url.hostname, port: this.url.port, method, path, agent: this.agent, signal: at.signal, headers: { ...headers, ...(body ? { 'content-length': String(body.byteLength) } : {}) } },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -78,15 +78,15 @@ export class HttpTransport implements Transport {
     });
   }
 
-  private async json<T>(method: string, path: string, signal: AbortSignal, body?: unknown): Promise<T> {
+  private async json<T>(method: string, path: string, at: Attempt, body?: unknown): Promise<T> {
     const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    const r = await this.request(method, path, signal, data, data ? { 'content-type': 'application/json' } : {});
+    const r = await this.request(method, path, at, data, data ? { 'content-type': 'application/json' } : {});
     if (r.status < 200 || r.status > 299) throw this.failure(r);
     return JSON.parse(r.body.toString('utf8')) as T;
   }
 
-  async get(key: Uint8Array, consistency: Consistency | undefined, signal: AbortSignal): Promise<KeyValue | undefined> {
-    const r = await this.request('GET', `/v1/kv/${percentEncode(key)}${consistency ? `?consistency=${consistency}` : ''}`, signal);
+  async get(key: Uint8Array, consistency: Consistency | undefined, at: Attempt): Promise<KeyValue | undefined> {
+    const r = await this.request('GET', `/v1/kv/${percentEncode(key)}${consistency ? `?consistency=${consistency}` : ''}`, at);
     if (r.status !== 200) {
       const e = this.failure(r);
       if (e.code === 'not-found') return undefined;
@@ -102,17 +102,17 @@ export class HttpTransport implements Transport {
     };
   }
 
-  async put(key: Uint8Array, value: Uint8Array, opts: PutOptions, signal: AbortSignal): Promise<number> {
+  async put(key: Uint8Array, value: Uint8Array, opts: PutOptions, at: Attempt): Promise<number> {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (opts.ifMatch !== undefined) headers['if-match'] = `"${opts.ifMatch}"`;
     if (opts.createOnly) headers['if-none-match'] = '*';
-    const r = await this.request('PUT', `/v1/kv/${percentEncode(key)}${opts.ttlSeconds !== undefined ? `?ttl=${opts.ttlSeconds}` : ''}`, signal, value, headers);
+    const r = await this.request('PUT', `/v1/kv/${percentEncode(key)}${opts.ttlSeconds !== undefined ? `?ttl=${opts.ttlSeconds}` : ''}`, at, value, headers);
     if (r.status !== 200) throw this.failure(r);
     return num((JSON.parse(r.body.toString('utf8')) as { revision: number }).revision);
   }
 
-  async delete(key: Uint8Array, ifMatch: number | undefined, signal: AbortSignal): Promise<DeleteResult> {
-    const r = await this.request('DELETE', `/v1/kv/${percentEncode(key)}`, signal, undefined, ifMatch === undefined ? {} : { 'if-match': `"${ifMatch}"` });
+  async delete(key: Uint8Array, ifMatch: number | undefined, at: Attempt): Promise<DeleteResult> {
+    const r = await this.request('DELETE', `/v1/kv/${percentEncode(key)}`, at, undefined, ifMatch === undefined ? {} : { 'if-match': `"${ifMatch}"` });
     if (r.status === 404) {
       const e = this.failure(r);
       if (e.code === 'not-found') return { deleted: 0 };
@@ -123,7 +123,7 @@ export class HttpTransport implements Transport {
     return { deleted: num(res.deleted), revision: num(res.revision) };
   }
 
-  async list(opts: ListOptions, signal: AbortSignal): Promise<{ items: ListItem[]; more: boolean }> {
+  async list(opts: ListOptions, at: Attempt): Promise<{ items: ListItem[]; more: boolean }> {
     const q = ['encoding=base64'];
     for (const name of ['prefix', 'start', 'end'] as const) {
       const v = opts[name];
@@ -132,33 +132,33 @@ export class HttpTransport implements Transport {
     if (opts.limit !== undefined) q.push(`limit=${opts.limit}`);
     if (opts.keysOnly) q.push('keys_only=true');
     if (opts.consistency) q.push(`consistency=${opts.consistency}`);
-    const res = await this.json<{ items: Array<{ key: string; value?: string; revision: number }>; more: boolean }>('GET', `/v1/kv?${q.join('&')}`, signal);
+    const res = await this.json<{ items: Array<{ key: string; value?: string; revision: number }>; more: boolean }>('GET', `/v1/kv?${q.join('&')}`, at);
     return {
       items: res.items.map((i) => ({ key: Buffer.from(i.key, 'base64'), value: Buffer.from(i.value ?? '', 'base64'), modRevision: num(i.revision) })),
       more: res.more === true,
     };
   }
 
-  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, signal: AbortSignal): Promise<number> {
+  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number> {
     const b64 = (b: Uint8Array) => asBuffer(b).toString('base64');
     const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: 'delete', key: b64(o.key) })) };
-    return num((await this.json<{ revision: number }>('POST', '/v1/batch', signal, body)).revision);
+    return num((await this.json<{ revision: number }>('POST', '/v1/batch', at, body)).revision);
   }
 
-  async status(signal: AbortSignal): Promise<ClusterStatus> {
-    return clusterStatus(await this.json<RawStatus>('GET', '/v1/cluster', signal));
+  async status(at: Attempt): Promise<ClusterStatus> {
+    return clusterStatus(await this.json<RawStatus>('GET', '/v1/cluster', at));
   }
 
-  async addNode(id: string, address: string, learner: boolean, signal: AbortSignal): Promise<ClusterStatus> {
-    return clusterStatus(await this.json<RawStatus>('POST', '/v1/cluster/nodes', signal, { id, address, ...(learner ? { learner } : {}) }));
+  async addNode(id: string, address: string, learner: boolean, at: Attempt): Promise<ClusterStatus> {
+    return clusterStatus(await this.json<RawStatus>('POST', '/v1/cluster/nodes', at, { id, address, ...(learner ? { learner } : {}) }));
   }
 
-  async removeNode(id: string, signal: AbortSignal): Promise<ClusterStatus> {
-    return clusterStatus(await this.json<RawStatus>('DELETE', `/v1/cluster/nodes/${encodeURIComponent(id)}`, signal));
+  async removeNode(id: string, at: Attempt): Promise<ClusterStatus> {
+    return clusterStatus(await this.json<RawStatus>('DELETE', `/v1/cluster/nodes/${encodeURIComponent(id)}`, at));
   }
 
-  async health(signal: AbortSignal): Promise<Health> {
-    return this.json<Health>('GET', '/health', signal);
+  async health(at: Attempt): Promise<Health> {
+    return this.json<Health>('GET', '/health', at);
   }
 }
 

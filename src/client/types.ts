@@ -107,17 +107,24 @@ export interface Health {
   nodeId?: string;
 }
 
+/** What bounds one attempt: the call's signal (its deadline or the caller's abort) and the deadline itself. */
+export interface Attempt {
+  signal: AbortSignal;
+  /** Milliseconds since the epoch. */
+  deadline: number;
+}
+
 /** One protocol's way of making each call against one endpoint; errors are ConcordClientErrors. */
 export interface Transport {
   readonly endpoint: string;
-  get(key: Uint8Array, consistency: Consistency | undefined, signal: AbortSignal): Promise<KeyValue | undefined>;
-  put(key: Uint8Array, value: Uint8Array, opts: PutOptions, signal: AbortSignal): Promise<number>;
-  delete(key: Uint8Array, ifMatch: number | undefined, signal: AbortSignal): Promise<DeleteResult>;
-  list(opts: ListOptions, signal: AbortSignal): Promise<{ items: ListItem[]; more: boolean }>;
-  batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, signal: AbortSignal): Promise<number>;
-  status(signal: AbortSignal): Promise<ClusterStatus>;
-  addNode(id: string, address: string, learner: boolean, signal: AbortSignal): Promise<ClusterStatus>;
-  removeNode(id: string, signal: AbortSignal): Promise<ClusterStatus>;
-  health(signal: AbortSignal): Promise<Health>;
+  get(key: Uint8Array, consistency: Consistency | undefined, at: Attempt): Promise<KeyValue | undefined>;
+  put(key: Uint8Array, value: Uint8Array, opts: PutOptions, at: Attempt): Promise<number>;
+  delete(key: Uint8Array, ifMatch: number | undefined, at: Attempt): Promise<DeleteResult>;
+  list(opts: ListOptions, at: Attempt): Promise<{ items: ListItem[]; more: boolean }>;
+  batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number>;
+  status(at: Attempt): Promise<ClusterStatus>;
+  addNode(id: string, address: string, learner: boolean, at: Attempt): Promise<ClusterStatus>;
+  removeNode(id: string, at: Attempt): Promise<ClusterStatus>;
+  health(at: Attempt): Promise<Health>;
   close(): void;
 }

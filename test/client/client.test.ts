@@ -6,7 +6,10 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
+import { KV } from '../../src/api/grpc/gen/concord_pb.ts';
+import { grpcDefinition } from '../../src/api/grpc/service-def.ts';
 import { buildHttpApi } from '../../src/api/http/index.ts';
 import { startGrpcServer, type GrpcServer } from '../../src/api/grpc/server.ts';
 import { createClient, ConcordClientError, type ConcordClient, type ClientOptions } from '../../src/client/index.ts';
@@ -214,6 +217,29 @@ describe('client: endpoints', () => {
       [['http://a:1/path'], /expected host:port/],
     ] as const) {
       assert.throws(() => createClient({ endpoints: [...endpoints] }), pattern, JSON.stringify(endpoints));
+    }
+  });
+});
+
+describe('client over grpc: the deadline travels with the call', () => {
+  it('the server sees the call\'s deadline (grpc-timeout), so it can stop work the client no longer waits for', async () => {
+    const server = new grpc.Server();
+    let deadline: grpc.Deadline | undefined;
+    const handlers = Object.fromEntries(Object.keys(grpcDefinition(KV)).map((m) => [m, (call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      deadline = call.getDeadline();
+      cb({ code: grpc.status.NOT_FOUND, details: 'absent' });
+    }]));
+    server.addService(grpcDefinition(KV), handlers as never);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const c = createClient({ endpoints: [`127.0.0.1:${port}`], protocol: 'grpc', timeoutMs: 3_000 });
+    try {
+      const before = Date.now();
+      assert.equal(await c.get('k', { consistency: 'serializable' }), undefined);
+      const ms = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+      assert.ok(Number.isFinite(ms) && ms > before && ms <= before + 3_100, `deadline ${String(deadline)}`);
+    } finally {
+      c.close();
+      server.forceShutdown();
     }
   });
 });
