@@ -1,8 +1,10 @@
 // npm run bench -- compare: Concord next to etcd and next to the ceiling of a Node HTTP server, on this
 // machine, in one run. Both systems are driven by the same wrk load (2 threads), cell by cell, each
 // system's run of a cell right after the other's (order alternating), so the ratios see the same noise.
+// Their gRPC APIs are driven the same way by h2load (grpc-load.ts, grpc-kv.ts).
 //
 //   3 nodes × {put, linearizable get, serializable get, 90/10 get/put mix} × {16, 64} connections,
+//   3 nodes × {gRPC put, gRPC linearizable get} × {16, 64} connections (Concord's gRPC vs etcd's),
 //   1 node × {put, linearizable get} × 64 connections, a bare node:http server as the ceiling,
 //   the time from `npm start` to a working cluster, and each node's RSS after loading 1M keys.
 //
@@ -10,7 +12,8 @@
 // BENCH_SECONDS=2, writes bench/results/quick.* instead and leaves latest alone). Progress goes to stderr.
 // Env: BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNECTIONS (16,64), BENCH_MEMORY_KEYS (1000000; 0 skips),
 // BENCH_STARTUP_RUNS (3; 0 skips), BENCH_ROUNDS (3: every cell runs that many times, in rounds over all
-// cells, and the report shows each cell's median run; the machine's load swings by a third within minutes).
+// cells, and the report shows each cell's median run; the machine's load swings by a third within minutes),
+// BENCH_GRPC (1; 0 leaves the gRPC cells out).
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -24,7 +27,9 @@ import { bulkLoad, concordBatch, etcdTxn } from './bulk-load.ts';
 import { cpuSeconds, rss, type Rss } from './procstat.ts';
 import { medianRuns, renderMarkdown, renderSvg, type CellResult, type MemoryResult, type Op, type Results, type System } from './report.ts';
 import { timeEtcdStart, timeNpmStart, type StartupTime } from './startup.ts';
-import { ensureWrk, wrkAsync, wrkVersion, type WrkOptions } from './wrk.ts';
+import { ensureWrk, wrkAsync, wrkVersion, type WrkOptions, type WrkResult } from './wrk.ts';
+import { ensureH2load, h2loadVersion } from './grpc-load.ts';
+import { grpcLoad, type GrpcOp } from './grpc-kv.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -41,6 +46,7 @@ const VALUE = Buffer.alloc(100, 'v');
 const OPS: Op[] = ['put', 'lin-get', 'ser-get', 'mix'];
 const SINGLE_OPS: Op[] = ['put', 'lin-get'];
 const SINGLE_CONNS = Math.max(...CONNS);
+const GRPC_OPS: GrpcOp[] = num('BENCH_GRPC', 1) > 0 ? ['grpc-put', 'grpc-lin-get'] : [];
 /** Lets the preload and the 1M-key load use 1,000-put transactions; single-key requests are unaffected. */
 const ETCD_FLAGS = ['--max-txn-ops', '1000'];
 const FULL = SECONDS >= 10 && CONNS.join() === '16,64' && MEMORY_KEYS >= 1_000_000 && STARTUP_RUNS >= 1 && ROUNDS >= 3;
@@ -57,6 +63,8 @@ const note = (msg: string) => {
 
 interface Target {
   url: string;
+  /** host:port of its gRPC API (etcd: the client port, which serves both). */
+  grpc: string;
   name: string;
 }
 
@@ -70,7 +78,7 @@ interface Sut {
 }
 
 function etcdSut(c: EtcdCluster): Sut {
-  const t = (m: EtcdMember): Target => ({ url: m.clientUrl, name: m.name });
+  const t = (m: EtcdMember): Target => ({ url: m.clientUrl, grpc: m.clientUrl.replace(/^http:\/\//, ''), name: m.name });
   return {
     system: 'etcd',
     async targets() {
@@ -83,9 +91,11 @@ function etcdSut(c: EtcdCluster): Sut {
   };
 }
 
-/** A ProcCluster whose processes are also killed (and data removed) on Ctrl-C. */
+/** A ProcCluster whose processes are also killed (and data removed) on Ctrl-C; every node serves gRPC on a free port. */
 async function concordCluster(n: number): Promise<{ cluster: ProcCluster; stop: () => Promise<void> }> {
-  const cluster = await ProcCluster.create(n);
+  const grpcPorts = new Map<string, number>();
+  for (let i = 1; i <= n; i++) grpcPorts.set(`n${i}`, await freePort());
+  const cluster = await ProcCluster.create(n, (id) => ['--grpc-addr', `127.0.0.1:${grpcPorts.get(id)}`]);
   const unregister = onCleanup(() => {
     for (const node of cluster.nodes) node.proc?.kill('SIGKILL');
     fs.rmSync(cluster.dir, { recursive: true, force: true });
@@ -94,7 +104,7 @@ async function concordCluster(n: number): Promise<{ cluster: ProcCluster; stop: 
 }
 
 function concordSut(c: ProcCluster, stop: () => Promise<void>): Sut {
-  const t = (n: ProcNode): Target => ({ url: n.url, name: n.id });
+  const t = (n: ProcNode): Target => ({ url: n.url, grpc: n.args[n.args.indexOf('--grpc-addr') + 1], name: n.id });
   return {
     system: 'concord',
     async targets() {
@@ -128,15 +138,31 @@ let cellNo = 0;
 let cellTotal = 0;
 const lastLeader = new Map<string, string>();
 
-async function runCell(round: number, nodes: number, op: Op, conns: number, system: System, url: string, target: string, opts: Pick<WrkOptions, 'script' | 'env'>, pids: number[]): Promise<void> {
+/**
+ * What a cell runs: `run` for the warm-up and again for the measured run, with `before` between them and
+ * `after` on the measured result (the gRPC cells' checks, which h2load's own counts need; grpc-kv.ts).
+ */
+interface CellLoad<R extends WrkResult = WrkResult> {
+  run(seconds: number): Promise<R>;
+  before?(): Promise<void>;
+  after?(r: R): Promise<{ r: R; problems: string[] }>;
+}
+
+const wrkLoad = (url: string, opts: Pick<WrkOptions, 'script' | 'env'>, conns: number): CellLoad => ({ run: (seconds) => wrkAsync(url, { ...opts, connections: conns, seconds }) });
+
+async function runCell<R extends WrkResult>(round: number, nodes: number, op: Op, conns: number, system: System, target: string, load: CellLoad<R>, pids: number[]): Promise<void> {
   cellNo++;
   const label = `${nodes} node${nodes > 1 ? 's' : ''} · ${op} · ${conns} conns · ${system} (${target}) · round ${round}`;
-  if (WARMUP > 0) await wrkAsync(url, { ...opts, connections: conns, seconds: WARMUP });
+  if (WARMUP > 0) await load.run(WARMUP);
+  await load.before?.();
   const cpu0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
   const w0 = performance.now();
-  const r = await wrkAsync(url, { ...opts, connections: conns, seconds: SECONDS });
+  const measured = await load.run(SECONDS);
   const wall = (performance.now() - w0) / 1000;
   const cpuPct = (100 * (pids.reduce((a, p) => a + cpuSeconds(p), 0) - cpu0)) / wall;
+  const checked = load.after ? await load.after(measured) : { r: measured, problems: [] };
+  const r = checked.r;
+  for (const p of checked.problems) note(`${label}: ${p}`);
   const load1 = os.loadavg()[0];
   runs.push({ nodes, op, conns, system, target, r, cpuPct, load1, round });
   log(`[${cellNo}/${cellTotal}] ${label}: ${Math.round(r.rps).toLocaleString('en')} ops/s, p50 ${r.p50ms.toFixed(2)} p99 ${r.p99ms.toFixed(2)} p99.9 ${r.p999ms.toFixed(2)} ms, errors ${r.errors}, server CPU ${cpuPct.toFixed(0)}%, load ${load1.toFixed(1)}`);
@@ -144,6 +170,8 @@ async function runCell(round: number, nodes: number, op: Op, conns: number, syst
     note(`${label}: ${r.errors} errors out of ${r.requests} requests (non-2xx ${r.non2xx}, socket ${JSON.stringify(r.socketErrors)})`);
   }
 }
+
+const isGrpc = (op: Op): op is GrpcOp => (GRPC_OPS as Op[]).includes(op);
 
 /** One group = one (nodes, op, conns): each system in turn, the order rotating from group to group. */
 async function runGroup(round: number, groupNo: number, nodes: number, op: Op, conns: number, suts: Sut[], ceiling?: { url: string; pid: number }): Promise<void> {
@@ -155,10 +183,18 @@ async function runGroup(round: number, groupNo: number, nodes: number, op: Op, c
       const key = `${nodes}/${s.system}`;
       if (lastLeader.has(key) && lastLeader.get(key) !== leader.name) note(`${s.system} (${nodes} nodes): leader moved from ${lastLeader.get(key)} to ${leader.name} before ${op} at ${conns} conns`);
       lastLeader.set(key, leader.name);
-      await runCell(round, nodes, op, conns, s.system, t.url, `${t.name}, ${t === leader ? 'leader' : 'follower'}`, s.script(op), s.pids());
+      const where = `${t.name}, ${t === leader ? 'leader' : 'follower'}`;
+      if (!isGrpc(op)) return runCell(round, nodes, op, conns, s.system, where, wrkLoad(t.url, s.script(op), conns), s.pids());
+      // A gRPC cell whose checks fail is left out of the results (noted) and the run goes on.
+      try {
+        await runCell(round, nodes, op, conns, s.system, where, grpcLoad(s.system, t.grpc, op, conns, VALUE), s.pids());
+      } catch (e) {
+        failed = true;
+        note(`${nodes} nodes · ${op} · ${conns} conns · ${s.system} · round ${round}: ${(e as Error).message}`);
+      }
     });
   }
-  if (ceiling) group.push(() => runCell(round, nodes, op, conns, 'ceiling', `${ceiling.url}/`, 'node:http', { script: 'plain.lua' }, [ceiling.pid]));
+  if (ceiling) group.push(() => runCell(round, nodes, op, conns, 'ceiling', 'node:http', wrkLoad(`${ceiling.url}/`, { script: 'plain.lua' }, conns), [ceiling.pid]));
   const k = groupNo % group.length;
   for (const run of [...group.slice(k), ...group.slice(0, k)]) await run();
 }
@@ -183,6 +219,7 @@ function newResults(): Results {
       etcd: etcdVersion(),
       node: process.version,
       wrk: wrkVersion(),
+      ...(GRPC_OPS.length > 0 ? { h2load: h2loadVersion() } : {}),
       cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown'}`,
       kernel: `${os.type()} ${os.release()}`,
       memGiB: os.totalmem() / 2 ** 30,
@@ -242,6 +279,7 @@ async function comparison(): Promise<void> {
             if (n === 3) {
               for (const conns of CONNS) {
                 for (const op of OPS) await runGroup(round, g++, n, op, conns, suts, op === 'ser-get' ? ceiling : undefined);
+                for (const op of GRPC_OPS) await runGroup(round, g++, n, op, conns, suts);
               }
             } else {
               for (const op of SINGLE_OPS) await runGroup(round, g++, n, op, SINGLE_CONNS, suts);
@@ -256,10 +294,10 @@ async function comparison(): Promise<void> {
     bare.kill();
     unregisterBare();
   }
-  }
+}
 
 async function main(results: Results): Promise<void> {
-  cellTotal = ROUNDS * (CONNS.length * (OPS.length * 2 + 1) + SINGLE_OPS.length * 2);
+  cellTotal = ROUNDS * (CONNS.length * ((OPS.length + GRPC_OPS.length) * 2 + 1) + SINGLE_OPS.length * 2);
   log(`${cellTotal} cells of ${WARMUP} s warm-up + ${SECONDS} s; about ${Math.round((cellTotal * (WARMUP + SECONDS)) / 60)} min of load, plus setup, startup timing and the ${MEMORY_KEYS.toLocaleString('en')}-key memory test`);
 
   // Time to a working cluster first, while nothing else of ours runs.
@@ -350,6 +388,7 @@ function write(results: Results): string {
 
 ensureWrk();
 ensureEtcd();
+if (GRPC_OPS.length > 0) ensureH2load();
 const results = newResults();
 try {
   await main(results);

@@ -7,8 +7,10 @@ import type { LoadStats } from './bulk-load.ts';
 import type { Rss } from './procstat.ts';
 import type { StartupTime } from './startup.ts';
 import type { WrkResult } from './wrk.ts';
+import { grpcMethod, grpcTable, isGrpcOp } from './grpc-report.ts';
 
-export type Op = 'put' | 'lin-get' | 'ser-get' | 'mix';
+/** The HTTP cells' operations, and the gRPC cells' (Concord's KV.Put / KV.Get, etcd's KV.Put / KV.Range). */
+export type Op = 'put' | 'lin-get' | 'ser-get' | 'mix' | 'grpc-put' | 'grpc-lin-get';
 export type System = 'etcd' | 'concord' | 'ceiling';
 
 export interface CellResult {
@@ -41,7 +43,7 @@ export interface Results {
   date: string;
   /** False for a shortened run (fewer seconds, connections, keys or startup runs than the full one). */
   full: boolean;
-  env: { concord: string; etcd: string; node: string; wrk: string; cpus: string; kernel: string; memGiB: number; loadStart: number; loadEnd: number };
+  env: { concord: string; etcd: string; node: string; wrk: string; h2load?: string; cpus: string; kernel: string; memGiB: number; loadStart: number; loadEnd: number };
   params: { seconds: number; warmup: number; conns: number[]; keys: number; valueBytes: number; singleConns: number; memoryKeys: number; rounds?: number };
   /** One per cell: its median run (what the tables, targets and chart show). */
   cells: CellResult[];
@@ -58,8 +60,10 @@ export const OP_LABEL: Record<Op, string> = {
   'lin-get': 'linearizable get',
   'ser-get': 'serializable get',
   mix: '90/10 get/put mix',
+  'grpc-put': 'gRPC put',
+  'grpc-lin-get': 'gRPC linearizable get',
 };
-const OP_SHORT: Record<Op, string> = { put: 'put', 'lin-get': 'lin get', 'ser-get': 'ser get', mix: 'mix 90/10' };
+const OP_SHORT: Record<Op, string> = { put: 'put', 'lin-get': 'lin get', 'ser-get': 'ser get', mix: 'mix 90/10', 'grpc-put': 'gRPC put', 'grpc-lin-get': 'gRPC lin get' };
 
 const ops = (v: number) => Math.round(v).toLocaleString('en');
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');
@@ -142,6 +146,11 @@ export function targets(res: Results): TargetCheck[] {
   for (const op of ['put', 'lin-get'] as const) check(`${OP_LABEL[op]} throughput ≥ 2× etcd`, op, 'etcd', rps, opsText, (v) => v >= 2);
   check('serializable get throughput ≥ 0.7× the node:http ceiling', 'ser-get', 'ceiling', rps, opsText, (v) => v >= 0.7);
   for (const op of ['put', 'lin-get'] as const) check(`${OP_LABEL[op]} p99 ≤ ½ etcd's`, op, 'etcd', p99, msText, (v) => v <= 0.5);
+  // gRPC against etcd's own gRPC API, only when the run had those cells.
+  if (res.cells.some((x) => isGrpcOp(x.op))) {
+    check('gRPC linearizable get throughput ≥ 2× etcd gRPC', 'grpc-lin-get', 'etcd', rps, opsText, (v) => v >= 2);
+    check('gRPC put throughput ≥ 1.5× etcd gRPC', 'grpc-put', 'etcd', rps, opsText, (v) => v >= 1.5);
+  }
   return out;
 }
 
@@ -150,7 +159,7 @@ function cellTable(res: Results, nodes: number): string[] {
     '| cell | conns | system | sent to | ops/s | every run, ops/s | p50 ms | p99 ms | p99.9 ms | errors | server CPU | Concord/etcd ops/s | Concord/ceiling ops/s | Concord/etcd p99 |',
     '| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
-  const opsInRun = [...new Set(res.cells.filter((c) => c.nodes === nodes && c.system !== 'ceiling').map((c) => c.op))];
+  const opsInRun = [...new Set(res.cells.filter((c) => c.nodes === nodes && c.system !== 'ceiling' && !isGrpcOp(c.op)).map((c) => c.op))];
   const connsInRun = [...new Set(res.cells.filter((c) => c.nodes === nodes).map((c) => c.conns))];
   for (const conns of connsInRun) {
     for (const op of opsInRun) {
@@ -190,6 +199,8 @@ export function renderMarkdown(res: Results, svgName: string): string {
   L.push(`- **Load:** wrk, 2 threads (the machine's cores are shared with the servers), ${p.conns.join(' and ')} keep-alive connections, Lua scripts in bench/wrk/ (etcd.lua, concord.lua, plain.lua). Each cell: ${p.warmup} s warm-up run, then ${p.seconds} s measured${(p.rounds ?? 1) > 1 ? `, ${p.rounds} times: the run goes over all cells ${p.rounds} times (rounds), and each row shows the cell's median run by ops/s — its own percentiles and CPU, not an average — with every run's ops/s beside it (all runs are in the JSON)` : ''}. Percentiles are wrk's (its latency histogram through a Lua \`done()\`), from send to complete response, without correction for coordinated omission. "errors" = non-2xx answers plus socket errors and timeouts (10 s). "server CPU" = CPU time of the system's processes (all members together) during the measured run, in % of one core.`);
   L.push(`- **Targets:** with rounds, each target's ratio is the median of its per-round ratios: Concord's run over the reference's run of the same round, which ran right next to it (etcd for put and get, the ceiling for serializable get). The ratio of the two cells' median runs is shown beside it. Pairing is what the interleaving is for: a minute of heavy load from elsewhere on the machine slows both runs of one pair, but only one side's runs when each side's median is taken on its own (chosen on 2026-12-04, after the 17:47 run, where one slow follower run set the ratio of medians to 0.65× against paired ratios of 0.88, 0.97 and 0.60; results before that show only the ratio of medians).`);
   L.push(`- **Fairness:** the cells are interleaved — for each cell etcd and Concord (and, for serializable get, the ceiling) run one right after the other against the same load, the order rotating from cell to cell — so drift in the machine's load hits both sides alike. Both clusters (and the bare server) stay up through the 3-node cells; only the one under load is busy.`);
+  const grpcBullet = grpcMethod(res);
+  if (grpcBullet) L.push(grpcBullet);
   L.push(`- **Single node:** a 1-member etcd and a 1-node Concord, put and linearizable get at ${p.singleConns} connections, same method.`);
   L.push(`- **Startup:** \`npm start\` (\`node bin/concord.js dev --nodes 3\`: the CLI from its bundle, here with a temp \`--data-dir\` and free \`--base-http-port\`/\`--base-raft-port\`/\`--base-grpc-port\`) from spawn until "3 nodes up" is printed, and until a \`PUT\` is acknowledged and a linearizable \`GET\` returns it (polling every 20 ms); etcd: spawn of 3 members until a put and a linearizable range through the gateway succeed. Fresh data dirs each time.`);
   if (p.memoryKeys > 0) L.push(`- **Memory:** a fresh 3-node cluster of each, RSS of every member (from /proc) before and 5 s after loading ${p.memoryKeys.toLocaleString('en')} keys with ${p.valueBytes}-byte values (Concord: \`POST /v1/batch\` with 5,000 puts each; etcd: \`POST /v3/kv/txn\` with 1,000 puts each; 4 requests in flight; puts are idempotent, so a failed request is retried, up to 5 times, and listed under Notes). RSS counts resident pages of the memory-mapped data files too (LMDB for Concord, bbolt for etcd); "anon" is heap and stacks alone.`);
@@ -207,6 +218,7 @@ export function renderMarkdown(res: Results, svgName: string): string {
   L.push('');
   L.push(...cellTable(res, 3));
   L.push('');
+  L.push(...grpcTable(res));
   if (res.cells.some((c) => c.nodes === 1)) {
     L.push('## 1 node');
     L.push('');
@@ -342,7 +354,7 @@ export function renderSvg(res: Results): string {
     (g) => { const v = r(g.concord, g.etcd, (c) => c.r.rps); return Number.isFinite(v) ? `×${v.toFixed(2)}` : ''; });
   panel(top2, 'p99 latency, ms', (c) => c.r.p99ms, false, 'lower is better · orange figure: Concord ÷ etcd',
     (g) => { const v = r(g.concord, g.etcd, (c) => c.r.p99ms); return Number.isFinite(v) ? `×${v.toFixed(2)}` : ''; });
-  out.push(`<text x="${left}" y="${H - 10}" fill="#666">${esc(`${res.env.cpus} · wrk 2 threads · ${res.params.seconds} s per cell after ${res.params.warmup} s warm-up · ${res.params.keys.toLocaleString('en')} keys, ${res.params.valueBytes} B values · leader for put / lin get / mix, follower for ser get`)}</text>`);
+  out.push(`<text x="${left}" y="${H - 10}" fill="#666">${esc(`${res.env.cpus} · wrk 2 threads${res.env.h2load ? ' (gRPC: h2load 2 threads)' : ''} · ${res.params.seconds} s per cell after ${res.params.warmup} s warm-up · ${res.params.keys.toLocaleString('en')} keys, ${res.params.valueBytes} B values · leader for put / lin get / mix, follower for ser get`)}</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

@@ -1,7 +1,7 @@
 // npm run bench [-- NAME…]: runs the benchmarks in bench/ and prints a table each. Figures are ratios
 // against a reference measured in the same run, because this machine is shared and noisy.
-// Default: raft-throughput (seconds) and compare (Concord vs etcd vs the node:http ceiling, ~8 min; writes
-// bench/results/latest.md). Others run only when named: `npm run bench -- cluster-http disk-bound`;
+// Default: raft-throughput (seconds) and compare (Concord vs etcd vs the node:http ceiling over HTTP, and
+// Concord's gRPC vs etcd's; ~22 min; writes bench/results/latest.md). Others run only when named: `npm run bench -- cluster-http disk-bound`;
 // `npm run bench -- compare` runs the comparison alone.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
