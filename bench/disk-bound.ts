@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startNodeCore } from '../src/cluster/node-core.ts';
+import { startNodeCore } from '../src/node/node-core.ts';
 import { clusterConfigs, tempDir, until } from '../test/cluster/helpers.ts';
 
 const OVERWRITES = Number(process.env.OVERWRITES ?? 1_000_000);

@@ -4,8 +4,8 @@
 import type { NodeConfig } from './cluster/config.ts';
 import { resolveNodeConfig, type ServerFlags } from './cli/server-config.ts';
 
-export { startNode } from './cluster/node.ts';
-export { DEFAULTS, type HostPort, type NodeConfig, type RunningNode } from './cluster/config.ts';
+export { startNode, type RunningNode } from './node/start-node.ts';
+export { DEFAULTS, type HostPort, type NodeConfig } from './cluster/config.ts';
 export type { ServerFlags } from './cli/server-config.ts';
 
 /**

@@ -4,7 +4,8 @@
 import fs from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { DEFAULTS, type NodeConfig, type RunningNode } from '../cluster/config.ts';
+import { DEFAULTS, type NodeConfig } from '../cluster/config.ts';
+import type { RunningNode } from '../node/start-node.ts';
 import type { Env, ServerFlags } from './config-sources.ts';
 import { CliError, UsageError } from './errors.ts';
 import { formatHostPort } from './addresses.ts';
@@ -69,7 +70,7 @@ export async function runServer(flags: ServerFlags, env: Env = process.env, kava
 
   let running: RunningNode;
   try {
-    const { startNode } = await import('../cluster/node.ts');
+    const { startNode } = await import('../node/start-node.ts');
     running = await startNode(config);
   } catch (e) {
     throw new CliError(`cannot start node ${config.nodeId}: ${describe(e)}`);

@@ -1,7 +1,7 @@
 // The client's one error type. `code` is the server's error catalogue code (the same on every protocol) or
 // one of the client's own: `unreachable` (no endpoint answered) and `deadline` (the caller's time ran out).
 
-/** The server's error catalogue (src/kv/errors.ts), as HTTP and gRPC both report it. */
+/** The server's error catalogue (src/util/errors.ts), as HTTP and gRPC both report it. */
 export type ServerErrorCode = 'bad-request' | 'not-found' | 'method-not-allowed' | 'precondition-failed' | 'too-large' | 'unavailable' | 'timeout' | 'internal' | 'unimplemented';
 
 export type ClientErrorCode = ServerErrorCode | 'unreachable' | 'deadline';

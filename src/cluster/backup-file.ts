@@ -3,9 +3,8 @@
 
 import fs from 'node:fs';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
-import { dataDirLayout } from './data-dir.ts';
+import { GROUP, dataDirLayout } from './data-dir.ts';
 import { KvStore } from '../storage/kv-store.ts';
-import { GROUP } from './node-core.ts';
 
 export interface BackupHeader {
   concord: 'backup';

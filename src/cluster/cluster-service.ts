@@ -1,8 +1,8 @@
 // Cluster status and membership changes over the node's Raft group.
 
 import { RaftError } from '../raft/types.ts';
-import { ConcordError } from '../kv/errors.ts';
-import type { ClusterService, ClusterStatus, NodeStatus } from '../kv/types.ts';
+import { ConcordError } from '../util/errors.ts';
+import type { ClusterService, ClusterStatus, NodeStatus } from './types.ts';
 import type { NodeConfig } from './config.ts';
 import type { RaftGroup } from './raft-group.ts';
 import type { PeerStatsSource } from './peer-stats.ts';

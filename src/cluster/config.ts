@@ -86,18 +86,3 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
 
 /** Seed 004's client port: where `concord server` serves gRPC unless told otherwise (see src/api/grpc/README.md). */
 export const DEFAULT_GRPC_ADDR: HostPort = { host: '127.0.0.1', port: 50051 };
-
-export interface RunningNode {
-  readonly config: NodeConfig;
-  /** The bound HTTP URL (the port is real even if 0 was asked). */
-  readonly httpUrl: string;
-  readonly raftAddress: string;
-  /** The text protocol's bound host:port, when it is on. */
-  readonly textAddress?: string;
-  /** The gRPC API's bound host:port, when it is on. */
-  readonly grpcAddress?: string;
-  /** Settles only if the node cannot go on: its state belongs to another cluster than its members', or its Raft group failed. */
-  readonly failed: Promise<Error>;
-  /** Graceful: stop accepting, finish in-flight requests, flush, close storage. */
-  close(): Promise<void>;
-}

@@ -4,6 +4,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/**
+ * The one Raft group every node hosts today (shards will add more). Its id names the group's parts of the
+ * data dir and tags every peer message, so the node and `concord restore` must agree on it.
+ */
+export const GROUP = 'g0';
+
 export const dataDirLayout = (dataDir: string) => ({
   /** The Raft log of each group: an append-only WAL (storage/raft-wal-store.ts). */
   wal: (group: string) => path.join(dataDir, 'wal', group),

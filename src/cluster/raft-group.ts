@@ -10,7 +10,7 @@ import { EntryType, MessageType, NONE, RaftError, type Entry, type HardState, ty
 import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { seededRng } from '../util/prng.ts';
 import { threadCpuMs } from '../util/thread-cpu.ts';
-import { ConcordError } from '../kv/errors.ts';
+import { ConcordError } from '../util/errors.ts';
 
 /** What the group applies committed entries to. */
 export interface StateMachine {

@@ -6,7 +6,7 @@ import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import { encodeCommand, encodeLargePut, type Command, type CommandResult } from './commands.ts';
 import { LARGE_VALUE_BYTES } from '../storage/kv-store.ts';
-import { ConcordError } from './errors.ts';
+import { ConcordError } from '../util/errors.ts';
 import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
 
 export interface KvLimits {

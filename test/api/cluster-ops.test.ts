@@ -3,7 +3,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { ConcordError } from '../../src/kv/errors.ts';
+import { ConcordError } from '../../src/util/errors.ts';
 import { errorOf, jsonInit, startApi, type TestApi } from './helpers.ts';
 
 describe('cluster routes', () => {

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { ConcordError } from '../../src/kv/errors.ts';
+import { ConcordError } from '../../src/util/errors.ts';
 import { fastRoutesOnly, LIMITS, startApi, type TestApi } from './helpers.ts';
 import { MemoryKv } from './memory-kv.ts';
 

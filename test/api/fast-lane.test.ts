@@ -8,7 +8,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { ConcordError } from '../../src/kv/errors.ts';
+import { ConcordError } from '../../src/util/errors.ts';
 import { LIMITS, startApi, type TestApi } from './helpers.ts';
 import { until } from '../cluster/helpers.ts';
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { ConcordError } from '../../src/kv/errors.ts';
+import { ConcordError } from '../../src/util/errors.ts';
 import { fastRoutesOnly, LIMITS, startApi, type TestApi } from './helpers.ts';
 import type { MemoryKv } from './memory-kv.ts';
 import { until } from '../cluster/helpers.ts';

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { startGrpcServer, type GrpcServer } from '../../src/api/grpc/server.ts';
 import { Cluster, Consistency, KV, Lease } from '../../src/api/grpc/gen/concord_pb.ts';
 import { GRPC_STATUS } from '../../src/api/grpc/status.ts';
-import { ConcordError, type ErrorCode } from '../../src/kv/errors.ts';
+import { ConcordError, type ErrorCode } from '../../src/util/errors.ts';
 import { GrpcTestClient } from './grpc-client.ts';
 import { MemoryCluster, MemoryKv } from './memory-kv.ts';
 

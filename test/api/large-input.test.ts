@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import { pino } from 'pino';
-import { startNode } from '../../src/cluster/node.ts';
-import type { RunningNode } from '../../src/cluster/config.ts';
+import { startNode, type RunningNode } from '../../src/node/start-node.ts';
 import { clusterConfigs, tempDir, until } from '../cluster/helpers.ts';
 import { errorOf, jsonInit } from './helpers.ts';
 

@@ -2,19 +2,9 @@
 // byte-ordered listing), so HTTP tests exercise the adapter against something that behaves like the
 // store. Every call is counted, so a test can prove bad input never reached the service.
 
-import { ConcordError } from '../../src/kv/errors.ts';
-import type {
-  BatchOp,
-  ClusterService,
-  ClusterStatus,
-  Consistency,
-  KvRecord,
-  KvService,
-  ListOptions,
-  NodeStatus,
-  PutOptions,
-  StaleRead,
-} from '../../src/kv/types.ts';
+import { ConcordError } from '../../src/util/errors.ts';
+import type { ClusterService, ClusterStatus, NodeStatus } from '../../src/cluster/types.ts';
+import type { BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from '../../src/kv/types.ts';
 
 const id = (key: Uint8Array) => Buffer.from(key).toString('latin1');
 

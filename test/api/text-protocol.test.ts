@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { startTextServer, type TextServer } from '../../src/api/text/server.ts';
 import { encodeWord, splitWords } from '../../src/api/text/tokens.ts';
-import { ConcordError } from '../../src/kv/errors.ts';
+import { ConcordError } from '../../src/util/errors.ts';
 import { MemoryKv } from './memory-kv.ts';
 
 /** A client that sends `input` (then half-closes, like `nc -N`) and collects everything until the server ends. */

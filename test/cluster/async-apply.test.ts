@@ -5,7 +5,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
+import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import type { StateMachine } from '../../src/cluster/raft-group.ts';
 import type { KvStateMachine } from '../../src/kv/state-machine.ts';
 import { EntryType } from '../../src/raft/types.ts';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
-import { startNodeCore } from '../../src/cluster/node-core.ts';
+import { startNodeCore } from '../../src/node/node-core.ts';
 import { clusterConfigs, tempDir } from './helpers.ts';
 
 it('a node refuses a data dir holding a Raft log in the LMDB format, and says how to move it', async () => {

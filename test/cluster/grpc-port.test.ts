@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { KV } from '../../src/api/grpc/gen/concord_pb.ts';
-import type { RunningNode } from '../../src/cluster/config.ts';
-import { startNode } from '../../src/cluster/node.ts';
+import { startNode, type RunningNode } from '../../src/node/start-node.ts';
 import { GrpcTestClient } from '../api/grpc-client.ts';
 import { clusterConfigs, freePort, tempDir, until } from './helpers.ts';
 

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
+import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import { clusterConfigs, tempDir, until } from './helpers.ts';
 
 const dir = tempDir('late-tick');

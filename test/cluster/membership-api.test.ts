@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
-import { ConcordError } from '../../src/kv/errors.ts';
+import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
+import { ConcordError } from '../../src/util/errors.ts';
 import { clusterConfigs, tempDir, until } from './helpers.ts';
 
 describe('membership through the cluster API', () => {

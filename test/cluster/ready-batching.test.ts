@@ -4,7 +4,7 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { startNodeCore } from '../../src/cluster/node-core.ts';
+import { startNodeCore } from '../../src/node/node-core.ts';
 import { clusterConfigs, tempDir, until } from './helpers.ts';
 
 it('proposals made in separate callbacks of one event-loop turn are persisted with one fsync', async () => {

@@ -3,9 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { pino } from 'pino';
-import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
+import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import type { NodeConfig } from '../../src/cluster/config.ts';
-import { ConcordError } from '../../src/kv/errors.ts';
+import { ConcordError } from '../../src/util/errors.ts';
 import { clusterConfigs, tempDir, until } from './helpers.ts';
 
 const enc = (s: string) => Buffer.from(s);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { flipSnapshotFileBit } from '../storage/corrupt.ts';
 import { pino } from 'pino';
-import { startNodeCore, type NodeCore } from '../../src/cluster/node-core.ts';
+import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import type { NodeConfig } from '../../src/cluster/config.ts';
 import { clusterConfigs, tempDir, until } from './helpers.ts';
 

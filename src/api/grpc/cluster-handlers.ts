@@ -2,8 +2,8 @@
 // Lease service, whose every RPC answers UNIMPLEMENTED until leases are built.
 
 import { create } from '@bufbuild/protobuf';
-import { ConcordError } from '../../kv/errors.ts';
-import type { ClusterService, ClusterStatus as KvClusterStatus } from '../../kv/types.ts';
+import { ConcordError } from '../../util/errors.ts';
+import type { ClusterService, ClusterStatus as KvClusterStatus } from '../../cluster/types.ts';
 import { addNode, isNodeId, isRaftAddress, NODE_ID_PATTERN } from '../shared/membership.ts';
 import { ClusterStatusSchema, type Cluster, type ClusterStatus, type Lease } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';

@@ -2,7 +2,7 @@
 // and limits of ../shared), and results become response messages. Txn and Watch answer UNIMPLEMENTED at once.
 
 import { create } from '@bufbuild/protobuf';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { BatchOp, Consistency as KvConsistency, KvRecord, KvService, PutOptions } from '../../kv/types.ts';
 import { checkBatchValues, checkKey, checkValue, listBound } from '../shared/input-checks.ts';
 import { deleteOrNotFound, keyNotFound } from '../shared/kv-calls.ts';

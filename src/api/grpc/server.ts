@@ -7,7 +7,8 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { ClusterService, KvService } from '../../kv/types.ts';
+import type { ClusterService } from '../../cluster/types.ts';
+import type { KvService } from '../../kv/types.ts';
 import { RANGE_PAGE_BYTES } from '../../storage/kv-store.ts';
 import type { ApiLimits } from '../shared/limits.ts';
 import { clusterHandlers, leaseHandlers } from './cluster-handlers.ts';

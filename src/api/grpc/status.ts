@@ -8,7 +8,7 @@
 
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ConcordError, type ErrorCode } from '../../kv/errors.ts';
+import { ConcordError, type ErrorCode } from '../../util/errors.ts';
 import { MalformedRequest } from './service-def.ts';
 
 /** The gRPC status codes used here, as the gRPC protocol numbers them (grpc-js's `status` enum has the same values). */

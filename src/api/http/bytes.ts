@@ -3,7 +3,7 @@
 // two different requests can name the same key and no byte is silently replaced.
 
 import { isUtf8 } from 'node:buffer';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 
 const HEX: Record<string, number> = {};
 for (let i = 0; i < 16; i++) {

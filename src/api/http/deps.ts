@@ -1,7 +1,8 @@
 // What the HTTP front end needs from the node: the services it adapts and a few limits.
 
 import type { Logger } from 'pino';
-import type { BackupSource, ClusterService, KvService } from '../../kv/types.ts';
+import type { ClusterService } from '../../cluster/types.ts';
+import type { BackupSource, KvService } from '../../kv/types.ts';
 import type { FaultRules } from '../../transport/faults.ts';
 import type { ApiLimits } from '../shared/limits.ts';
 import type { HttpTimeouts } from './limits.ts';

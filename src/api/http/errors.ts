@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 
 const CODE_BY_STATUS: Record<number, string> = {
   400: 'bad-request',

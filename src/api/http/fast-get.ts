@@ -9,7 +9,7 @@
 // before any work is done.
 
 import type { KvRecord, KvService } from '../../kv/types.ts';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import { keyNotFound } from '../shared/kv-calls.ts';
 import type { ApiLimits } from '../shared/limits.ts';
 import { recordHeaderList } from './record-headers.ts';

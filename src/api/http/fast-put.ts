@@ -7,7 +7,7 @@
 // before the body is read; once it is read there is no going back, so a failure the service did
 // not describe is answered 500 here and logged.
 
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import { keyFromPath } from './request-input.ts';
 import { sendFastError, type FastReply } from './fast-reply.ts';
 import type { FastRouteOptions } from './fast-get.ts';

@@ -3,7 +3,7 @@
 // the metrics once, under the route pattern fastify would have matched.
 
 import type { ServerResponse } from 'node:http';
-import type { ConcordError } from '../../kv/errors.ts';
+import type { ConcordError } from '../../util/errors.ts';
 import { errorBody, retryAfter } from './errors.ts';
 
 /** The pattern fast answers are reported under: the route fastify would have matched. */

@@ -4,7 +4,7 @@
 // 400 (malformed).
 
 import type { FastifyRequest } from 'fastify';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { Consistency, ListOptions } from '../../kv/types.ts';
 import { checkKey, listBound } from '../shared/input-checks.ts';
 import { DEFAULT_LIST_LIMIT, type ApiLimits } from '../shared/limits.ts';

@@ -2,7 +2,7 @@
 // reuse the helpers here, so both spellings validate and answer alike.
 
 import type { FastifyInstance } from 'fastify';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import { addNode, isNodeId, NODE_ID_PATTERN } from '../shared/membership.ts';
 import { percentDecode, utf8Text } from './bytes.ts';
 import type { HttpApiDeps } from './deps.ts';

@@ -9,7 +9,7 @@
 // may fall back to stale local reads when the node allows it (stale-reads.ts).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { KvService } from '../../kv/types.ts';
 import { checkKey, checkValue } from '../shared/input-checks.ts';
 import { deleteOrNotFound } from '../shared/kv-calls.ts';

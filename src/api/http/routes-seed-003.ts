@@ -5,7 +5,7 @@
 // does, and may fall back to stale local reads when the node allows it (stale-reads.ts).
 
 import type { FastifyInstance } from 'fastify';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import { checkValue } from '../shared/input-checks.ts';
 import { deleteOrNotFound } from '../shared/kv-calls.ts';
 import type { ApiLimits } from '../shared/limits.ts';

@@ -2,7 +2,7 @@
 // /v1/kv/ (slashes included), percent-decoded to bytes.
 
 import type { FastifyInstance } from 'fastify';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { PutOptions } from '../../kv/types.ts';
 import { checkValue } from '../shared/input-checks.ts';
 import { deleteOrNotFound } from '../shared/kv-calls.ts';

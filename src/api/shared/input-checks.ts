@@ -2,7 +2,7 @@
 // malformed (bad-request); anything over a limit is too-large, a distinct code so that clients can tell the
 // two apart.
 
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { BatchOp } from '../../kv/types.ts';
 import type { ApiLimits } from './limits.ts';
 

@@ -1,7 +1,7 @@
 // Service calls every front end makes the same way, so that an absent key is one answer (not-found)
 // whichever protocol or route asked.
 
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { KvService } from '../../kv/types.ts';
 
 /** The one not-found error for an absent key. */

@@ -2,8 +2,8 @@
 // the patterns into JSON schemas; gRPC tests them itself; both then call addNode, which checks what a
 // pattern cannot (the port's range).
 
-import { ConcordError } from '../../kv/errors.ts';
-import type { ClusterService, ClusterStatus } from '../../kv/types.ts';
+import { ConcordError } from '../../util/errors.ts';
+import type { ClusterService, ClusterStatus } from '../../cluster/types.ts';
 
 /** A node id: 1 to 128 of letters, digits and `._:-`. */
 export const NODE_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';

@@ -2,7 +2,7 @@
 // one atomic batch, errors come from the same catalogue. Each command yields its answer lines (RANGE may
 // yield many, page by page, so a long range is never held in memory whole).
 
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { KvService } from '../../kv/types.ts';
 import { MAX_BATCH_OPS } from '../shared/limits.ts';
 import { encodeWord } from './tokens.ts';

@@ -8,7 +8,7 @@
 
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { ConcordError } from '../../kv/errors.ts';
+import { ConcordError } from '../../util/errors.ts';
 import type { KvService } from '../../kv/types.ts';
 import { errorLine, execute } from './commands.ts';
 import { splitWords, type TokenError } from './tokens.ts';

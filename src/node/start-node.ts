@@ -1,13 +1,31 @@
 // A Concord node: the core (storage, Raft, services) plus its front ends (HTTP; gRPC and the text protocol when configured).
+// src/node is the composition root: the one module that wires the layers together, so it may import any of
+// them (api, kv, cluster, raft, storage, transport, membership) and none of them imports it.
 
 import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { startGrpcServer, type GrpcServer } from '../api/grpc/server.ts';
 import { buildHttpApi } from '../api/http/index.ts';
 import { startTextServer, type TextServer } from '../api/text/server.ts';
-import type { ClusterService, KvService } from '../kv/types.ts';
-import type { NodeConfig, RunningNode } from './config.ts';
+import type { ClusterService } from '../cluster/types.ts';
+import type { KvService } from '../kv/types.ts';
+import type { NodeConfig } from '../cluster/config.ts';
 import { startNodeCore } from './node-core.ts';
+
+export interface RunningNode {
+  readonly config: NodeConfig;
+  /** The bound HTTP URL (the port is real even if 0 was asked). */
+  readonly httpUrl: string;
+  readonly raftAddress: string;
+  /** The text protocol's bound host:port, when it is on. */
+  readonly textAddress?: string;
+  /** The gRPC API's bound host:port, when it is on. */
+  readonly grpcAddress?: string;
+  /** Settles only if the node cannot go on: its state belongs to another cluster than its members', or its Raft group failed. */
+  readonly failed: Promise<Error>;
+  /** Graceful: stop accepting, finish in-flight requests, flush, close storage. */
+  close(): Promise<void>;
+}
 
 export async function startNode(config: NodeConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningNode> {
   const log = logger.child({ node: config.nodeId });

@@ -1,4 +1,6 @@
-// Errors with the HTTP status they map to, so every adapter reports the same thing the same way.
+// The error catalogue: each code with the HTTP status it maps to, so every adapter reports the same thing the
+// same way. Every layer may throw these (raft-group, cluster-service, kv, the front ends), so it is a leaf:
+// it imports nothing of ours.
 
 export type ErrorCode =
   | 'bad-request'

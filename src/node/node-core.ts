@@ -1,4 +1,5 @@
-// The node without its front ends: storage, peer transport, the Raft group and the services over it.
+// The node without its front ends: storage, peer transport, the Raft group and the services over it (kv's state
+// machine and service on cluster's Raft group: wiring across layers, hence here and not in src/cluster).
 // One group (shard) today; the group id is in every peer message so a node can host many later.
 
 import type { Logger } from 'pino';
@@ -6,28 +7,25 @@ import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { EntryType, MessageType } from '../raft/types.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
-import { assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord } from './data-dir.ts';
-import { lockDataDir } from './data-dir-lock.ts';
-import { ClusterIdentity, ForeignClusterError, foundingIdentity } from './cluster-identity.ts';
+import { GROUP, assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord } from '../cluster/data-dir.ts';
+import { lockDataDir } from '../cluster/data-dir-lock.ts';
+import { ClusterIdentity, ForeignClusterError, foundingIdentity } from '../cluster/cluster-identity.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
 import { KvStateMachine } from '../kv/state-machine.ts';
 import { RaftKvService } from '../kv/service.ts';
-import type { NodeConfig } from './config.ts';
-import { RaftGroup } from './raft-group.ts';
-import { RaftClusterService } from './cluster-service.ts';
-import { NodeMetrics } from './metrics.ts';
-import { Snapshotter } from './snapshotter.ts';
-import { SnapshotStreamer } from './snapshot-stream.ts';
-import { SnapshotFetch } from './snapshot-fetch.ts';
-import { bulky, type PeerEnvelope } from './peer-envelope.ts';
-import { installPeerSnapshot, repairFromStateMachine } from './snapshot-repair.ts';
-import { MembershipController } from './membership-controller.ts';
+import type { NodeConfig } from '../cluster/config.ts';
+import { RaftGroup } from '../cluster/raft-group.ts';
+import { RaftClusterService } from '../cluster/cluster-service.ts';
+import { NodeMetrics } from '../cluster/metrics.ts';
+import { Snapshotter } from '../cluster/snapshotter.ts';
+import { SnapshotStreamer } from '../cluster/snapshot-stream.ts';
+import { SnapshotFetch } from '../cluster/snapshot-fetch.ts';
+import { bulky, type PeerEnvelope } from '../cluster/peer-envelope.ts';
+import { installPeerSnapshot, repairFromStateMachine } from '../cluster/snapshot-repair.ts';
+import { MembershipController } from '../cluster/membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
-
-/** The one Raft group every node hosts today (shards will add more). */
-export const GROUP = 'g0';
 
 /** The term of a snapshot sent to repair a peer's corrupt one: below any real term, so Raft could never take it for a leader's. */
 const REPAIR_TERM = 0;
