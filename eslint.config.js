@@ -1,5 +1,34 @@
 // Lint: typescript-eslint's recommended rules; unused variables are errors unless prefixed with _.
+// Imports run one way (README "Layout"): api → kv → cluster → raft / storage / transport / membership, never
+// back up; src/node (the composition root) and src/cli sit above them all; src/util is a leaf.
 import tseslint from 'typescript-eslint';
+
+/** An import of src/<dir> (or src/api/<dir>) from a file one or two levels below src: `../dir/…`, `../../dir/…`. */
+const into = (dirs) => `^(\\.\\./)+(${dirs.join('|')})(/|$)`;
+
+/**
+ * Files under `dir` may not import from `forbidden` (directories of src, e.g. 'kv', 'api'). Static imports and
+ * re-exports through no-restricted-imports; dynamic import() through no-restricted-syntax.
+ */
+function layer(dir, forbidden, why) {
+  const regex = into(forbidden);
+  const message = `${dir} may not import from ${forbidden.join(', ')}: ${why}`;
+  // esquery's regex literals cannot hold a '/', so the selector spells it \x2F.
+  return {
+    files: [`src/${dir}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex, message }] }],
+      'no-restricted-syntax': ['error', { selector: `ImportExpression > Literal[value=/${regex.replaceAll('/', '\\x2F')}/]`, message }],
+    },
+  };
+}
+
+const ABOVE_CLUSTER = ['cluster', 'kv', 'api', 'cli', 'node'];
+const frontEnd = (self) => {
+  const others = ['http', 'grpc', 'text'].filter((d) => d !== self);
+  // From src/api/<self>: siblings are `../grpc/…`, or `../../api/grpc/…`.
+  return layer(`api/${self}`, ['cli', 'node', ...others, ...others.map((d) => `api/${d}`)], 'front ends share code through src/api/shared and import nothing above api');
+};
 
 export default tseslint.config(
   // src/api/grpc/gen: protobuf-es output (npm run proto), not written here.
@@ -10,4 +39,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  layer('raft', ABOVE_CLUSTER, 'the bottom layer imports nothing above it'),
+  layer('storage', ABOVE_CLUSTER, 'the bottom layer imports nothing above it'),
+  layer('transport', ABOVE_CLUSTER, 'the bottom layer imports nothing above it'),
+  layer('membership', ABOVE_CLUSTER, 'the bottom layer imports nothing above it'),
+  layer('cluster', ['kv', 'api', 'cli', 'node'], 'cluster sits below kv; types every layer shares go in src/cluster/types.ts or src/util'),
+  layer('kv', ['api', 'cli', 'node'], 'kv sits below the front ends'),
+  layer('api/shared', ['cli', 'node', 'http', 'grpc', 'text', 'api/http', 'api/grpc', 'api/text'], 'the front ends import shared code, not the other way'),
+  frontEnd('http'),
+  frontEnd('grpc'),
+  frontEnd('text'),
+  layer('node', ['cli'], 'the CLI starts the node; the node does not depend on the CLI'),
+  layer('util', ['[^/]+'], 'src/util is a leaf every layer imports; it imports nothing of ours'),
 );

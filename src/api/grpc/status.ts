@@ -1,4 +1,4 @@
-// The one mapping from the error catalogue (src/kv/errors.ts) to gRPC status codes, and the wrapper every
+// The one mapping from the error catalogue (src/util/errors.ts) to gRPC status codes, and the wrapper every
 // unary handler runs in: a call whose deadline has passed is not started, a malformed request is
 // INVALID_ARGUMENT, a failure is answered with its mapped status, and unexpected errors are logged and
 // answered INTERNAL without their details.
