@@ -6,6 +6,7 @@ import type { ClusterService, ClusterStatus, NodeStatus } from './types.ts';
 import type { NodeConfig } from './config.ts';
 import type { RaftGroup } from './raft-group.ts';
 import type { PeerStatsSource } from './peer-stats.ts';
+import { GROUP } from './data-dir.ts';
 
 export class RaftClusterService implements ClusterService {
   constructor(
@@ -51,7 +52,7 @@ export class RaftClusterService implements ClusterService {
       leader: st.leader || null,
       term: st.term,
       nodes,
-      shards: [{ id: 'g0', leader: st.leader || null, voters: conf.voters, learners: conf.learners }],
+      shards: [{ id: GROUP, leader: st.leader || null, voters: conf.voters, learners: conf.learners }],
     };
   }
 

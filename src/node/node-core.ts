@@ -224,7 +224,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     failed,
     leave: async () => {
       if (!gossip) return;
-      // Issue 4's graceful leave: leadership handed off, removed from Raft, then gossip says goodbye.
+      // Graceful leave: leadership handed off, removed from Raft, then gossip says goodbye.
       const removed = await gossip.controller.leave(config.requestTimeoutMs);
       log.info({ removed }, removed ? 'left the Raft group' : 'could not confirm removal from the Raft group');
       await gossip.node.leave();
