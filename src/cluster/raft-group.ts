@@ -38,6 +38,8 @@ interface Waiter {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout;
+  /** When the request was last handed to the core (performance.now()). */
+  sentAt: number;
 }
 
 export class RaftGroup {
@@ -111,6 +113,7 @@ export class RaftGroup {
     // The first interval holds the rest of the node's own start (its front ends being built), which
     // blocks by design while no peer depends on this node's heartbeats yet: it is not reported.
     let started = false;
+    let ticks = 0;
     this.ticker = setInterval(() => {
       const now = performance.now();
       const cpu = threadCpuMs();
@@ -126,6 +129,7 @@ export class RaftGroup {
       lastCpu = cpu;
       started = true;
       if (this.node.raft.role === 'leader') this.leaderSeenAt = now;
+      if (++ticks % o.electionTicks === 0) this.reissueReads(now - this.electionTimeoutMs);
       this.node.tick();
       this.kick();
     }, o.tickMs);
@@ -207,9 +211,25 @@ export class RaftGroup {
     return p;
   }
 
+  /**
+   * Asks again, of the leader known now, every read sent before `sentBefore` and not yet answered. A
+   * ReadIndex request is not retried by the core: one sent to a leader that died or was cut off, or lost
+   * on the way, is never answered, and its read would wait out the request timeout. Asking twice is
+   * harmless: the first answer settles the read.
+   */
+  private reissueReads(sentBefore: number): void {
+    if (this.reads.size === 0) return;
+    const answered = new Set(this.readyReads.map((r) => r.ctx));
+    for (const [ctx, w] of this.reads) {
+      if (w.sentAt < sentBefore && !answered.has(ctx)) this.attempt(this.reads, ctx, () => this.node.readIndex(ctx));
+    }
+  }
+
   /** Run `act` for a waiting request; if no leader is known, run it again when one is. */
   private attempt(map: Map<number, Waiter>, id: number, act: () => void): void {
-    if (!map.has(id)) return; // timed out meanwhile
+    const w = map.get(id);
+    if (!w) return; // timed out meanwhile
+    w.sentAt = performance.now();
     try {
       act();
     } catch (e) {
@@ -231,7 +251,7 @@ export class RaftGroup {
             : new ConcordError('unavailable', `no leader (no quorum) within ${timeoutMs} ms`, 1),
         );
       }, timeoutMs);
-      map.set(id, { resolve, reject, timer });
+      map.set(id, { resolve, reject, timer, sentAt: performance.now() });
     });
   }
 
@@ -279,7 +299,9 @@ export class RaftGroup {
    * once: the core hands out only entries this node has persisted.
    */
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState?.leader && this.awaitingLeader.length > 0) {
+    if (rd.softState?.leader) {
+      // A new leader: reads sent to the one before may never be answered.
+      this.reissueReads(performance.now());
       const retry = this.awaitingLeader;
       this.awaitingLeader = [];
       for (const f of retry) f();
