@@ -1,27 +1,32 @@
 // Lint: typescript-eslint's recommended rules; unused variables are errors unless prefixed with _.
 // Imports run one way (README "Layout"): api → kv → cluster → raft / storage / transport / membership, never
-// back up; src/node (the composition root) and src/cli sit above them all; src/util is a leaf.
+// back up; src/node (the composition root) and src/cli sit above them all; src/util is a leaf. Outside src:
+// testkit (the tools test/, bench/ and chaos/ share) imports src only, and bench/ and chaos/ never import test/.
 import tseslint from 'typescript-eslint';
 
-/** An import of src/<dir> (or src/api/<dir>) from a file one or two levels below src: `../dir/…`, `../../dir/…`. */
+/** A relative import that climbs, then enters one of `dirs`: `../dir/…`, `../../dir/…` (e.g. src/kv from src/api/http). */
 const into = (dirs) => `^(\\.\\./)+(${dirs.join('|')})(/|$)`;
 
 /**
- * Files under `dir` may not import from `forbidden` (directories of src, e.g. 'kv', 'api'). Static imports and
- * re-exports through no-restricted-imports; dynamic import() through no-restricted-syntax.
+ * Files under `dir` (a path from the repository's root) may not import from `forbidden`, directories reached by
+ * climbing out of the importing file: 'kv' is src/kv for a file under src, 'test' is test/ for a file under bench.
+ * Static imports and re-exports through no-restricted-imports; dynamic import() through no-restricted-syntax.
  */
-function layer(dir, forbidden, why) {
+function restrict(dir, forbidden, why) {
   const regex = into(forbidden);
   const message = `${dir} may not import from ${forbidden.join(', ')}: ${why}`;
   // esquery's regex literals cannot hold a '/', so the selector spells it \x2F.
   return {
-    files: [`src/${dir}/**/*.ts`],
+    files: [`${dir}/**/*.ts`],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ regex, message }] }],
       'no-restricted-syntax': ['error', { selector: `ImportExpression > Literal[value=/${regex.replaceAll('/', '\\x2F')}/]`, message }],
     },
   };
 }
+
+/** Files under src/`dir` may not import from `forbidden` (directories of src, e.g. 'kv', 'api'). */
+const layer = (dir, forbidden, why) => restrict(`src/${dir}`, forbidden, why);
 
 const ABOVE_CLUSTER = ['cluster', 'kv', 'api', 'cli', 'node'];
 const frontEnd = (self) => {
@@ -51,4 +56,7 @@ export default tseslint.config(
   frontEnd('text'),
   layer('node', ['cli'], 'the CLI starts the node; the node does not depend on the CLI'),
   layer('util', ['[^/]+'], 'src/util is a leaf every layer imports; it imports nothing of ours'),
+  restrict('testkit', ['test', 'bench', 'chaos'], 'testkit holds the tools test/, bench/ and chaos/ share; it may import src, never its users'),
+  restrict('bench', ['test'], 'bench/ imports shared tools from testkit/, not from test/'),
+  restrict('chaos', ['test'], 'chaos/ imports shared tools from testkit/, not from test/'),
 );

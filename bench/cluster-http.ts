@@ -4,8 +4,9 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, until } from '../test/cluster/helpers.ts';
-import { ProcCluster } from '../test/e2e/processes.ts';
+import { freePort } from '../testkit/ports.ts';
+import { until } from '../testkit/wait.ts';
+import { ProcCluster } from '../testkit/processes.ts';
 import { ensureWrk, wrk, type WrkResult } from './wrk.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);

@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { startNodeCore } from '../src/node/node-core.ts';
-import { clusterConfigs, tempDir, until } from '../test/cluster/helpers.ts';
+import { tempDir } from '../testkit/temp.ts';
+import { until } from '../testkit/wait.ts';
+import { clusterConfigs } from '../testkit/node-configs.ts';
 
 const OVERWRITES = Number(process.env.OVERWRITES ?? 1_000_000);
 const CONCURRENCY = 256;

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, until } from '../test/cluster/helpers.ts';
+import { freePort } from '../testkit/ports.ts';
+import { until } from '../testkit/wait.ts';
 import { onCleanup } from './cleanup.ts';
 
 export const ETCD = process.env.ETCD_BIN ?? 'etcd';

@@ -2,7 +2,7 @@
 // leader): how long the put and a read of it take, whether they succeed, and whether the cluster held
 // an election meanwhile (its term moved). docs/architecture.md "Large values block the event loop".
 // `npm run bench -- large-value`; prints one JSON line per put, and the nodes' late-tick warnings.
-import { ProcCluster } from '../test/e2e/processes.ts';
+import { ProcCluster } from '../testkit/processes.ts';
 
 const MIB = 1024 * 1024;
 const bytes = Number(process.env.BENCH_VALUE_MIB ?? 64) * MIB;

@@ -4,8 +4,8 @@
 // everything between two nodes in both directions, which is what a partition does to Raft traffic.
 
 import path from 'node:path';
-import { freePort } from '../test/cluster/helpers.ts';
-import type { ProcCluster, ProcNode } from '../test/e2e/processes.ts';
+import { freePort } from '../testkit/ports.ts';
+import type { ProcCluster, ProcNode } from '../testkit/processes.ts';
 import type { Rng } from '../src/util/prng.ts';
 import type { FaultEvent } from './history.ts';
 

@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { ProcCluster } from '../test/e2e/processes.ts';
+import { ProcCluster } from '../testkit/processes.ts';
 import { seededRng } from '../src/util/prng.ts';
 import { checkHistory, type CheckResult } from './checker.ts';
 import type { History, Operation } from './history.ts';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ConcordError } from '../../src/util/errors.ts';
 import { LIMITS, startApi, type TestApi } from './helpers.ts';
-import { until } from '../cluster/helpers.ts';
+import { until } from '../../testkit/wait.ts';
 
 /** A raw client connection that reads whole responses (each carries a Content-Length). */
 class Wire {

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { ConcordError } from '../../src/util/errors.ts';
 import { fastRoutesOnly, LIMITS, startApi, type TestApi } from './helpers.ts';
 import type { MemoryKv } from './memory-kv.ts';
-import { until } from '../cluster/helpers.ts';
+import { until } from '../../testkit/wait.ts';
 
 interface Answer {
   status: number;

@@ -8,7 +8,9 @@ import fs from 'node:fs';
 import http from 'node:http';
 import { pino } from 'pino';
 import { startNode, type RunningNode } from '../../src/node/start-node.ts';
-import { clusterConfigs, tempDir, until } from '../cluster/helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 import { errorOf, jsonInit } from './helpers.ts';
 
 const MiB = 1024 * 1024;

@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { tempDir } from '../cluster/helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
 import { CHAOS_DEFAULTS, runChaos } from '../../chaos/runner.ts';
 
 const log = (line: string) => {

@@ -3,7 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import http from 'node:http';
 import assert from 'node:assert/strict';
-import { FakeApi, freePort, runCli } from './helpers.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { FakeApi, runCli } from './helpers.ts';
 
 let api: FakeApi;
 before(async () => {

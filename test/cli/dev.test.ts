@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startDev, type DevCluster, type DevDeps, type DevOptions } from '../../src/cli/dev.ts';
 import { CliError, UsageError } from '../../src/cli/errors.ts';
 import { formatLogLine } from '../../src/cli/dev-logs.ts';
-import { freeRange } from './helpers.ts';
+import { freeRange } from '../../testkit/ports.ts';
 
 const FAKE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/fake-node.mjs');
 const dirs: string[] = [];

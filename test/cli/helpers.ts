@@ -28,8 +28,7 @@ export function runCli(args: string[], opts: { input?: Uint8Array | string; env?
   });
 }
 
-export { freePort, freeRange } from '../cluster/helpers.ts';
-
+/** Polls `fn` until it resolves to something truthy; unlike testkit/wait.ts's `until`, a rejection counts as not yet. */
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

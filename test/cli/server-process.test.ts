@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { BIN, freePort, freeRange, runCli, until } from './helpers.ts';
+import { freePort, freeRange } from '../../testkit/ports.ts';
+import { BIN, runCli, until } from './helpers.ts';
 
 const dirs: string[] = [];
 const procs: ChildProcess[] = [];

@@ -17,7 +17,7 @@ import { ConcordError } from '../../src/util/errors.ts';
 import type { ClusterStatus } from '../../src/cluster/types.ts';
 import { LIMITS } from '../api/helpers.ts';
 import { MemoryCluster, MemoryKv } from '../api/memory-kv.ts';
-import { freePort } from '../cluster/helpers.ts';
+import { freePort } from '../../testkit/ports.ts';
 
 /** A cluster member as status reports it: its own id and the leader's. */
 class NamedCluster extends MemoryCluster {

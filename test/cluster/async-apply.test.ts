@@ -9,7 +9,9 @@ import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import type { StateMachine } from '../../src/cluster/raft-group.ts';
 import type { KvStateMachine } from '../../src/kv/state-machine.ts';
 import { EntryType } from '../../src/raft/types.ts';
-import { clusterConfigs, tempDir, until } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 const MiB = 1 << 20;
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DataDirLockedError, LOCK_FILE, lockDataDir } from '../../src/cluster/data-dir-lock.ts';
-import { tempDir } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
 
 const lockText = (dir: string) => fs.readFileSync(path.join(dir, LOCK_FILE), 'utf8');
 const writeLock = (dir: string, holder: object) => {

@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pino } from 'pino';
 import { startNodeCore } from '../../src/node/node-core.ts';
-import { clusterConfigs, tempDir } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 it('a node refuses a data dir holding a Raft log in the LMDB format, and says how to move it', async () => {
   const dir = tempDir('legacy');

@@ -9,7 +9,10 @@ import { pino, type Logger } from 'pino';
 import { KV } from '../../src/api/grpc/gen/concord_pb.ts';
 import { startNode, type RunningNode } from '../../src/node/start-node.ts';
 import { GrpcTestClient } from '../api/grpc-client.ts';
-import { clusterConfigs, freePort, tempDir, until } from './helpers.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 const dir = tempDir('grpc-port');
 const open = new Set<RunningNode>();

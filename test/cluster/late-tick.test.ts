@@ -5,7 +5,9 @@ import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
-import { clusterConfigs, tempDir, until } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 const dir = tempDir('late-tick');
 let node: NodeCore | undefined;

@@ -6,7 +6,9 @@ import fs from 'node:fs';
 import { pino } from 'pino';
 import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import { ConcordError } from '../../src/util/errors.ts';
-import { clusterConfigs, tempDir, until } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 describe('membership through the cluster API', () => {
   const dir = tempDir('membership');

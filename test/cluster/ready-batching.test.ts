@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { pino } from 'pino';
 import { startNodeCore } from '../../src/node/node-core.ts';
-import { clusterConfigs, tempDir, until } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 it('proposals made in separate callbacks of one event-loop turn are persisted with one fsync', async () => {
   const dir = tempDir('ready-batching');

@@ -6,7 +6,9 @@ import { pino } from 'pino';
 import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import type { NodeConfig } from '../../src/cluster/config.ts';
 import { ConcordError } from '../../src/util/errors.ts';
-import { clusterConfigs, tempDir, until } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b?: Uint8Array) => (b ? Buffer.from(b).toString() : undefined);

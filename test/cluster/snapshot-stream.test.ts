@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SnapshotStreamer, type SnapshotAck, type SnapshotChunk } from '../../src/cluster/snapshot-stream.ts';
 import { MessageType, type Message } from '../../src/raft/types.ts';
-import { until } from './helpers.ts';
+import { until } from '../../testkit/wait.ts';
 
 /** Timers are generous unless a test needs one to fire: a loaded CI machine can delay any message by tens of ms. */
 function pair(opts: { lose?: (c: SnapshotChunk) => boolean; damage?: (c: SnapshotChunk) => boolean; resendMs?: number; stallMs?: number } = {}) {

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { pino } from 'pino';
 import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
-import { clusterConfigs, tempDir, until } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 const dir = tempDir('big-snap');
 const nodes = new Map<string, NodeCore>();

@@ -8,7 +8,9 @@ import { flipSnapshotFileBit } from '../storage/corrupt.ts';
 import { pino } from 'pino';
 import { startNodeCore, type NodeCore } from '../../src/node/node-core.ts';
 import type { NodeConfig } from '../../src/cluster/config.ts';
-import { clusterConfigs, tempDir, until } from './helpers.ts';
+import { tempDir } from '../../testkit/temp.ts';
+import { until } from '../../testkit/wait.ts';
+import { clusterConfigs } from '../../testkit/node-configs.ts';
 
 const enc = (s: string) => Buffer.from(s);
 const dec = (b?: Uint8Array) => (b ? Buffer.from(b).toString() : undefined);

@@ -6,8 +6,8 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ProcCluster } from './processes.ts';
-import { freePort } from '../cluster/helpers.ts';
+import { BIN, ProcCluster } from '../../testkit/processes.ts';
+import { freePort } from '../../testkit/ports.ts';
 
 const run = promisify(execFile);
 const KEYS = 100_000;

@@ -2,8 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { ProcCluster } from './processes.ts';
-import { until } from '../cluster/helpers.ts';
+import { ProcCluster } from '../../testkit/processes.ts';
+import { until } from '../../testkit/wait.ts';
 
 describe('bad input to a real node', () => {
   let c: ProcCluster;

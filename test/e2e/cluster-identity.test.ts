@@ -5,8 +5,9 @@ import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ProcCluster, type ProcNode } from './processes.ts';
-import { freePort, until } from '../cluster/helpers.ts';
+import { ProcCluster, type ProcNode } from '../../testkit/processes.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/wait.ts';
 
 let c: ProcCluster;
 before(async () => {

@@ -1,8 +1,8 @@
 // End to end: real concord processes, real sockets, real files.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcCluster } from './processes.ts';
-import { until } from '../cluster/helpers.ts';
+import { ProcCluster } from '../../testkit/processes.ts';
+import { until } from '../../testkit/wait.ts';
 
 describe('a 3-process cluster', () => {
   let c: ProcCluster;

@@ -3,8 +3,8 @@
 // same data.
 import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcCluster } from './processes.ts';
-import { until } from '../cluster/helpers.ts';
+import { ProcCluster } from '../../testkit/processes.ts';
+import { until } from '../../testkit/wait.ts';
 import { seededRng } from '../../src/util/prng.ts';
 
 const KILLS = 50;

@@ -3,8 +3,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ProcCluster, type ProcNode } from './processes.ts';
-import { freePort, until } from '../cluster/helpers.ts';
+import { ProcCluster, type ProcNode } from '../../testkit/processes.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/wait.ts';
 
 interface Status {
   leader: string | null;

@@ -6,9 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { Cluster, Consistency, KV } from '../../src/api/grpc/gen/concord_pb.ts';
-import { freePort, until } from '../cluster/helpers.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/wait.ts';
 import { GrpcTestClient } from '../api/grpc-client.ts';
-import { ProcCluster, type ProcNode } from './processes.ts';
+import { ProcCluster, type ProcNode } from '../../testkit/processes.ts';
 
 /** What an answer says, whichever protocol gave it. */
 interface Answer {

@@ -12,7 +12,7 @@
 // is a different cost (docs/architecture.md).
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcCluster, type ProcNode } from './processes.ts';
+import { ProcCluster, type ProcNode } from '../../testkit/processes.ts';
 
 const MIB = 1024 * 1024;
 const PUTS = 20;

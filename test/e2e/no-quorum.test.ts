@@ -1,7 +1,7 @@
 // Without a quorum, requests fail fast and clearly (503 + Retry-After) instead of hanging.
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcCluster } from './processes.ts';
+import { ProcCluster } from '../../testkit/processes.ts';
 
 let c: ProcCluster;
 before(async () => {

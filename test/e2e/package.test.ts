@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { freePort } from '../cluster/helpers.ts';
-import { ProcCluster, type ProcNode } from './processes.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { ProcCluster, type ProcNode } from '../../testkit/processes.ts';
 
 const run = promisify(execFile);
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -2,7 +2,7 @@
 // no process behind (one left running keeps its test file, and so `npm test`, from ever finishing).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProcCluster, runningProcesses } from './processes.ts';
+import { ProcCluster, runningProcesses } from '../../testkit/processes.ts';
 
 test('a node that cannot start fails create() at once with its output, and the others are stopped', async () => {
   const started = Date.now();

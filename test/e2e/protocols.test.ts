@@ -11,8 +11,9 @@ import net from 'node:net';
 import { promisify } from 'node:util';
 import { createClient, type ConcordClient } from '../../src/client/index.ts';
 import { encodeWord, splitWords } from '../../src/api/text/tokens.ts';
-import { freePort, until } from '../cluster/helpers.ts';
-import { BIN, ProcCluster, type ProcNode } from './processes.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/wait.ts';
+import { BIN, ProcCluster, type ProcNode } from '../../testkit/processes.ts';
 
 const run = promisify(execFile);
 

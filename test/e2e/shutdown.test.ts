@@ -2,8 +2,8 @@
 import { after, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { ProcCluster } from './processes.ts';
-import { until } from '../cluster/helpers.ts';
+import { ProcCluster } from '../../testkit/processes.ts';
+import { until } from '../../testkit/wait.ts';
 
 let c: ProcCluster | undefined;
 after(async () => c?.stop());

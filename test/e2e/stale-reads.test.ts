@@ -5,8 +5,8 @@
 // plain reads are a 503 with no such header.
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { until } from '../cluster/helpers.ts';
-import { ProcCluster, type ProcNode } from './processes.ts';
+import { until } from '../../testkit/wait.ts';
+import { ProcCluster, type ProcNode } from '../../testkit/processes.ts';
 
 const FLAG = '--stale-reads-on-no-quorum';
 /** Above the liveness bound, so a fallback that waited for the request timeout would fail the bound. */

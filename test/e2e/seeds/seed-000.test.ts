@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { ProcCluster, retriedOnce, type ProcNode } from '../processes.ts';
-import { freePort, until } from '../../cluster/helpers.ts';
+import { ProcCluster, retriedOnce, type ProcNode } from '../../../testkit/processes.ts';
+import { freePort } from '../../../testkit/ports.ts';
+import { until } from '../../../testkit/wait.ts';
 
 interface Status {
   leader: string | null;

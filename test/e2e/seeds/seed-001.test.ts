@@ -6,8 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ProcCluster, retriedOnce, type ProcNode } from '../processes.ts';
-import { freePort, until } from '../../cluster/helpers.ts';
+import { ProcCluster, retriedOnce, type ProcNode } from '../../../testkit/processes.ts';
+import { freePort } from '../../../testkit/ports.ts';
+import { until } from '../../../testkit/wait.ts';
 
 const c = new ProcCluster();
 const cwd = path.join(c.dir, 'seed-001');

@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { ProcCluster, retriedOnce, type ProcNode } from '../processes.ts';
-import { freePort, freeWithOffsets, until } from '../../cluster/helpers.ts';
+import { ProcCluster, retriedOnce, type ProcNode } from '../../../testkit/processes.ts';
+import { freePort, freeWithOffsets } from '../../../testkit/ports.ts';
+import { until } from '../../../testkit/wait.ts';
 
 const c = new ProcCluster();
 const cwd = path.join(c.dir, 'seed-002');

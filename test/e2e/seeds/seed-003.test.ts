@@ -9,8 +9,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ProcCluster, retriedOnce, type ProcNode } from '../processes.ts';
-import { freePort, until } from '../../cluster/helpers.ts';
+import { BIN, ProcCluster, retriedOnce, type ProcNode } from '../../../testkit/processes.ts';
+import { freePort } from '../../../testkit/ports.ts';
+import { until } from '../../../testkit/wait.ts';
 
 const run = promisify(execFile);
 

@@ -3,15 +3,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, tempDir, until } from '../cluster/helpers.ts';
+import { freePort } from './ports.ts';
+import { tempDir } from './temp.ts';
+import { until } from './wait.ts';
 
-export const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/concord.js');
+export const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), '../bin/concord.js');
 
 export interface ProcNode {
   id: string;
   args: string[];
   url: string;
-  /** The working directory it runs in (default: the test's); relative paths in its flags resolve there. */
+  /** The working directory it runs in (default: the caller's); relative paths in its flags resolve there. */
   cwd?: string;
   /** The `concord` executable (default: this checkout's bin/concord.js). */
   bin?: string;
@@ -20,12 +22,13 @@ export interface ProcNode {
 }
 
 /**
- * Every process started here and not yet ended. A test file whose child outlives it never exits (the
- * child's pipes keep its event loop alive), so whatever is left when the file's process exits is killed.
+ * Every process started here and not yet ended. A program (a test file, a benchmark, a chaos run) whose child
+ * outlives it never exits (the child's pipes keep its event loop alive), so whatever is left when the program's
+ * process exits is killed.
  */
 const running = new Set<ChildProcess>();
 process.once('exit', () => {
-  if (running.size > 0) console.error(`test/e2e/processes.ts: killing ${running.size} concord process(es) left running`);
+  if (running.size > 0) console.error(`testkit/processes.ts: killing ${running.size} concord process(es) left running`);
   for (const p of running) p.kill('SIGKILL');
 });
 
