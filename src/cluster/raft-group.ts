@@ -11,6 +11,8 @@ import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { seededRng } from '../util/prng.ts';
 import { threadCpuMs } from '../util/thread-cpu.ts';
 import { ConcordError } from '../util/errors.ts';
+import { ApplyQueue } from './apply-queue.ts';
+import { Waiters } from './waiters.ts';
 
 /** What the group applies committed entries to. */
 export interface StateMachine {
@@ -34,14 +36,6 @@ export interface GroupOptions {
   logger: Logger;
 }
 
-interface Waiter {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
-  /** When the request was last handed to the core (performance.now()). */
-  sentAt: number;
-}
-
 export class RaftGroup {
   readonly node: RawNode;
   private readonly ticker: NodeJS.Timeout;
@@ -53,9 +47,9 @@ export class RaftGroup {
   readonly failed: Promise<Error>;
   private reportFailure: (e: Error) => void = () => {};
   private nextSeq = 1;
-  private readonly proposals = new Map<number, Waiter>();
+  private readonly proposals = new Waiters((ms) => this.timedOut(ms));
   private nextReadCtx = 1;
-  private readonly reads = new Map<number, Waiter>();
+  private readonly reads = new Waiters((ms) => this.timedOut(ms));
   /** Read states whose index is not yet applied, in index order. */
   private readyReads: Array<{ index: number; ctx: number }> = [];
   leaderChanges = 0;
@@ -70,7 +64,7 @@ export class RaftGroup {
   appliedBytes = 0;
   /**
    * Called after each advance(), between Readies. The state machine has applied at most status().applied:
-   * exactly that unless a large apply runs behind the loop (apply()).
+   * exactly that unless a large apply runs behind the loop (apply-queue.ts).
    */
   onAdvance: () => void = () => {};
   /** Term and vote in the last write issued, and in the last one known durable (messages wait for that). */
@@ -81,9 +75,12 @@ export class RaftGroup {
   /** Settles once every write issued so far is durable and what waited on it has run. */
   private durable: Promise<unknown> = Promise.resolve();
   private savesInFlight = 0;
-  /** Applies running behind the Ready loop (see apply()), chained in order; and how many there are. */
-  private applying: Promise<void> = Promise.resolve();
-  private appliesBehind = 0;
+  private readonly applyQueue = new ApplyQueue({
+    applyNow: (entries) => this.applyCommitted(entries),
+    failure: () => this.failure,
+    fail: (err) => this.fail(err),
+    appliedBehind: () => this.serveReads(),
+  });
   private failure: Error | undefined;
   /** performance.now() when this node last heard from a leader or was one; undefined: not since it started. */
   private leaderSeenAt: number | undefined;
@@ -140,6 +137,11 @@ export class RaftGroup {
     this.loopDone.catch(() => undefined);
   }
 
+  /** Batches of committed entries being applied behind the Ready loop (apply-queue.ts). */
+  get appliesBehind(): number {
+    return this.applyQueue.behind;
+  }
+
   /** Feed a message from a peer. */
   step(m: Message): void {
     try {
@@ -167,9 +169,7 @@ export class RaftGroup {
    * Wake the Ready loop once the current I/O phase is over (setImmediate), not in a microtask: then the
    * proposals, reads and peer messages that arrive in one event-loop turn share one Ready, and so one
    * LMDB transaction, one fsync, one heartbeat round for reads and one frame per peer. Woken at once,
-   * the loop made a Ready of the first of them alone. Measured against waking at once, same minutes:
-   * 1 node, 16 connections, 160-166 -> 126-138 µs of CPU per put; 3 nodes, 64 connections, puts ~9%
-   * less CPU per put, linearizable gets 13-15k -> 21-25k/s with p99 14-18 -> 10-12 ms.
+   * the loop made a Ready of the first of them alone (bench/README.md has the measurement).
    */
   private kick(): void {
     if (this.kickScheduled || !this.wake) return;
@@ -191,7 +191,7 @@ export class RaftGroup {
    */
   propose(encode: (seq: number) => Uint8Array, timeoutMs: number): Promise<unknown> {
     const seq = this.nextSeq++;
-    const p = this.wait(this.proposals, seq, timeoutMs).then(
+    const p = this.proposals.wait(seq, timeoutMs).then(
       (v) => (this.onProposal('applied'), v),
       (e: unknown) => {
         this.onProposal('failed');
@@ -206,7 +206,7 @@ export class RaftGroup {
   /** Resolves once this node has applied everything committed before the call (ReadIndex). */
   linearizableBarrier(timeoutMs: number): Promise<unknown> {
     const ctx = this.nextReadCtx++;
-    const p = this.wait(this.reads, ctx, timeoutMs);
+    const p = this.reads.wait(ctx, timeoutMs);
     this.attempt(this.reads, ctx, () => this.node.readIndex(ctx));
     return p;
   }
@@ -220,48 +220,30 @@ export class RaftGroup {
   private reissueReads(sentBefore: number): void {
     if (this.reads.size === 0) return;
     const answered = new Set(this.readyReads.map((r) => r.ctx));
-    for (const [ctx, w] of this.reads) {
-      if (w.sentAt < sentBefore && !answered.has(ctx)) this.attempt(this.reads, ctx, () => this.node.readIndex(ctx));
+    for (const ctx of this.reads.sentBefore(sentBefore)) {
+      if (!answered.has(ctx)) this.attempt(this.reads, ctx, () => this.node.readIndex(ctx));
     }
   }
 
   /** Run `act` for a waiting request; if no leader is known, run it again when one is. */
-  private attempt(map: Map<number, Waiter>, id: number, act: () => void): void {
-    const w = map.get(id);
-    if (!w) return; // timed out meanwhile
-    w.sentAt = performance.now();
+  private attempt(waiters: Waiters, id: number, act: () => void): void {
+    if (!waiters.has(id)) return; // timed out meanwhile
+    waiters.sent(id);
     try {
       act();
     } catch (e) {
       if (e instanceof RaftError && e.code === 'no-leader' && this.awaitingLeader.length < MAX_AWAITING_LEADER) {
-        this.awaitingLeader.push(() => this.attempt(map, id, act));
-      } else this.settle(map, id, undefined, toConcordError(e));
+        this.awaitingLeader.push(() => this.attempt(waiters, id, act));
+      } else waiters.settle(id, undefined, toConcordError(e));
     }
     this.kick();
   }
 
-  private wait(map: Map<number, Waiter>, id: number, timeoutMs: number): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        map.delete(id);
-        const leader = this.node.status().leader;
-        reject(
-          leader
-            ? new ConcordError('timeout', `not committed within ${timeoutMs} ms`)
-            : new ConcordError('unavailable', `no leader (no quorum) within ${timeoutMs} ms`, 1),
-        );
-      }, timeoutMs);
-      map.set(id, { resolve, reject, timer, sentAt: performance.now() });
-    });
-  }
-
-  private settle(map: Map<number, Waiter>, id: number, value: unknown, err?: Error): void {
-    const w = map.get(id);
-    if (!w) return;
-    map.delete(id);
-    clearTimeout(w.timer);
-    if (err) w.reject(err);
-    else w.resolve(value);
+  /** A request's timeout: no leader known means no quorum (retry later); else the outcome is unknown. */
+  private timedOut(timeoutMs: number): ConcordError {
+    return this.node.status().leader
+      ? new ConcordError('timeout', `not committed within ${timeoutMs} ms`)
+      : new ConcordError('unavailable', `no leader (no quorum) within ${timeoutMs} ms`, 1);
   }
 
   private async loop(): Promise<void> {
@@ -321,7 +303,7 @@ export class RaftGroup {
       this.unsyncedHardState = rd.hardState;
     }
     if (!early && rd.messages.length > 0) this.afterDurable(() => this.sendAll(rd.messages));
-    if (rd.committedEntries.length > 0) await this.apply(rd.committedEntries);
+    if (rd.committedEntries.length > 0) await this.applyQueue.apply(rd.committedEntries);
     this.finishReady(rd);
     // Bounded: entries wait in memory until persisted, so a slow disk must slow the group down.
     if (this.savesInFlight >= MAX_SAVES_IN_FLIGHT) await this.durable.catch(() => undefined);
@@ -332,7 +314,7 @@ export class RaftGroup {
     this.persist(rd);
     this.afterDurable(() => this.sendAll(rd.messages));
     await this.durable;
-    await this.applying;
+    await this.applyQueue.idle();
     if (this.failure) throw this.failure;
     await this.o.stateMachine.restore(rd.snapshot!);
     if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
@@ -368,40 +350,6 @@ export class RaftGroup {
     this.durable = next;
   }
 
-  /**
-   * Apply committed entries. A batch holding an entry of LARGE_APPLY_BYTES or more, and every batch
-   * after it while it runs, is applied behind the Ready loop instead of before advance(): its apply
-   * takes many event-loop turns (the state machine copies and writes large values a slice at a time),
-   * and while the loop waits no Ready goes out, so neither do heartbeats, and followers elect a new
-   * leader. The core counts such entries applied at advance() (etcd's "applying" index); what depends
-   * on the state machine having applied them waits for it: reads (served by its applied index),
-   * proposals (settled by its results), a snapshot to restore, and membership changes, which take
-   * effect in the core at advance(): a batch holding one is applied before advance(), after
-   * everything before it. Beyond MAX_APPLIES_BEHIND batches behind, the loop waits.
-   */
-  private async apply(entries: Entry[]): Promise<void> {
-    if (this.appliesBehind === 0 && !entries.some((e) => e.data.byteLength >= LARGE_APPLY_BYTES)) return this.applyCommitted(entries);
-    this.appliesBehind++;
-    const done = this.applying
-      .then(() => {
-        // After a failed apply (or any failure of the group) nothing more is applied: the state machine
-        // records only its last applied index, so applying the next batch would skip the failed one's
-        // entries for good (they are replayed from the log after a restart only if nothing passed them).
-        if (this.failure) throw this.failure;
-        return this.applyCommitted(entries);
-      })
-      .finally(() => {
-        this.appliesBehind--;
-        this.serveReads();
-      });
-    this.applying = done.catch((err: Error) => this.fail(err));
-    if (this.appliesBehind > MAX_APPLIES_BEHIND || entries.some((e) => e.type === EntryType.ConfChange)) {
-      await this.applying;
-      // A membership change takes effect in the core at advance(): not if its batch was not applied.
-      if (this.failure) throw this.failure;
-    }
-  }
-
   private async applyCommitted(entries: Entry[]): Promise<void> {
     let bytes = 0;
     for (const e of entries) {
@@ -410,7 +358,7 @@ export class RaftGroup {
     }
     const results = await this.o.stateMachine.apply(entries);
     this.appliedBytes += bytes; // once applied: a snapshot started meanwhile would not hold them
-    for (const r of results.values()) if (r.node === this.o.nodeId) this.settle(this.proposals, r.seq, r.result);
+    for (const r of results.values()) if (r.node === this.o.nodeId) this.proposals.settle(r.seq, r.result);
   }
 
   /** Serve the reads whose index is applied, and hand the Ready back to the core. */
@@ -427,7 +375,7 @@ export class RaftGroup {
     if (this.readyReads.length > 0) {
       const still: typeof this.readyReads = [];
       for (const r of this.readyReads) {
-        if (r.index <= applied) this.settle(this.reads, r.ctx, undefined);
+        if (r.index <= applied) this.reads.settle(r.ctx, undefined);
         else still.push(r);
       }
       this.readyReads = still;
@@ -497,21 +445,15 @@ export class RaftGroup {
     clearInterval(this.ticker);
     this.kick();
     await this.loopDone.catch(() => undefined);
-    await this.applying;
+    await this.applyQueue.idle();
     await this.durable.catch(() => undefined);
     if (this.unsyncedHardState) await this.o.storage.save({ entries: [], hardState: this.unsyncedHardState }).catch(() => undefined);
     this.awaitingLeader = [];
     const closing = new ConcordError('unavailable', 'node is shutting down', 1);
-    for (const id of [...this.proposals.keys()]) this.settle(this.proposals, id, undefined, closing);
-    for (const id of [...this.reads.keys()]) this.settle(this.reads, id, undefined, closing);
+    this.proposals.settleAll(closing);
+    this.reads.settleAll(closing);
   }
 }
-
-/** An entry this large has its batch applied behind the Ready loop (apply()). */
-const LARGE_APPLY_BYTES = 1 << 20;
-
-/** Batches applied behind the Ready loop at once; it waits beyond this. */
-const MAX_APPLIES_BEHIND = 64;
 
 /** Writes in flight at once; the Ready loop waits beyond this. */
 const MAX_SAVES_IN_FLIGHT = 16;

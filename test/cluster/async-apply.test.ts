@@ -48,7 +48,7 @@ it('a batch applied behind the Ready loop that fails stops the applies chained b
     await until('the large batch to be applying', () => failing);
     const before = sm.appliedIndex();
     const smallPut = node.kv.put(Buffer.from('after'), Buffer.from('small')).catch((e: Error) => e);
-    const behind = () => (node.group as unknown as { appliesBehind: number }).appliesBehind;
+    const behind = () => node.group.appliesBehind;
     await until('the next batch to be chained behind it', () => behind() >= 2);
     release();
     await until('the chain to settle', () => behind() === 0);
