@@ -56,6 +56,7 @@ export default tseslint.config(
   frontEnd('text'),
   layer('node', ['cli'], 'the CLI starts the node; the node does not depend on the CLI'),
   layer('util', ['[^/]+'], 'src/util is a leaf every layer imports; it imports nothing of ours'),
+  layer('shard', ['raft', 'storage', 'transport', 'membership', 'cluster', 'kv', 'api', 'cli', 'node'], 'shard placement is pure: it depends on nothing but src/util'),
   restrict('testkit', ['test', 'bench', 'chaos'], 'testkit holds the tools test/, bench/ and chaos/ share; it may import src, never its users'),
   restrict('bench', ['test'], 'bench/ imports shared tools from testkit/, not from test/'),
   restrict('chaos', ['test'], 'chaos/ imports shared tools from testkit/, not from test/'),
