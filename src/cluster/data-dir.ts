@@ -10,6 +10,8 @@ import path from 'node:path';
  */
 export const GROUP = 'g0';
 
+export type DataDirLayout = ReturnType<typeof dataDirLayout>;
+
 export const dataDirLayout = (dataDir: string) => ({
   /** The Raft log of each group: an append-only WAL (storage/raft-wal-store.ts). */
   wal: (group: string) => path.join(dataDir, 'wal', group),

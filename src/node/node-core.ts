@@ -1,34 +1,29 @@
 // The node without its front ends: storage, peer transport, the Raft group and the services over it (kv's state
 // machine and service on cluster's Raft group: wiring across layers, hence here and not in src/cluster).
-// One group (shard) today; the group id is in every peer message so a node can host many later.
+// One group (shard) today, hosted by hosted-group.ts; peer traffic is routed by the group named in each
+// envelope, so a node can host many.
 
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
-import { EntryType, MessageType } from '../raft/types.ts';
-import { RaftWalStore } from '../storage/raft-wal-store.ts';
+import { EntryType } from '../raft/types.ts';
+import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { GROUP, assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord } from '../cluster/data-dir.ts';
 import { lockDataDir } from '../cluster/data-dir-lock.ts';
 import { ClusterIdentity, ForeignClusterError, foundingIdentity } from '../cluster/cluster-identity.ts';
-import { KvStore } from '../storage/kv-store.ts';
 import { PeerTransport } from '../transport/index.ts';
-import { KvStateMachine } from '../kv/state-machine.ts';
 import { RaftKvService } from '../kv/service.ts';
 import type { NodeConfig } from '../cluster/config.ts';
 import { RaftGroup } from '../cluster/raft-group.ts';
 import { RaftClusterService } from '../cluster/cluster-service.ts';
 import { NodeMetrics } from '../cluster/metrics.ts';
-import { Snapshotter } from '../cluster/snapshotter.ts';
-import { SnapshotStreamer } from '../cluster/snapshot-stream.ts';
-import { SnapshotFetch } from '../cluster/snapshot-fetch.ts';
+import type { Snapshotter } from '../cluster/snapshotter.ts';
+import type { SnapshotStreamer } from '../cluster/snapshot-stream.ts';
 import { bulky, type PeerEnvelope } from '../cluster/peer-envelope.ts';
-import { installPeerSnapshot, repairFromStateMachine } from '../cluster/snapshot-repair.ts';
 import { MembershipController } from '../cluster/membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
-
-/** The term of a snapshot sent to repair a peer's corrupt one: below any real term, so Raft could never take it for a leader's. */
-const REPAIR_TERM = 0;
+import { HostedGroup } from './hosted-group.ts';
 
 export interface NodeCore {
   kv: RaftKvService;
@@ -76,7 +71,17 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
 async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> {
   assertNoLegacyRaftLog(config.dataDir);
   const layout = dataDirLayout(config.dataDir);
-  const storage = new RaftWalStore({ dir: layout.wal(GROUP), group: GROUP, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });
+  // The transport starts below: the group's log is opened first (it says whether to bootstrap), and the
+  // group sends nothing before.
+  const wire: { peers?: PeerTransport<PeerEnvelope> } = {};
+  const hosted = new HostedGroup(GROUP, {
+    config,
+    layout,
+    send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }),
+    peerIds: () => wire.peers?.peerIds() ?? [],
+    log,
+  });
+  const storage = hosted.storage;
   assertOwnDataDir(config.dataDir, config.nodeId);
   // The membership the identity check trusts: what this node's own state names (filled in below).
   const addresses = new Map<string, string>(Object.entries(config.peers));
@@ -90,9 +95,9 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     },
     foreign: (f) => fail(new ForeignClusterError(config, f)),
   });
-  const transport = await startTransport(config, identity, log);
+  const peers = (wire.peers = await startTransport(config, identity, log));
   // What peers must dial: the bound port (the configured one may be 0), never a wildcard host.
-  const selfAddr = transport.advertisedAddr!;
+  const selfAddr = peers.advertisedAddr!;
   if (storage.lastIndex() === 0) {
     const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
     if (Object.keys(founders).length === 0) {
@@ -109,116 +114,45 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   } else {
     log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
   }
-  const store = new KvStore({ env: layout.kv, group: GROUP, cacheBytes: config.cacheBytes });
-  if (store.discardedAfterOsCrash) {
-    log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
-  }
-  const stateMachine = new KvStateMachine(store);
+  const { store, stateMachine } = hosted.openState();
 
   const clusterUid = identity.current();
   writeNodeRecord(config.dataDir, clusterUid === undefined ? { nodeId: config.nodeId, raftAddr: selfAddr } : { nodeId: config.nodeId, raftAddr: selfAddr, clusterUid });
 
   // Peer addresses: from --peers, then from every membership entry in the log (founders included).
   for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
-  for (const [id, addr] of addresses) if (id !== config.nodeId) transport.setPeer(id, addr);
+  for (const [id, addr] of addresses) if (id !== config.nodeId) peers.setPeer(id, addr);
 
-  // Until the Raft group runs, peer traffic goes only to a snapshot fetch (if this node needs one).
-  let running: { group: RaftGroup; snapshotter: Snapshotter } | undefined = undefined;
-  let fetching: SnapshotFetch | undefined;
-  const streamer = new SnapshotStreamer({
-    self: config.nodeId,
-    chunkBytes: config.snapshotChunkBytes,
-    window: 4,
-    stallMs: 10_000,
-    sendChunk: (to, sc) => transport.send(to, { g: GROUP, sc }),
-    sendAck: (to, sa) => transport.send(to, { g: GROUP, sa }),
-    finished: (to, ok) => running?.group.reportSnapshot(to, ok),
-    // A repair transfer (term 0) is not a leader's message and never reaches Raft; late duplicates are dropped.
-    deliver: (m) => (m.term === REPAIR_TERM ? fetching?.offer(m.snapshot!) : running?.group.step(m)),
-  });
-  transport.onMessage((from, env) => {
-    if (env.g !== GROUP) return;
-    if (env.m) {
-      if (running) running.group.step(env.m);
-      else fetching?.ask(from); // whoever talks to us (e.g. the leader) may have the snapshot we need
-    } else if (env.sc) streamer.onChunk(from, env.sc);
-    else if (env.sa) streamer.onAck(from, env.sa);
-    else if (env.sq && running && !streamer.sending(from)) {
-      void running.snapshotter.snapshotAtLeast(env.sq.index).then((snapshot) => {
-        if (snapshot && !streamer.sending(from)) streamer.send({ type: MessageType.Snap, from: config.nodeId, to: from, term: REPAIR_TERM, snapshot });
-      });
-    }
-  });
-
-  if (storage.snapshotStatus() === 'corrupt') {
-    const wanted = await repairFromStateMachine(storage, store, log);
-    if (wanted) {
-      const ask = (to: string) => transport.send(to, { g: GROUP, sq: { index: wanted.index } });
-      fetching = new SnapshotFetch(wanted.index, ask, () => transport.peerIds(), log);
-      const snap = await fetching.received;
-      fetching = undefined;
-      await installPeerSnapshot(storage, snap, log);
-    }
-  }
-  const logStart = storage.firstIndex() - 1;
-  if (store.appliedIndex() < logStart) {
-    // The state machine is older than the log's start (e.g. its files were lost): rebuild it from the
-    // snapshot the log was compacted to; the log replays the rest.
-    log.warn({ applied: store.appliedIndex(), snapshot: logStart }, 'state machine behind the log; restoring it from the snapshot');
-    await stateMachine.restore(storage.snapshot());
-  }
+  // Peer traffic for the groups this node hosts (before they run: a snapshot fetch may need it).
+  const groups = new Map<string, HostedGroup>([[GROUP, hosted]]);
+  peers.onMessage((from, env) => groups.get(env.g)?.deliver(from, env));
+  await hosted.recover();
 
   stateMachine.onConfChange = (e) => {
     const cc = decodeConfChange(e.data);
     const peer = cc.node !== config.nodeId;
     if (cc.type === 'remove') {
-      if (peer) transport.removePeer(cc.node);
+      if (peer) peers.removePeer(cc.node);
       addresses.delete(cc.node);
     } else if (cc.context) {
-      if (peer) transport.setPeer(cc.node, cc.context);
+      if (peer) peers.setPeer(cc.node, cc.context);
       addresses.set(cc.node, cc.context);
     }
   };
 
-  const group = new RaftGroup({
-    group: GROUP,
-    nodeId: config.nodeId,
-    storage,
-    stateMachine,
-    send: (to, m) => transport.send(to, { g: GROUP, m }),
-    sendSnapshot: (m) => streamer.send(m),
-    tickMs: config.tickMs,
-    electionTicks: config.electionTicks,
-    leaseReads: config.leaseReads,
-    logger: log.child({ part: 'raft' }),
-  });
+  const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
   const kv = new RaftKvService(config.nodeId, group, store, config);
   const gossip = config.gossipAddr ? await startGossip(config, selfAddr, group, addresses, log) : undefined;
-  const cluster = new RaftClusterService(config, group, addresses, transport, selfAddr, gossip?.node);
-  const metrics = new NodeMetrics(group, transport);
-  const snapshotter = new Snapshotter(
-    group,
-    storage,
-    store,
-    { thresholdEntries: config.snapshotEntries, thresholdBytes: config.snapshotBytes, keepEntries: config.snapshotKeepEntries },
-    log.child({ part: 'snapshot' }),
-    metrics,
-  );
-  group.onAdvance = () => snapshotter.maybeSnapshot();
+  const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, gossip?.node);
   void group.failed.then((e) => fail(new Error(`the Raft group stopped: ${e.message}`)));
-  running = { group, snapshotter };
-  metrics.watchLog(storage, snapshotter);
-  metrics.watchCache(() => store.cacheStats());
-  group.onPersist = (s) => metrics.fsyncSeconds.observe(s);
-  group.onProposal = (outcome) => metrics.proposals.inc({ outcome });
   return {
     kv,
     cluster,
     group,
     metrics,
     snapshotter,
-    streamer,
-    faults: transport.faults,
+    streamer: hosted.streamer,
+    faults: peers.faults,
     log: storage,
     raftAddress: selfAddr,
     failed,
@@ -231,13 +165,9 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     },
     close: async () => {
       await gossip?.close();
-      await group.handOffLeadership(config.requestTimeoutMs);
-      await group.close();
-      streamer.close();
-      await snapshotter.idle();
-      await transport.close();
-      await storage.close();
-      await store.close();
+      for (const g of groups.values()) await g.close(config.requestTimeoutMs);
+      await peers.close();
+      for (const g of groups.values()) await g.closeFiles();
     },
   };
 }

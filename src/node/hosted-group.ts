@@ -1,0 +1,166 @@
+// One Raft group hosted on this node, with what it needs of its own: its Raft log (WAL), its key-value state
+// in LMDB, its snapshot streams and snapshot policy, and the peer traffic addressed to it (every peer
+// envelope names its group). The node hosts one group today; a group registry routes by that name so it can
+// host many.
+
+import type { Logger } from 'pino';
+import { MessageType, type Message } from '../raft/types.ts';
+import { RaftWalStore } from '../storage/raft-wal-store.ts';
+import { KvStore } from '../storage/kv-store.ts';
+import type { DataDirLayout } from '../cluster/data-dir.ts';
+import type { NodeConfig } from '../cluster/config.ts';
+import { RaftGroup } from '../cluster/raft-group.ts';
+import { Snapshotter } from '../cluster/snapshotter.ts';
+import { SnapshotStreamer } from '../cluster/snapshot-stream.ts';
+import { SnapshotFetch } from '../cluster/snapshot-fetch.ts';
+import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
+import { installPeerSnapshot, repairFromStateMachine } from '../cluster/snapshot-repair.ts';
+import type { NodeMetrics } from '../cluster/metrics.ts';
+import { KvStateMachine } from '../kv/state-machine.ts';
+
+/** The term of a snapshot sent to repair a peer's corrupt one: below any real term, so Raft could never take it for a leader's. */
+const REPAIR_TERM = 0;
+
+export interface GroupContext {
+  config: NodeConfig;
+  layout: DataDirLayout;
+  /** Sends an envelope to a peer (the group's name is filled in here). */
+  send(to: string, env: Omit<PeerEnvelope, 'g'>): void;
+  /** The peers a snapshot may be asked of. */
+  peerIds(): string[];
+  log: Logger;
+}
+
+export class HostedGroup {
+  readonly storage: RaftWalStore;
+  readonly streamer: SnapshotStreamer;
+  private opened: { store: KvStore; stateMachine: KvStateMachine } | undefined;
+  /** Set once the group runs (start()); until then peer traffic only feeds a snapshot fetch, if one runs. */
+  private running: { group: RaftGroup; snapshotter: Snapshotter } | undefined;
+  private fetching: SnapshotFetch | undefined;
+
+  /** Opens the group's Raft log; its state machine is opened by openState(), once the log is bootstrapped. */
+  constructor(
+    readonly id: string,
+    private readonly ctx: GroupContext,
+  ) {
+    const { layout, log } = ctx;
+    this.storage = new RaftWalStore({ dir: layout.wal(id), group: id, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });
+    this.streamer = new SnapshotStreamer({
+      self: ctx.config.nodeId,
+      chunkBytes: ctx.config.snapshotChunkBytes,
+      window: 4,
+      stallMs: 10_000,
+      sendChunk: (to, sc) => ctx.send(to, { sc }),
+      sendAck: (to, sa) => ctx.send(to, { sa }),
+      finished: (to, ok) => this.running?.group.reportSnapshot(to, ok),
+      // A repair transfer (term 0) is not a leader's message and never reaches Raft; late duplicates are dropped.
+      deliver: (m) => (m.term === REPAIR_TERM ? this.fetching?.offer(m.snapshot!) : this.running?.group.step(m)),
+    });
+  }
+
+  /** Opens the group's key-value state (LMDB). */
+  openState(): { store: KvStore; stateMachine: KvStateMachine } {
+    const store = new KvStore({ env: this.ctx.layout.kv, group: this.id, cacheBytes: this.ctx.config.cacheBytes });
+    if (store.discardedAfterOsCrash) {
+      this.ctx.log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
+    }
+    return (this.opened = { store, stateMachine: new KvStateMachine(store) });
+  }
+
+  private get state(): { store: KvStore; stateMachine: KvStateMachine } {
+    if (!this.opened) throw new Error(`group ${this.id}: its state is not open`);
+    return this.opened;
+  }
+
+  /** Peer traffic for this group. */
+  deliver(from: string, env: PeerEnvelope): void {
+    const running = this.running;
+    if (env.m) {
+      if (running) running.group.step(env.m);
+      else this.fetching?.ask(from); // whoever talks to us (e.g. the leader) may have the snapshot we need
+    } else if (env.sc) this.streamer.onChunk(from, env.sc);
+    else if (env.sa) this.streamer.onAck(from, env.sa);
+    else if (env.sq && running && !this.streamer.sending(from)) {
+      void running.snapshotter.snapshotAtLeast(env.sq.index).then((snapshot) => {
+        if (snapshot && !this.streamer.sending(from)) this.streamer.send({ type: MessageType.Snap, from: this.ctx.config.nodeId, to: from, term: REPAIR_TERM, snapshot });
+      });
+    }
+  }
+
+  /**
+   * Makes the log and the state machine consistent before the group runs: a corrupt snapshot is rebuilt
+   * from the state machine or fetched from a peer, and a state machine older than the log's start is
+   * restored from the snapshot the log was compacted to (the log replays the rest).
+   */
+  async recover(): Promise<void> {
+    const { storage, ctx } = this;
+    const { store, stateMachine } = this.state;
+    if (storage.snapshotStatus() === 'corrupt') {
+      const wanted = await repairFromStateMachine(storage, store, ctx.log);
+      if (wanted) {
+        const ask = (to: string) => ctx.send(to, { sq: { index: wanted.index } });
+        this.fetching = new SnapshotFetch(wanted.index, ask, () => ctx.peerIds(), ctx.log);
+        const snap = await this.fetching.received;
+        this.fetching = undefined;
+        await installPeerSnapshot(storage, snap, ctx.log);
+      }
+    }
+    const logStart = storage.firstIndex() - 1;
+    if (store.appliedIndex() < logStart) {
+      ctx.log.warn({ applied: store.appliedIndex(), snapshot: logStart }, 'state machine behind the log; restoring it from the snapshot');
+      await stateMachine.restore(storage.snapshot());
+    }
+  }
+
+  /** Starts the group's Raft host loop and its snapshot policy. */
+  start(metricsFor: (group: RaftGroup) => NodeMetrics): { group: RaftGroup; snapshotter: Snapshotter; metrics: NodeMetrics } {
+    const { config, log } = this.ctx;
+    const { store, stateMachine } = this.state;
+    const group = new RaftGroup({
+      group: this.id,
+      nodeId: config.nodeId,
+      storage: this.storage,
+      stateMachine,
+      send: (to, m: Message) => this.ctx.send(to, { m }),
+      sendSnapshot: (m) => this.streamer.send(m),
+      tickMs: config.tickMs,
+      electionTicks: config.electionTicks,
+      leaseReads: config.leaseReads,
+      logger: log.child({ part: 'raft' }),
+    });
+    const m = metricsFor(group);
+    const snapshotter = new Snapshotter(
+      group,
+      this.storage,
+      store,
+      { thresholdEntries: config.snapshotEntries, thresholdBytes: config.snapshotBytes, keepEntries: config.snapshotKeepEntries },
+      log.child({ part: 'snapshot' }),
+      m,
+    );
+    group.onAdvance = () => snapshotter.maybeSnapshot();
+    group.onPersist = (s) => m.fsyncSeconds.observe(s);
+    group.onProposal = (outcome) => m.proposals.inc({ outcome });
+    m.watchLog(this.storage, snapshotter);
+    m.watchCache(() => store.cacheStats());
+    this.running = { group, snapshotter };
+    return { group, snapshotter, metrics: m };
+  }
+
+  /** Hands leadership off (if it leads), then stops the group and closes its files. */
+  async close(handOffMs: number): Promise<void> {
+    const running = this.running;
+    if (running) {
+      await running.group.handOffLeadership(handOffMs);
+      await running.group.close();
+    }
+    this.streamer.close();
+    await running?.snapshotter.idle();
+  }
+
+  /** Closes the group's files (after the transport, so nothing arrives for it any more). */
+  async closeFiles(): Promise<void> {
+    await this.storage.close();
+    await this.opened?.store.close();
+  }
+}
