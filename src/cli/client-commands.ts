@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createClient, ConcordClientError, type ConcordClient, type ListItem } from '../client/index.ts';
+import { parseEndpoint } from '../client/endpoints.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { parseTimeout } from './http-client.ts';
 import { CELL_CHARS, cell, escapedBytes, jsonValue, parseFormat, printJson, printTable, write, type Format } from './output.ts';
@@ -53,9 +54,10 @@ function context(cmd: Command, defaultFormat: Format): Ctx {
     endpoints = [list];
   } else endpoints = protocol === 'grpc' ? [[DEFAULT_GRPC_SERVER]] : [[DEFAULT_SERVER], [SEED_003_SERVER]];
   const ctx = { format: parseFormat(o.format, defaultFormat), timeoutMs: o.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(o.timeout, '--timeout'), endpoints, protocol } as const;
-  for (const list of endpoints) {
+  // The addresses are checked now: a bad one is a usage error, not a failed call.
+  for (const text of endpoints.flat()) {
     try {
-      createClient({ endpoints: list, protocol }).close(); // checks the addresses now: a usage error, not a failed call
+      parseEndpoint(text, protocol);
     } catch (e) {
       throw new UsageError(`${from}: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -68,7 +70,7 @@ const GRPC_NAMES: Record<number, string> = { 3: 'INVALID_ARGUMENT', 4: 'DEADLINE
 /** A client failure as one line and its exit code. */
 function cliError(e: ConcordClientError, ctx: Ctx): CliError {
   if (e.code === 'deadline') return new CliError(`timed out after ${ctx.timeoutMs} ms`, EXIT.unreachable);
-  if (e.code === 'unreachable') return new CliError(e.message.replace(/^\w+: no answer within \d+ ms \(last: (.*)\)$/, '$1'), EXIT.unreachable);
+  if (e.code === 'unreachable') return new CliError((e.details.last ?? e).message, EXIT.unreachable);
   const status = e.details.status;
   const where = status === undefined ? '' : ctx.protocol === 'grpc' ? ` (gRPC ${GRPC_NAMES[status] ?? status})` : ` (HTTP ${status})`;
   const what = e.code === 'precondition-failed' ? 'precondition failed: ' : e.code === 'unavailable' ? 'unavailable: ' : e.code === 'timeout' ? 'timed out on the server: ' : '';

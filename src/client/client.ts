@@ -118,7 +118,8 @@ export function createClient(options: ClientOptions): ConcordClient {
       if (attempt > 0 && attempt % order.length === 0) {
         const round = attempt / order.length;
         const hint = last?.details.retryAfterMs ?? 0;
-        await sleep(Math.min(maxBackoffMs, Math.max(hint, backoffMs * 2 ** (round - 1)) * (0.5 + Math.random() / 2)), signal);
+        const jittered = backoffMs * 2 ** (round - 1) * (0.5 + Math.random() / 2);
+        await sleep(Math.min(maxBackoffMs, Math.max(hint, jittered)), signal);
       }
       if (signal.aborted) break;
       try {
@@ -136,7 +137,8 @@ export function createClient(options: ClientOptions): ConcordClient {
     }
     if (opts?.signal?.aborted) throw new ConcordClientError('deadline', `${what}: aborted`, last?.details ?? {});
     if (signal.aborted) {
-      throw new ConcordClientError(last?.code === 'unreachable' ? 'unreachable' : 'deadline', `${what}: no answer within ${ms} ms${last ? ` (last: ${last.message})` : ''}`, last?.details ?? {});
+      const code = last?.code === 'unreachable' ? 'unreachable' : 'deadline';
+      throw new ConcordClientError(code, `${what}: no answer within ${ms} ms${last ? ` (last: ${last.message})` : ''}`, { ...last?.details, ...(last ? { last } : {}) });
     }
     throw last!;
   }

@@ -22,6 +22,8 @@ export class ConcordClientError extends Error {
        * write may be sent again. False when it may have: a write then may or may not have been applied.
        */
       notSent?: boolean;
+      /** For a call that ran out of time or attempts: the failure of its last attempt. */
+      last?: ConcordClientError;
     } = {},
   ) {
     super(message);
