@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { diffAssignments, type Move } from '../../src/shard/moves.ts';
 import { planPlacement, ringRule, type Assignment } from '../../src/shard/placement.ts';
 import { seededRng } from '../../src/util/prng.ts';
-import { copies, fewestCopies, memberIds, randomMembers, replicaCounts, totalReplicas } from './support.ts';
+import { copies, fewestCopies, randomMembers, replicaCounts, totalReplicas } from '../../testkit/placement-stats.ts';
+import { memberIds } from './support.ts';
 
 /** A cluster of N + 1 = 4..10 members (random ids), S ∈ {16, 64, 256}, R = 3, planned from scratch. */
 const settled = fc.record({ all: fc.integer({ min: 4, max: 10 }).chain(memberIds), shards: fc.constantFrom(16, 64, 256) });

@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { planPlacement, ringRule, type Assignment } from '../../src/shard/placement.ts';
-import { leaderCounts, memberIds, replicaCounts, totalReplicas } from './support.ts';
+import { leaderCounts, replicaCounts, totalReplicas } from '../../testkit/placement-stats.ts';
+import { memberIds } from './support.ts';
 
 /** A plan's input drawn at random: N members, S, R, V and maybe a current assignment (garbage allowed). */
 const anyInput = fc

@@ -1,13 +1,13 @@
 // The measurements behind docs/sharding.md: balance of the plain ring rule and of the planner, movement
 // on joins and leaves, the choice of V, and the key hash's speed. Prints markdown tables.
-//   npx tsx test/shard/measure.ts [--trials 200] [--seed 1]
+//   npx tsx bench/shard-placement.ts [--trials 200] [--seed 1]
 // Member ids are random (seeded), so every row is a distribution over clusters, not one lucky ring.
 import { parseArgs } from 'node:util';
-import { shardOf, xxh32 } from '../../src/shard/key-hash.ts';
-import { diffAssignments } from '../../src/shard/moves.ts';
-import { planPlacement, ringRule, type Assignment } from '../../src/shard/placement.ts';
-import { seededRng, type Rng } from '../../src/util/prng.ts';
-import { copies, leaderCounts, maxDeviation, randomMembers, replicaCounts, totalReplicas } from './support.ts';
+import { shardOf, xxh32 } from '../src/shard/key-hash.ts';
+import { diffAssignments } from '../src/shard/moves.ts';
+import { planPlacement, ringRule, type Assignment } from '../src/shard/placement.ts';
+import { seededRng, type Rng } from '../src/util/prng.ts';
+import { copies, leaderCounts, maxDeviation, randomMembers, replicaCounts, totalReplicas } from '../testkit/placement-stats.ts';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '200' }, seed: { type: 'string', default: '1' } } });
 const TRIALS = Number(values.trials);
