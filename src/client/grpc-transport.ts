@@ -6,7 +6,7 @@ import { create, type MessageInitShape, type MessageShape } from '@bufbuild/prot
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import type * as grpc from '@grpc/grpc-js';
 import { Cluster, Consistency as PbConsistency, KV, type ClusterStatus as PbStatus, type KeyValue as PbKeyValue } from '../api/grpc/gen/concord_pb.ts';
-import { grpcDefinition } from '../api/grpc/service-def.ts';
+import { grpcDefinition, type GrpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
 import { ConcordClientError, socketReason, type ServerErrorCode } from './errors.ts';
 import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
@@ -31,6 +31,15 @@ const CANCELLED = 1;
 
 /** grpc-js's words for a call that failed because no connection could be made: nothing was sent. */
 const NOT_CONNECTED = /No connection established|ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|Name resolution failed/;
+
+const definitions = new WeakMap<object, Record<string, grpc.MethodDefinition<unknown, unknown>>>();
+
+/** grpc-js's method definitions of a service, built once. */
+function definition<S extends GenServiceMethods>(service: GenService<S>): GrpcDefinition<S> {
+  let def = definitions.get(service);
+  if (!def) definitions.set(service, (def = grpcDefinition(service) as unknown as Record<string, grpc.MethodDefinition<unknown, unknown>>));
+  return def as unknown as GrpcDefinition<S>;
+}
 
 const consistency = (c: Consistency | undefined): PbConsistency =>
   c === 'serializable' ? PbConsistency.SERIALIZABLE : c === 'linearizable' ? PbConsistency.LINEARIZABLE : PbConsistency.UNSPECIFIED;
@@ -68,7 +77,7 @@ export class GrpcTransport implements Transport {
     const { grpcJs, client } = await this.connect();
     const { signal } = at;
     signal.throwIfAborted();
-    const def = grpcDefinition(service)[method];
+    const def = definition(service)[method];
     const message = create(service.method[method].input, req);
     return new Promise((resolve, reject) => {
       const call = client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, message as never, new grpcJs.Metadata(), { deadline: at.deadline }, (err, res) => {
