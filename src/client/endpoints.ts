@@ -23,7 +23,8 @@ export function parseEndpoint(text: string, protocol: Protocol | undefined): { p
   if (scheme !== undefined && !['http', 'https', 'grpc'].includes(scheme)) throw new ConcordClientError('bad-request', `endpoint ${JSON.stringify(text)}: expected http://, https:// or grpc://`);
   const p: Protocol = scheme === 'grpc' ? 'grpc' : scheme === 'http' || scheme === 'https' ? 'http' : (protocol ?? 'http');
   if (protocol !== undefined && p !== protocol) throw new ConcordClientError('bad-request', `endpoint ${JSON.stringify(text)} is not a ${protocol} endpoint`);
-  if (!/^(\[[0-9a-f:.]+\]|[^\s/:[\]]+):\d{1,5}$/i.test(rest)) throw new ConcordClientError('bad-request', `endpoint ${JSON.stringify(text)}: expected host:port`);
+  const port = /^(?:\[[0-9a-f:.]+\]|[^\s/:[\]]+):(\d{1,5})$/i.exec(rest)?.[1];
+  if (port === undefined || Number(port) < 1 || Number(port) > 65535) throw new ConcordClientError('bad-request', `endpoint ${JSON.stringify(text)}: expected host:port (port 1 to 65535)`);
   return { protocol: p, address: p === 'grpc' ? rest : `${scheme === 'https' ? 'https' : 'http'}://${rest}` };
 }
 

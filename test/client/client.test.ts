@@ -215,6 +215,8 @@ describe('client: endpoints', () => {
       [['ftp://a:1'], /expected http:\/\/, https:\/\/ or grpc:\/\//],
       [['a'], /expected host:port/],
       [['http://a:1/path'], /expected host:port/],
+      [['a:0'], /port 1 to 65535/],
+      [['grpc://a:70000'], /port 1 to 65535/],
     ] as const) {
       assert.throws(() => createClient({ endpoints: [...endpoints] }), pattern, JSON.stringify(endpoints));
     }
