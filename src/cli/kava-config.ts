@@ -57,7 +57,8 @@ export function parseKavaConfig(text: string, fileName: string, own: ReadonlySet
   });
 
   const host = top.get('host') || '127.0.0.1';
-  const textPort = port(top.get('port'), `${fileName}: port`, 0);
+  // The HTTP port is the furthest from it: a port that leaves room for that leaves room for the Raft one.
+  const textPort = port(top.get('port'), `${fileName}: port`, KAVA_HTTP_OFFSET) - KAVA_HTTP_OFFSET;
   const me = top.get('me') || '1';
   const id = (n: string) => `node${n}`;
   const doc: Record<string, string | string[]> = {
