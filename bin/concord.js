@@ -13,8 +13,14 @@ if (!fs.existsSync(new URL('../src/cli/main.ts', import.meta.url))) {
     process.setSourceMapsEnabled(true); // stack traces name src/*.ts, as under tsx
     await import(bundle);
   } else {
-    const { register } = await import('tsx/esm/api');
-    register();
+    let tsx;
+    try {
+      tsx = await import('tsx/esm/api');
+    } catch {
+      process.stderr.write('error: concord runs from its TypeScript sources here, and neither esbuild nor tsx is installed: run `npm install` (with the development dependencies) in this checkout\n');
+      process.exit(1);
+    }
+    tsx.register();
     await import('../src/cli/main.ts');
   }
 }
