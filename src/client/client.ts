@@ -92,9 +92,13 @@ export function createClient(options: ClientOptions): ConcordClient {
   const preferLeader = options.preferLeader ?? true;
   let closed = false;
 
-  /** Learns the leader (and which endpoint is which node) when it is not known. Failures are ignored: the call itself will report. */
+  /**
+   * Learns the leader (and which endpoint is which node) when it is not known: once per leader, not once per
+   * call, also when the leader is none of the endpoints (calls then go to any; a node forwards). Failures are
+   * ignored: the call itself will report.
+   */
   async function findLeader(at: Attempt): Promise<void> {
-    if (!preferLeader || endpoints.size === 1 || endpoints.leaderKnown()) return;
+    if (!preferLeader || endpoints.size === 1 || endpoints.leaderId !== undefined) return;
     const first = endpoints.order(false)[0];
     const learn = (t: Transport) =>
       t.status(at).then(

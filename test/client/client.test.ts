@@ -159,6 +159,16 @@ for (const protocol of ['http', 'grpc'] as const) {
       assert.equal(puts(a), 1);
     });
 
+    it('a leader that is none of the endpoints is learnt once, not asked for on every call', async () => {
+      a.cluster.leader = b.cluster.leader = 'elsewhere';
+      const statuses = () => a.cluster.calls.filter((x) => x === 'status').length + b.cluster.calls.filter((x) => x === 'status').length;
+      const before = statuses();
+      const c = client([a, b]);
+      for (let i = 0; i < 5; i++) await c.put(`else${i}`, 'v');
+      assert.ok(statuses() - before <= 2, `${statuses() - before} status calls for 5 puts`);
+      assert.equal(puts(a) + puts(b), 5);
+    });
+
     it('a deadline ends a call that gets no answer', async () => {
       a.kv.delayMs = 5_000;
       const started = Date.now();
