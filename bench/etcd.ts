@@ -1,7 +1,7 @@
 // etcd for the comparison: installs Debian's etcd-server (and etcd-client) when /usr/bin/etcd is missing,
 // and runs an n-member cluster on 127.0.0.1 with free client and peer ports and temp data dirs, stopped
 // and removed afterwards (also on Ctrl-C, through cleanup.ts). Only the benchmark uses this.
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,15 +9,12 @@ import path from 'node:path';
 import { freePort } from '../testkit/ports.ts';
 import { until } from '../testkit/wait.ts';
 import { onCleanup } from './cleanup.ts';
+import { ensureDebianTool } from './debian.ts';
 
 export const ETCD = process.env.ETCD_BIN ?? 'etcd';
 
 export function ensureEtcd(): void {
-  if (spawnSync(ETCD, ['--version']).error === undefined) return;
-  console.error('installing etcd (Debian packages etcd-server, etcd-client)…');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'etcd-server', 'etcd-client'], { stdio: 'inherit', env });
+  ensureDebianTool(ETCD, ['etcd-server', 'etcd-client']);
 }
 
 export function etcdVersion(): string {

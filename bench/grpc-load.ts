@@ -7,10 +7,11 @@
 // trailers, which h2load does not read). What it does count is the DATA bytes received: an error is
 // answered without a message, a success with one, so `fullAnswers` says how many requests got an answer
 // at least as long as a reference answer (the caller's probe call, made just before the run).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ensureDebianTool } from './debian.ts';
 import type { WrkResult } from './wrk.ts';
 
 export interface H2loadOptions {
@@ -35,11 +36,7 @@ export interface H2loadResult extends WrkResult {
 }
 
 export function ensureH2load(): void {
-  if (spawnSync('h2load', ['--version']).error === undefined) return;
-  console.error('installing h2load (Debian package nghttp2-client)…');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'nghttp2-client'], { stdio: 'inherit', env });
+  ensureDebianTool('h2load', ['nghttp2-client']);
 }
 
 export function h2loadVersion(): string {

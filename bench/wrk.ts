@@ -4,6 +4,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureDebianTool } from './debian.ts';
 
 export const WRK_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'wrk');
 
@@ -31,11 +32,7 @@ export interface WrkOptions {
 }
 
 export function ensureWrk(): void {
-  if (spawnSync('wrk', ['--version']).error === undefined) return;
-  console.error('installing wrk (Debian package)…');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit', env });
+  ensureDebianTool('wrk', ['wrk']);
 }
 
 export function wrkVersion(): string {
