@@ -6,6 +6,23 @@ export type ServerErrorCode = 'bad-request' | 'not-found' | 'method-not-allowed'
 
 export type ClientErrorCode = ServerErrorCode | 'unreachable' | 'deadline';
 
+const SERVER_CODES: Record<ServerErrorCode, true> = {
+  'bad-request': true,
+  'not-found': true,
+  'method-not-allowed': true,
+  'precondition-failed': true,
+  'too-large': true,
+  unavailable: true,
+  timeout: true,
+  internal: true,
+  unimplemented: true,
+};
+
+/** Whether a code an answer carries (HTTP's error body, gRPC's concord-error-code) is one of the catalogue's. */
+export function isServerErrorCode(code: unknown): code is ServerErrorCode {
+  return typeof code === 'string' && Object.hasOwn(SERVER_CODES, code);
+}
+
 export class ConcordClientError extends Error {
   constructor(
     readonly code: ClientErrorCode,

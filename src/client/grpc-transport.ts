@@ -8,7 +8,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { Cluster, Consistency as PbConsistency, KV, type ClusterStatus as PbStatus, type KeyValue as PbKeyValue } from '../api/grpc/gen/concord_pb.ts';
 import { grpcDefinition, type GrpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
-import { ConcordClientError, socketReason, type ServerErrorCode } from './errors.ts';
+import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
 import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
 
 /** Above the server's largest message (a 64 MiB value or listing page plus framing). */
@@ -100,7 +100,7 @@ export class GrpcTransport implements Transport {
       const reason = socketCode ? socketReason(socketCode) : err.details;
       return new ConcordClientError('unreachable', `cannot reach ${endpoint} (${reason})`, { endpoint, status: err.code, notSent: NOT_CONNECTED.test(err.details) });
     }
-    const code = typeof catalogue === 'string' && catalogue in BY_CATALOGUE ? (catalogue as ServerErrorCode) : (BY_STATUS[err.code] ?? (err.code === DEADLINE_EXCEEDED ? 'timeout' : 'internal'));
+    const code = isServerErrorCode(catalogue) ? catalogue : (BY_STATUS[err.code] ?? 'internal');
     const retryAfter = Number(err.metadata?.get('retry-after')[0]);
     return new ConcordClientError(code, err.details || `gRPC status ${err.code}`, {
       endpoint,
@@ -178,18 +178,6 @@ export class GrpcTransport implements Transport {
     return { status: 'ok', nodeId: s.self };
   }
 }
-
-const BY_CATALOGUE: Record<ServerErrorCode, true> = {
-  'bad-request': true,
-  'not-found': true,
-  'method-not-allowed': true,
-  'precondition-failed': true,
-  'too-large': true,
-  unavailable: true,
-  timeout: true,
-  internal: true,
-  unimplemented: true,
-};
 
 function keyValue(kv: PbKeyValue | undefined): Omit<KeyValue, 'stale'> {
   return {

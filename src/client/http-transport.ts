@@ -4,14 +4,13 @@
 
 import http from 'node:http';
 import https from 'node:https';
-import { ConcordClientError, socketReason, type ServerErrorCode } from './errors.ts';
+import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
 import { asBuffer, percentEncode } from './bytes.ts';
 import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
 
 /** Socket errors raised before any byte of the request could reach a server. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
-const SERVER_CODES = new Set<string>(['bad-request', 'not-found', 'method-not-allowed', 'precondition-failed', 'too-large', 'unavailable', 'timeout', 'internal']);
 
 interface Reply {
   status: number;
@@ -69,7 +68,7 @@ export class HttpTransport implements Transport {
     } catch {
       /* not our JSON: keep the text */
     }
-    const known: ServerErrorCode = code !== undefined && SERVER_CODES.has(code) ? (code as ServerErrorCode) : r.status === 501 ? 'unimplemented' : r.status >= 500 ? 'internal' : 'bad-request';
+    const known: ServerErrorCode = isServerErrorCode(code) ? code : r.status === 501 ? 'unimplemented' : r.status >= 500 ? 'internal' : 'bad-request';
     const retryAfter = Number(r.headers['retry-after']);
     return new ConcordClientError(known, message || `HTTP ${r.status}`, {
       endpoint: this.endpoint,
