@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import { createClient, ConcordClientError, type ConcordClient, type ListItem } from '../client/index.ts';
 import { parseEndpoint } from '../client/endpoints.ts';
+import { isTransient } from '../client/errors.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { parseTimeout } from './http-client.ts';
 import { CELL_CHARS, cell, escapedBytes, jsonValue, parseFormat, printJson, printTable, write, type Format } from './output.ts';
@@ -17,7 +18,8 @@ export const SEED_003_SERVER = 'http://127.0.0.1:8081';
 export const DEFAULT_GRPC_SERVER = '127.0.0.1:50051';
 /** Above the server's default request timeout (5 s), so its 503/504 explanation arrives before we give up. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
-const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
+/** The options every client command takes (clientOptions), as commander names them. */
+export const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
 
 export function clientOptions(): Option[] {
   return [
@@ -74,8 +76,7 @@ function cliError(e: ConcordClientError, ctx: Ctx): CliError {
   const status = e.details.status;
   const where = status === undefined ? '' : ctx.protocol === 'grpc' ? ` (gRPC ${GRPC_NAMES[status] ?? status})` : ` (HTTP ${status})`;
   const what = e.code === 'precondition-failed' ? 'precondition failed: ' : e.code === 'unavailable' ? 'unavailable: ' : e.code === 'timeout' ? 'timed out on the server: ' : '';
-  const transient = e.code === 'unavailable' || e.code === 'timeout';
-  return new CliError(`${what}${e.message}${where}`, transient ? EXIT.unreachable : EXIT.failed);
+  return new CliError(`${what}${e.message}${where}`, isTransient(e) ? EXIT.unreachable : EXIT.failed);
 }
 
 /** Runs `fn` with a client; with no server named, falls back to seed 003's port when nothing listens on the default. */

@@ -4,13 +4,12 @@
 
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { registerClientCommands, clientOptions } from './client-commands.ts';
+import { CLIENT_KEYS, registerClientCommands, clientOptions } from './client-commands.ts';
 import { registerBackupCommands } from './backup-commands.ts';
 import { UsageError, CliError } from './errors.ts';
 import { mergeAliases, serverOptions, type RawServerOptions } from './server-flags.ts';
 
 const VERSION = '0.1.0';
-const CLIENT_KEYS = new Set(['server', 'format', 'timeout', 'protocol']);
 /** In the contract (DESIGN §3) but not built yet: listed in help as such, and say so when run. */
 const RESERVED: Record<string, { what: string; instead?: string }> = {
   watch: { what: 'stream changes to keys under a prefix' },
