@@ -282,11 +282,12 @@ export class RaftGroup {
    */
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState?.leader) {
-      // A new leader: reads sent to the one before may never be answered.
-      this.reissueReads(performance.now());
+      const known = performance.now();
       const retry = this.awaitingLeader;
       this.awaitingLeader = [];
       for (const f of retry) f();
+      // Reads sent before the leader changed may never be answered (those just retried went to this one).
+      this.reissueReads(known);
     }
     if (rd.softState) {
       this.leaderChanges++;
