@@ -51,6 +51,11 @@ export interface NodeConfig {
   cacheBytes: number;
   /** Snapshots are sent to followers in chunks of this size. */
   snapshotChunkBytes: number;
+  /**
+   * Shards (Raft groups of their own) the key space is split into when a cluster is founded; fixed for the
+   * cluster's life (a member's own setting is ignored once it holds state or joins). 1 = the one group g0.
+   */
+  shards: number;
   /** With gossip: members are promoted to Raft voters while there are fewer than this. */
   voters: number;
   /** With gossip: a member dead for this long is removed from Raft (and a learner promoted in its place). */
@@ -78,6 +83,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   snapshotKeepEntries: 1_000,
   snapshotChunkBytes: 1 << 20,
   cacheBytes: 64 * 1024 * 1024,
+  shards: 1,
   voters: 3,
   deadNodeTimeoutMs: 30_000,
   logLevel: 'info',
@@ -86,3 +92,6 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
 
 /** Seed 004's client port: where `concord server` serves gRPC unless told otherwise (see src/api/grpc/README.md). */
 export const DEFAULT_GRPC_ADDR: HostPort = { host: '127.0.0.1', port: 50051 };
+
+/** The most shards a cluster may have: every member hosts every shard, each a Raft group with its own log and timer. */
+export const MAX_CLUSTER_SHARDS = 256;
