@@ -10,7 +10,19 @@ function int(text: string, flag: string): number {
   return Number(text);
 }
 
-export function devOptions(raw: { nodes: string; baseHttpPort: string; baseRaftPort: string; baseGrpcPort: string; dataDir: string; host: string; logLevel?: string }): DevOptions {
+/** `concord dev`'s options as commander gives them. */
+export interface RawDevOptions {
+  nodes: string;
+  baseHttpPort: string;
+  baseRaftPort: string;
+  baseGrpcPort: string;
+  dataDir: string;
+  host: string;
+  logLevel?: string;
+  shards?: string;
+}
+
+export function devOptions(raw: RawDevOptions): DevOptions {
   if (raw.logLevel !== undefined && !(LOG_LEVELS as readonly string[]).includes(raw.logLevel)) {
     throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(raw.logLevel)})`);
   }
@@ -22,10 +34,11 @@ export function devOptions(raw: { nodes: string; baseHttpPort: string; baseRaftP
     dataDir: raw.dataDir,
     host: raw.host,
     logLevel: raw.logLevel,
+    ...(raw.shards !== undefined ? { shards: int(raw.shards, '--shards') } : {}),
   };
 }
 
-export async function runDevCommand(raw: Parameters<typeof devOptions>[0]): Promise<number> {
+export async function runDevCommand(raw: RawDevOptions): Promise<number> {
   const opts = devOptions(raw);
   const deps = defaultDevDeps();
   const state: { cluster?: DevCluster; signalled?: NodeJS.Signals } = {};

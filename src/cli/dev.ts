@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { MAX_CLUSTER_SHARDS } from '../cluster/config.ts';
 import { formatLogLine } from './dev-logs.ts';
 import { CliError, UsageError } from './errors.ts';
 import { EXIT_WITH_STDIN_ENV } from './server-command.ts';
@@ -21,6 +22,8 @@ export interface DevOptions {
   dataDir: string;
   host: string;
   logLevel?: string;
+  /** Passed to every node as --shards when given; otherwise the nodes use their default (1). */
+  shards?: number;
 }
 
 export interface DevDeps {
@@ -71,21 +74,27 @@ export function defaultDevDeps(): DevDeps {
   };
 }
 
-// The cluster's size is recorded next to its data: restarting with another --nodes over the same data would
-// leave the old members waiting for votes from nodes that no longer run, or found a second cluster.
+// The cluster's layout is recorded next to its data: restarting with another --nodes over the same data would
+// leave the old members waiting for votes from nodes that no longer run, or found a second cluster; another
+// --shards would be ignored by nodes that hold state (the count is fixed when the cluster is founded).
 const markerFile = (opts: DevOptions) => path.join(opts.dataDir, 'concord-dev.json');
 
 function checkMarker(opts: DevOptions): void {
   if (!fs.existsSync(markerFile(opts))) return;
-  const was = (JSON.parse(fs.readFileSync(markerFile(opts), 'utf8')) as { nodes?: number }).nodes;
-  if (was !== opts.nodes) {
-    throw new UsageError(`${opts.dataDir} holds a ${was}-node dev cluster; run with --nodes ${was}, or remove ${opts.dataDir} to start afresh`);
+  const was = JSON.parse(fs.readFileSync(markerFile(opts), 'utf8')) as { nodes?: number; shards?: number };
+  // No shards field: recorded before --shards existed, or without it; either way the cluster has one.
+  const layout = [['nodes', 'node', was.nodes, opts.nodes], ['shards', 'shard', was.shards ?? 1, opts.shards ?? 1]] as const;
+  for (const [flag, noun, before, now] of layout) {
+    if (before !== now) {
+      throw new UsageError(`${opts.dataDir} holds a ${before}-${noun} dev cluster; run with --${flag} ${before}, or remove ${opts.dataDir} to start afresh`);
+    }
   }
 }
 
 function writeMarker(opts: DevOptions): void {
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  fs.writeFileSync(markerFile(opts), `${JSON.stringify({ nodes: opts.nodes })}\n`);
+  const marker = opts.shards === undefined ? { nodes: opts.nodes } : { nodes: opts.nodes, shards: opts.shards };
+  fs.writeFileSync(markerFile(opts), `${JSON.stringify(marker)}\n`);
 }
 
 function portFree(host: string, port: number): Promise<NodeJS.ErrnoException | undefined> {
@@ -114,6 +123,10 @@ async function checkPorts(opts: DevOptions): Promise<void> {
 
 export function validateDevOptions(opts: DevOptions): void {
   if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 99) throw new UsageError(`--nodes: expected 1..99 (got ${opts.nodes})`);
+  const { shards } = opts;
+  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > MAX_CLUSTER_SHARDS)) {
+    throw new UsageError(`--shards: expected 1..${MAX_CLUSTER_SHARDS} (got ${shards})`);
+  }
   const ranges = portRanges(opts);
   for (const [kind, base] of ranges) {
     if (!Number.isInteger(base) || base < 1 || base + opts.nodes - 1 > 65535) throw new UsageError(`--base-${kind}-port: ${base}..${base + opts.nodes - 1} is not a port range`);
@@ -181,7 +194,8 @@ export async function startDev(opts: DevOptions, deps: DevDeps = defaultDevDeps(
   const nodes = ids.map((id, i) => {
     const http = `${opts.host}:${opts.baseHttpPort + i}`;
     const args = ['server', '--node-id', id, '--http-addr', http, '--raft-addr', `${opts.host}:${opts.baseRaftPort + i}`, '--grpc-addr', `${opts.host}:${opts.baseGrpcPort + i}`,
-      '--data-dir', path.join(opts.dataDir, id), '--peers', peers, ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
+      '--data-dir', path.join(opts.dataDir, id), '--peers', peers,
+      ...(opts.shards !== undefined ? ['--shards', String(opts.shards)] : []), ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
     return spawnNode(id, args, `http://${http}`, deps);
   });
   let stopping: Promise<void> | undefined;

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import { Command } from 'commander';
 import { CLIENT_KEYS, registerClientCommands, clientOptions } from './client-commands.ts';
 import { registerBackupCommands } from './backup-commands.ts';
+import type { RawDevOptions } from './dev-command.ts';
 import { UsageError, CliError } from './errors.ts';
 import { mergeAliases, serverOptions, type RawServerOptions } from './server-flags.ts';
 
@@ -107,7 +108,8 @@ Examples:
     .option('--data-dir <dir>', 'parent of the nodes\' data dirs (nK in <dir>/nK); reused on restart', './data')
     .option('--host <host>', 'address every node listens on', '127.0.0.1')
     .option('--log-level <level>', 'the nodes\' log level (default: theirs, or LOG_LEVEL)')
-    .action(async (opts: { nodes: string; baseHttpPort: string; baseRaftPort: string; baseGrpcPort: string; dataDir: string; host: string; logLevel?: string }) => {
+    .option('--shards <n>', 'split the key space into this many shards (passed to every node as --shards; default: the server\'s, 1); fixed when the cluster is founded, so a restart over the same --data-dir must give the same count')
+    .action(async (opts: RawDevOptions) => {
       const { runDevCommand } = await import('./dev-command.ts');
       process.exitCode = await runDevCommand(opts);
     });

@@ -2,7 +2,7 @@
 // Precedence, lowest first: DEFAULTS < TOML file < CONCORD_* (and LOG_LEVEL) < flags.
 
 import path from 'node:path';
-import { DEFAULT_GRPC_ADDR, DEFAULTS, type HostPort, type NodeConfig } from '../cluster/config.ts';
+import { DEFAULT_GRPC_ADDR, DEFAULTS, MAX_CLUSTER_SHARDS, type HostPort, type NodeConfig } from '../cluster/config.ts';
 import { parseListenAddr, parsePort } from './addresses.ts';
 import { FILE_KEYS, layerFromDoc, layerFromEnv, layerFromFlags, layerFromToml, type Env, type Layer, type ServerFlags, type Setting, type SettingKey } from './config-sources.ts';
 import { UsageError } from './errors.ts';
@@ -18,10 +18,11 @@ export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', '
 
 const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
 
-function parseCount(s: Setting<string>, min: number): number {
+function parseCount(s: Setting<string>, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(s.value);
-  if (!/^\d+$/.test(s.value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`${s.from}: expected a whole number >= ${min} (got ${JSON.stringify(s.value)})`);
+  if (!/^\d+$/.test(s.value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+    throw new UsageError(`${s.from}: expected a whole number ${range} (got ${JSON.stringify(s.value)})`);
   }
   return n;
 }
@@ -35,7 +36,7 @@ function parseBytes(s: Setting<string>, min = 1): number {
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'shards' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -96,10 +97,10 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
   const file = fileContents === undefined ? {} : format === 'kava' ? layerFromDoc(parseKavaConfig(fileContents, fileName, FILE_KEYS), fileName) : layerFromToml(fileContents, fileName);
   const layers = [file, layerFromEnv(env), layerFromFlags(flags)];
   const str = (key: StringKey): Setting<string> | undefined => pick(layers, key);
-  const count = (key: Exclude<StringKey, 'logLevel' | 'clusterId' | 'dataDir'>, dflt: number, bytes = false, min = 1) => {
+  const count = (key: Exclude<StringKey, 'logLevel' | 'clusterId' | 'dataDir'>, dflt: number, bytes = false, min = 1, max?: number) => {
     const s = str(key);
     if (!s) return dflt;
-    return bytes ? parseBytes(s, min) : parseCount(s, min);
+    return bytes ? parseBytes(s, min) : parseCount(s, min, max);
   };
 
   const httpAddr = addrWithPort(layers, 'httpAddr', 'httpPort', DEFAULTS.httpAddr, DEFAULTS.httpAddr.host) ?? DEFAULTS.httpAddr;
@@ -145,6 +146,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     snapshotBytes: count('snapshotBytes', DEFAULTS.snapshotBytes, true),
     snapshotKeepEntries: count('snapshotKeepEntries', DEFAULTS.snapshotKeepEntries),
     cacheBytes: count('cacheBytes', DEFAULTS.cacheBytes, true, 0),
+    shards: count('shards', DEFAULTS.shards, false, 1, MAX_CLUSTER_SHARDS),
     voters: count('voters', DEFAULTS.voters),
     deadNodeTimeoutMs: count('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs),
     logLevel: level,

@@ -2,7 +2,7 @@
 // aliases); mergeAliases folds them into ServerFlags and refuses two spellings that disagree.
 
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULTS } from '../cluster/config.ts';
+import { DEFAULTS, MAX_CLUSTER_SHARDS } from '../cluster/config.ts';
 import type { ServerFlags } from './config-sources.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS } from './server-config.ts';
@@ -44,6 +44,10 @@ export function serverOptions(): Option[] {
     new Option('--snapshot-bytes <size>', `...or past this many bytes of applied entries since the last snapshot (default: ${d.snapshotBytes / 1024 ** 2}MiB)`),
     new Option('--cache-bytes <size>', `read cache of records in front of LMDB, frequency-aware (W-TinyLFU); 0 turns it off (default: ${d.cacheBytes / 1024 ** 2}MiB)`),
     new Option('--snapshot-keep-entries <n>', `entries kept behind a snapshot for lagging followers (default: ${d.snapshotKeepEntries})`),
+    new Option(
+      '--shards <n>',
+      `split the key space into this many shards (Raft groups), fixed when the cluster is founded: a node that already holds state, or joins a running cluster, takes the cluster's count and ignores this (default: ${d.shards}; at most ${MAX_CLUSTER_SHARDS})`,
+    ),
     new Option('--voters <n>', `with gossip: promote members to Raft voters while there are fewer than this (default: ${d.voters})`),
     new Option('--dead-node-timeout-ms <ms>', `with gossip: remove a member from Raft after it has been dead this long (default: ${d.deadNodeTimeoutMs})`),
     new Option('--fault-injection', 'serve POST /v1/debug/faults to cut, drop or delay peer traffic (tests and chaos runs only; never in production)'),

@@ -8,6 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { devOptions } from '../../src/cli/dev-command.ts';
 import { startDev, type DevCluster, type DevDeps, type DevOptions } from '../../src/cli/dev.ts';
 import { CliError, UsageError } from '../../src/cli/errors.ts';
 import { formatLogLine } from '../../src/cli/dev-logs.ts';
@@ -71,6 +72,31 @@ describe('concord dev', () => {
     await assert.rejects(startDev({ ...opts, nodes: 2 }, deps), (e: unknown) => e instanceof UsageError && /holds a 3-node dev cluster/.test(e.message));
   });
 
+  it('--shards S is passed to every node and recorded; another --shards over the same data is refused', async () => {
+    const { opts, deps } = await setup(2);
+    const c = await start({ ...opts, shards: 4 }, deps);
+    for (const n of c.nodes) assert.deepEqual(n.args.slice(-2), ['--shards', '4'], n.id);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(opts.dataDir, 'concord-dev.json'), 'utf8')), { nodes: 2, shards: 4 });
+    await c.stop();
+    await assert.rejects(startDev({ ...opts, shards: 8 }, deps), (e: unknown) => e instanceof UsageError && /holds a 4-shard dev cluster; run with --shards 4/.test(e.message));
+    await assert.rejects(startDev(opts, deps), (e: unknown) => e instanceof UsageError && /holds a 4-shard dev cluster/.test(e.message), 'no --shards is 1');
+    await assert.rejects(startDev({ ...opts, nodes: 1, shards: 4 }, deps), /holds a 2-node dev cluster/);
+    const again = await start({ ...opts, shards: 4 }, deps);
+    await again.stop();
+  });
+
+  it('without --shards no node gets one and the marker has none; a marker without shards is a 1-shard cluster', async () => {
+    const { opts, deps } = await setup(1);
+    const c = await start(opts, deps);
+    assert.equal(c.nodes[0].args.includes('--shards'), false);
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(opts.dataDir, 'concord-dev.json'), 'utf8')), { nodes: 1 });
+    await c.stop();
+    await assert.rejects(startDev({ ...opts, shards: 2 }, deps), (e: unknown) => e instanceof UsageError && /holds a 1-shard dev cluster; run with --shards 1/.test(e.message));
+    const again = await start({ ...opts, shards: 1 }, deps);
+    assert.deepEqual(again.nodes[0].args.slice(-2), ['--shards', '1']);
+    await again.stop();
+  });
+
   it('a busy port is named before anything starts', async () => {
     const { opts, deps, err } = await setup(2);
     const blocker = await listen(opts.baseRaftPort + 1);
@@ -105,6 +131,16 @@ describe('concord dev', () => {
     await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7002 }, deps), /ranges overlap/);
     await assert.rejects(startDev({ ...opts, baseHttpPort: 65535, nodes: 2 }, deps), /--base-http-port: 65535\.\.65536 is not a port range/);
     await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7004, baseGrpcPort: 7006 }, deps), /--base-raft-port and --base-grpc-port ranges overlap/);
+    await assert.rejects(startDev({ ...opts, shards: 0 }, deps), (e: unknown) => e instanceof UsageError && /--shards: expected 1\.\.256 \(got 0\)/.test(e.message));
+    await assert.rejects(startDev({ ...opts, shards: 257 }, deps), /--shards: expected 1\.\.256 \(got 257\)/);
+  });
+
+  it('--shards on the command line: a whole number, absent unless given', () => {
+    const raw = { nodes: '3', baseHttpPort: '8001', baseRaftPort: '7001', baseGrpcPort: '50051', dataDir: './data', host: '127.0.0.1' };
+    assert.equal(devOptions(raw).shards, undefined);
+    assert.equal('shards' in devOptions(raw), false);
+    assert.equal(devOptions({ ...raw, shards: '8' }).shards, 8);
+    assert.throws(() => devOptions({ ...raw, shards: 'x' }), (e: unknown) => e instanceof UsageError && /--shards: expected a whole number \(got "x"\)/.test(e.message));
   });
 });
 

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { DEFAULT_GRPC_ADDR, DEFAULTS } from '../../src/cluster/config.ts';
+import { DEFAULT_GRPC_ADDR, DEFAULTS, MAX_CLUSTER_SHARDS } from '../../src/cluster/config.ts';
 import { UsageError } from '../../src/cli/errors.ts';
 import { resolveNodeConfig, type Env } from '../../src/cli/server-config.ts';
 import { serverFlagsFromArgv } from '../../src/cli/server-flags.ts';
@@ -298,5 +298,34 @@ describe('--stale-reads-on-no-quorum', () => {
     rejects('', /CONCORD_STALE_READS_ON_NO_QUORUM: expected true or false/, { CONCORD_STALE_READS_ON_NO_QUORUM: 'sometimes' });
     rejects('', /concord\.toml: stale_reads_on_no_quorum: expected true or false/, {}, 'stale_reads_on_no_quorum = "yes"');
     rejects('--stale-reads-on-no-quorum=yes', /stale-reads-on-no-quorum/);
+  });
+});
+
+describe('--shards', () => {
+  it('1 by default; from the flag, CONCORD_SHARDS or shards in the file, flags over env over file', () => {
+    assert.equal(DEFAULTS.shards, 1);
+    assert.equal(resolve('').shards, 1);
+    assert.equal(resolve('--shards 8').shards, 8);
+    assert.equal(resolve('', { CONCORD_SHARDS: '4' }).shards, 4);
+    assert.equal(resolve('', {}, 'shards = 8').shards, 8);
+    assert.equal(resolve('', {}, 'shards = "16"').shards, 16);
+    assert.equal(resolve('', { CONCORD_SHARDS: '4' }, 'shards = 8').shards, 4);
+    assert.equal(resolve('--shards 2', { CONCORD_SHARDS: '4' }, 'shards = 8').shards, 2);
+    assert.equal(resolve(`--shards ${MAX_CLUSTER_SHARDS}`).shards, MAX_CLUSTER_SHARDS);
+  });
+
+  it('refuses 0, more than MAX_CLUSTER_SHARDS and non-numbers, naming the flag, variable or file key', () => {
+    assert.equal(MAX_CLUSTER_SHARDS, 256);
+    rejects('--shards 0', /^--shards: expected a whole number in 1\.\.256 \(got "0"\)/);
+    rejects('--shards 257', /^--shards: expected a whole number in 1\.\.256 \(got "257"\)/);
+    rejects('--shards x', /^--shards: expected a whole number in 1\.\.256 \(got "x"\)/);
+    rejects('--shards 1.5', /^--shards: expected a whole number/);
+    rejects('', /^CONCORD_SHARDS: expected a whole number in 1\.\.256 \(got "257"\)/, { CONCORD_SHARDS: '257' });
+    rejects('', /^CONCORD_SHARDS: expected a whole number in 1\.\.256 \(got "x"\)/, { CONCORD_SHARDS: 'x' });
+    rejects('', /^concord\.toml: shards: expected a whole number in 1\.\.256 \(got "0"\)/, {}, 'shards = 0');
+    rejects('', /^concord\.toml: shards: expected a whole number in 1\.\.256 \(got "257"\)/, {}, 'shards = 257');
+    rejects('', /^concord\.toml: shards: expected a whole number in 1\.\.256 \(got "x"\)/, {}, 'shards = "x"');
+    rejects('', /^concord\.toml: shards: expected a whole number/, {}, 'shards = 2.5');
+    rejects('', /^concord\.toml: shards: expected a string or a number/, {}, 'shards = true');
   });
 });
