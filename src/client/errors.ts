@@ -1,7 +1,12 @@
 // The client's one error type. `code` is the server's error catalogue code (the same on every protocol) or
 // one of the client's own: `unreachable` (no endpoint answered) and `deadline` (the caller's time ran out).
 
-/** The server's error catalogue (src/util/errors.ts), as HTTP and gRPC both report it. */
+/**
+ * The server's error catalogue (src/util/errors.ts), as HTTP and gRPC both report it. The catalogue's
+ * `not-implemented` is the client's `unimplemented`: HTTP answers it 501 and gRPC UNIMPLEMENTED, both of
+ * which the transports read as `unimplemented`, as they must a gRPC UNIMPLEMENTED without a catalogue
+ * code (Txn, Watch). Listing `not-implemented` here would give one failure two codes by transport.
+ */
 export type ServerErrorCode = 'bad-request' | 'not-found' | 'method-not-allowed' | 'precondition-failed' | 'too-large' | 'unavailable' | 'timeout' | 'internal' | 'unimplemented';
 
 export type ClientErrorCode = ServerErrorCode | 'unreachable' | 'deadline';

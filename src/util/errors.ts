@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'too-large'
   | 'unavailable'
   | 'timeout'
-  | 'internal';
+  | 'internal'
+  | 'not-implemented';
 
 const STATUS: Record<ErrorCode, number> = {
   'bad-request': 400,
@@ -21,6 +22,7 @@ const STATUS: Record<ErrorCode, number> = {
   unavailable: 503,
   timeout: 504,
   internal: 500,
+  'not-implemented': 501,
 };
 
 export class ConcordError extends Error {

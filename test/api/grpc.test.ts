@@ -174,6 +174,7 @@ describe('gRPC API', () => {
       unavailable: grpc.status.UNAVAILABLE,
       timeout: grpc.status.DEADLINE_EXCEEDED,
       internal: grpc.status.INTERNAL,
+      'not-implemented': grpc.status.UNIMPLEMENTED,
     };
     assert.deepEqual(GRPC_STATUS, expected);
     try {

@@ -33,6 +33,7 @@ export const GRPC_STATUS: Record<ErrorCode, grpc.status> = {
   unavailable: Code.UNAVAILABLE,
   timeout: Code.DEADLINE_EXCEEDED,
   internal: Code.INTERNAL,
+  'not-implemented': Code.UNIMPLEMENTED,
 };
 
 /** Trailing metadata of an UNAVAILABLE answer: seconds after which a retry may succeed (HTTP's Retry-After). */

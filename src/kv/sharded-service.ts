@@ -1,0 +1,210 @@
+// S shard services (one Raft group each, indexed by shard number) presented as one KvService.
+//   - Routing: a key lives in shard shardOf(key, S) (src/shard/key-hash.ts), and every point operation
+//     on it (get, put, delete, compare-and-swap) goes to that shard alone. An empty key goes to shard 0,
+//     whose own check refuses it.
+//   - Revisions are per shard (the shard's Raft index): they order the writes of one shard, not across
+//     shards. A key's modRevision comes from its own shard, so compare-and-swap works unchanged.
+//   - Listing asks every shard with the same options and merges the pages in unsigned byte order of key;
+//     the merged page is complete up to its last key, so paging on from there visits every key once.
+//   - A batch is atomic within one shard, at one revision of it. A batch whose keys span shards is
+//     refused (bad-request): keys that change together need a common {tag}.
+//   - Until this node knows the shard count (it is joining) every call is unavailable (503).
+// With one shard every call, listing and batch included, is shard 0's own answer.
+
+import { shardOf } from '../shard/key-hash.ts';
+import { RANGE_PAGE_BYTES } from '../storage/kv-store.ts';
+import { ConcordError } from '../util/errors.ts';
+import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
+
+/** A shard's service; with one shard it must also be a BackupSource for `backup()` to work. */
+export type ShardKvService = KvService & Partial<BackupSource>;
+
+interface Page {
+  items: KvRecord[];
+  more: boolean;
+}
+
+export class ShardedKvService implements KvService, BackupSource {
+  /** `shards()`: the services by shard number (length = the cluster's shard count), or undefined while joining. */
+  constructor(private readonly shards: () => readonly ShardKvService[] | undefined) {}
+
+  private known(): readonly ShardKvService[] {
+    const shards = this.shards();
+    if (shards === undefined) {
+      throw new ConcordError('unavailable', "this node has not learned the cluster's shards yet (it is joining); retry, or send the request to another member", 1);
+    }
+    return shards;
+  }
+
+  private shardFor(key: Uint8Array): ShardKvService {
+    const shards = this.known();
+    return shards[shards.length === 1 || key.byteLength === 0 ? 0 : shardOf(key, shards.length)];
+  }
+
+  async get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined> {
+    return this.shardFor(key).get(key, opts);
+  }
+
+  getSerializable(key: Uint8Array): KvRecord | undefined {
+    return this.shardFor(key).getSerializable(key);
+  }
+
+  async put(key: Uint8Array, value: Uint8Array, opts?: PutOptions): Promise<{ revision: number }> {
+    return this.shardFor(key).put(key, value, opts);
+  }
+
+  async delete(key: Uint8Array, opts?: { ifMatch?: number }): Promise<{ deleted: number; revision: number }> {
+    return this.shardFor(key).delete(key, opts);
+  }
+
+  async getOrStale(key: Uint8Array): Promise<{ record: KvRecord | undefined; stale?: StaleRead }> {
+    return this.shardFor(key).getOrStale(key);
+  }
+
+  async list(opts: ListOptions): Promise<Page> {
+    const shards = this.known();
+    if (shards.length === 1) return shards[0].list(opts);
+    return mergePages(await Promise.all(shards.map((s) => s.list(opts))), opts.limit);
+  }
+
+  async listOrStale(opts: ListOptions): Promise<Page & { stale?: StaleRead }> {
+    const shards = this.known();
+    if (shards.length === 1) return shards[0].listOrStale(opts);
+    const pages = await Promise.all(shards.map((s) => s.listOrStale(opts)));
+    const page = mergePages(pages, opts.limit);
+    const stale = stalest(pages.map((p) => p.stale));
+    return stale ? { ...page, stale } : page;
+  }
+
+  leaderless(): StaleRead | undefined {
+    const shards = this.shards();
+    if (shards === undefined) return {};
+    for (const s of shards) {
+      const stale = s.leaderless();
+      if (stale) return stale;
+    }
+    return undefined;
+  }
+
+  async batch(ops: BatchOp[]): Promise<{ revision: number }> {
+    const shards = this.known();
+    if (shards.length === 1) return shards[0].batch(ops);
+    // Empty keys do not choose the shard: they go along, and the shard's own check refuses them.
+    let shard: number | undefined;
+    for (const op of ops) {
+      if (op.key.byteLength === 0) continue;
+      const s = shardOf(op.key, shards.length);
+      if (shard === undefined) shard = s;
+      else if (s !== shard) throw crossShardBatch(ops, shards.length);
+    }
+    return shards[shard ?? 0].batch(ops);
+  }
+
+  async backup(): Promise<BackupImage> {
+    const shards = this.known();
+    if (shards.length > 1) {
+      throw new ConcordError('not-implemented', `backup of a sharded cluster (${shards.length} shards) is not available yet; back up a --shards 1 cluster, or export with a listing`);
+    }
+    const backup = shards[0].backup?.bind(shards[0]);
+    if (!backup) throw new ConcordError('not-implemented', "backup is not available: this node's store cannot take one");
+    return backup();
+  }
+}
+
+/**
+ * One page from the shards' pages for the same options, in unsigned byte order of key.
+ *
+ * Exact: each shard's page is a prefix, in key order, of that shard's matching keys. A key is missing
+ * from the union only if its shard said `more` and the key lies after that shard's last item, so the
+ * union is complete up to the smallest last key among the shards that said more, and the page stops
+ * there. With pages cut by `limit` L only, that cut removes none of the global first L: an item among the
+ * global first L has fewer than L keys of its own shard before it, so it is among its own shard's first L,
+ * which that shard returned (and a shard that returned L items up to key k puts L items before any key
+ * after k). A shard's page can also end early at its byte bound; the cut is what keeps the page free of
+ * gaps then, so that continuing from its last key (start = last key + '\0') misses no key.
+ * The merged page keeps the store's byte bound too, so S shards' full pages do not make one S times as big.
+ */
+function mergePages(pages: readonly Page[], limit: number | undefined): Page {
+  let cutoff: Uint8Array | undefined;
+  let more = false;
+  for (const p of pages) {
+    if (!p.more) continue;
+    more = true;
+    const last = p.items.at(-1);
+    if (last === undefined) return { items: [], more: true };
+    if (cutoff === undefined || Buffer.compare(last.key, cutoff) < 0) cutoff = last.key;
+  }
+  const merged = pages
+    .flatMap((p) => p.items)
+    .filter((r) => cutoff === undefined || Buffer.compare(r.key, cutoff) <= 0)
+    .sort((a, b) => Buffer.compare(a.key, b.key));
+  const max = limit !== undefined && limit > 0 ? limit : Infinity;
+  let bytes = 0;
+  let n = 0;
+  for (; n < merged.length && n < max; n++) {
+    bytes += merged[n].key.byteLength + merged[n].value.byteLength;
+    if (n > 0 && bytes > RANGE_PAGE_BYTES) break;
+  }
+  return { items: n === merged.length ? merged : merged.slice(0, n), more: more || n < merged.length };
+}
+
+/** The stalest of the shards' answers: undefined if none is stale, {} if any does not know its last contact. */
+function stalest(stales: ReadonlyArray<StaleRead | undefined>): StaleRead | undefined {
+  let worst: StaleRead | undefined;
+  for (const s of stales) {
+    if (s === undefined) continue;
+    if (s.lastContactMs === undefined) return {};
+    if (worst?.lastContactMs === undefined || s.lastContactMs > worst.lastContactMs) worst = { lastContactMs: s.lastContactMs };
+  }
+  return worst;
+}
+
+const SHARDS_NAMED = 10;
+const SHARDS_SHOWN = 3;
+const KEYS_SHOWN = 2;
+
+/** The refusal of a batch whose keys span shards: where its first keys go, and how to keep them together. */
+function crossShardBatch(ops: readonly BatchOp[], shardCount: number): ConcordError {
+  const byShard = new Map<number, Uint8Array[]>();
+  for (const { key } of ops) {
+    if (key.byteLength === 0) continue;
+    const s = shardOf(key, shardCount);
+    const keys = byShard.get(s);
+    if (keys) keys.push(key);
+    else byShard.set(s, [key]);
+  }
+  const shards = [...byShard.keys()].sort((a, b) => a - b);
+  const where = shards.slice(0, SHARDS_SHOWN).map((s) => {
+    const keys = byShard.get(s) ?? [];
+    const rest = keys.length > KEYS_SHOWN ? ` (+${keys.length - KEYS_SHOWN} more)` : '';
+    return `shard ${s} gets ${keys.slice(0, KEYS_SHOWN).map(showKey).join(', ')}${rest}`;
+  });
+  if (shards.length > SHARDS_SHOWN) where.push(`${shards.length - SHARDS_SHOWN} more shards get the rest`);
+  const named = shards.length > SHARDS_NAMED ? `${shards.slice(0, SHARDS_NAMED).join(', ')}, … (${shards.length} shards)` : shards.join(', ');
+  return new ConcordError(
+    'bad-request',
+    `a batch is atomic only within one shard, but its keys fall in shards ${named} of ${shardCount}: ${where.join('; ')}. ` +
+      'To change keys together, give them a common {tag}: only the part in braces is hashed, so {user1}.name and {user1}.mail share a shard',
+  );
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** A long key is shown by its first and last few characters (bytes, in hex), which tell keys apart best. */
+const HEAD_SHOWN = 14;
+const TAIL_SHOWN = 8;
+
+/** A key for a message: quoted text if it is printable UTF-8, else 0x and hex; a long one shortened with '…'. */
+function showKey(key: Uint8Array): string {
+  let text: string | undefined;
+  try {
+    text = utf8.decode(key);
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined && !/\p{Cc}/u.test(text)) return JSON.stringify(shorten([...text]).join(''));
+  return `0x${shorten([...key].map((byte) => byte.toString(16).padStart(2, '0'))).join('')}`;
+}
+
+function shorten(parts: string[]): string[] {
+  return parts.length > HEAD_SHOWN + TAIL_SHOWN ? [...parts.slice(0, HEAD_SHOWN), '…', ...parts.slice(-TAIL_SHOWN)] : parts;
+}
