@@ -1,4 +1,5 @@
-// Cluster status and membership changes over the node's Raft group.
+// Cluster status and membership changes over the node's metadata Raft group (g0); status and readiness also
+// cover the data shards.
 
 import { RaftError } from '../raft/types.ts';
 import { ConcordError } from '../util/errors.ts';
@@ -17,7 +18,9 @@ export class RaftClusterService implements ClusterService {
     /** Where this node's Raft transport actually listens. */
     private readonly selfRaftAddr: string,
     /** The gossip layer, when the node runs one. */
-    private readonly gossip?: { members(): Array<{ id: string; state: string; meta: Record<string, string> }> },
+    private readonly gossip: { members(): Array<{ id: string; state: string; meta: Record<string, string> }> } | undefined,
+    /** The data shards this node hosts (with one shard, the metadata group itself); empty until known. */
+    private readonly shards: () => ReadonlyArray<{ id: string; group: RaftGroup }>,
   ) {}
 
   async status(): Promise<ClusterStatus> {
@@ -52,7 +55,11 @@ export class RaftClusterService implements ClusterService {
       leader: st.leader || null,
       term: st.term,
       nodes,
-      shards: [{ id: GROUP, leader: st.leader || null, voters: conf.voters, learners: conf.learners }],
+      shards: this.shards().map(({ id, group }) => {
+        const s = group.node.status();
+        const c = group.node.confState();
+        return { id, leader: s.leader || null, voters: c.voters, learners: c.learners, term: s.term, commitIndex: s.commit, appliedIndex: s.applied };
+      }),
     };
   }
 
@@ -119,10 +126,16 @@ export class RaftClusterService implements ClusterService {
     return { ok: true };
   }
 
+  /** Ready once the metadata group and every data shard hosted here know a leader and have applied what they know committed. */
   ready(): { ready: boolean; reason?: string } {
-    const st = this.group.node.status();
-    if (!st.leader) return { ready: false, reason: 'no leader' };
-    if (st.applied < st.commit) return { ready: false, reason: `applying (${st.applied}/${st.commit})` };
+    const shards = this.shards();
+    if (shards.length === 0) return { ready: false, reason: "the cluster's shards are not known yet" };
+    for (const { id, group } of [{ id: GROUP, group: this.group }, ...shards]) {
+      const st = group.node.status();
+      const which = shards.length > 1 || id !== GROUP ? ` in ${id}` : '';
+      if (!st.leader) return { ready: false, reason: `no leader${which}` };
+      if (st.applied < st.commit) return { ready: false, reason: `applying${which} (${st.applied}/${st.commit})` };
+    }
     return { ready: true };
   }
 }

@@ -5,8 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * The one Raft group every node hosts today (shards will add more). Its id names the group's parts of the
- * data dir and tags every peer message, so the node and `concord restore` must agree on it.
+ * The Raft group every node hosts: the cluster's membership and shard count, and with one shard its data too
+ * (src/node/shard-map.ts). Its id names the group's parts of the data dir and tags every peer message, so the
+ * node and `concord restore` must agree on it.
  */
 export const GROUP = 'g0';
 
@@ -41,6 +42,11 @@ export interface NodeRecord {
   raftAddr: string;
   /** The cluster its state belongs to (cluster-identity.ts); absent until founded or learned. */
   clusterUid?: string;
+  /**
+   * The cluster's shard count once this node knows it; 0 while a joining node has yet to learn it. Absent in
+   * a data dir of a version before shards, whose cluster has one.
+   */
+  shards?: number;
 }
 
 const recordFile = (dataDir: string) => path.join(dataDir, 'node.json');
@@ -49,7 +55,10 @@ export function readNodeRecord(dataDir: string): NodeRecord | undefined {
   try {
     const r = JSON.parse(fs.readFileSync(recordFile(dataDir), 'utf8')) as Partial<NodeRecord>;
     if (typeof r.nodeId !== 'string' || typeof r.raftAddr !== 'string') return undefined;
-    return typeof r.clusterUid === 'string' ? { nodeId: r.nodeId, raftAddr: r.raftAddr, clusterUid: r.clusterUid } : { nodeId: r.nodeId, raftAddr: r.raftAddr };
+    const out: NodeRecord = { nodeId: r.nodeId, raftAddr: r.raftAddr };
+    if (typeof r.clusterUid === 'string') out.clusterUid = r.clusterUid;
+    if (typeof r.shards === 'number' && Number.isInteger(r.shards) && r.shards >= 0) out.shards = r.shards;
+    return out;
   } catch {
     return undefined; // absent (a data dir from before the record existed) or unreadable: nothing remembered
   }
@@ -57,6 +66,7 @@ export function readNodeRecord(dataDir: string): NodeRecord | undefined {
 
 /** Written whole under another name and renamed into place, so a crash leaves the old record or the new. */
 export function writeNodeRecord(dataDir: string, record: NodeRecord): void {
+  for (const k of Object.keys(record) as Array<keyof NodeRecord>) if (record[k] === undefined) delete record[k];
   const tmp = `${recordFile(dataDir)}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(record) + '\n');
   fs.renameSync(tmp, recordFile(dataDir));

@@ -111,6 +111,12 @@ export class NodeMetrics {
     this.gauge('concord_cache_bytes', 'Bytes in the read cache, as weighed against --cache-bytes', () => stats().bytes);
   }
 
+  /** How many data shards this node hosts and leads, read at scrape time. */
+  watchShards(shards: () => ReadonlyArray<{ group: RaftGroup }>): void {
+    this.gauge('concord_shards_hosted', 'Data shards (Raft groups) hosted by this node', () => shards().length);
+    this.gauge('concord_shards_led', 'Data shards this node leads', () => shards().filter((s) => s.group.node.raft.role === 'leader').length);
+  }
+
   /** A gauge read at scrape time. */
   private gauge(name: string, help: string, read: () => number): void {
     new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });

@@ -21,7 +21,8 @@ export interface ClusterStatus {
   leader: string | null;
   term: number;
   nodes: NodeStatus[];
-  shards: Array<{ id: string; leader: string | null; voters: string[]; learners: string[] }>;
+  /** The data shards as this node sees them (with one shard, the metadata group g0 itself). Term and indexes are this node's. */
+  shards: Array<{ id: string; leader: string | null; voters: string[]; learners: string[]; term?: number; commitIndex?: number; appliedIndex?: number }>;
 }
 
 export interface ClusterService {

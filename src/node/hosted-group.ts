@@ -1,7 +1,6 @@
 // One Raft group hosted on this node, with what it needs of its own: its Raft log (WAL), its key-value state
 // in LMDB, its snapshot streams and snapshot policy, and the peer traffic addressed to it (every peer
-// envelope names its group). The node hosts one group today; a group registry routes by that name so it can
-// host many.
+// envelope names its group; the node's registry routes by that name).
 
 import type { Logger } from 'pino';
 import { MessageType, type Message } from '../raft/types.ts';
@@ -16,6 +15,7 @@ import { SnapshotFetch } from '../cluster/snapshot-fetch.ts';
 import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { installPeerSnapshot, repairFromStateMachine } from '../cluster/snapshot-repair.ts';
 import type { NodeMetrics } from '../cluster/metrics.ts';
+import type { CacheStats } from '../storage/read-cache.ts';
 import { KvStateMachine } from '../kv/state-machine.ts';
 
 /** The term of a snapshot sent to repair a peer's corrupt one: below any real term, so Raft could never take it for a leader's. */
@@ -28,6 +28,8 @@ export interface GroupContext {
   send(to: string, env: Omit<PeerEnvelope, 'g'>): void;
   /** The peers a snapshot may be asked of. */
   peerIds(): string[];
+  /** This group's share of the node's read cache. */
+  cacheBytes: number;
   log: Logger;
 }
 
@@ -61,7 +63,7 @@ export class HostedGroup {
 
   /** Opens the group's key-value state (LMDB). */
   openState(): { store: KvStore; stateMachine: KvStateMachine } {
-    const store = new KvStore({ env: this.ctx.layout.kv, group: this.id, cacheBytes: this.ctx.config.cacheBytes });
+    const store = new KvStore({ env: this.ctx.layout.kv, group: this.id, cacheBytes: this.ctx.cacheBytes });
     if (store.discardedAfterOsCrash) {
       this.ctx.log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
     }
@@ -113,8 +115,16 @@ export class HostedGroup {
     }
   }
 
-  /** Starts the group's Raft host loop and its snapshot policy. */
-  start(metricsFor: (group: RaftGroup) => NodeMetrics): { group: RaftGroup; snapshotter: Snapshotter; metrics: NodeMetrics } {
+  /** The read cache's counters. */
+  cacheStats(): CacheStats {
+    return this.state.store.cacheStats();
+  }
+
+  /**
+   * Starts the group's Raft host loop and its snapshot policy. Its fsyncs, proposals and snapshots are
+   * counted in the node's metrics; with `watch`, the node's log and cache gauges read this group.
+   */
+  start(metricsFor: (group: RaftGroup) => NodeMetrics, watch = true): { group: RaftGroup; snapshotter: Snapshotter; metrics: NodeMetrics } {
     const { config, log } = this.ctx;
     const { store, stateMachine } = this.state;
     const group = new RaftGroup({
@@ -141,8 +151,7 @@ export class HostedGroup {
     group.onAdvance = () => snapshotter.maybeSnapshot();
     group.onPersist = (s) => m.fsyncSeconds.observe(s);
     group.onProposal = (outcome) => m.proposals.inc({ outcome });
-    m.watchLog(this.storage, snapshotter);
-    m.watchCache(() => store.cacheStats());
+    if (watch) m.watchLog(this.storage, snapshotter);
     this.running = { group, snapshotter };
     return { group, snapshotter, metrics: m };
   }

@@ -1,20 +1,20 @@
-// The node without its front ends: storage, peer transport, the Raft group and the services over it (kv's state
-// machine and service on cluster's Raft group: wiring across layers, hence here and not in src/cluster).
-// One group (shard) today, hosted by hosted-group.ts; peer traffic is routed by the group named in each
-// envelope, so a node can host many.
+// The node without its front ends: storage, peer transport, the Raft groups and the services over them (kv's
+// state machine and service on cluster's Raft groups: wiring across layers, hence here and not in src/cluster).
+// Every node hosts the metadata group g0 (membership, shard count) and the data shards (shard-groups.ts);
+// peer traffic is routed to a hosted group (hosted-group.ts) by the group named in each envelope.
 
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { EntryType } from '../raft/types.ts';
 import type { RaftWalStore } from '../storage/raft-wal-store.ts';
-import { GROUP, assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord } from '../cluster/data-dir.ts';
+import { GROUP, assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord, type NodeRecord } from '../cluster/data-dir.ts';
 import { lockDataDir } from '../cluster/data-dir-lock.ts';
 import { ClusterIdentity, ForeignClusterError, foundingIdentity } from '../cluster/cluster-identity.ts';
 import { PeerTransport } from '../transport/index.ts';
 import { RaftKvService } from '../kv/service.ts';
-import type { NodeConfig } from '../cluster/config.ts';
-import { RaftGroup } from '../cluster/raft-group.ts';
+import { DEFAULTS, type NodeConfig } from '../cluster/config.ts';
+import type { RaftGroup } from '../cluster/raft-group.ts';
 import { RaftClusterService } from '../cluster/cluster-service.ts';
 import { NodeMetrics } from '../cluster/metrics.ts';
 import type { Snapshotter } from '../cluster/snapshotter.ts';
@@ -23,30 +23,35 @@ import { bulky, type PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { MembershipController } from '../cluster/membership-controller.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
+import type { KvStore } from '../storage/kv-store.ts';
+import type { CacheStats } from '../storage/read-cache.ts';
+import { ShardedKvService } from '../kv/sharded-service.ts';
 import { HostedGroup } from './hosted-group.ts';
+import { ShardGroups } from './shard-groups.ts';
+import { appliedShardCount, shardCountEntry } from './shard-map.ts';
 
 export interface NodeCore {
-  kv: RaftKvService;
+  kv: ShardedKvService;
   cluster: RaftClusterService;
-  group: RaftGroup;
   metrics: NodeMetrics;
+  /** The metadata group (with one shard, also the data shard), its snapshot policy and streams, and its log's bounds. */
+  group: RaftGroup;
   snapshotter: Snapshotter;
   streamer: SnapshotStreamer;
+  log: { firstIndex(): number; lastIndex(): number };
   /** The peer transport's fault-injection seam (tests, chaos). */
   faults: PeerTransport<unknown>['faults'];
   /** With gossip: leave the cluster gracefully (call before close()). */
   leave(): Promise<void>;
-  /** The Raft log's bounds (for status and tests). */
-  log: { firstIndex(): number; lastIndex(): number };
   raftAddress: string;
-  /** Settles only if the node cannot go on: its state belongs to another cluster than its members', or its Raft group failed. */
+  /** Settles only if the node cannot go on: its state belongs to another cluster than its members', or a Raft group failed. */
   failed: Promise<Error>;
   close(): Promise<void>;
 }
 
 /**
- * Everything but the front ends: storage, peer transport, the Raft group and the services over it. The data
- * dir is locked for this process from before anything in it is opened until close() has closed it all.
+ * Everything but the front ends: storage, peer transport, the Raft groups and the services over them. The
+ * data dir is locked for this process from before anything in it is opened until close() has closed it all.
  */
 export async function startNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> {
   const lock = lockDataDir(config.dataDir, `concord node ${config.nodeId}`);
@@ -71,26 +76,26 @@ export async function startNodeCore(config: NodeConfig, log: Logger): Promise<No
 async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> {
   assertNoLegacyRaftLog(config.dataDir);
   const layout = dataDirLayout(config.dataDir);
-  // The transport starts below: the group's log is opened first (it says whether to bootstrap), and the
-  // group sends nothing before.
+  // The transport starts below: the metadata group's log is opened first (it says whether to bootstrap),
+  // and no group sends anything before.
   const wire: { peers?: PeerTransport<PeerEnvelope> } = {};
-  const hosted = new HostedGroup(GROUP, {
-    config,
-    layout,
-    send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }),
-    peerIds: () => wire.peers?.peerIds() ?? [],
-    log,
-  });
+  const peerIds = () => wire.peers?.peerIds() ?? [];
+  // The groups this node hosts, by id: peer envelopes are routed to them.
+  const groups = new Map<string, HostedGroup>();
+  const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, log });
+  groups.set(GROUP, hosted);
+  const shards = new ShardGroups({ config, layout, log, send: (to, env) => wire.peers?.send(to, env), peerIds, registry: groups, fail: (e) => fail(e) });
   const storage = hosted.storage;
   assertOwnDataDir(config.dataDir, config.nodeId);
   // The membership the identity check trusts: what this node's own state names (filled in below).
   const addresses = new Map<string, string>(Object.entries(config.peers));
   let fail: (e: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (fail = resolve));
+  const remember = (patch: Partial<NodeRecord>) => writeNodeRecord(config.dataDir, { ...readNodeRecord(config.dataDir), nodeId: config.nodeId, raftAddr: selfAddr, ...patch });
   const identity = new ClusterIdentity(readNodeRecord(config.dataDir)?.clusterUid, {
     members: () => addresses.keys(),
     learned: (clusterUid) => {
-      writeNodeRecord(config.dataDir, { nodeId: config.nodeId, raftAddr: selfAddr, clusterUid });
+      remember({ clusterUid });
       log.info({ clusterUid }, 'joined cluster');
     },
     foreign: (f) => fail(new ForeignClusterError(config, f)),
@@ -98,33 +103,17 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const peers = (wire.peers = await startTransport(config, identity, log));
   // What peers must dial: the bound port (the configured one may be 0), never a wildcard host.
   const selfAddr = peers.advertisedAddr!;
-  if (storage.lastIndex() === 0) {
-    const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
-    if (Object.keys(founders).length === 0) {
-      // Seed 003's "start additional nodes": an empty node that a member adds with POST /v1/cluster/nodes.
-      log.info({ raft: selfAddr }, 'new node waiting to be added to a running cluster (POST /v1/cluster/nodes on a member)');
-    } else {
-      if (!(config.nodeId in founders)) throw new Error(`--peers does not include this node (${config.nodeId})`);
-      const voters = Object.keys(founders).sort();
-      identity.found(foundingIdentity(config.clusterId, founders));
-      // Every member's address rides in the log, so members added later learn them by replaying it.
-      await storage.save(bootstrapState(voters, [], founders));
-      log.info({ voters }, 'bootstrapped a new cluster');
-    }
-  } else {
-    log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
-  }
+  const shardCount = await openOrFound(config, selfAddr, storage, shards, identity, remember, log);
   const { store, stateMachine } = hosted.openState();
 
   const clusterUid = identity.current();
-  writeNodeRecord(config.dataDir, clusterUid === undefined ? { nodeId: config.nodeId, raftAddr: selfAddr } : { nodeId: config.nodeId, raftAddr: selfAddr, clusterUid });
+  remember(clusterUid === undefined ? {} : { clusterUid });
 
   // Peer addresses: from --peers, then from every membership entry in the log (founders included).
   for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
   for (const [id, addr] of addresses) if (id !== config.nodeId) peers.setPeer(id, addr);
 
   // Peer traffic for the groups this node hosts (before they run: a snapshot fetch may need it).
-  const groups = new Map<string, HostedGroup>([[GROUP, hosted]]);
   peers.onMessage((from, env) => groups.get(env.g)?.deliver(from, env));
   await hosted.recover();
 
@@ -141,19 +130,24 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   };
 
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
-  const kv = new RaftKvService(config.nodeId, group, store, config);
+  const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats() };
+  metrics.watchCache(() => shards.cacheStats());
+  metrics.watchShards(() => shards.running() ?? []);
+  if (shardCount !== undefined) await shards.start(meta, metrics);
+  else void learnShardCount(config, meta, store, shards, metrics, remember, log);
+  const kv = new ShardedKvService(() => shards.running()?.map((s) => s.kv));
   const gossip = config.gossipAddr ? await startGossip(config, selfAddr, group, addresses, log) : undefined;
-  const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, gossip?.node);
-  void group.failed.then((e) => fail(new Error(`the Raft group stopped: ${e.message}`)));
+  const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, gossip?.node, () => shards.running() ?? []);
+  void group.failed.then((e) => fail(new Error(`the Raft group ${GROUP} stopped: ${e.message}`)));
   return {
     kv,
     cluster,
-    group,
     metrics,
+    group,
     snapshotter,
     streamer: hosted.streamer,
-    faults: peers.faults,
     log: storage,
+    faults: peers.faults,
     raftAddress: selfAddr,
     failed,
     leave: async () => {
@@ -165,11 +159,93 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     },
     close: async () => {
       await gossip?.close();
-      for (const g of groups.values()) await g.close(config.requestTimeoutMs);
+      await Promise.all([shards.close(config.requestTimeoutMs), hosted.close(config.requestTimeoutMs)]);
       await peers.close();
-      for (const g of groups.values()) await g.closeFiles();
+      await shards.closeFiles();
+      await hosted.closeFiles();
     },
   };
+}
+
+/**
+ * Founds a new cluster (an empty data dir given founding members), resumes one, or waits to join one, and
+ * says how many shards the cluster has: undefined while a joining node has yet to learn it from the
+ * metadata group. Shards are bootstrapped before g0, whose first entries mark the cluster founded: a
+ * founder stopped in between founds again and finds its shards' logs in place.
+ */
+async function openOrFound(
+  config: NodeConfig,
+  selfAddr: string,
+  storage: RaftWalStore,
+  shards: ShardGroups,
+  identity: ClusterIdentity,
+  remember: (patch: Partial<NodeRecord>) => void,
+  log: Logger,
+): Promise<number | undefined> {
+  const recorded = readNodeRecord(config.dataDir)?.shards;
+  if (storage.lastIndex() > 0) {
+    log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
+    // No count recorded: a data dir of a version before shards, whose cluster has one.
+    const count = recorded === undefined ? 1 : recorded === 0 ? undefined : recorded;
+    if (count !== undefined && count > 1) shards.create(count);
+    noteShardCount(config, count, log);
+    return count;
+  }
+  const founders = Object.keys(config.peers).length > 0 ? { ...config.peers } : config.bootstrap ? { [config.nodeId]: selfAddr } : {};
+  if (Object.keys(founders).length === 0) {
+    // Seed 003's "start additional nodes": an empty node that a member adds with POST /v1/cluster/nodes.
+    log.info({ raft: selfAddr }, 'new node waiting to be added to a running cluster (POST /v1/cluster/nodes on a member)');
+    remember({ shards: 0 });
+    return undefined;
+  }
+  if (!(config.nodeId in founders)) throw new Error(`--peers does not include this node (${config.nodeId})`);
+  const voters = Object.keys(founders).sort();
+  const count = recorded || config.shards;
+  remember({ shards: count });
+  identity.found(foundingIdentity(config.clusterId, founders));
+  // Every member's address rides in the log, so members added later learn them by replaying it.
+  const state = bootstrapState(voters, [], founders);
+  if (count > 1) {
+    shards.create(count);
+    await shards.bootstrap(voters);
+    state.entries.push(shardCountEntry(state.entries.length + 1, count));
+    state.hardState.commit = state.entries.length;
+  }
+  await storage.save(state);
+  log.info({ voters, shards: count }, 'bootstrapped a new cluster');
+  return count;
+}
+
+/** A joining node: the shard count, once the metadata group answers a linearizable read (every committed entry, the count's included, is then applied here). */
+async function learnShardCount(
+  config: NodeConfig,
+  meta: { group: RaftGroup; kv: RaftKvService; cacheStats(): CacheStats },
+  store: KvStore,
+  shards: ShardGroups,
+  metrics: NodeMetrics,
+  remember: (patch: Partial<NodeRecord>) => void,
+  log: Logger,
+): Promise<void> {
+  while (!shards.closed) {
+    try {
+      await meta.group.linearizableBarrier(config.requestTimeoutMs);
+    } catch {
+      await new Promise((r) => setTimeout(r, config.tickMs * 5));
+      continue;
+    }
+    const count = appliedShardCount(store) ?? 1;
+    remember({ shards: count });
+    noteShardCount(config, count, log);
+    if (count > 1) shards.create(count);
+    await shards.start(meta, metrics);
+    return;
+  }
+}
+
+function noteShardCount(config: NodeConfig, count: number | undefined, log: Logger): void {
+  if (count === undefined) return;
+  if (config.shards !== DEFAULTS.shards && config.shards !== count) log.warn({ shards: count, asked: config.shards }, 'the cluster has another shard count than --shards asks: the cluster\'s is kept (it is fixed when the cluster is founded)');
+  else log.info({ shards: count }, 'shards');
 }
 
 /**

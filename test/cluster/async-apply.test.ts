@@ -57,7 +57,7 @@ it('a batch applied behind the Ready loop that fails stops the applies chained b
     assert.equal(sm.appliedIndex(), before, 'the state machine stays at the failed batch');
     // The node reports that it cannot go on (a concord process then exits 1 with this message).
     const failure = await Promise.race([node.failed, new Promise((r) => setTimeout(() => r(undefined), 1000))]);
-    assert.match(String((failure as Error | undefined)?.message), /^the Raft group stopped: injected apply failure$/);
+    assert.match(String((failure as Error | undefined)?.message), /^the Raft group g0 stopped: injected apply failure$/);
     await node.close();
     assert.ok((await bigPut) instanceof Error);
     assert.ok((await smallPut) instanceof Error);

@@ -1,0 +1,77 @@
+// What a shard's leader should change next so its group's membership follows the cluster's. A pure function:
+// the steward (shard-steward.ts) calls it every few ticks on each shard this node leads and carries out the
+// one step it returns (Raft allows one membership change at a time).
+//
+// Every member hosts every shard, so a shard's wanted members are the metadata group's (g0's) voters and
+// learners. Order of steps, chosen so a shard never has fewer replicas than before:
+//   1. a wanted member the shard lacks joins as a learner (it catches up by log or snapshot, not counted
+//      in the quorum meanwhile);
+//   2. a learner that is wanted as a voter and has caught up is promoted;
+//   3. a member not wanted (or a voter wanted only as a learner: Raft cannot demote in one step) is removed
+//      — this node last: it hands leadership to a caught-up voter first;
+//   4. with membership settled, leadership goes to the shard's preferred leader when that voter is active and
+//      caught up, so leaders spread evenly over the members.
+
+import type { ConfChange, ConfState, NodeId } from '../raft/types.ts';
+
+export interface ShardProgress {
+  match: number;
+  recentActive: boolean;
+}
+
+export interface ShardStepInput {
+  /** This node: the shard's leader. */
+  self: NodeId;
+  /** The members the shard should have: the metadata group's configuration. */
+  want: ConfState;
+  /** The shard group's configuration. */
+  have: ConfState;
+  /** The leader's view of each member's log. */
+  progress: Readonly<Record<NodeId, ShardProgress>>;
+  /** The leader's last log index. */
+  lastIndex: number;
+  /** A learner this close to the leader's last index may be promoted, and a voter this close be handed leadership (Raft's transfer waits for the rest). */
+  maxPromotionLag: number;
+  /** The voter that should lead this shard (preferredLeader()), if any. */
+  preferred?: NodeId;
+}
+
+export type ShardStep = { change: ConfChange } | { transferTo: NodeId } | undefined;
+
+export function nextShardStep(p: ShardStepInput): ShardStep {
+  const has = new Set([...p.have.voters, ...p.have.learners]);
+  const wanted = new Set([...p.want.voters, ...p.want.learners]);
+  const caughtUp = (id: NodeId, lag: number) => {
+    const pr = p.progress[id];
+    return pr !== undefined && pr.recentActive && p.lastIndex - pr.match <= lag;
+  };
+
+  const missing = [...wanted].filter((id) => !has.has(id)).sort();
+  if (missing.length > 0) return { change: { type: 'addLearner', node: missing[0] } };
+
+  const promotable = p.have.learners.filter((id) => p.want.voters.includes(id) && caughtUp(id, p.maxPromotionLag)).sort();
+  if (promotable.length > 0) return { change: { type: 'addVoter', node: promotable[0] } };
+
+  const unwanted = (id: NodeId) => !wanted.has(id) || (p.have.voters.includes(id) && !p.want.voters.includes(id));
+  const extra = [...has].filter(unwanted).sort();
+  // The leader is a voter itself, so removing any other member never leaves the shard without one.
+  const other = extra.find((id) => id !== p.self);
+  if (other !== undefined) return { change: { type: 'remove', node: other } };
+  if (extra.includes(p.self)) {
+    const heir = p.have.voters.filter((id) => id !== p.self && !unwanted(id) && caughtUp(id, p.maxPromotionLag)).sort()[0];
+    return heir ? { transferTo: heir } : undefined;
+  }
+
+  if (p.preferred && p.preferred !== p.self && p.have.voters.includes(p.preferred) && caughtUp(p.preferred, p.maxPromotionLag)) return { transferTo: p.preferred };
+  return undefined;
+}
+
+/**
+ * The voter that should lead shard `shard`: the shards deal the sorted voters round-robin, so each of N voters
+ * prefers ⌊S/N⌋ or ⌈S/N⌉ of S shards.
+ */
+export function preferredLeader(shard: number, voters: readonly NodeId[]): NodeId | undefined {
+  if (voters.length === 0) return undefined;
+  const sorted = [...voters].sort();
+  return sorted[shard % sorted.length];
+}

@@ -1,0 +1,72 @@
+// Keeps the shards this node leads in step with the cluster: every few ticks, for each of them, the one
+// membership change or leadership transfer that nextShardStep() (shard-steps.ts) asks for. Only leaders
+// act, and each acts on its own shard, so no two nodes ever change one shard's membership at once.
+
+import type { Logger } from 'pino';
+import { RaftError } from '../raft/types.ts';
+import type { RaftGroup } from './raft-group.ts';
+import { nextShardStep, preferredLeader, type ShardProgress } from './shard-steps.ts';
+
+export interface StewardOptions {
+  self: string;
+  /** The metadata group: its configuration is what every shard's should be. */
+  meta: RaftGroup;
+  /** The shards this node hosts, by shard number. */
+  shards: () => ReadonlyArray<RaftGroup | undefined>;
+  intervalMs: number;
+  /** A learner this close to the leader's last index is promoted. */
+  maxPromotionLag: number;
+  /** A shard's leadership is handed over at most once per this long (a transfer that fails is not retried at once). */
+  transferBackoffMs: number;
+  logger: Logger;
+}
+
+export class ShardSteward {
+  private readonly timer: NodeJS.Timeout;
+  private readonly lastTransfer = new Map<number, number>();
+
+  constructor(private readonly o: StewardOptions) {
+    this.timer = setInterval(() => this.runOnce(), o.intervalMs);
+    this.timer.unref();
+  }
+
+  /** One pass over the shards this node leads. */
+  runOnce(now = Date.now()): void {
+    const want = this.o.meta.node.confState();
+    const shards = this.o.shards();
+    for (let i = 0; i < shards.length; i++) {
+      const group = shards[i];
+      if (!group || group.node.raft.role !== 'leader') continue;
+      const st = group.node.status();
+      const progress: Record<string, ShardProgress> = {};
+      for (const [id, pr] of Object.entries(st.progress ?? {})) progress[id] = { match: pr.match, recentActive: pr.recentActive };
+      const step = nextShardStep({
+        self: this.o.self,
+        want,
+        have: group.node.confState(),
+        progress,
+        lastIndex: st.lastIndex,
+        maxPromotionLag: this.o.maxPromotionLag,
+        preferred: preferredLeader(i, want.voters),
+      });
+      if (!step) continue;
+      try {
+        if ('change' in step) {
+          group.node.proposeConfChange(step.change);
+          this.o.logger.info({ shard: i, change: step.change }, 'shard membership change proposed');
+        } else if (now - (this.lastTransfer.get(i) ?? -Infinity) >= this.o.transferBackoffMs && !st.leadTransferee) {
+          this.lastTransfer.set(i, now);
+          group.node.transferLeader(step.transferTo);
+          this.o.logger.debug({ shard: i, to: step.transferTo }, 'shard leadership handed over');
+        }
+      } catch (e) {
+        // Another change still pending, or leadership lost meanwhile: the next pass looks again.
+        if (!(e instanceof RaftError)) throw e;
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,121 @@
+// The shard steward's policy: what a shard's leader changes next so the shard's membership follows the
+// metadata group's, and who should lead each shard.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { nextShardStep, preferredLeader, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
+import type { ConfState } from '../../src/raft/types.ts';
+
+const conf = (voters: string[], learners: string[] = []): ConfState => ({ voters, learners });
+const upToDate = (ids: string[], match = 100): Record<string, ShardProgress> => Object.fromEntries(ids.map((id) => [id, { match, recentActive: true }]));
+
+function input(p: Partial<ShardStepInput> & Pick<ShardStepInput, 'want' | 'have'>): ShardStepInput {
+  const all = [...new Set([...p.have.voters, ...p.have.learners])];
+  return { self: 'a', progress: upToDate(all), lastIndex: 100, maxPromotionLag: 10, ...p };
+}
+
+describe('nextShardStep', () => {
+  it('a member the shard lacks joins as a learner first, the smallest id first', () => {
+    assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b', 'd', 'c']), have: conf(['a', 'b']) })), { change: { type: 'addLearner', node: 'c' } });
+  });
+
+  it('a caught-up learner wanted as a voter is promoted; one that lags, is silent or is wanted as a learner is not', () => {
+    const want = conf(['a', 'b', 'c']);
+    const have = conf(['a', 'b'], ['c']);
+    assert.deepEqual(nextShardStep(input({ want, have })), { change: { type: 'addVoter', node: 'c' } });
+    assert.equal(nextShardStep(input({ want, have, progress: { ...upToDate(['a', 'b']), c: { match: 80, recentActive: true } } })), undefined);
+    assert.equal(nextShardStep(input({ want, have, progress: { ...upToDate(['a', 'b']), c: { match: 100, recentActive: false } } })), undefined);
+    assert.equal(nextShardStep(input({ want: conf(['a', 'b'], ['c']), have })), undefined);
+  });
+
+  it('adds come before removals, so a shard never has fewer replicas than before', () => {
+    assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b', 'd']), have: conf(['a', 'b', 'c']) })), { change: { type: 'addLearner', node: 'd' } });
+    assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b', 'd']), have: conf(['a', 'b', 'c'], ['d']) })), { change: { type: 'addVoter', node: 'd' } });
+    assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b', 'd']), have: conf(['a', 'b', 'c', 'd']) })), { change: { type: 'remove', node: 'c' } });
+  });
+
+  it('a voter wanted only as a learner is removed (Raft does not demote in one step), and comes back as a learner', () => {
+    assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b'], ['c']), have: conf(['a', 'b', 'c']) })), { change: { type: 'remove', node: 'c' } });
+    assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b'], ['c']), have: conf(['a', 'b']) })), { change: { type: 'addLearner', node: 'c' } });
+  });
+
+  it('a leader that must go hands leadership to a caught-up wanted voter first, and waits when there is none', () => {
+    assert.deepEqual(nextShardStep(input({ want: conf(['b', 'c']), have: conf(['a', 'b', 'c']) })), { transferTo: 'b' });
+    const lagging = { a: { match: 100, recentActive: true }, b: { match: 10, recentActive: true }, c: { match: 100, recentActive: false } };
+    assert.equal(nextShardStep(input({ want: conf(['b', 'c']), have: conf(['a', 'b', 'c']), progress: lagging })), undefined);
+  });
+
+  it('a single-voter shard moved to another member: the newcomer joins, is promoted, is handed leadership, then removes the old one', () => {
+    const want = conf(['b']);
+    assert.deepEqual(nextShardStep(input({ want, have: conf(['a']) })), { change: { type: 'addLearner', node: 'b' } });
+    assert.deepEqual(nextShardStep(input({ want, have: conf(['a'], ['b']) })), { change: { type: 'addVoter', node: 'b' } });
+    assert.deepEqual(nextShardStep(input({ want, have: conf(['a', 'b']) })), { transferTo: 'b' });
+    assert.deepEqual(nextShardStep(input({ self: 'b', want, have: conf(['a', 'b']) })), { change: { type: 'remove', node: 'a' } });
+  });
+
+  it('with membership settled, leadership goes to the preferred voter when it is active and caught up', () => {
+    const settled = { want: conf(['a', 'b', 'c']), have: conf(['a', 'b', 'c']) };
+    assert.deepEqual(nextShardStep(input({ ...settled, preferred: 'b' })), { transferTo: 'b' });
+    assert.equal(nextShardStep(input({ ...settled, preferred: 'a' })), undefined);
+    assert.equal(nextShardStep(input({ ...settled, preferred: 'b', progress: { ...upToDate(['a', 'c']), b: { match: 100, recentActive: false } } })), undefined);
+    assert.equal(nextShardStep(input({ ...settled, preferred: 'b', progress: { ...upToDate(['a', 'c']), b: { match: 50, recentActive: true } } })), undefined);
+  });
+
+  it('carried out step by step, it reaches the wanted membership from any start, never dropping below the voters both share', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    const member = fc.constantFrom<'voter' | 'learner' | 'none'>('voter', 'learner', 'none');
+    const layout = fc.tuple(...ids.map(() => member));
+    fc.assert(
+      fc.property(layout, layout, (w, h) => {
+        const pick = (l: typeof w, r: string) => ids.filter((_, i) => l[i] === r);
+        const want = conf(pick(w, 'voter'), pick(w, 'learner'));
+        let have = conf(pick(h, 'voter'), pick(h, 'learner'));
+        if (want.voters.length === 0 || have.voters.length === 0) return;
+        let self = have.voters[0];
+        const floor = Math.min(have.voters.length, want.voters.filter((v) => have.voters.includes(v)).length || 1);
+        for (let i = 0; i < 30; i++) {
+          const all = [...have.voters, ...have.learners];
+          const step = nextShardStep({ self, want, have, progress: upToDate(all), lastIndex: 100, maxPromotionLag: 0, preferred: [...want.voters].sort()[0] });
+          if (!step) break;
+          if ('transferTo' in step) {
+            assert.ok(have.voters.includes(step.transferTo));
+            self = step.transferTo;
+            continue;
+          }
+          const { type, node } = step.change;
+          if (type === 'addLearner') have = conf(have.voters, [...have.learners, node]);
+          else if (type === 'addVoter') have = conf([...have.voters, node], have.learners.filter((l) => l !== node));
+          else if (type === 'remove') {
+            assert.notEqual(node, self, 'a leader never removes itself: it hands over first');
+            have = conf(have.voters.filter((v) => v !== node), have.learners.filter((l) => l !== node));
+          }
+          assert.ok(have.voters.length >= floor, `voters ${have.voters} fell below ${floor}`);
+        }
+        assert.deepEqual([...have.voters].sort(), [...want.voters].sort());
+        assert.deepEqual([...have.learners].sort(), [...want.learners].sort());
+        assert.equal(self, [...want.voters].sort()[0]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('preferredLeader', () => {
+  it('deals the shards to the sorted voters round-robin: each leads ⌊S/N⌋ or ⌈S/N⌉, whatever the order given', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 9 }), fc.integer({ min: 1, max: 256 }), (voters, shards) => {
+        const counts = new Map<string, number>();
+        for (let i = 0; i < shards; i++) {
+          const l = preferredLeader(i, voters)!;
+          assert.equal(l, preferredLeader(i, [...voters].reverse()));
+          counts.set(l, (counts.get(l) ?? 0) + 1);
+        }
+        for (const v of voters) {
+          const n = counts.get(v) ?? 0;
+          assert.ok(n >= Math.floor(shards / voters.length) && n <= Math.ceil(shards / voters.length));
+        }
+      }),
+    );
+    assert.equal(preferredLeader(0, []), undefined);
+  });
+});

@@ -1,0 +1,162 @@
+// End to end with --shards: real processes whose key space is split over several Raft groups. Every
+// member hosts every shard; shard leadership is spread over the voters; a member added later gets every
+// shard, a member removed leaves every shard; kill -9 and restart lose no acknowledged write, and at the end
+// every replica holds the same data.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { ProcCluster, retriedOnce, type ProcNode } from '../../testkit/processes.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/wait.ts';
+import { shardOf } from '../../src/shard/key-hash.ts';
+
+const SHARDS = 4;
+
+interface Shard {
+  id: string;
+  leader: string | null;
+  voters: string[];
+  learners: string[];
+  appliedIndex: number;
+}
+
+async function shardsOf(n: ProcNode): Promise<Shard[]> {
+  const st = (await (await fetch(`${n.url}/v1/cluster`)).json()) as { shards: Shard[] };
+  return st.shards;
+}
+
+/** Every key and value on `n`, from its own state. */
+async function contents(n: ProcNode): Promise<Array<[string, string]>> {
+  const out: Array<[string, string]> = [];
+  for (let start = '', more = true; more; ) {
+    const r = await fetch(`${n.url}/v1/kv?consistency=serializable&limit=1000&start=${encodeURIComponent(start)}`);
+    assert.equal(r.status, 200, await r.clone().text());
+    const page = (await r.json()) as { items: Array<{ key: string; value: string }>; more: boolean };
+    for (const i of page.items) out.push([i.key, i.value]);
+    more = page.more;
+    if (more) start = `${page.items[page.items.length - 1].key}\u0000`;
+  }
+  return out;
+}
+
+/** Until every running node reports the same applied index for every shard (nothing in flight). */
+async function settled(c: ProcCluster, members: ProcNode[]): Promise<void> {
+  await until('every replica of every shard to apply the same index', async () => {
+    const views = await Promise.all(members.map((n) => shardsOf(n).catch(() => undefined)));
+    if (views.some((v) => v === undefined || v.length !== SHARDS)) return false;
+    return views.every((v) => v!.every((s, i) => s.appliedIndex === views[0]![i].appliedIndex && s.leader !== null));
+  }, 20_000);
+}
+
+describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
+  let c: ProcCluster;
+  const acked = new Map<string, string>();
+  const put = async (n: ProcNode, key: string, value: string) => {
+    const r = await retriedOnce(() => fetch(`${n.url}/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(6000) }));
+    if (r.ok) acked.set(key, value);
+    return r;
+  };
+
+  before(async () => {
+    c = await ProcCluster.create(3, ['--shards', String(SHARDS)]);
+    await settled(c, c.nodes);
+  });
+  after(async () => c?.stop());
+
+  it('every node hosts every shard, with the founders as voters, and leads its share of them', async () => {
+    await until('leadership spread: n1 leads s0 and s3, n2 s1, n3 s2', async () => {
+      const shards = await shardsOf(c.nodes[0]);
+      return shards.map((s) => s.leader).join(',') === 'n1,n2,n3,n1';
+    }, 15_000);
+    for (const n of c.nodes) {
+      const shards = await shardsOf(n);
+      assert.deepEqual(shards.map((s) => s.id), ['s0', 's1', 's2', 's3']);
+      for (const s of shards) assert.deepEqual(s.voters, ['n1', 'n2', 'n3']);
+      const metrics = await (await fetch(`${n.url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^concord_shards_hosted ${SHARDS}$`, 'm'));
+    }
+  });
+
+  it('keys land in their own shard; any node reads any key; a listing merges the shards in key order', async () => {
+    const before = await shardsOf(c.nodes[0]);
+    const keys = Array.from({ length: 200 }, (_, i) => `key-${String(i).padStart(3, '0')}`);
+    await Promise.all(keys.map((k, i) => put(c.nodes[i % 3], k, `v${i}`).then((r) => assert.equal(r.status, 200))));
+    const after = await shardsOf(c.nodes[0]);
+    const perShard = new Array<number>(SHARDS).fill(0);
+    for (const k of keys) perShard[shardOf(Buffer.from(k), SHARDS)]++;
+    for (let i = 0; i < SHARDS; i++) {
+      assert.ok(perShard[i] > 0, `shard ${i} got keys`);
+      assert.ok(after[i].appliedIndex - before[i].appliedIndex >= perShard[i], `shard ${i} applied its ${perShard[i]} writes`);
+    }
+    for (const n of c.nodes) assert.equal(await (await fetch(`${n.url}/v1/kv/key-123`)).text(), 'v123');
+    const page = (await (await fetch(`${c.nodes[2].url}/v1/kv?prefix=key-&limit=50`)).json()) as { items: Array<{ key: string }>; more: boolean };
+    assert.deepEqual(page.items.map((i) => i.key), keys.slice(0, 50));
+    assert.equal(page.more, true);
+  });
+
+  it('a batch within one shard is atomic; one across shards is refused and changes nothing', async () => {
+    const ops = (keys: string[]) => ({ ops: keys.map((key) => ({ op: 'put', key, value: 'b' })) });
+    const post = (body: unknown) => fetch(`${c.nodes[1].url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const tagged = ['{user7}:name', '{user7}:mail', '{user7}:plan'];
+    assert.equal((await post(ops(tagged))).status, 200);
+    for (const k of tagged) assert.equal(await (await fetch(`${c.nodes[0].url}/v1/kv/${encodeURIComponent(k)}`)).text(), 'b');
+    const spread = ['a-1', 'a-2', 'a-3', 'a-4', 'a-5', 'a-6'];
+    assert.ok(new Set(spread.map((k) => shardOf(Buffer.from(k), SHARDS))).size > 1);
+    const refused = await post(ops(spread));
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /shard/);
+    for (const k of spread) assert.equal((await fetch(`${c.nodes[0].url}/v1/kv/${k}`)).status, 404);
+  });
+
+  it('kill -9 a node under write load, restart it with another --shards: no acknowledged write lost, the cluster keeps its count', async () => {
+    let stop = false;
+    const writers = [0, 1].map(async (w) => {
+      for (let i = 0; !stop; i++) await put(c.nodes[w], `load-${w}-${i}`, `x${i}`).catch(() => undefined);
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    const victim = c.nodes[2];
+    await c.kill9(victim);
+    await new Promise((r) => setTimeout(r, 1000));
+    victim.args = [...victim.args.filter((a, i, all) => a !== '--shards' && all[i - 1] !== '--shards'), '--shards', '8'];
+    c.start(victim);
+    await c.waitHealthy(victim);
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await Promise.all(writers);
+    assert.ok(acked.size > 200);
+    await settled(c, c.nodes);
+    assert.equal((await shardsOf(victim)).length, SHARDS);
+    const want = [...acked].sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    for (const n of c.nodes) {
+      const have = new Map(await contents(n));
+      for (const [k, v] of want) assert.equal(have.get(k), v, `${k} on ${n.id}`);
+    }
+  });
+
+  it('a member added later gets every shard; a member removed leaves every shard; every replica ends identical', async () => {
+    const [raft, http] = [await freePort(), await freePort()];
+    const n4 = c.add('n4', ['server', '--node-id', 'n4', '--raft-addr', `127.0.0.1:${raft}`, '--http-addr', `127.0.0.1:${http}`, '--data-dir', path.join(c.dir, 'n4'), '--no-bootstrap'], `http://127.0.0.1:${http}`);
+    await c.waitHealthy(n4);
+    const leader = await c.leader();
+    const added = await fetch(`${leader.url}/v1/cluster/nodes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'n4', address: `127.0.0.1:${raft}` }) });
+    assert.equal(added.status, 200, await added.text());
+    await until('n4 to be a voter of every shard', async () => {
+      const shards = await shardsOf(n4).catch(() => []);
+      return shards.length === SHARDS && shards.every((s) => s.voters.includes('n4'));
+    }, 30_000);
+    assert.equal((await put(n4, 'from-n4', 'yes')).status, 200);
+
+    const removed = await fetch(`${(await c.leader()).url}/v1/cluster/nodes/n3`, { method: 'DELETE' });
+    assert.equal(removed.status, 200, await removed.text());
+    const members = c.nodes.filter((n) => n.id !== 'n3');
+    await until('n3 to be out of every shard', async () => {
+      const shards = await shardsOf(c.nodes[0]);
+      return shards.every((s) => !s.voters.includes('n3') && !s.learners.includes('n3'));
+    }, 30_000);
+    await until('leadership spread over n1, n2, n4', async () => (await shardsOf(c.nodes[0])).map((s) => s.leader).join(',') === 'n1,n2,n4,n1', 20_000);
+    await settled(c, members);
+    const reference = await contents(members[0]);
+    assert.ok(reference.length >= acked.size);
+    for (const n of members.slice(1)) assert.deepEqual(await contents(n), reference, `${n.id} holds what ${members[0].id} holds`);
+  });
+});
