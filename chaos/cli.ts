@@ -1,4 +1,4 @@
-// npm run chaos -- [--time SECONDS] [--nodes N] [--clients N] [--keys N] [--seed N] [--faults a,b] [--large-values SHARE] [--weak] [--out DIR]
+// npm run chaos -- [--time SECONDS] [--nodes N] [--shards S] [--clients N] [--keys N] [--seed N] [--faults a,b] [--large-values SHARE] [--weak] [--out DIR]
 // Prints one verdict line; exits 0 if the history is linearizable, 1 if not, 2 if it could not be decided.
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -15,6 +15,7 @@ const program = new Command('chaos')
   .description('Jepsen-style test of a real Concord cluster: faults, a recorded history, a linearizability check')
   .addOption(new Option('--time <seconds>', 'how long the nemesis runs').default(d.seconds).argParser(int('time', 1)))
   .addOption(new Option('--nodes <n>', 'cluster size').default(d.nodes).argParser(int('nodes', 3)))
+  .addOption(new Option('--shards <n>', 'the cluster\'s --shards').default(d.shards).argParser(int('shards', 1)))
   .addOption(new Option('--clients <n>', 'concurrent clients').default(d.clients).argParser(int('clients', 1)))
   .addOption(new Option('--keys <n>', 'keys the clients share').default(d.keys).argParser(int('keys', 1)))
   .addOption(new Option('--seed <n>', 'seed of the schedule (faults, clients\' choices)').default(d.seed).argParser(int('seed', 0)))
@@ -28,7 +29,7 @@ const program = new Command('chaos')
   .addOption(new Option('--out <dir>', 'where history.json and timeline.html go (default: chaos/results/<time>)'))
   .parse();
 
-const opts = program.opts<{ time: number; nodes: number; clients: number; keys: number; seed: number; faults: string; largeValues: number; weak?: boolean; out?: string }>();
+const opts = program.opts<{ time: number; nodes: number; shards: number; clients: number; keys: number; seed: number; faults: string; largeValues: number; weak?: boolean; out?: string }>();
 const faults = opts.faults.split(',').map((f) => f.trim()).filter(Boolean);
 const unknown = faults.filter((f) => !(FAULT_KINDS as readonly string[]).includes(f));
 if (unknown.length > 0) program.error(`unknown fault kinds: ${unknown.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
@@ -36,6 +37,7 @@ const out = opts.out ?? path.join('chaos', 'results', new Date().toISOString().r
 
 const report = await runChaos({
   nodes: opts.nodes,
+  shards: opts.shards,
   seconds: opts.time,
   clients: opts.clients,
   keys: opts.keys,

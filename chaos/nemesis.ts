@@ -156,12 +156,19 @@ export class Nemesis {
       `http://127.0.0.1:${httpPort}`,
     );
     await cluster.waitHealthy(node, 30_000);
-    const added = await fetch(`${leader.url}/v1/cluster/nodes`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id, address: `127.0.0.1:${raftPort}` }),
-      signal: AbortSignal.timeout(20_000),
-    }).catch(() => undefined);
+    // A 503 (the shards still taking the removal, or a leader change) is asked again until the deadline.
+    const deadline = Date.now() + 20_000;
+    let added: Response | undefined;
+    do {
+      added = await fetch(`${leader.url}/v1/cluster/nodes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, address: `127.0.0.1:${raftPort}` }),
+        signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
+      }).catch(() => undefined);
+      if (added?.status !== 503) break;
+      await sleep(500);
+    } while (Date.now() < deadline);
     this.o.log(`nemesis: added ${id}: ${added?.status ?? 'no answer'}`);
     if (!added?.ok) {
       this.removed.add(id);

@@ -15,6 +15,8 @@ import { Workload } from './workload.ts';
 
 export interface ChaosOptions {
   nodes: number;
+  /** The cluster's --shards (1: the single group). */
+  shards: number;
   seconds: number;
   clients: number;
   keys: number;
@@ -29,7 +31,7 @@ export interface ChaosOptions {
   log: (line: string) => void;
 }
 
-export const CHAOS_DEFAULTS: Omit<ChaosOptions, 'out' | 'log'> = { nodes: 3, seconds: 60, clients: 10, keys: 5, seed: 1, faults: DEFAULT_FAULTS, weak: false };
+export const CHAOS_DEFAULTS: Omit<ChaosOptions, 'out' | 'log'> = { nodes: 3, shards: 1, seconds: 60, clients: 10, keys: 5, seed: 1, faults: DEFAULT_FAULTS, weak: false };
 
 export interface ChaosReport {
   verdict: CheckResult['verdict'];
@@ -51,8 +53,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const nemesisRng = seededRng(o.seed);
   const clientRng = seededRng(o.seed ^ 0x5bd1e995);
   const startedAt = new Date().toISOString();
-  o.log(`chaos: seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${o.clients} clients, ${o.keys} keys, faults ${o.faults.join(',')}${o.largeValues ? `, ${o.largeValues * 100}% of writes over 1 MiB` : ''}${o.weak ? ' (WEAKENED: serializable reads)' : ''}`);
-  const cluster = await ProcCluster.create(o.nodes, chaosServerFlags());
+  o.log(`chaos: seed ${o.seed}, ${o.nodes} nodes, ${o.shards} shard${o.shards > 1 ? 's' : ''}, ${o.seconds} s, ${o.clients} clients, ${o.keys} keys, faults ${o.faults.join(',')}${o.largeValues ? `, ${o.largeValues * 100}% of writes over 1 MiB` : ''}${o.weak ? ' (WEAKENED: serializable reads)' : ''}`);
+  const cluster = await ProcCluster.create(o.nodes, [...chaosServerFlags(), '--shards', String(o.shards)]);
   const t0 = performance.now();
   const now = () => performance.now() - t0;
   try {

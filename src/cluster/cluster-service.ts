@@ -8,6 +8,7 @@ import type { NodeConfig } from './config.ts';
 import type { RaftGroup } from './raft-group.ts';
 import type { PeerStatsSource } from './peer-stats.ts';
 import { GROUP } from './data-dir.ts';
+import { shardFollows } from './shard-steps.ts';
 
 export class RaftClusterService implements ClusterService {
   constructor(
@@ -17,8 +18,8 @@ export class RaftClusterService implements ClusterService {
     private readonly transport: PeerStatsSource,
     /** Where this node's Raft transport actually listens. */
     private readonly selfRaftAddr: string,
-    /** The gossip layer, when the node runs one. */
-    private readonly gossip: { members(): Array<{ id: string; state: string; meta: Record<string, string> }> } | undefined,
+    /** The gossip layer, when the node runs one (it starts after this service). */
+    private readonly gossip: () => { members(): Array<{ id: string; state: string; meta: Record<string, string> }> } | undefined,
     /** The data shards this node hosts (with one shard, the metadata group itself); empty until known. */
     private readonly shards: () => ReadonlyArray<{ id: string; group: RaftGroup }>,
   ) {}
@@ -27,7 +28,7 @@ export class RaftClusterService implements ClusterService {
     const st = this.group.node.status();
     const conf = this.group.node.confState();
     const peers = this.transport.stats().peers;
-    const gossipOf = new Map((this.gossip?.members() ?? []).map((m) => [m.id, m]));
+    const gossipOf = new Map((this.gossip()?.members() ?? []).map((m) => [m.id, m]));
     const nodes: NodeStatus[] = [...conf.voters, ...conf.learners].map((id) => {
       const self = id === this.config.nodeId;
       const pr = st.progress?.[id];
@@ -39,7 +40,7 @@ export class RaftClusterService implements ClusterService {
         term: st.term,
         commitIndex: self ? st.commit : (pr?.match ?? 0),
         appliedIndex: self ? st.applied : (pr?.match ?? 0),
-        gossipState: gossipOf.get(id)?.state ?? (self || !this.gossip ? 'alive' : 'unknown'),
+        gossipState: gossipOf.get(id)?.state ?? (self || !this.gossip() ? 'alive' : 'unknown'),
         voter: conf.voters.includes(id),
         reachable: self || (peers[id]?.connected ?? false),
       };
@@ -77,6 +78,7 @@ export class RaftClusterService implements ClusterService {
     if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new ConcordError('bad-request', 'node id must be 1-64 characters of [A-Za-z0-9_.-]');
     if (!/^[^:\s]+:\d{1,5}$/.test(raftAddr)) throw new ConcordError('bad-request', 'address must be host:port');
     if (!opts.learner) this.refuseQuorumLoss([...this.group.node.confState().voters, id], 'adding');
+    this.refuseWhileShardsFollow(id);
     this.propose(() => this.group.node.proposeConfChange({ type: opts.learner ? 'addLearner' : 'addVoter', node: id, context: raftAddr }));
     await this.appliedWhen((c) => (opts.learner ? c.learners : c.voters).includes(id));
     return this.status();
@@ -87,6 +89,7 @@ export class RaftClusterService implements ClusterService {
     const conf = this.group.node.confState();
     if (![...conf.voters, ...conf.learners].includes(id)) throw new ConcordError('not-found', `${id} is not a member`);
     if (conf.voters.includes(id)) this.refuseQuorumLoss(conf.voters.filter((v) => v !== id), 'removing');
+    this.refuseWhileShardsFollow(id);
     this.propose(() => this.group.node.proposeConfChange({ type: 'remove', node: id }));
     await this.appliedWhen((c) => !c.voters.includes(id) && !c.learners.includes(id));
     return this.status();
@@ -100,6 +103,20 @@ export class RaftClusterService implements ClusterService {
         throw new ConcordError('timeout', `the membership change was not applied within ${this.config.requestTimeoutMs} ms (another change in progress, or no quorum)`);
       }
       await new Promise((r) => setTimeout(r, this.config.tickMs / 2));
+    }
+  }
+
+  /** The data shards whose membership has not yet followed the metadata group's, leaving `id` aside (shardFollows). */
+  shardsBehind(id: string): string[] {
+    const want = this.group.node.confState();
+    return this.shards().filter((s) => !shardFollows(want, s.group.node.confState(), id)).map((s) => s.id);
+  }
+
+  /** One membership change at a time across the shards too (shardFollows says why). */
+  private refuseWhileShardsFollow(id: string): void {
+    const behind = this.shardsBehind(id);
+    if (behind.length > 0) {
+      throw new ConcordError('unavailable', `the shards are still taking the last membership change (${behind.join(', ')} behind); retry shortly`, 1);
     }
   }
 

@@ -24,6 +24,8 @@ export interface ControllerOptions {
   intervalMs: number;
   logger: Logger;
   now?: () => number;
+  /** Whether a change about this member may be proposed now (the data shards have followed the previous one). */
+  mayChange?: (node: string) => boolean;
 }
 
 /** A learner this close to the leader's last index may be promoted. */
@@ -57,7 +59,7 @@ export class MembershipController {
       maxPromotionLag: MAX_PROMOTION_LAG,
       addressOf: this.o.addressOf,
     });
-    if (!change) return;
+    if (!change || (change.type !== 'update' && this.o.mayChange?.(change.node) === false)) return;
     try {
       this.o.group.node.proposeConfChange(change);
       this.o.logger.info({ change }, 'proposed a membership change');
@@ -92,7 +94,7 @@ export class MembershipController {
       const conf = group.node.confState();
       if (![...conf.voters, ...conf.learners].includes(this.o.self)) return true;
       const leader = group.node.status().leader;
-      if (leader && (leader !== askedLeader || this.now() - askedAt >= 1000)) {
+      if (leader && (leader !== askedLeader || this.now() - askedAt >= 1000) && this.o.mayChange?.(this.o.self) !== false) {
         try {
           group.node.proposeConfChange({ type: 'remove', node: this.o.self });
           askedLeader = leader;

@@ -75,3 +75,19 @@ export function preferredLeader(shard: number, voters: readonly NodeId[]): NodeI
   const sorted = [...voters].sort();
   return sorted[shard % sorted.length];
 }
+
+/**
+ * Whether a shard's membership has caught up with the metadata group's, leaving `except` aside. The metadata
+ * group changes its membership only while every shard agrees with it but for the member being changed: a
+ * second change while a shard still follows the first could have the shard count two gone members among its
+ * voters and lose its quorum. Leaving the member of the change aside lets the cluster undo an addition that
+ * a shard could not finish (the new member died before catching up).
+ */
+export function shardFollows(want: ConfState, have: ConfState, except?: NodeId): boolean {
+  const same = (a: readonly NodeId[], b: readonly NodeId[]) => {
+    const x = a.filter((id) => id !== except);
+    const y = b.filter((id) => id !== except);
+    return x.length === y.length && x.every((id) => y.includes(id));
+  };
+  return same(want.voters, have.voters) && same(want.learners, have.learners);
+}

@@ -136,8 +136,9 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   if (shardCount !== undefined) await shards.start(meta, metrics);
   else void learnShardCount(config, meta, store, shards, metrics, remember, log);
   const kv = new ShardedKvService(() => shards.running()?.map((s) => s.kv));
-  const gossip = config.gossipAddr ? await startGossip(config, selfAddr, group, addresses, log) : undefined;
-  const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, gossip?.node, () => shards.running() ?? []);
+  let gossip: Awaited<ReturnType<typeof startGossip>> | undefined;
+  const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, () => gossip?.node, () => shards.running() ?? []);
+  if (config.gossipAddr) gossip = await startGossip(config, selfAddr, group, addresses, (id) => cluster.shardsBehind(id).length === 0, log);
   void group.failed.then((e) => fail(new Error(`the Raft group ${GROUP} stopped: ${e.message}`)));
   return {
     kv,
@@ -297,7 +298,7 @@ function addressesInLog(storage: RaftWalStore): Map<string, string> {
 }
 
 /** Gossip for discovery and failure detection, and the controller that turns it into Raft membership. */
-async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGroup, addresses: ReadonlyMap<string, string>, log: Logger) {
+async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGroup, addresses: ReadonlyMap<string, string>, mayChange: (node: string) => boolean, log: Logger) {
   const gossipAddr = config.gossipAddr!;
   const node = new GossipNode({
     id: config.nodeId,
@@ -317,6 +318,7 @@ async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGrou
     deadNodeTimeoutMs: config.deadNodeTimeoutMs,
     intervalMs: config.tickMs * 5,
     logger: log.child({ part: 'membership' }),
+    mayChange,
   });
   node.on('member', (e) => {
     log.info({ member: e.member.id, event: e.type }, 'gossip member event');

@@ -12,10 +12,10 @@ const log = (line: string) => {
 };
 
 describe('chaos (real processes, faults, linearizability checker)', () => {
-  it('3 nodes, 10 clients, kill / pause / partitions / bridge / membership for 45 s: linearizable, nothing lost', async () => {
+  it('3 nodes, 4 shards, 10 clients, kill / pause / partitions / bridge / membership for 45 s: linearizable, nothing lost', async () => {
     const out = tempDir('chaos');
     try {
-      const report = await runChaos({ ...CHAOS_DEFAULTS, seconds: 45, seed: Number(process.env.CHAOS_SEED ?? 1), out, log });
+      const report = await runChaos({ ...CHAOS_DEFAULTS, shards: 4, seconds: 45, seed: Number(process.env.CHAOS_SEED ?? 1), out, log });
       assert.equal(report.verdict, 'linearizable', `${report.line}\n${report.check.keys.map((k) => `${k.key}: ${k.verdict} ${k.explanation ?? ''}`).join('\n')}`);
       assert.equal(report.unansweredFinalReads, 0, 'every node answers the final reads after healing');
       const kinds = new Set(report.history.faults.map((f) => f.kind));

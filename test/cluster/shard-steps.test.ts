@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { nextShardStep, preferredLeader, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
+import { nextShardStep, preferredLeader, shardFollows, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
 import type { ConfState } from '../../src/raft/types.ts';
 
 const conf = (voters: string[], learners: string[] = []): ConfState => ({ voters, learners });
@@ -117,5 +117,20 @@ describe('preferredLeader', () => {
       }),
     );
     assert.equal(preferredLeader(0, []), undefined);
+  });
+});
+
+describe('shardFollows', () => {
+  it('a shard follows when its voters and learners are the metadata group\'s, in any order', () => {
+    assert.equal(shardFollows(conf(['a', 'b', 'c']), conf(['c', 'a', 'b'])), true);
+    assert.equal(shardFollows(conf(['a', 'b'], ['c']), conf(['a', 'b'], ['c'])), true);
+    assert.equal(shardFollows(conf(['a', 'b', 'c']), conf(['a', 'b'], ['c'])), false, 'a learner not yet promoted');
+    assert.equal(shardFollows(conf(['a', 'b']), conf(['a', 'b', 'c'])), false, 'a removal not yet done');
+    assert.equal(shardFollows(conf(['a', 'b', 'd']), conf(['a', 'b'])), false, 'an addition not yet begun');
+  });
+
+  it('leaving the member of the next change aside, so an addition a shard could not finish can be undone', () => {
+    assert.equal(shardFollows(conf(['a', 'b', 'd']), conf(['a', 'b'], ['d']), 'd'), true);
+    assert.equal(shardFollows(conf(['a', 'b', 'd']), conf(['a', 'b', 'c'], ['d']), 'd'), false, 'c is still to be removed');
   });
 });

@@ -140,6 +140,10 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
     const leader = await c.leader();
     const added = await fetch(`${leader.url}/v1/cluster/nodes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'n4', address: `127.0.0.1:${raft}` }) });
     assert.equal(added.status, 200, await added.text());
+    // The next change waits until every shard has taken this one (a shard promotes n4 only a steward pass after adding it).
+    const early = await fetch(`${leader.url}/v1/cluster/nodes/n3`, { method: 'DELETE' });
+    assert.equal(early.status, 503);
+    assert.match(await early.text(), /shards are still taking the last membership change/);
     await until('n4 to be a voter of every shard', async () => {
       const shards = await shardsOf(n4).catch(() => []);
       return shards.length === SHARDS && shards.every((s) => s.voters.includes('n4'));
