@@ -1,4 +1,4 @@
-// Hosts one Raft group on this node: drives the pure core with a ticker and the transport, runs the
+// Hosts one Raft group on this node: drives the pure core with the node's ticker and the transport, runs the
 // Ready loop (start the Ready's write, send, apply, advance; report it persisted when its fsync is
 // done), and turns proposals and reads into promises that settle when the entry is applied or the
 // read index is reached.
@@ -9,10 +9,10 @@ import type { RaftConfig } from '../raft/raft.ts';
 import { EntryType, MessageType, NONE, RaftError, type Entry, type HardState, type Message, type NodeId, type Ready, type Snapshot } from '../raft/types.ts';
 import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { seededRng } from '../util/prng.ts';
-import { threadCpuMs } from '../util/thread-cpu.ts';
 import { ConcordError } from '../util/errors.ts';
 import { ApplyQueue } from './apply-queue.ts';
 import { Waiters } from './waiters.ts';
+import type { NodeTicker } from './ticker.ts';
 
 /** What the group applies committed entries to. */
 export interface StateMachine {
@@ -32,13 +32,17 @@ export interface GroupOptions {
   sendSnapshot?: (msg: Message) => void;
   tickMs: number;
   electionTicks: number;
+  /** The node's ticker, shared by its groups. */
+  ticker: NodeTicker;
   leaseReads: boolean;
   logger: Logger;
 }
 
 export class RaftGroup {
   readonly node: RawNode;
-  private readonly ticker: NodeJS.Timeout;
+  /** Stops the node's ticker ticking this group. */
+  private readonly untick: () => void;
+  private ticks = 0;
   private running = true;
   private wake: (() => void) | undefined;
   private kickScheduled = false;
@@ -105,36 +109,24 @@ export class RaftGroup {
     const hs = o.storage.initialState().hardState;
     this.savedTermVote = this.durableTermVote = { term: hs.term, vote: hs.vote };
     this.electionTimeoutMs = o.tickMs * o.electionTicks;
-    let lastTick = performance.now();
-    let lastCpu = threadCpuMs();
-    // The first interval holds the rest of the node's own start (its front ends being built), which
-    // blocks by design while no peer depends on this node's heartbeats yet: it is not reported.
-    let started = false;
-    let ticks = 0;
-    this.ticker = setInterval(() => {
-      const now = performance.now();
-      const cpu = threadCpuMs();
-      // A blocked event loop sends no heartbeats: past half an election timeout, followers may
-      // start an election (etcd warns the same way: "leader failed to send out heartbeat on time").
-      // ranMs, how long this thread ran meanwhile, tells a busy event loop (about lateMs) from a
-      // process the machine did not run (far less).
-      if (started && now - lastTick > (o.tickMs * o.electionTicks) / 2) {
-        const ranMs = cpu !== undefined && lastCpu !== undefined ? cpu - lastCpu : undefined;
-        this.o.logger.warn({ lateMs: Math.round(now - lastTick - o.tickMs), ranMs, role: this.node.raft.role }, 'raft tick late: the event loop was blocked or the process not run');
-      }
-      lastTick = now;
-      lastCpu = cpu;
-      started = true;
-      if (this.node.raft.role === 'leader') this.leaderSeenAt = now;
-      if (++ticks % o.electionTicks === 0) this.reissueReads(now - this.electionTimeoutMs);
-      this.node.tick();
-      this.kick();
-    }, o.tickMs);
+    this.untick = o.ticker.add(this);
     this.failed = new Promise<Error>((resolve) => (this.reportFailure = resolve));
     this.loopDone = this.loop();
     // A failure is reported through `failed` (the host stops the node); the loop's own rejection is only
     // for close(), which awaits it, and must not also surface as an unhandled rejection.
     this.loopDone.catch(() => undefined);
+  }
+
+  /** One tick of the group's logical clock (NodeTicker calls it every tickMs). */
+  tick(now: number): void {
+    if (this.node.raft.role === 'leader') this.leaderSeenAt = now;
+    if (++this.ticks % this.o.electionTicks === 0) this.reissueReads(now - this.electionTimeoutMs);
+    this.node.tick();
+    this.kick();
+  }
+
+  role(): string {
+    return this.node.raft.role;
   }
 
   /** Batches of committed entries being applied behind the Ready loop (apply-queue.ts). */
@@ -443,7 +435,7 @@ export class RaftGroup {
 
   async close(): Promise<void> {
     this.running = false;
-    clearInterval(this.ticker);
+    this.untick();
     this.kick();
     await this.loopDone.catch(() => undefined);
     await this.applyQueue.idle();

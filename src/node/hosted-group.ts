@@ -9,6 +9,7 @@ import { KvStore } from '../storage/kv-store.ts';
 import type { DataDirLayout } from '../cluster/data-dir.ts';
 import type { NodeConfig } from '../cluster/config.ts';
 import { RaftGroup } from '../cluster/raft-group.ts';
+import type { NodeTicker } from '../cluster/ticker.ts';
 import { Snapshotter } from '../cluster/snapshotter.ts';
 import { SnapshotStreamer } from '../cluster/snapshot-stream.ts';
 import { SnapshotFetch } from '../cluster/snapshot-fetch.ts';
@@ -30,6 +31,8 @@ export interface GroupContext {
   peerIds(): string[];
   /** This group's share of the node's read cache. */
   cacheBytes: number;
+  /** The node's ticker, shared by its groups. */
+  ticker: NodeTicker;
   log: Logger;
 }
 
@@ -136,6 +139,7 @@ export class HostedGroup {
       sendSnapshot: (m) => this.streamer.send(m),
       tickMs: config.tickMs,
       electionTicks: config.electionTicks,
+      ticker: this.ctx.ticker,
       leaseReads: config.leaseReads,
       logger: log.child({ part: 'raft' }),
     });

@@ -21,6 +21,7 @@ import type { Snapshotter } from '../cluster/snapshotter.ts';
 import type { SnapshotStreamer } from '../cluster/snapshot-stream.ts';
 import { bulky, type PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { MembershipController } from '../cluster/membership-controller.ts';
+import { NodeTicker } from '../cluster/ticker.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
 import type { KvStore } from '../storage/kv-store.ts';
@@ -82,9 +83,10 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const peerIds = () => wire.peers?.peerIds() ?? [];
   // The groups this node hosts, by id: peer envelopes are routed to them.
   const groups = new Map<string, HostedGroup>();
-  const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, log });
+  const ticker = new NodeTicker({ tickMs: config.tickMs, electionTicks: config.electionTicks, logger: log.child({ part: 'raft' }) });
+  const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, ticker, log });
   groups.set(GROUP, hosted);
-  const shards = new ShardGroups({ config, layout, log, send: (to, env) => wire.peers?.send(to, env), peerIds, registry: groups, fail: (e) => fail(e) });
+  const shards = new ShardGroups({ config, layout, log, send: (to, env) => wire.peers?.send(to, env), peerIds, registry: groups, ticker, fail: (e) => fail(e) });
   const storage = hosted.storage;
   assertOwnDataDir(config.dataDir, config.nodeId);
   // The membership the identity check trusts: what this node's own state names (filled in below).
@@ -161,6 +163,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     close: async () => {
       await gossip?.close();
       await Promise.all([shards.close(config.requestTimeoutMs), hosted.close(config.requestTimeoutMs)]);
+      ticker.close();
       await peers.close();
       await shards.closeFiles();
       await hosted.closeFiles();

@@ -12,6 +12,7 @@ import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { NodeMetrics } from '../cluster/metrics.ts';
 import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { ShardSteward } from '../cluster/shard-steward.ts';
+import type { NodeTicker } from '../cluster/ticker.ts';
 import { RaftKvService } from '../kv/service.ts';
 import type { CacheStats } from '../storage/read-cache.ts';
 import { HostedGroup } from './hosted-group.ts';
@@ -26,6 +27,7 @@ export interface ShardGroupsDeps {
   peerIds(): string[];
   /** The node's registry: peer envelopes are routed to the groups in it. */
   registry: Map<string, HostedGroup>;
+  ticker: NodeTicker;
   /** A shard's group failed (its storage did): the node cannot go on. */
   fail(e: Error): void;
 }
@@ -60,6 +62,7 @@ export class ShardGroups {
         peerIds: () => this.d.peerIds(),
         // The node's cache budget is shared by its shards.
         cacheBytes: Math.floor(config.cacheBytes / count),
+        ticker: this.d.ticker,
         log: log.child({ shard: i }),
       });
       this.hosted.push(g);
