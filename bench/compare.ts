@@ -14,7 +14,7 @@
 // BENCH_STARTUP_RUNS (3; 0 skips), BENCH_ROUNDS (3: every cell runs that many times, in rounds over all
 // cells, and the report shows each cell's median run; the machine's load swings by a third within minutes),
 // BENCH_GRPC (1; 0 leaves the gRPC cells out).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +23,7 @@ import { freePort } from '../testkit/ports.ts';
 import { until } from '../testkit/wait.ts';
 import { ProcCluster, type ProcNode } from '../testkit/processes.ts';
 import { onCleanup } from './cleanup.ts';
+import { concordCluster, concordVersion } from './concord-cluster.ts';
 import { ensureEtcd, EtcdCluster, etcdVersion, type EtcdMember } from './etcd.ts';
 import { bulkLoad, concordBatch, etcdTxn } from './bulk-load.ts';
 import { cpuSeconds, rss, type Rss } from './procstat.ts';
@@ -90,18 +91,6 @@ function etcdSut(c: EtcdCluster): Sut {
     script: (op) => ({ script: 'etcd.lua', env: { OP: op === 'put' ? 'put' : op === 'mix' ? 'mix' : 'get', SERIALIZABLE: op === 'ser-get' ? '1' : '0', KEYS: String(KEYS) } }),
     stop: () => c.stop(),
   };
-}
-
-/** A ProcCluster whose processes are also killed (and data removed) on Ctrl-C; every node serves gRPC on a free port. */
-async function concordCluster(n: number): Promise<{ cluster: ProcCluster; stop: () => Promise<void> }> {
-  const grpcPorts = new Map<string, number>();
-  for (let i = 1; i <= n; i++) grpcPorts.set(`n${i}`, await freePort());
-  const cluster = await ProcCluster.create(n, (id) => ['--grpc-addr', `127.0.0.1:${grpcPorts.get(id)}`]);
-  const unregister = onCleanup(() => {
-    for (const node of cluster.nodes) node.proc?.kill('SIGKILL');
-    fs.rmSync(cluster.dir, { recursive: true, force: true });
-  });
-  return { cluster, stop: async () => { await cluster.stop(); unregister(); } };
 }
 
 function concordSut(c: ProcCluster, stop: () => Promise<void>): Sut {
@@ -204,19 +193,11 @@ async function runGroup(round: number, groupNo: number, nodes: number, op: Op, c
 // ---- main -------------------------------------------------------------------------------------------
 
 function newResults(): Results {
-  const git = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   return {
     date: new Date().toISOString(),
     full: FULL,
     env: {
-      concord: `${pkg.version} (git ${git})`,
+      concord: concordVersion(),
       etcd: etcdVersion(),
       node: process.version,
       wrk: wrkVersion(),
