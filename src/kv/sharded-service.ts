@@ -8,7 +8,8 @@
 //     the merged page is complete up to its last key, so paging on from there visits every key once.
 //   - A batch is atomic within one shard, at one revision of it. A batch whose keys span shards is
 //     refused (bad-request): keys that change together need a common {tag}.
-//   - Until this node knows the shard count (it is joining) every call is unavailable (503).
+//   - Until this node knows the shard count (it is joining) a call waits for it, as long as `waitMs`, and is
+//     then unavailable (503); a serializable get, answered synchronously, is unavailable at once.
 // With one shard every call, listing and batch included, is shard 0's own answer.
 
 import { shardOf } from '../shard/key-hash.ts';
@@ -25,8 +26,29 @@ interface Page {
 }
 
 export class ShardedKvService implements KvService, BackupSource {
-  /** `shards()`: the services by shard number (length = the cluster's shard count), or undefined while joining. */
-  constructor(private readonly shards: () => readonly ShardKvService[] | undefined) {}
+  /**
+   * `shards()`: the services by shard number (length = the cluster's shard count), or undefined while joining;
+   * `learnt` settles once they are known, and a call waits for it at most `waitMs`.
+   */
+  constructor(
+    private readonly shards: () => readonly ShardKvService[] | undefined,
+    private readonly learnt: Promise<unknown> = Promise.resolve(),
+    private readonly waitMs = 0,
+  ) {}
+
+  /** known(), once the shards are known or `waitMs` has passed. */
+  private async knownSoon(): Promise<readonly ShardKvService[]> {
+    if (this.shards() === undefined && this.waitMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.learnt, new Promise((r) => (timer = setTimeout(r, this.waitMs)))]);
+      clearTimeout(timer);
+    }
+    return this.known();
+  }
+
+  private async shardForSoon(key: Uint8Array): Promise<ShardKvService> {
+    return pick(await this.knownSoon(), key);
+  }
 
   private known(): readonly ShardKvService[] {
     const shards = this.shards();
@@ -37,12 +59,11 @@ export class ShardedKvService implements KvService, BackupSource {
   }
 
   private shardFor(key: Uint8Array): ShardKvService {
-    const shards = this.known();
-    return shards[shards.length === 1 || key.byteLength === 0 ? 0 : shardOf(key, shards.length)];
+    return pick(this.known(), key);
   }
 
   async get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined> {
-    return this.shardFor(key).get(key, opts);
+    return (await this.shardForSoon(key)).get(key, opts);
   }
 
   getSerializable(key: Uint8Array): KvRecord | undefined {
@@ -50,25 +71,25 @@ export class ShardedKvService implements KvService, BackupSource {
   }
 
   async put(key: Uint8Array, value: Uint8Array, opts?: PutOptions): Promise<{ revision: number }> {
-    return this.shardFor(key).put(key, value, opts);
+    return (await this.shardForSoon(key)).put(key, value, opts);
   }
 
   async delete(key: Uint8Array, opts?: { ifMatch?: number }): Promise<{ deleted: number; revision: number }> {
-    return this.shardFor(key).delete(key, opts);
+    return (await this.shardForSoon(key)).delete(key, opts);
   }
 
   async getOrStale(key: Uint8Array): Promise<{ record: KvRecord | undefined; stale?: StaleRead }> {
-    return this.shardFor(key).getOrStale(key);
+    return (await this.shardForSoon(key)).getOrStale(key);
   }
 
   async list(opts: ListOptions): Promise<Page> {
-    const shards = this.known();
+    const shards = await this.knownSoon();
     if (shards.length === 1) return shards[0].list(opts);
     return mergePages(await Promise.all(shards.map((s) => s.list(opts))), opts.limit);
   }
 
   async listOrStale(opts: ListOptions): Promise<Page & { stale?: StaleRead }> {
-    const shards = this.known();
+    const shards = await this.knownSoon();
     if (shards.length === 1) return shards[0].listOrStale(opts);
     const pages = await Promise.all(shards.map((s) => s.listOrStale(opts)));
     const page = mergePages(pages, opts.limit);
@@ -87,7 +108,7 @@ export class ShardedKvService implements KvService, BackupSource {
   }
 
   async batch(ops: BatchOp[]): Promise<{ revision: number }> {
-    const shards = this.known();
+    const shards = await this.knownSoon();
     if (shards.length === 1) return shards[0].batch(ops);
     // Empty keys do not choose the shard: they go along, and the shard's own check refuses them.
     let shard: number | undefined;
@@ -101,7 +122,7 @@ export class ShardedKvService implements KvService, BackupSource {
   }
 
   async backup(): Promise<BackupImage> {
-    const shards = this.known();
+    const shards = await this.knownSoon();
     if (shards.length > 1) {
       throw new ConcordError('not-implemented', `backup of a sharded cluster (${shards.length} shards) is not available yet; back up a --shards 1 cluster, or export with a listing`);
     }
@@ -109,6 +130,11 @@ export class ShardedKvService implements KvService, BackupSource {
     if (!backup) throw new ConcordError('not-implemented', "backup is not available: this node's store cannot take one");
     return backup();
   }
+}
+
+/** The shard a key lives in. */
+function pick(shards: readonly ShardKvService[], key: Uint8Array): ShardKvService {
+  return shards[shards.length === 1 || key.byteLength === 0 ? 0 : shardOf(key, shards.length)];
 }
 
 /**

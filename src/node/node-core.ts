@@ -137,7 +137,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   metrics.watchShards(() => shards.running() ?? []);
   if (shardCount !== undefined) await shards.start(meta, metrics);
   else void learnShardCount(config, meta, store, shards, metrics, remember, log);
-  const kv = new ShardedKvService(() => shards.running()?.map((s) => s.kv));
+  const kv = new ShardedKvService(() => shards.running()?.map((s) => s.kv), shards.started, config.requestTimeoutMs);
   let gossip: Awaited<ReturnType<typeof startGossip>> | undefined;
   const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, () => gossip?.node, () => shards.running() ?? []);
   if (config.gossipAddr) gossip = await startGossip(config, selfAddr, group, addresses, (id) => cluster.shardsBehind(id).length === 0, log);

@@ -47,6 +47,9 @@ export class ShardGroups {
   private steward: ShardSteward | undefined;
   /** Set by close(): a start() still under way stops short. */
   closed = false;
+  private resolveStarted: () => void = () => {};
+  /** Settles once the shards run (running() is defined). */
+  readonly started = new Promise<void>((resolve) => (this.resolveStarted = resolve));
 
   constructor(private readonly d: ShardGroupsDeps) {}
 
@@ -82,6 +85,7 @@ export class ShardGroups {
   async start(meta: { group: RaftGroup; kv: RaftKvService; cacheStats(): CacheStats }, metrics: NodeMetrics): Promise<void> {
     if (this.hosted.length === 0) {
       this.shards = [{ id: GROUP, ...meta }];
+      this.resolveStarted();
       return;
     }
     const { config, log } = this.d;
@@ -95,6 +99,7 @@ export class ShardGroups {
       shards.push({ id: h.id, group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => h.cacheStats() });
     }
     this.shards = shards;
+    this.resolveStarted();
     this.steward = new ShardSteward({
       self: config.nodeId,
       meta: meta.group,

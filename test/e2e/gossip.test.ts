@@ -10,11 +10,13 @@ import { until } from '../../testkit/wait.ts';
 interface Status {
   leader: string | null;
   nodes: Array<{ id: string; gossipState: string; voter: boolean }>;
+  shards: Array<{ voters: string[]; leader: string | null }>;
 }
 
 const status = async (n: ProcNode): Promise<Status> => (await fetch(`${n.url}/v1/cluster`)).json() as Promise<Status>;
 
-describe('gossip: five nodes joined through different members', () => {
+// Once with the single group, once with shards (given to the founder only: the others learn the count).
+for (const shards of [1, 4]) describe(`gossip: five nodes joined through different members${shards > 1 ? `, ${shards} shards` : ''}`, () => {
   const c = new ProcCluster();
   const gossip: string[] = [];
   const acked = new Map<string, string>();
@@ -25,6 +27,7 @@ describe('gossip: five nodes joined through different members', () => {
     gossip[i] = `127.0.0.1:${g}`;
     const args = ['--name', `n${i + 1}`, '--http-addr', `127.0.0.1:${http}`, '-g', gossip[i], '--data-dir', path.join(c.dir, `n${i + 1}`), ...tuning];
     if (joinVia !== undefined) args.push('--gossip-join-addr', gossip[joinVia]);
+    else args.push('--shards', String(shards));
     const n = c.add(`n${i + 1}`, args, `http://127.0.0.1:${http}`);
     await c.waitHealthy(n);
     return n;
@@ -138,5 +141,16 @@ describe('gossip: five nodes joined through different members', () => {
     stop = true;
     await writer;
     assert.equal(failed, 0, 'no failed requests on the other nodes');
+  });
+
+  it('every shard ends with the membership of the metadata group, on every live node', async () => {
+    await until('every shard to follow the membership', async () => {
+      for (const n of live()) {
+        const st = await status(n);
+        const voters = st.nodes.filter((m) => m.voter).map((m) => m.id).sort().join();
+        if (st.shards.length !== shards || st.shards.some((sh) => [...sh.voters].sort().join() !== voters || sh.leader === null)) return false;
+      }
+      return true;
+    }, 20_000);
   });
 });

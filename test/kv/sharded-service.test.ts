@@ -289,6 +289,23 @@ describe('ShardedKvService', () => {
     assert.deepEqual(svc.leaderless(), {});
   });
 
+  it('a call on a joining node waits for the shards up to waitMs: answered once they are learnt, 503 when they are not', async () => {
+    let known: MemoryKv[] | undefined;
+    let learn: () => void = () => {};
+    const learnt = new Promise<void>((r) => (learn = r));
+    const svc = new ShardedKvService(() => known, learnt, 5000);
+    const put = svc.put(b('k'), b('v'));
+    setTimeout(() => {
+      known = [new MemoryKv(), new MemoryKv()];
+      learn();
+    }, 50);
+    assert.equal((await put).revision, 1);
+    const never = new ShardedKvService(() => undefined, new Promise(() => undefined), 100);
+    const t0 = Date.now();
+    await assert.rejects(never.get(b('k')), failsWith('unavailable', 503));
+    assert.ok(Date.now() - t0 >= 90, 'it waited');
+  });
+
   it("leaderless is the first leaderless shard's answer, and listOrStale reports the stalest shard", async () => {
     const { svc, shards } = sharded(6);
     for (let i = 0; i < 30; i++) await svc.put(b(`s${i}`), b('v'));
