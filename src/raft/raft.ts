@@ -475,7 +475,8 @@ export class Raft {
     const myResp = this.role === Role.PreCandidate ? MessageType.PreVoteResp : MessageType.VoteResp;
     switch (m.type) {
       case MessageType.Prop:
-        throw new RaftError('no-leader', 'no leader: an election is in progress');
+        this.holdForwarded(m, 'no leader: an election is in progress');
+        break;
       case MessageType.App:
         this.becomeFollower(m.term, m.from);
         this.handleAppend(m);
@@ -495,6 +496,17 @@ export class Raft {
     }
   }
 
+  /**
+   * A proposal that finds no leader here. Our own is refused (the host waits for a leader and asks again). One
+   * a peer forwarded — typically to us as its leader, just as we stepped down in a transfer — has nobody left to
+   * tell, so it is held and goes to the next leader we hear from (or is appended if that is us), as proposals
+   * held during a transfer are; refused past MAX_HELD_PROPOSALS, and then its proposer times out.
+   */
+  private holdForwarded(m: Message, why: string): void {
+    if (m.from === this.id || this.heldProposals.length >= MAX_HELD_PROPOSALS) throw new RaftError('no-leader', why);
+    this.heldProposals.push(m);
+  }
+
   /** A message only the current leader sends: it is alive, it is the leader, and what we held can go to it. */
   private heardFromLeader(leader: NodeId): void {
     this.electionElapsed = 0;
@@ -505,8 +517,8 @@ export class Raft {
   private stepFollower(m: Message): void {
     switch (m.type) {
       case MessageType.Prop:
-        if (this.lead === NONE) throw new RaftError('no-leader', 'no leader known');
-        this.send({ ...m, to: this.lead, term: 0 });
+        if (this.lead === NONE) this.holdForwarded(m, 'no leader known');
+        else this.send({ ...m, to: this.lead, term: 0 });
         break;
       case MessageType.App:
         this.heardFromLeader(m.from);

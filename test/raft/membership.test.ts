@@ -145,6 +145,30 @@ describe('leadership transfer (thesis §3.10)', () => {
     assert.deepEqual(c.appliedData('c').sort(), ['forwarded', 'local']);
   });
 
+  it('a proposal forwarded to a node that knows no leader (one that just stepped down) is held and goes to the next leader', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    const forwarded = { type: MessageType.Prop, from: 'b', to: 'a', term: 0, entries: [{ term: 0, index: 0, type: 0, data: enc('forwarded') }] };
+    c.get('a').step(forwarded); // no leader known yet: held, not refused
+    assert.throws(() => c.get('a').propose(enc('own')), /no leader/, 'its own proposal is still refused: its host waits for a leader');
+    c.elect('c');
+    c.tick('all', 2);
+    c.stabilize();
+    assert.deepEqual(c.appliedData('c'), ['forwarded']);
+  });
+
+  it('a proposal forwarded to a candidate is held, and appended if the candidate wins', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.filters.push((m) => m.type === MessageType.Vote || m.type === MessageType.PreVote); // the election stays open
+    c.get('a').campaign();
+    c.stabilize();
+    assert.notEqual(c.get('a').status().role, 'follower');
+    c.get('a').step({ type: MessageType.Prop, from: 'b', to: 'a', term: 0, entries: [{ term: 0, index: 0, type: 0, data: enc('forwarded') }] });
+    c.heal();
+    c.elect('a');
+    c.stabilize();
+    assert.deepEqual(c.appliedData('b'), ['forwarded']);
+  });
+
   it('a transfer not done within an election timeout is abandoned and the held proposals are appended', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
