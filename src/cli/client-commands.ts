@@ -195,6 +195,10 @@ async function clusterStatus(_opts: unknown, cmd: Command): Promise<void> {
     ['id', 'role', 'raft', 'http', 'commit', 'applied', 'voter', 'reachable'],
     st.nodes.map((n) => [n.id, n.role, n.raftAddr, n.httpAddr ?? '', n.commitIndex, n.appliedIndex, n.voter, n.reachable]),
   );
+  if (st.shards.length > 1) {
+    write('\n');
+    printTable(['shard', 'leader', 'voters', 'learners'], st.shards.map((s) => [s.id, s.leader ?? '(none)', s.voters.join(','), s.learners.join(',')]));
+  }
 }
 
 async function clusterAdd(id: string, raftAddr: string, opts: { learner?: boolean }, cmd: Command): Promise<void> {

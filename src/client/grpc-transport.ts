@@ -206,5 +206,6 @@ function clusterStatus(s: PbStatus): ClusterStatus {
       voter: n.voter,
       reachable: n.reachable,
     })),
+    shards: s.shards.map((sh) => ({ id: sh.id, ...(sh.leader ? { leader: sh.leader } : {}), voters: sh.voters, learners: sh.learners })),
   };
 }

@@ -167,6 +167,7 @@ interface RawStatus {
   leader?: string | null;
   term?: number;
   nodes?: Array<Partial<ClusterStatus['nodes'][number]>>;
+  shards?: Array<{ id?: string; leader?: string | null; voters?: string[]; learners?: string[] }>;
 }
 
 function clusterStatus(s: RawStatus): ClusterStatus {
@@ -186,5 +187,6 @@ function clusterStatus(s: RawStatus): ClusterStatus {
       voter: n.voter === true,
       reachable: n.reachable === true,
     })),
+    shards: (s.shards ?? []).map((sh) => ({ id: sh.id ?? '', ...(sh.leader ? { leader: sh.leader } : {}), voters: sh.voters ?? [], learners: sh.learners ?? [] })),
   };
 }

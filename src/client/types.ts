@@ -100,6 +100,16 @@ export interface ClusterStatus {
   leader?: string;
   term: number;
   nodes: NodeStatus[];
+  /** The data shards (one, g0, unless the cluster was founded with --shards). */
+  shards: ShardStatus[];
+}
+
+export interface ShardStatus {
+  id: string;
+  /** undefined while none is known. */
+  leader?: string;
+  voters: string[];
+  learners: string[];
 }
 
 export interface Health {
