@@ -123,13 +123,22 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     const cc = decodeConfChange(e.data);
     const peer = cc.node !== config.nodeId;
     if (cc.type === 'remove') {
-      if (peer) peers.removePeer(cc.node);
+      // The peer link stays while a data shard still has the member (prunePeers drops it after): its last
+      // messages, the commit that tells it of its removal included, must still go out.
       addresses.delete(cc.node);
     } else if (cc.context) {
       if (peer) peers.setPeer(cc.node, cc.context);
       addresses.set(cc.node, cc.context);
     }
   };
+
+  // A peer link goes once the member is in no group this node hosts: g0 (whose members `addresses` names) and every shard.
+  const prunePeers = () => {
+    const inShards = new Set((shards.running() ?? []).flatMap((s) => [...s.group.node.confState().voters, ...s.group.node.confState().learners]));
+    for (const id of peers.peerIds()) if (!addresses.has(id) && !inShards.has(id)) peers.removePeer(id);
+  };
+  const pruner = setInterval(prunePeers, config.tickMs * 10);
+  pruner.unref();
 
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
   const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats() };
@@ -161,6 +170,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
       await gossip.node.leave();
     },
     close: async () => {
+      clearInterval(pruner);
       await gossip?.close();
       await Promise.all([shards.close(config.requestTimeoutMs), hosted.close(config.requestTimeoutMs)]);
       ticker.close();

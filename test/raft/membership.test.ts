@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, enc } from './harness.ts';
-import { MessageType, RaftError } from '../../src/raft/types.ts';
+import { EntryType, MessageType, RaftError } from '../../src/raft/types.ts';
 
 describe('learners', () => {
   it('a learner receives the log but neither votes nor counts toward a quorum', () => {
@@ -104,6 +104,15 @@ describe('§4.1 single-server membership changes', () => {
     assert.deepEqual(c.get(next!).confState().voters, ['b', 'c'].sort());
   });
 
+  it('a removed follower learns that it was removed: the leader tells it the commit index once more as it lets go', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.get('a').proposeConfChange({ type: 'remove', node: 'c' });
+    c.stabilize(); // no ticks: nothing but the removal's own round trips
+    assert.deepEqual(c.get('a').confState().voters, ['a', 'b']);
+    assert.deepEqual(c.get('c').confState().voters, ['a', 'b'], 'c applied its own removal');
+  });
+
   it('invalid changes are refused', () => {
     const c = new TestCluster(['a']);
     c.elect('a');
@@ -147,7 +156,7 @@ describe('leadership transfer (thesis §3.10)', () => {
 
   it('a proposal forwarded to a node that knows no leader (one that just stepped down) is held and goes to the next leader', () => {
     const c = new TestCluster(['a', 'b', 'c']);
-    const forwarded = { type: MessageType.Prop, from: 'b', to: 'a', term: 0, entries: [{ term: 0, index: 0, type: 0, data: enc('forwarded') }] };
+    const forwarded = { type: MessageType.Prop, from: 'b', to: 'a', term: 0, entries: [{ term: 0, index: 0, type: EntryType.Normal, data: enc('forwarded') }] };
     c.get('a').step(forwarded); // no leader known yet: held, not refused
     assert.throws(() => c.get('a').propose(enc('own')), /no leader/, 'its own proposal is still refused: its host waits for a leader');
     c.elect('c');
@@ -162,7 +171,7 @@ describe('leadership transfer (thesis §3.10)', () => {
     c.get('a').campaign();
     c.stabilize();
     assert.notEqual(c.get('a').status().role, 'follower');
-    c.get('a').step({ type: MessageType.Prop, from: 'b', to: 'a', term: 0, entries: [{ term: 0, index: 0, type: 0, data: enc('forwarded') }] });
+    c.get('a').step({ type: MessageType.Prop, from: 'b', to: 'a', term: 0, entries: [{ term: 0, index: 0, type: EntryType.Normal, data: enc('forwarded') }] });
     c.heal();
     c.elect('a');
     c.stabilize();
