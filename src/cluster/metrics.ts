@@ -111,10 +111,11 @@ export class NodeMetrics {
     this.gauge('concord_cache_bytes', 'Bytes in the read cache, as weighed against --cache-bytes', () => stats().bytes);
   }
 
-  /** How many data shards this node hosts and leads, read at scrape time. */
-  watchShards(shards: () => ReadonlyArray<{ group: RaftGroup }>): void {
+  /** How many data shards this node hosts and leads, and how many of its groups are quiet, read at scrape time. */
+  watchShards(shards: () => ReadonlyArray<{ group: RaftGroup }>, groups: () => Iterable<RaftGroup>): void {
     this.gauge('concord_shards_hosted', 'Data shards (Raft groups) hosted by this node', () => shards().length);
     this.gauge('concord_shards_led', 'Data shards this node leads', () => shards().filter((s) => s.group.node.raft.role === 'leader').length);
+    this.gauge('concord_raft_groups_quiesced', 'Raft groups on this node that are idle and quiet (no heartbeats until something happens)', () => [...groups()].filter((g) => g.node.quiesced()).length);
   }
 
   /** A gauge read at scrape time. */

@@ -34,6 +34,8 @@ export interface GroupOptions {
   electionTicks: number;
   /** The node's ticker, shared by its groups. */
   ticker: NodeTicker;
+  /** An idle group goes quiet after this many ticks (RaftConfig.quiesceAfterTicks; 0: never). */
+  quiesceAfterTicks: number;
   leaseReads: boolean;
   logger: Logger;
 }
@@ -102,6 +104,7 @@ export class RaftGroup {
       preVote: true,
       checkQuorum: true,
       leaseRead: o.leaseReads,
+      quiesceAfterTicks: o.quiesceAfterTicks,
       maxSizePerMsg: 4 << 20,
       maxInflightMsgs: 256,
     };
@@ -127,6 +130,13 @@ export class RaftGroup {
 
   role(): string {
     return this.node.raft.role;
+  }
+
+  /** Wake the group if it is quiet: a member may have gone (its connection closed, gossip says so). */
+  wakeIfQuiet(): void {
+    if (!this.node.quiesced()) return;
+    this.node.wake();
+    this.kick();
   }
 
   /** Batches of committed entries being applied behind the Ready loop (apply-queue.ts). */

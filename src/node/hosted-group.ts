@@ -118,6 +118,11 @@ export class HostedGroup {
     }
   }
 
+  /** Wake the group if it is quiet. */
+  wake(): void {
+    this.running?.group.wakeIfQuiet();
+  }
+
   /** The read cache's counters. */
   cacheStats(): CacheStats {
     return this.state.store.cacheStats();
@@ -140,6 +145,8 @@ export class HostedGroup {
       tickMs: config.tickMs,
       electionTicks: config.electionTicks,
       ticker: this.ctx.ticker,
+      // Idle for two election timeouts, with every member caught up: no heartbeats until something happens.
+      quiesceAfterTicks: config.electionTicks * 2,
       leaseReads: config.leaseReads,
       logger: log.child({ part: 'raft' }),
     });

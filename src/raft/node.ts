@@ -85,6 +85,16 @@ export class RawNode {
     this.raft.transferLeader(to);
   }
 
+  /** Wake a quiescent group (RaftConfig.quiesceAfterTicks): the host learnt that a member may be gone. */
+  wake(): void {
+    this.raft.wake();
+  }
+
+  /** Whether the group is quiescent on this node. */
+  quiesced(): boolean {
+    return this.raft.quiesced;
+  }
+
   /** Campaign now (e.g. the only node of a new cluster); no-op if this node may not. */
   campaign(): void {
     this.raft.campaign(this.raft.preVote ? 'pre' : 'normal');

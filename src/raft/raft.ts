@@ -47,6 +47,13 @@ export interface RaftConfig {
    */
   leaseRead?: boolean;
   leaseMarginTicks?: number;
+  /**
+   * Quiescence (CockroachDB's, TiKV's hibernation): a leader idle this many ticks, with every member caught up
+   * and heard from, sends one last heartbeat marked `quiesce` and stops heartbeating; its followers stop their
+   * election timers. Any other message, proposal or read wakes the group (wake() too, for a host that learns a
+   * member died). 0 (the default): never.
+   */
+  quiesceAfterTicks?: number;
   /** Byte cap on the entries of one append message (batching). */
   maxSizePerMsg?: number;
   /** Window of append messages in flight to one follower (pipelining). */
@@ -99,6 +106,11 @@ export class Raft {
   private randomizedElectionTimeout = 0;
   /** Ticks since this Raft was created; also the leader's clock for leases. */
   private ticks = 0;
+  private readonly quiesceAfter: number;
+  /** Quiescent: no heartbeats (leader) or election timer (follower) until woken. */
+  quiesced = false;
+  /** The leader's ticks since its last proposal or read, or since a member was last behind. */
+  private idleTicks = 0;
   private votes = new Map<NodeId, boolean>();
   leadTransferee: NodeId = NONE;
   /** A TimeoutNow went out this term: another node may win an election that ignores leases. */
@@ -132,6 +144,7 @@ export class Raft {
     this.maxCommittedSizePerReady = cfg.maxCommittedSizePerReady ?? 64 << 20;
     this.maxUncommittedBytes = cfg.maxUncommittedBytes ?? 1 << 30;
     this.bugs = cfg.testingOnlyBugs ?? {};
+    this.quiesceAfter = cfg.quiesceAfterTicks ?? 0;
 
     const { hardState, confState } = cfg.storage.initialState();
     this.log = new RaftLog(cfg.storage, cfg.applied ?? 0);
@@ -239,6 +252,8 @@ export class Raft {
     this.lead = NONE;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    this.quiesced = false;
+    this.idleTicks = 0;
     this.randomizedElectionTimeout = this.electionTimeout + this.rng.int(0, this.electionTimeout);
     this.abortLeaderTransfer();
     this.transferStarted = false;
@@ -312,6 +327,7 @@ export class Raft {
   }
 
   private tickElection(): void {
+    if (this.quiesced) return;
     this.electionElapsed++;
     if (this.electionElapsed >= this.randomizedElectionTimeout && this.promotable()) {
       this.electionElapsed = 0;
@@ -320,6 +336,11 @@ export class Raft {
   }
 
   private tickLeader(): void {
+    if (this.quiesced) return;
+    if (this.quiesceAfter > 0 && ++this.idleTicks >= this.quiesceAfter && this.canQuiesce()) {
+      this.quiesce();
+      return;
+    }
     this.heartbeatElapsed++;
     this.electionElapsed++;
     if (this.electionElapsed >= this.electionTimeout) {
@@ -331,6 +352,39 @@ export class Raft {
       if (this.leadTransferee !== NONE) this.abandonLeaderTransfer();
     }
     if (this.heartbeatElapsed >= this.heartbeatTimeout) {
+      this.heartbeatElapsed = 0;
+      this.bcastHeartbeat();
+    }
+  }
+
+  /**
+   * Whether the group may go quiet: nothing in flight (no transfer, read, pending membership change or held
+   * proposal), everything committed and applied here, and every member holding the whole log and heard from
+   * lately — so a member that is down or behind keeps the group awake, and nobody needs a heartbeat for
+   * anything but failure detection.
+   */
+  private canQuiesce(): boolean {
+    const last = this.log.lastIndex();
+    if (this.leadTransferee !== NONE || this.readOnly.pending > 0 || this.heldProposals.length > 0 || this.deferredConfChanges.length > 0) return false;
+    if (this.log.committed !== last || this.log.applied !== last || this.pendingConfIndex > this.log.applied) return false;
+    for (const pr of this.prs.values()) if (pr.id !== this.id && (pr.match !== last || !this.heardRecently(pr))) return false;
+    return true;
+  }
+
+  private quiesce(): void {
+    this.quiesced = true;
+    for (const pr of this.prs.values()) {
+      if (pr.id !== this.id) this.send({ type: MessageType.Heartbeat, to: pr.id, commit: this.log.committed, quiesce: true, readSeq: this.readOnly.seq, leaseTick: this.ticks });
+    }
+  }
+
+  /** Leave quiescence: a leader heartbeats again at once, a follower restarts its election timer. */
+  wake(): void {
+    this.idleTicks = 0;
+    if (!this.quiesced) return;
+    this.quiesced = false;
+    this.electionElapsed = 0;
+    if (this.role === Role.Leader) {
       this.heartbeatElapsed = 0;
       this.bcastHeartbeat();
     }
@@ -432,6 +486,8 @@ export class Raft {
   // ---------------------------------------------------------------- the step function
 
   step(m: Message): void {
+    // A quiet group wakes for anything but the heartbeat that quiets it and the answers to heartbeats.
+    if (m.type !== MessageType.HeartbeatResp && !(m.type === MessageType.Heartbeat && m.quiesce)) this.wake();
     if (m.term > this.term && m.term !== 0) {
       const isVoteReq = m.type === MessageType.Vote || m.type === MessageType.PreVote;
       if (isVoteReq && !m.force && this.inLease()) return; // thesis §4.2.3: ignore disruptive candidates
@@ -761,6 +817,9 @@ export class Raft {
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit ?? 0, this.log.lastIndex()));
     this.send({ type: MessageType.HeartbeatResp, to: m.from, readSeq: m.readSeq, leaseTick: m.leaseTick });
+    // Quiet only with the whole of the leader's log: a follower missing entries keeps its timer (and the
+    // leader, seeing it behind, wakes at its next message).
+    if (m.quiesce && this.log.lastIndex() === m.commit) this.quiesced = true;
   }
 
   private handleSnapshot(m: Message): void {
@@ -789,6 +848,7 @@ export class Raft {
 
   /** Request a linearizable read; a ReadState with this context appears when it may be served. */
   readIndex(context: number): void {
+    this.wake();
     if (this.role === Role.Leader) this.handleReadRequest({ from: this.id, context });
     else if (this.lead === NONE || this.role !== Role.Follower) throw new RaftError('no-leader', 'no leader known');
     else this.send({ type: MessageType.ReadIndex, to: this.lead, term: 0, context });
@@ -839,6 +899,7 @@ export class Raft {
 
   transferLeader(to: NodeId): void {
     if (this.role !== Role.Leader) throw new RaftError('not-leader', 'only the leader can transfer leadership');
+    this.wake();
     if (to === this.id) return;
     if (!this.isVoter(to)) throw new RaftError('invalid', `${to} is not a voter`);
     if (this.leadTransferee === to) return;

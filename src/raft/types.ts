@@ -96,6 +96,8 @@ export interface Message {
   readSeq?: number;
   leaseTick?: number;
   context?: number;
+  /** On a heartbeat: the group is idle and every member caught up; stop the election timer until anything else arrives. */
+  quiesce?: boolean;
 }
 
 /** A linearizable read may be served once the local applied index reaches `index`. */

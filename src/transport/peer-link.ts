@@ -29,6 +29,8 @@ export interface LinkContext {
   /** This node's listen address, announced in the handshake (undefined before start()). */
   advertisedAddr: () => string | undefined;
   identity: PeerIdentity | undefined;
+  /** An established connection closed. */
+  lost: (peer: NodeId) => void;
 }
 
 // Keeps 2 ** attempt finite; the delay is capped by backoff.maxMs long before this matters.
@@ -213,6 +215,7 @@ export class PeerLink<T> {
     });
     socket.on('close', () => {
       if (socket !== this.socket) return;
+      if (this.connected) this.ctx.lost(this.id);
       this.socket = null;
       this.connected = false;
       this.waitingDrain = false;

@@ -94,6 +94,7 @@ export class PeerTransport<T> {
       advertisedAddr: () => this.boundAddr,
       random,
       identity: opts.identity,
+      lost: (peer) => opts.onPeerLost?.(peer),
     };
     this.inboundContext = {
       nodeId: opts.nodeId,

@@ -28,6 +28,8 @@ export interface PeerTransportOptions<T> {
   maxBatchBytes?: number;
   /** Redial backoff (default 50..2000 ms). */
   backoff?: BackoffOptions;
+  /** Called when an established connection to a peer closes (the peer may have died; a host may want to notice at once). */
+  onPeerLost?: (peer: NodeId) => void;
   /** A dial that has not connected by then is abandoned and retried (default 5000 ms). */
   connectTimeoutMs?: number;
   /** An accepted connection that has not sent its handshake by then is closed (default 5000 ms). */

@@ -9,11 +9,14 @@ export const nodesFor = (seed: number) => (seed % 2 === 1 ? 3 : 5);
 
 export function assertSeedsPass(from: number, count: number): void {
   const failures: string[] = [];
+  let quietTicks = 0;
   for (let seed = from; seed < from + count; seed++) {
     const r = runSeed({ seed, nodes: nodesFor(seed), steps: STEPS });
     if (!r.ok) failures.push(`${r.error?.split('\n')[0]}\n  replay: ${r.replay}`);
+    quietTicks += r.stats.quiesced ?? 0;
   }
   assert.equal(failures.length, 0, `simulation failures:\n${failures.join('\n')}`);
+  assert.ok(quietTicks > 0, 'some seeds had quiescent groups (their faults hit quiet groups too)');
 }
 
 /** The first seed in the range on which the broken variant is caught, or undefined. */

@@ -24,6 +24,8 @@ export const ELECTION_TICK = 10;
 const TICK_EVERY = 4; // steps per tick: network delays are a fraction of a heartbeat
 const COMPACT_KEEP = 20;
 const WRITE_RETRY_TICKS = 30;
+const QUIESCE_AFTER_TICKS = 2 * ELECTION_TICK;
+const IDLE_SPELL = 100 * TICK_EVERY;
 
 interface SimNode {
   id: NodeId;
@@ -82,7 +84,8 @@ export class SimWorld {
   private nextReadCtx = 1;
   /** Highest index at which a write was acknowledged so far. */
   private ackedIndex = 0;
-  readonly stats = { writesAcked: 0, readsChecked: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, elections: 0 };
+  private readonly quiesceAfterTicks: number;
+  readonly stats = { writesAcked: 0, readsChecked: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, elections: 0, quiesced: 0 };
 
   constructor(readonly opts: SimOptions) {
     this.rng = seededRng(opts.seed);
@@ -97,6 +100,8 @@ export class SimWorld {
     this.leaseRead = this.rng.next() < 0.5;
     // One entry per append (exposes commit-rule bugs that batching hides), small batches, or large.
     this.maxSizePerMsg = [1, 256, 64 << 10][this.rng.int(0, 3)];
+    // Half the seeds let idle groups go quiet, and give their clients idle spells to go quiet in.
+    this.quiesceAfterTicks = this.rng.next() < 0.5 ? 0 : QUIESCE_AFTER_TICKS;
     const voters = Array.from({ length: opts.nodes }, (_, i) => `n${i + 1}`);
     this.nextNodeNum = opts.nodes + 1;
     for (const id of voters) {
@@ -134,6 +139,7 @@ export class SimWorld {
       preVote: true,
       checkQuorum: true,
       leaseRead: this.leaseRead,
+      quiesceAfterTicks: this.quiesceAfterTicks,
       maxSizePerMsg: this.maxSizePerMsg,
       // A small window exercises flow control; one-entry appends need a wider one to keep up.
       maxInflightMsgs: this.maxSizePerMsg === 1 ? 64 : 4,
@@ -184,7 +190,12 @@ export class SimWorld {
       [order[i], order[j]] = [order[j], order[i]];
     }
     for (const n of order) this.processReady(n);
-    if (this.now % TICK_EVERY === 0) for (const n of this.live()) n.raft!.tick();
+    if (this.now % TICK_EVERY === 0) {
+      for (const n of this.live()) {
+        n.raft!.tick();
+        if (n.raft!.quiesced()) this.stats.quiesced++;
+      }
+    }
   }
 
   private deliver(m: Message): void {
@@ -316,6 +327,8 @@ export class SimWorld {
 
   /** Clients write and read while faults run; after healing they only retry what is unacknowledged. */
   private clients(newOps: boolean): void {
+    // With quiescence, clients go silent every other spell of IDLE_SPELL steps, while faults go on.
+    if (this.quiesceAfterTicks > 0 && Math.floor(this.now / IDLE_SPELL) % 2 === 1) newOps = false;
     if (newOps && this.rng.next() < 0.15) this.newWrite();
     if (newOps && this.rng.next() < 0.08) this.newRead();
     // Writes not acknowledged in time are retried through another node, as a real client would.
