@@ -1,5 +1,7 @@
 // Everything a node needs to start. The CLI builds it from flags, a TOML file and CONCORD_* variables.
 
+import { MAX_GROUPS_PER_NODE } from '../storage/group-id.ts';
+
 export interface HostPort {
   host: string;
   port: number;
@@ -93,5 +95,5 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
 /** Seed 004's client port: where `concord server` serves gRPC unless told otherwise (see src/api/grpc/README.md). */
 export const DEFAULT_GRPC_ADDR: HostPort = { host: '127.0.0.1', port: 50051 };
 
-/** The most shards a cluster may have: every member hosts every shard, each a Raft group with its own log and timer. */
-export const MAX_CLUSTER_SHARDS = 256;
+/** The most shards a cluster may have: every member hosts every shard and the metadata group, all in one LMDB environment. */
+export const MAX_CLUSTER_SHARDS = MAX_GROUPS_PER_NODE - 1;

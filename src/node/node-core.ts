@@ -29,7 +29,7 @@ import type { CacheStats } from '../storage/read-cache.ts';
 import { ShardedKvService } from '../kv/sharded-service.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { ShardGroups } from './shard-groups.ts';
-import { appliedShardCount, shardCountEntry } from './shard-map.ts';
+import { appliedShardCount, shardCountEntry, shardCountSettledAt } from './shard-map.ts';
 
 export interface NodeCore {
   kv: ShardedKvService;
@@ -102,7 +102,11 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     },
     foreign: (f) => fail(new ForeignClusterError(config, f)),
   });
-  const peers = (wire.peers = await startTransport(config, identity, log));
+  // A quiet group learns of a member's death from a closed connection or from gossip, not from a missed heartbeat.
+  const wakeAll = () => {
+    for (const g of groups.values()) g.wake();
+  };
+  const peers = (wire.peers = await startTransport(config, identity, wakeAll, log));
   // What peers must dial: the bound port (the configured one may be 0), never a wildcard host.
   const selfAddr = peers.advertisedAddr!;
   const shardCount = await openOrFound(config, selfAddr, storage, shards, identity, remember, log);
@@ -143,13 +147,16 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
   const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats() };
   metrics.watchCache(() => shards.cacheStats());
-  metrics.watchShards(() => shards.running() ?? []);
+  metrics.watchShards(
+    () => shards.running() ?? [],
+    () => [group, ...(shards.running() ?? []).map((s) => s.group).filter((g) => g !== group)],
+  );
   if (shardCount !== undefined) await shards.start(meta, metrics);
-  else void learnShardCount(config, meta, store, shards, metrics, remember, log);
+  else void learnShardCount(config, meta, storage, store, shards, metrics, remember, log);
   const kv = new ShardedKvService(() => shards.running()?.map((s) => s.kv), shards.started, config.requestTimeoutMs);
   let gossip: Awaited<ReturnType<typeof startGossip>> | undefined;
   const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, () => gossip?.node, () => shards.running() ?? []);
-  if (config.gossipAddr) gossip = await startGossip(config, selfAddr, group, addresses, (id) => cluster.shardsBehind(id).length === 0, log);
+  if (config.gossipAddr) gossip = await startGossip(config, selfAddr, group, addresses, (id) => cluster.shardsBehind(id).length === 0, wakeAll, log);
   void group.failed.then((e) => fail(new Error(`the Raft group ${GROUP} stopped: ${e.message}`)));
   return {
     kv,
@@ -230,30 +237,28 @@ async function openOrFound(
   return count;
 }
 
-/** A joining node: the shard count, once the metadata group answers a linearizable read (every committed entry, the count's included, is then applied here). */
+/** A joining node: the shard count, once its copy of the metadata group has applied far enough to tell (shardCountSettledAt). */
 async function learnShardCount(
   config: NodeConfig,
   meta: { group: RaftGroup; kv: RaftKvService; cacheStats(): CacheStats },
+  storage: RaftWalStore,
   store: KvStore,
   shards: ShardGroups,
   metrics: NodeMetrics,
   remember: (patch: Partial<NodeRecord>) => void,
   log: Logger,
 ): Promise<void> {
-  while (!shards.closed) {
-    try {
-      await meta.group.linearizableBarrier(config.requestTimeoutMs);
-    } catch {
-      await new Promise((r) => setTimeout(r, config.tickMs * 5));
-      continue;
-    }
-    const count = appliedShardCount(store) ?? 1;
-    remember({ shards: count });
-    noteShardCount(config, count, log);
-    if (count > 1) shards.create(count);
-    await shards.start(meta, metrics);
-    return;
+  for (;;) {
+    if (shards.closed) return;
+    const at = shardCountSettledAt(storage);
+    if (at !== undefined && store.appliedIndex() >= at) break;
+    await new Promise((r) => setTimeout(r, config.tickMs));
   }
+  const count = appliedShardCount(store) ?? 1;
+  remember({ shards: count });
+  noteShardCount(config, count, log);
+  if (count > 1) shards.create(count);
+  await shards.start(meta, metrics);
 }
 
 function noteShardCount(config: NodeConfig, count: number | undefined, log: Logger): void {
@@ -267,7 +272,7 @@ function noteShardCount(config: NodeConfig, count: number | undefined, log: Logg
  * give only -g) takes the port it had before, so the address its cluster committed for it stays right
  * across restarts; if that port is taken now, any free one (the leader then commits the new address).
  */
-async function startTransport(config: NodeConfig, identity: ClusterIdentity, log: Logger): Promise<PeerTransport<PeerEnvelope>> {
+async function startTransport(config: NodeConfig, identity: ClusterIdentity, onPeerLost: () => void, log: Logger): Promise<PeerTransport<PeerEnvelope>> {
   const make = (port: number) =>
     new PeerTransport<PeerEnvelope>({
       nodeId: config.nodeId,
@@ -276,6 +281,7 @@ async function startTransport(config: NodeConfig, identity: ClusterIdentity, log
       logger: log.child({ part: 'transport' }),
       bulky,
       identity,
+      onPeerLost,
     });
   const before = readNodeRecord(config.dataDir)?.raftAddr;
   const port = config.raftAddr.port === 0 && before ? parseHostPort(before).port : config.raftAddr.port;
@@ -311,7 +317,15 @@ function addressesInLog(storage: RaftWalStore): Map<string, string> {
 }
 
 /** Gossip for discovery and failure detection, and the controller that turns it into Raft membership. */
-async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGroup, addresses: ReadonlyMap<string, string>, mayChange: (node: string) => boolean, log: Logger) {
+async function startGossip(
+  config: NodeConfig,
+  raftAddr: string,
+  group: RaftGroup,
+  addresses: ReadonlyMap<string, string>,
+  mayChange: (node: string) => boolean,
+  onMemberEvent: () => void,
+  log: Logger,
+) {
   const gossipAddr = config.gossipAddr!;
   const node = new GossipNode({
     id: config.nodeId,
@@ -335,6 +349,7 @@ async function startGossip(config: NodeConfig, raftAddr: string, group: RaftGrou
   });
   node.on('member', (e) => {
     log.info({ member: e.member.id, event: e.type }, 'gossip member event');
+    onMemberEvent();
     controller.evaluate();
   });
   let stopped = false;

@@ -3,6 +3,10 @@
 // later included — learns it from g0's log or snapshot, never from its own flags. A cluster of one shard
 // writes nothing: its g0 is the one data shard, as in the versions before sharding.
 //
+// A node that joins learns the count from its own copy of g0 once it has applied the entry after the founding
+// members (settledAt): the count's entry when S > 1, the first leader's empty entry when S = 1. Applied state
+// is committed state, so no read of the leader is needed, and the node need not catch up to the end first.
+//
 // The entry is an ordinary put of a reserved key into g0's key-value state. With S > 1, g0's key-value state
 // holds nothing else and no client reads it (every key belongs to a shard group), so the key is never seen.
 
@@ -32,4 +36,21 @@ export function appliedShardCount(meta: KvStore): number | undefined {
   const n = (JSON.parse(new TextDecoder().decode(r.value)) as { shards?: unknown }).shards;
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) throw new Error(`the metadata group holds a malformed shard count: ${JSON.stringify(n)}`);
   return n;
+}
+
+/**
+ * The g0 index past which its applied state tells the shard count: the first entry after the founding
+ * membership entries at the log's start, or the snapshot the log starts from (taken past them); undefined
+ * while the log holds only founding membership entries.
+ */
+export function shardCountSettledAt(log: { firstIndex(): number; lastIndex(): number; entries(lo: number, hi: number, maxBytes: number): Entry[] }): number | undefined {
+  const first = log.firstIndex();
+  if (first > 1) return first - 1;
+  for (let lo = first, last = log.lastIndex(); lo <= last; ) {
+    const batch = log.entries(lo, Math.min(last, lo + 255) + 1, 1 << 20);
+    const normal = batch.find((e) => e.type !== EntryType.ConfChange);
+    if (normal) return normal.index;
+    lo += batch.length;
+  }
+  return undefined;
 }

@@ -4,3 +4,6 @@ export function assertGroupId(group: string): void {
     throw new Error(`invalid group id ${JSON.stringify(group)}: use 1-100 of [A-Za-z0-9_.-]`);
   }
 }
+
+/** The Raft groups one node hosts at most (the shards of the largest cluster and the metadata group): its LMDB environment is sized for them. */
+export const MAX_GROUPS_PER_NODE = 257;

@@ -2,6 +2,7 @@
 // (The Raft log is not in LMDB: see raft-wal-store.ts.)
 
 import { open, type RootDatabase } from 'lmdb';
+import { MAX_GROUPS_PER_NODE } from './group-id.ts';
 
 export interface KvEnvOptions {
   /** How many groups may keep their state machine in this environment (each uses up to 2 named databases). */
@@ -20,13 +21,12 @@ export function openKvEnv(path: string, options: KvEnvOptions = {}): RootDatabas
   // Not useWritemap, although it made commits cheaper here (3.7 -> 0.4 us of commit per put): LMDB
   // with MDB_WRITEMAP can abort in mdb_freelist_save ("Assertion 'x <= dl[0].mid' failed"), seen in
   // our KV model test and reported upstream by other projects (e.g. ModSecurity dropped it for this).
-  return open({ path, noSync: true, maxDbs: maxDbs(options.maxGroups ?? DEFAULT_MAX_GROUPS) });
+  return open({ path, noSync: true, maxDbs: maxDbs(options.maxGroups ?? MAX_GROUPS_PER_NODE) });
 }
 
-const DEFAULT_MAX_GROUPS = 16;
 const maxDbs = (groups: number) => 2 + 2 * groups;
 /** maxDbs of an environment opened with the default maxGroups (what a KvStore given a path opens). */
-export const KV_ENV_MAX_DBS = maxDbs(DEFAULT_MAX_GROUPS);
+export const KV_ENV_MAX_DBS = maxDbs(MAX_GROUPS_PER_NODE);
 
 /** Force everything committed in `root` to disk (needed where the environment is opened with noSync). */
 export function syncEnv(root: RootDatabase): Promise<void> {
