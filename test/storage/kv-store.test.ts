@@ -5,6 +5,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { KvStore, LARGE_VALUE_BYTES, type KvRecord, type KvTx } from '../../src/storage/kv-store.ts';
 import { openKvEnv } from '../../src/storage/lmdb-env.ts';
+import { MAX_GROUPS_PER_NODE } from '../../src/storage/group-id.ts';
 import { DIRECT_KEY_MAX, MAX_KEY_BYTES } from '../../src/storage/kv-record.ts';
 import { bytes, countTurns, tempDir, text } from './helpers.ts';
 
@@ -385,4 +386,14 @@ test('applyAllAsync applies a batch with large values as applyAllSync would, let
   t.after(() => again.close());
   assert.equal(again.appliedIndex(), 3, 'the applied index was committed with the records');
   assert.equal(again.get(bytes('small'))!.modRevision, 2);
+});
+
+test('one environment holds the state machines of as many groups as a node may host', async (t) => {
+  const dir = path.join(tempDir(t), 'kv');
+  const stores = Array.from({ length: MAX_GROUPS_PER_NODE }, (_, i) => new KvStore({ env: dir, group: `s${i}` }));
+  t.after(async () => {
+    for (const s of stores) await s.close();
+  });
+  for (const [i, s] of stores.entries()) await s.applyAt(1, (tx) => tx.put(bytes('k'), bytes(`v${i}`)));
+  assert.equal(text(stores[MAX_GROUPS_PER_NODE - 1].get(bytes('k'))!.value), `v${MAX_GROUPS_PER_NODE - 1}`);
 });
