@@ -197,7 +197,10 @@ async function clusterStatus(_opts: unknown, cmd: Command): Promise<void> {
   );
   if (st.shards.length > 1) {
     write('\n');
-    printTable(['shard', 'leader', 'voters', 'learners'], st.shards.map((s) => [s.id, s.leader ?? '(none)', s.voters.join(','), s.learners.join(',')]));
+    printTable(
+      ['shard', 'leader', 'voters', 'learners', 'keys', 'bytes'],
+      st.shards.map((s) => [s.id, s.leader ?? '(none)', s.voters.join(','), s.learners.join(','), s.keys ?? '', s.bytes ?? '']),
+    );
   }
 }
 

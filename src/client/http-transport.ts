@@ -167,7 +167,7 @@ interface RawStatus {
   leader?: string | null;
   term?: number;
   nodes?: Array<Partial<ClusterStatus['nodes'][number]>>;
-  shards?: Array<{ id?: string; leader?: string | null; voters?: string[]; learners?: string[] }>;
+  shards?: Array<{ id?: string; leader?: string | null; voters?: string[]; learners?: string[]; keys?: number; bytes?: number }>;
 }
 
 function clusterStatus(s: RawStatus): ClusterStatus {
@@ -187,6 +187,13 @@ function clusterStatus(s: RawStatus): ClusterStatus {
       voter: n.voter === true,
       reachable: n.reachable === true,
     })),
-    shards: (s.shards ?? []).map((sh) => ({ id: sh.id ?? '', ...(sh.leader ? { leader: sh.leader } : {}), voters: sh.voters ?? [], learners: sh.learners ?? [] })),
+    shards: (s.shards ?? []).map((sh) => ({
+      id: sh.id ?? '',
+      ...(sh.leader ? { leader: sh.leader } : {}),
+      voters: sh.voters ?? [],
+      learners: sh.learners ?? [],
+      ...(typeof sh.keys === 'number' ? { keys: sh.keys } : {}),
+      ...(typeof sh.bytes === 'number' ? { bytes: sh.bytes } : {}),
+    })),
   };
 }

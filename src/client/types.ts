@@ -110,6 +110,9 @@ export interface ShardStatus {
   leader?: string;
   voters: string[];
   learners: string[];
+  /** Keys and bytes of the answering node's copy (HTTP only; gRPC's status does not carry them). */
+  keys?: number;
+  bytes?: number;
 }
 
 export interface Health {

@@ -21,7 +21,7 @@ export class RaftClusterService implements ClusterService {
     /** The gossip layer, when the node runs one (it starts after this service). */
     private readonly gossip: () => { members(): Array<{ id: string; state: string; meta: Record<string, string> }> } | undefined,
     /** The data shards this node hosts (with one shard, the metadata group itself); empty until known. */
-    private readonly shards: () => ReadonlyArray<{ id: string; group: RaftGroup }>,
+    private readonly shards: () => ReadonlyArray<{ id: string; group: RaftGroup; size(): { keys: number; bytes: number } }>,
   ) {}
 
   async status(): Promise<ClusterStatus> {
@@ -56,10 +56,11 @@ export class RaftClusterService implements ClusterService {
       leader: st.leader || null,
       term: st.term,
       nodes,
-      shards: this.shards().map(({ id, group }) => {
+      shards: this.shards().map(({ id, group, size }) => {
         const s = group.node.status();
         const c = group.node.confState();
-        return { id, leader: s.leader || null, voters: c.voters, learners: c.learners, term: s.term, commitIndex: s.commit, appliedIndex: s.applied };
+        const following = shardFollows(conf, c);
+        return { id, leader: s.leader || null, voters: c.voters, learners: c.learners, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, following, ...size() };
       }),
     };
   }

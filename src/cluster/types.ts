@@ -21,8 +21,12 @@ export interface ClusterStatus {
   leader: string | null;
   term: number;
   nodes: NodeStatus[];
-  /** The data shards as this node sees them (with one shard, the metadata group g0 itself). Term and indexes are this node's. */
-  shards: Array<{ id: string; leader: string | null; voters: string[]; learners: string[]; term?: number; commitIndex?: number; appliedIndex?: number }>;
+  /**
+   * The data shards as this node sees them (with one shard, the metadata group g0 itself). Term, indexes, keys
+   * and bytes are this node's copy's; `following` is false while the shard's membership has yet to take the
+   * metadata group's last change.
+   */
+  shards: Array<{ id: string; leader: string | null; voters: string[]; learners: string[]; term?: number; commitIndex?: number; appliedIndex?: number; following?: boolean; keys?: number; bytes?: number }>;
 }
 
 export interface ClusterService {

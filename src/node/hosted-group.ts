@@ -123,6 +123,11 @@ export class HostedGroup {
     this.running?.group.wakeIfQuiet();
   }
 
+  /** Keys and bytes of the group's key-value state. */
+  size(): { keys: number; bytes: number } {
+    return this.state.store.size();
+  }
+
   /** The read cache's counters. */
   cacheStats(): CacheStats {
     return this.state.store.cacheStats();

@@ -25,10 +25,9 @@ import { NodeTicker } from '../cluster/ticker.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
 import type { KvStore } from '../storage/kv-store.ts';
-import type { CacheStats } from '../storage/read-cache.ts';
 import { ShardedKvService } from '../kv/sharded-service.ts';
 import { HostedGroup } from './hosted-group.ts';
-import { ShardGroups } from './shard-groups.ts';
+import { ShardGroups, type RunningShard } from './shard-groups.ts';
 import { appliedShardCount, shardCountEntry, shardCountSettledAt } from './shard-map.ts';
 
 export interface NodeCore {
@@ -145,7 +144,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   pruner.unref();
 
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
-  const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats() };
+  const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
   metrics.watchCache(() => shards.cacheStats());
   metrics.watchShards(
     () => shards.running() ?? [],
@@ -240,7 +239,7 @@ async function openOrFound(
 /** A joining node: the shard count, once its copy of the metadata group has applied far enough to tell (shardCountSettledAt). */
 async function learnShardCount(
   config: NodeConfig,
-  meta: { group: RaftGroup; kv: RaftKvService; cacheStats(): CacheStats },
+  meta: Omit<RunningShard, 'id'>,
   storage: RaftWalStore,
   store: KvStore,
   shards: ShardGroups,

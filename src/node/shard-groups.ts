@@ -38,6 +38,7 @@ export interface RunningShard {
   group: RaftGroup;
   kv: RaftKvService;
   cacheStats(): CacheStats;
+  size(): { keys: number; bytes: number };
 }
 
 export class ShardGroups {
@@ -82,7 +83,7 @@ export class ShardGroups {
    * Runs the shards created by create(), or with one shard the metadata group's own service. `meta` is the
    * metadata group, whose membership every shard follows.
    */
-  async start(meta: { group: RaftGroup; kv: RaftKvService; cacheStats(): CacheStats }, metrics: NodeMetrics): Promise<void> {
+  async start(meta: Omit<RunningShard, 'id'>, metrics: NodeMetrics): Promise<void> {
     if (this.hosted.length === 0) {
       this.shards = [{ id: GROUP, ...meta }];
       this.resolveStarted();
@@ -96,7 +97,7 @@ export class ShardGroups {
       if (this.closed) return;
       const { group } = h.start(() => metrics, false);
       void group.failed.then((e) => this.d.fail(new Error(`the Raft group ${h.id} stopped: ${e.message}`)));
-      shards.push({ id: h.id, group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => h.cacheStats() });
+      shards.push({ id: h.id, group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => h.cacheStats(), size: () => h.size() });
     }
     this.shards = shards;
     this.resolveStarted();

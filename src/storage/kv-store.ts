@@ -154,6 +154,12 @@ export class KvStore {
     return r;
   }
 
+  /** Keys held (expired ones not yet removed included) and the bytes of the pages holding them, from LMDB's own counts. */
+  size(): { keys: number; bytes: number } {
+    const st = this.data.getStats() as { entryCount: number; pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+    return { keys: st.entryCount, bytes: st.pageSize * (st.treeBranchPageCount + st.treeLeafPageCount + st.overflowPages) };
+  }
+
   /** Hits, misses and size of the read cache (all zero when it is off). */
   cacheStats(): CacheStats {
     return this.cache?.stats() ?? { hits: 0, misses: 0, entries: 0, bytes: 0, capacityBytes: 0 };

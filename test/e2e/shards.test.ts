@@ -5,12 +5,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ProcCluster, retriedOnce, type ProcNode } from '../../testkit/processes.ts';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { BIN, ProcCluster, retriedOnce, type ProcNode } from '../../testkit/processes.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { until } from '../../testkit/wait.ts';
 import { shardOf } from '../../src/shard/key-hash.ts';
 
 const SHARDS = 4;
+const run = promisify(execFile);
 
 interface Shard {
   id: string;
@@ -18,6 +21,9 @@ interface Shard {
   voters: string[];
   learners: string[];
   appliedIndex: number;
+  keys: number;
+  bytes: number;
+  following: boolean;
 }
 
 async function shardsOf(n: ProcNode): Promise<Shard[]> {
@@ -89,6 +95,10 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
       assert.ok(after[i].appliedIndex - before[i].appliedIndex >= perShard[i], `shard ${i} applied its ${perShard[i]} writes`);
     }
     for (const n of c.nodes) assert.equal(await (await fetch(`${n.url}/v1/kv/key-123`)).text(), 'v123');
+    const sized = await shardsOf(c.nodes[1]);
+    for (let i = 0; i < SHARDS; i++) assert.ok(sized[i].keys >= perShard[i] && sized[i].bytes > 0 && sized[i].following, `shard ${i}: ${JSON.stringify(sized[i])}`);
+    const cli = await run(process.execPath, [BIN, 'cluster-status', '--server', c.nodes[0].url]);
+    for (const id of ['s0', 's1', 's2', 's3']) assert.match(cli.stdout, new RegExp(`│ ${id}\\s+│ n\\d\\s+│ n1,n2,n3\\s+│\\s+│ \\d+\\s+│ \\d+`));
     const page = (await (await fetch(`${c.nodes[2].url}/v1/kv?prefix=key-&limit=50`)).json()) as { items: Array<{ key: string }>; more: boolean };
     assert.deepEqual(page.items.map((i) => i.key), keys.slice(0, 50));
     assert.equal(page.more, true);
