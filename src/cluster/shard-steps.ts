@@ -5,7 +5,8 @@
 // Every member hosts every shard, so a shard's wanted members are the metadata group's (g0's) voters and
 // learners. Order of steps, chosen so a shard never has fewer replicas than before:
 //   1. a wanted member the shard lacks joins as a learner (it catches up by log or snapshot, not counted
-//      in the quorum meanwhile);
+//      in the quorum meanwhile); while the steward's throttle holds it back, nothing below happens but
+//      promotions;
 //   2. a learner that is wanted as a voter and has caught up is promoted;
 //   3. a member not wanted (or a voter wanted only as a learner: Raft cannot demote in one step) is removed
 //      — this node last: it hands leadership to a caught-up voter first;
@@ -34,6 +35,8 @@ export interface ShardStepInput {
   maxPromotionLag: number;
   /** The voter that should lead this shard (preferredLeader()), if any. */
   preferred?: NodeId;
+  /** False while this node already has as many learners catching up as it lets run at once (the steward's throttle). */
+  mayAddLearner?: boolean;
 }
 
 export type ShardStep = { change: ConfChange } | { transferTo: NodeId } | undefined;
@@ -47,10 +50,12 @@ export function nextShardStep(p: ShardStepInput): ShardStep {
   };
 
   const missing = [...wanted].filter((id) => !has.has(id)).sort();
-  if (missing.length > 0) return { change: { type: 'addLearner', node: missing[0] } };
+  if (missing.length > 0 && p.mayAddLearner !== false) return { change: { type: 'addLearner', node: missing[0] } };
 
   const promotable = p.have.learners.filter((id) => p.want.voters.includes(id) && caughtUp(id, p.maxPromotionLag)).sort();
   if (promotable.length > 0) return { change: { type: 'addVoter', node: promotable[0] } };
+  // Throttled with a member still to add: nothing more until it can be, so no replica goes before its successor comes.
+  if (missing.length > 0) return undefined;
 
   const unwanted = (id: NodeId) => !wanted.has(id) || (p.have.voters.includes(id) && !p.want.voters.includes(id));
   const extra = [...has].filter(unwanted).sort();
@@ -90,4 +95,9 @@ export function shardFollows(want: ConfState, have: ConfState, except?: NodeId):
     return x.length === y.length && x.every((id) => y.includes(id));
   };
   return same(want.voters, have.voters) && same(want.learners, have.learners);
+}
+
+/** Whether a shard has a learner catching up to become a voter (an addition under way, which the throttle counts). */
+export function catchingUp(want: ConfState, have: ConfState): boolean {
+  return have.learners.some((id) => want.voters.includes(id));
 }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import { RaftError } from '../raft/types.ts';
 import type { RaftGroup } from './raft-group.ts';
-import { nextShardStep, preferredLeader, type ShardProgress } from './shard-steps.ts';
+import { catchingUp, nextShardStep, preferredLeader, type ShardProgress } from './shard-steps.ts';
 
 export interface StewardOptions {
   self: string;
@@ -18,6 +18,8 @@ export interface StewardOptions {
   maxPromotionLag: number;
   /** A shard's leadership is handed over at most once per this long (a transfer that fails is not retried at once). */
   transferBackoffMs: number;
+  /** At most this many shards led here catch a new member up at once (each by log or snapshot), so a join does not start them all together. */
+  maxCatchingUp: number;
   logger: Logger;
 }
 
@@ -34,6 +36,8 @@ export class ShardSteward {
   runOnce(now = Date.now()): void {
     const want = this.o.meta.node.confState();
     const shards = this.o.shards();
+    const led = shards.filter((g): g is RaftGroup => g !== undefined && g.node.raft.role === 'leader');
+    let busy = led.filter((g) => catchingUp(want, g.node.confState())).length;
     for (let i = 0; i < shards.length; i++) {
       const group = shards[i];
       if (!group || group.node.raft.role !== 'leader') continue;
@@ -48,11 +52,13 @@ export class ShardSteward {
         lastIndex: st.lastIndex,
         maxPromotionLag: this.o.maxPromotionLag,
         preferred: preferredLeader(i, want.voters),
+        mayAddLearner: busy < this.o.maxCatchingUp,
       });
       if (!step) continue;
       try {
         if ('change' in step) {
           group.node.proposeConfChange(step.change);
+          if (step.change.type === 'addLearner' && want.voters.includes(step.change.node)) busy++;
           this.o.logger.info({ shard: i, change: step.change }, 'shard membership change proposed');
         } else if (now - (this.lastTransfer.get(i) ?? -Infinity) >= this.o.transferBackoffMs && !st.leadTransferee) {
           this.lastTransfer.set(i, now);

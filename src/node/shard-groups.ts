@@ -108,6 +108,7 @@ export class ShardGroups {
       intervalMs: config.tickMs * 5,
       maxPromotionLag: 1000,
       transferBackoffMs: config.tickMs * config.electionTicks * 3,
+      maxCatchingUp: 4,
       logger: log.child({ part: 'shards' }),
     });
   }

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { nextShardStep, preferredLeader, shardFollows, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
+import { catchingUp, nextShardStep, preferredLeader, shardFollows, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
 import type { ConfState } from '../../src/raft/types.ts';
 
 const conf = (voters: string[], learners: string[] = []): ConfState => ({ voters, learners });
@@ -59,6 +59,15 @@ describe('nextShardStep', () => {
     assert.equal(nextShardStep(input({ ...settled, preferred: 'a' })), undefined);
     assert.equal(nextShardStep(input({ ...settled, preferred: 'b', progress: { ...upToDate(['a', 'c']), b: { match: 100, recentActive: false } } })), undefined);
     assert.equal(nextShardStep(input({ ...settled, preferred: 'b', progress: { ...upToDate(['a', 'c']), b: { match: 50, recentActive: true } } })), undefined);
+  });
+
+  it('throttled, it adds no learner and removes nothing until it may, but promotes (which frees the throttle)', () => {
+    const want = conf(['a', 'b', 'd']);
+    assert.equal(nextShardStep(input({ want, have: conf(['a', 'b']), mayAddLearner: false })), undefined);
+    assert.equal(nextShardStep(input({ want, have: conf(['a', 'b', 'c']), mayAddLearner: false })), undefined, 'c stays until d can come');
+    assert.deepEqual(nextShardStep(input({ want, have: conf(['a', 'b'], ['d']), mayAddLearner: false })), { change: { type: 'addVoter', node: 'd' } });
+    assert.equal(catchingUp(want, conf(['a', 'b'], ['d'])), true);
+    assert.equal(catchingUp(conf(['a', 'b'], ['d']), conf(['a', 'b'], ['d'])), false, 'a learner wanted as a learner is not catching up to anything');
   });
 
   it('carried out step by step, it reaches the wanted membership from any start, never dropping below the voters both share', () => {
