@@ -5,8 +5,6 @@
 
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
-import { decodeConfChange } from '../raft/conf-change.ts';
-import { EntryType } from '../raft/types.ts';
 import type { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { GROUP, assertNoLegacyRaftLog, assertOwnDataDir, dataDirLayout, readNodeRecord, writeNodeRecord, type NodeRecord } from '../cluster/data-dir.ts';
 import { lockDataDir } from '../cluster/data-dir-lock.ts';
@@ -27,6 +25,7 @@ import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/a
 import type { KvStore } from '../storage/kv-store.ts';
 import { ShardedKvService } from '../kv/sharded-service.ts';
 import { HostedGroup } from './hosted-group.ts';
+import { PeerBook } from './peer-book.ts';
 import { ShardGroups, type RunningShard } from './shard-groups.ts';
 import { appliedShardCount, shardCountEntry, shardCountSettledAt } from './shard-map.ts';
 
@@ -89,7 +88,8 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const storage = hosted.storage;
   assertOwnDataDir(config.dataDir, config.nodeId);
   // The membership the identity check trusts: what this node's own state names (filled in below).
-  const addresses = new Map<string, string>(Object.entries(config.peers));
+  const book = new PeerBook(config.nodeId, config.peers);
+  const addresses = book.addresses;
   let fail: (e: Error) => void = () => {};
   const failed = new Promise<Error>((resolve) => (fail = resolve));
   const remember = (patch: Partial<NodeRecord>) => writeNodeRecord(config.dataDir, { ...readNodeRecord(config.dataDir), nodeId: config.nodeId, raftAddr: selfAddr, ...patch });
@@ -115,41 +115,19 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   remember(clusterUid === undefined ? {} : { clusterUid });
 
   // Peer addresses: from --peers, then from every membership entry in the log (founders included).
-  for (const [id, addr] of addressesInLog(storage)) addresses.set(id, addr);
-  for (const [id, addr] of addresses) if (id !== config.nodeId) peers.setPeer(id, addr);
+  book.load(storage, peers);
 
   // Peer traffic for the groups this node hosts (before they run: a snapshot fetch may need it).
   peers.onMessage((from, env) => groups.get(env.g)?.deliver(from, env));
   await hosted.recover();
 
-  stateMachine.onConfChange = (e) => {
-    const cc = decodeConfChange(e.data);
-    const peer = cc.node !== config.nodeId;
-    if (cc.type === 'remove') {
-      // The peer link stays while a data shard still has the member (prunePeers drops it after): its last
-      // messages, the commit that tells it of its removal included, must still go out.
-      addresses.delete(cc.node);
-    } else if (cc.context) {
-      if (peer) peers.setPeer(cc.node, cc.context);
-      addresses.set(cc.node, cc.context);
-    }
-  };
-
-  // A peer link goes once the member is in no group this node hosts: g0 (whose members `addresses` names) and every shard.
-  const prunePeers = () => {
-    const inShards = new Set((shards.running() ?? []).flatMap((s) => [...s.group.node.confState().voters, ...s.group.node.confState().learners]));
-    for (const id of peers.peerIds()) if (!addresses.has(id) && !inShards.has(id)) peers.removePeer(id);
-  };
-  const pruner = setInterval(prunePeers, config.tickMs * 10);
-  pruner.unref();
-
+  stateMachine.onConfChange = (e) => book.apply(e, peers);
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
   const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
+  const hostedGroups = () => [group, ...(shards.running() ?? []).map((s) => s.group).filter((g) => g !== group)];
+  book.prune(peers, hostedGroups, config.tickMs * 10);
   metrics.watchCache(() => shards.cacheStats());
-  metrics.watchShards(
-    () => shards.running() ?? [],
-    () => [group, ...(shards.running() ?? []).map((s) => s.group).filter((g) => g !== group)],
-  );
+  metrics.watchShards(() => shards.running() ?? [], () => hostedGroups());
   if (shardCount !== undefined) await shards.start(meta, metrics);
   else void learnShardCount(config, meta, storage, store, shards, metrics, remember, log);
   const kv = new ShardedKvService(() => shards.running()?.map((s) => s.kv), shards.started, config.requestTimeoutMs);
@@ -176,7 +154,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
       await gossip.node.leave();
     },
     close: async () => {
-      clearInterval(pruner);
+      book.close();
       await gossip?.close();
       await Promise.all([shards.close(config.requestTimeoutMs), hosted.close(config.requestTimeoutMs)]);
       ticker.close();
@@ -296,23 +274,6 @@ async function startTransport(config: NodeConfig, identity: ClusterIdentity, onP
     await fresh.start();
     return fresh;
   }
-}
-
-/** Members' addresses as the membership entries still in the log last gave them. */
-function addressesInLog(storage: RaftWalStore): Map<string, string> {
-  const out = new Map<string, string>();
-  const first = storage.firstIndex(), last = storage.lastIndex();
-  for (let lo = first; lo <= last; ) {
-    const batch = storage.entries(lo, last + 1, 16 << 20);
-    for (const e of batch) {
-      if (e.type !== EntryType.ConfChange) continue;
-      const cc = decodeConfChange(e.data);
-      if (cc.type === 'remove') out.delete(cc.node);
-      else if (cc.context) out.set(cc.node, cc.context);
-    }
-    lo += batch.length;
-  }
-  return out;
 }
 
 /** Gossip for discovery and failure detection, and the controller that turns it into Raft membership. */
