@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { MessageType, type Message } from '../raft/types.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
 import { KvStore } from '../storage/kv-store.ts';
+import type { KvEnv } from '../storage/kv-env.ts';
 import type { DataDirLayout } from '../cluster/data-dir.ts';
 import type { NodeConfig } from '../cluster/config.ts';
 import { RaftGroup } from '../cluster/raft-group.ts';
@@ -33,6 +34,8 @@ export interface GroupContext {
   cacheBytes: number;
   /** The node's ticker, shared by its groups. */
   ticker: NodeTicker;
+  /** The node's LMDB environment, shared by its groups (opened once the data dir is known to be this node's). */
+  kvEnv: () => KvEnv;
   log: Logger;
 }
 
@@ -66,7 +69,7 @@ export class HostedGroup {
 
   /** Opens the group's key-value state (LMDB). */
   openState(): { store: KvStore; stateMachine: KvStateMachine } {
-    const store = new KvStore({ env: this.ctx.layout.kv, group: this.id, cacheBytes: this.ctx.cacheBytes });
+    const store = new KvStore({ env: this.ctx.kvEnv(), group: this.id, cacheBytes: this.ctx.cacheBytes });
     if (store.discardedAfterOsCrash) {
       this.ctx.log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
     }

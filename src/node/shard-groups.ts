@@ -15,6 +15,7 @@ import { ShardSteward } from '../cluster/shard-steward.ts';
 import type { NodeTicker } from '../cluster/ticker.ts';
 import { RaftKvService } from '../kv/service.ts';
 import type { CacheStats } from '../storage/read-cache.ts';
+import type { KvEnv } from '../storage/kv-env.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { shardGroupId } from './shard-map.ts';
 
@@ -28,6 +29,7 @@ export interface ShardGroupsDeps {
   /** The node's registry: peer envelopes are routed to the groups in it. */
   registry: Map<string, HostedGroup>;
   ticker: NodeTicker;
+  kvEnv: () => KvEnv;
   /** A shard's group failed (its storage did): the node cannot go on. */
   fail(e: Error): void;
 }
@@ -67,6 +69,7 @@ export class ShardGroups {
         // The node's cache budget is shared by its shards.
         cacheBytes: Math.floor(config.cacheBytes / count),
         ticker: this.d.ticker,
+        kvEnv: this.d.kvEnv,
         log: log.child({ shard: i }),
       });
       this.hosted.push(g);

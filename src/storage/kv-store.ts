@@ -10,6 +10,7 @@
 
 import type { Database, RootDatabase } from 'lmdb';
 import { KV_ENV_MAX_DBS, openKvEnv, syncEnv } from './lmdb-env.ts';
+import { KvEnv } from './kv-env.ts';
 import { assertGroupId } from './group-id.ts';
 import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
 import { checkKey, compareBytes, decodeRecord, DIRECT_KEY_MAX, isHashedKey, prefixEnd, type KvRecord } from './kv-record.ts';
@@ -27,10 +28,11 @@ export { CorruptKvSnapshotError } from './kv-snapshot-format.ts';
 
 export interface KvStoreOptions {
   /**
-   * An environment from openKvEnv (shared by groups; its owner guards it against OS crashes), or a
-   * path to open one at (guarded by os-crash-guard.ts, closed by close()).
+   * The node's environment, shared by its groups (kv-env.ts; its owner guards it against OS crashes and
+   * closes it), an environment from openKvEnv, or a path to open one of its own at (guarded by
+   * os-crash-guard.ts, closed by close()).
    */
-  env: RootDatabase | string;
+  env: KvEnv | RootDatabase | string;
   group: string;
   /** The boot this process runs in (os-crash-guard.ts); tests pass another to act out an OS crash. */
   bootId?: string;
@@ -109,6 +111,8 @@ export class KvStore {
   private exporter: ExportWorker | undefined;
   /** The directory of an environment this store opened itself (and guards). */
   private readonly ownDir: string | undefined;
+  /** Where a worker thread may open the environment to export from (an own environment, or a KvEnv's). */
+  private readonly exportDir: string | undefined;
   /** True if the files were discarded at open because the OS went down while they were open. */
   readonly discardedAfterOsCrash: boolean = false;
   /**
@@ -127,9 +131,13 @@ export class KvStore {
     assertGroupId(options.group);
     this.group = options.group;
     if (typeof options.env === 'string') {
-      this.ownDir = options.env;
+      this.ownDir = this.exportDir = options.env;
       this.discardedAfterOsCrash = claimUnsyncedDir(options.env, options.bootId ?? currentBootId());
       this.root = openKvEnv(options.env);
+    } else if (options.env instanceof KvEnv) {
+      this.exportDir = options.env.dir;
+      this.discardedAfterOsCrash = options.env.discardedAfterOsCrash;
+      this.root = options.env.root;
     } else this.root = options.env;
     this.meta = this.root.openDB<KvMeta, string>('kv-meta', {});
     const meta = this.recoverMeta();
@@ -473,14 +481,14 @@ export class KvStore {
 
   /**
    * An image of the state, as buffers to concatenate, with the index it reflects and its CRC-32. A
-   * store that opened its environment itself reads the records in a worker thread and builds the
+   * store that opened its environment itself, or was given a KvEnv, reads the records in a worker thread and builds the
    * image without long steps on the event loop (kv-export-worker.ts, imageOf), so large values do
    * not block it; one given an environment reads them here.
    */
   async exportSnapshotParts(): Promise<{ appliedIndex: number; parts: Uint8Array[]; crc: number }> {
     this.assertOpen();
-    if (this.ownDir !== undefined) {
-      this.exporter ??= new ExportWorker({ path: this.ownDir, maxDbs: KV_ENV_MAX_DBS, group: this.group, dbPrefix: generationPrefix(this.group), largeBytes: LARGE_VALUE_BYTES, batchBytes: EXPORT_FRAME_BYTES });
+    if (this.exportDir !== undefined) {
+      this.exporter ??= new ExportWorker({ path: this.exportDir, maxDbs: KV_ENV_MAX_DBS, group: this.group, dbPrefix: generationPrefix(this.group), largeBytes: LARGE_VALUE_BYTES, batchBytes: EXPORT_FRAME_BYTES });
       const read = await this.exporter.export();
       return { appliedIndex: read.appliedIndex, ...(await imageOf(read.appliedIndex, read.batches)) };
     }

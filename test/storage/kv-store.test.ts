@@ -6,6 +6,8 @@ import vm from 'node:vm';
 import { KvStore, LARGE_VALUE_BYTES, type KvRecord, type KvTx } from '../../src/storage/kv-store.ts';
 import { openKvEnv } from '../../src/storage/lmdb-env.ts';
 import { MAX_GROUPS_PER_NODE } from '../../src/storage/group-id.ts';
+import { KvEnv } from '../../src/storage/kv-env.ts';
+import fs from 'node:fs';
 import { DIRECT_KEY_MAX, MAX_KEY_BYTES } from '../../src/storage/kv-record.ts';
 import { bytes, countTurns, tempDir, text } from './helpers.ts';
 
@@ -388,12 +390,32 @@ test('applyAllAsync applies a batch with large values as applyAllSync would, let
   assert.equal(again.get(bytes('small'))!.modRevision, 2);
 });
 
-test('one environment holds the state machines of as many groups as a node may host', async (t) => {
-  const dir = path.join(tempDir(t), 'kv');
-  const stores = Array.from({ length: MAX_GROUPS_PER_NODE }, (_, i) => new KvStore({ env: dir, group: `s${i}` }));
+test('one environment, opened once, holds the state machines of as many groups as a node may host', async (t) => {
+  const env = new KvEnv(path.join(tempDir(t), 'kv'));
+  const stores = Array.from({ length: MAX_GROUPS_PER_NODE }, (_, i) => new KvStore({ env, group: `s${i}` }));
   t.after(async () => {
     for (const s of stores) await s.close();
+    await env.close();
   });
   for (const [i, s] of stores.entries()) await s.applyAt(1, (tx) => tx.put(bytes('k'), bytes(`v${i}`)));
   assert.equal(text(stores[MAX_GROUPS_PER_NODE - 1].get(bytes('k'))!.value), `v${MAX_GROUPS_PER_NODE - 1}`);
+  // Every store's size at once: with one open per store, LMDB ran out of reader slots (126) past that many.
+  assert.equal(stores.reduce((n, s) => n + s.size().keys, 0), MAX_GROUPS_PER_NODE);
+});
+
+test('a shared environment keeps its OS-crash marker until the environment closes, not the first store', async (t) => {
+  const dir = path.join(tempDir(t), 'kv');
+  const env = new KvEnv(dir, 'boot-1');
+  const a = new KvStore({ env, group: 'a' });
+  const b = new KvStore({ env, group: 'b' });
+  await a.applyAt(1, (tx) => tx.put(bytes('k'), bytes('v')));
+  await a.close();
+  const marker = path.join(dir, 'open-in-boot'); // os-crash-guard.ts's marker
+  assert.ok(fs.existsSync(marker), 'the marker stays while b is open');
+  await b.close();
+  await env.close();
+  assert.ok(!fs.existsSync(marker), 'released once the environment is synced and closed');
+  const again = new KvEnv(dir, 'boot-2');
+  t.after(() => again.close());
+  assert.equal(again.discardedAfterOsCrash, false, 'a clean close is not taken for an OS crash at the next boot');
 });
