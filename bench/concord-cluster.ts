@@ -1,6 +1,6 @@
-// Concord for the benchmarks that start their own clusters (compare.ts, shard-puts.ts): a ProcCluster whose
+// Concord for the benchmarks that start their own clusters (compare.ts, shard-puts.ts, idle-cluster.ts): a ProcCluster whose
 // processes are also killed (and data removed) on Ctrl-C, every node serving gRPC on a free port of its own
-// (the default 127.0.0.1:50051 would go to one node of one cluster only), and the version under test.
+// (the default 127.0.0.1:50051 would go to one node of one cluster only), and the version under test (with whether src/ holds changes beyond it).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,15 +23,22 @@ export async function concordCluster(n: number, extra: string[] = []): Promise<{
   return { cluster, stop: async () => { await cluster.stop(); unregister(); } };
 }
 
+/** Output of git in the checkout, or undefined where git cannot answer. */
+function git(...args: string[]): string | undefined {
+  try {
+    return execFileSync('git', args, { cwd: root, encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** `0.1.0 (git abc1234)`: package.json's version and the commit checked out. */
 export function concordVersion(): string {
-  const git = (() => {
-    try {
-      return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    } catch {
-      return 'unknown';
-    }
-  })();
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-  return `${pkg.version} (git ${git})`;
+  return `${pkg.version} (git ${git('rev-parse', '--short', 'HEAD') ?? 'unknown'})`;
+}
+
+/** Whether src/ has changes not committed: the figures are then of more than the commit named. */
+export function srcChanged(): boolean {
+  return (git('status', '--porcelain', '--', 'src') ?? '') !== '';
 }

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { DEFAULTS } from '../src/cluster/config.ts';
 import type { ProcNode } from '../testkit/processes.ts';
 import { until } from '../testkit/wait.ts';
-import { concordCluster, concordVersion } from './concord-cluster.ts';
+import { concordCluster, concordVersion, srcChanged } from './concord-cluster.ts';
 import { cpuSeconds, rss } from './procstat.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -334,14 +334,6 @@ function renderMarkdown(res: Results): string {
 }
 
 // ---- main ---------------------------------------------------------------------------------------------
-
-function srcChanged(): boolean {
-  try {
-    return execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
-  } catch {
-    return false;
-  }
-}
 
 async function main(): Promise<void> {
   const res: Results = {

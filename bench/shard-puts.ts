@@ -14,14 +14,13 @@
 // then one JSON line naming the file for bench/run.ts. Progress goes to stderr.
 // Env: BENCH_SECONDS (10), BENCH_WARMUP (2), BENCH_CONNECTIONS (64, in all), BENCH_ROUNDS (3),
 // BENCH_SHARDS (3,6,12), BENCH_SCALE (0), BENCH_SCALE_SHARDS (12).
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { until } from '../testkit/wait.ts';
 import type { ProcNode } from '../testkit/processes.ts';
-import { concordCluster, concordVersion } from './concord-cluster.ts';
+import { concordCluster, concordVersion, srcChanged } from './concord-cluster.ts';
 import { ensureEtcd, etcdPost, EtcdCluster, etcdVersion } from './etcd.ts';
 import { cpuSeconds } from './procstat.ts';
 import { ensureWrk, wrkAsync, wrkVersion, type WrkOptions, type WrkResult } from './wrk.ts';
@@ -395,14 +394,6 @@ export function renderMarkdown(res: Results): string {
 }
 
 // ---- main ---------------------------------------------------------------------------------------------
-
-function srcChanged(): boolean {
-  try {
-    return execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim() !== '';
-  } catch {
-    return false;
-  }
-}
 
 async function main(): Promise<void> {
   ensureWrk();
