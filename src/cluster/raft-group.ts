@@ -125,7 +125,8 @@ export class RaftGroup {
     if (this.node.raft.role === 'leader') this.leaderSeenAt = now;
     if (++this.ticks % this.o.electionTicks === 0) this.reissueReads(now - this.electionTimeoutMs);
     this.node.tick();
-    this.kick();
+    // Most ticks of a quiet group change nothing: the loop would wake only to find no Ready.
+    if (this.node.hasReady()) this.kick();
   }
 
   role(): string {
