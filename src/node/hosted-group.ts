@@ -138,7 +138,7 @@ export class HostedGroup {
 
   /**
    * Starts the group's Raft host loop and its snapshot policy. Its fsyncs, proposals and snapshots are
-   * counted in the node's metrics; with `watch`, the node's log and cache gauges read this group.
+   * counted in the node's metrics; with `watch`, the node's log gauges read this group (the cache gauge sums every group's, node-core.ts).
    */
   start(metricsFor: (group: RaftGroup) => NodeMetrics, watch = true): { group: RaftGroup; snapshotter: Snapshotter; metrics: NodeMetrics } {
     const { config, log } = this.ctx;
