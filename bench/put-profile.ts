@@ -58,8 +58,8 @@ const PRELOAD = `
 import fs from 'node:fs';
 import net from 'node:net';
 const c = { immediates: {}, walWrites: 0, walBytes: 0, walSaves: 0, walSavesWithEntries: 0, walEntries: 0, peerSockets: 0, peerWrites: 0, peerBytes: 0 };
-// WAL records (raft-wal-format.ts): u32 body length | u32 CRC | u8 kind | …; a SAVE (kind 2) is one Ready's write:
-// u8 flags (1 hard state: f64 term, f64 commit, u16 + vote; 2 snapshot: u32 + bytes) | f64 first index | u32 count | ….
+// WAL records (raft-wal-format.ts): u32 body length | u32 CRC | u8 kind | u16 + group | …; a SAVE (kind 2) is one
+// Ready's write: u8 flags (1 hard state: f64 term, f64 commit, u16 + vote; 2 snapshot: u32 + bytes) | f64 first index | u32 count | ….
 const records = (b) => {
   let at = 0;
   while (at + 9 <= b.byteLength) {
@@ -67,6 +67,7 @@ const records = (b) => {
     if (b[at + 8] === 2) {
       c.walSaves++;
       let p = at + 9;
+      p += 2 + b.readUInt16LE(p);
       const flags = b[p++];
       if (flags & 1) p += 18 + b.readUInt16LE(p + 16);
       if (flags & 2) p += 4 + b.readUInt32LE(p);

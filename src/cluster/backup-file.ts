@@ -45,7 +45,7 @@ export async function restoreBackup(file: string, dataDir: string, nodeId: strin
   fs.mkdirSync(dataDir, { recursive: true });
   const layout = dataDirLayout(dataDir);
   const store = new KvStore({ env: layout.kv, group: GROUP });
-  const storage = new RaftWalStore({ dir: layout.wal(GROUP), group: GROUP, snapshotDir: layout.snapshots });
+  const storage = new RaftWalStore({ dir: layout.wal, group: GROUP, snapshotDir: layout.snapshots });
   try {
     await store.importSnapshot([image], header.appliedIndex);
     await store.flush();

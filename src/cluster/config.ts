@@ -53,6 +53,8 @@ export interface NodeConfig {
   cacheBytes: number;
   /** Snapshots are sent to followers in chunks of this size. */
   snapshotChunkBytes: number;
+  /** New record bytes a segment of the node's WAL takes before the next starts (storage/node-wal.ts); not a flag. */
+  walSegmentBytes: number;
   /**
    * Shards (Raft groups of their own) the key space is split into when a cluster is founded; fixed for the
    * cluster's life (a member's own setting is ignored once it holds state or joins). 1 = the one group g0.
@@ -84,6 +86,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   snapshotBytes: 64 * 1024 * 1024,
   snapshotKeepEntries: 1_000,
   snapshotChunkBytes: 1 << 20,
+  walSegmentBytes: 32 << 20,
   cacheBytes: 64 * 1024 * 1024,
   shards: 1,
   voters: 3,

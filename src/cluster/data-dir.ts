@@ -14,8 +14,8 @@ export const GROUP = 'g0';
 export type DataDirLayout = ReturnType<typeof dataDirLayout>;
 
 export const dataDirLayout = (dataDir: string) => ({
-  /** The Raft log of each group: an append-only WAL (storage/raft-wal-store.ts). */
-  wal: (group: string) => path.join(dataDir, 'wal', group),
+  /** The Raft logs of the node's groups: one append-only WAL they share (storage/node-wal.ts). */
+  wal: path.join(dataDir, 'wal'),
   /** Snapshot data files, one subdirectory per group. */
   snapshots: path.join(dataDir, 'snapshots'),
   /** The key-value state machines (LMDB). */

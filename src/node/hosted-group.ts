@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { MessageType, type Message } from '../raft/types.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
+import type { NodeWal } from '../storage/node-wal.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import type { KvEnv } from '../storage/kv-env.ts';
 import type { DataDirLayout } from '../cluster/data-dir.ts';
@@ -34,6 +35,8 @@ export interface GroupContext {
   cacheBytes: number;
   /** The node's ticker, shared by its groups. */
   ticker: NodeTicker;
+  /** The node's WAL, shared by its groups. */
+  wal: NodeWal;
   /** The node's LMDB environment, shared by its groups (opened once the data dir is known to be this node's). */
   kvEnv: () => KvEnv;
   log: Logger;
@@ -53,7 +56,7 @@ export class HostedGroup {
     private readonly ctx: GroupContext,
   ) {
     const { layout, log } = ctx;
-    this.storage = new RaftWalStore({ dir: layout.wal(id), group: id, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });
+    this.storage = new RaftWalStore({ wal: ctx.wal, group: id, snapshotDir: layout.snapshots, logger: log.child({ part: 'storage' }) });
     this.streamer = new SnapshotStreamer({
       self: ctx.config.nodeId,
       chunkBytes: ctx.config.snapshotChunkBytes,

@@ -24,6 +24,7 @@ import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import { KvEnv } from '../storage/kv-env.ts';
+import { NodeWal } from '../storage/node-wal.ts';
 import { ShardedKvService } from '../kv/sharded-service.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { PeerBook } from './peer-book.ts';
@@ -83,13 +84,14 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   // The groups this node hosts, by id: peer envelopes are routed to them.
   const groups = new Map<string, HostedGroup>();
   const ticker = new NodeTicker({ tickMs: config.tickMs, electionTicks: config.electionTicks, logger: log.child({ part: 'raft' }) });
+  assertOwnDataDir(config.dataDir, config.nodeId);
   let kvEnvOpened: KvEnv | undefined;
   const kvEnv = () => (kvEnvOpened ??= new KvEnv(layout.kv));
-  const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, ticker, kvEnv, log });
+  const wal = new NodeWal({ dir: layout.wal, segmentBytes: config.walSegmentBytes, logger: log.child({ part: 'storage' }) });
+  const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, ticker, wal, kvEnv, log });
   groups.set(GROUP, hosted);
-  const shards = new ShardGroups({ config, layout, log, send: (to, env) => wire.peers?.send(to, env), peerIds, registry: groups, ticker, kvEnv, fail: (e) => fail(e) });
+  const shards = new ShardGroups({ config, layout, log, send: (to, env) => wire.peers?.send(to, env), peerIds, registry: groups, ticker, wal, kvEnv, fail: (e) => fail(e) });
   const storage = hosted.storage;
-  assertOwnDataDir(config.dataDir, config.nodeId);
   // The membership the identity check trusts: what this node's own state names (filled in below).
   const book = new PeerBook(config.nodeId, config.peers);
   const addresses = book.addresses;
@@ -164,6 +166,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
       await peers.close();
       await shards.closeFiles();
       await hosted.closeFiles();
+      await wal.close();
       await kvEnvOpened?.close();
     },
   };

@@ -16,6 +16,7 @@ import type { NodeTicker } from '../cluster/ticker.ts';
 import { RaftKvService } from '../kv/service.ts';
 import type { CacheStats } from '../storage/read-cache.ts';
 import type { KvEnv } from '../storage/kv-env.ts';
+import type { NodeWal } from '../storage/node-wal.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { shardGroupId } from './shard-map.ts';
 
@@ -29,6 +30,7 @@ export interface ShardGroupsDeps {
   /** The node's registry: peer envelopes are routed to the groups in it. */
   registry: Map<string, HostedGroup>;
   ticker: NodeTicker;
+  wal: NodeWal;
   kvEnv: () => KvEnv;
   /** A shard's group failed (its storage did): the node cannot go on. */
   fail(e: Error): void;
@@ -69,6 +71,7 @@ export class ShardGroups {
         // The node's cache budget is shared by its shards.
         cacheBytes: Math.floor(config.cacheBytes / count),
         ticker: this.d.ticker,
+        wal: this.d.wal,
         kvEnv: this.d.kvEnv,
         log: log.child({ shard: i }),
       });

@@ -1,24 +1,28 @@
-// The bytes of a Raft WAL segment (raft-wal-store.ts). A segment is a sequence of records:
+// The bytes of the node's Raft WAL (node-wal.ts): segment files, each a sequence of records that
+// belong to the node's Raft groups, interleaved as they were written.
 //
 //   record  = u32 LE body length | u32 LE CRC-32 of the body | body
-//   body    = u8 kind | payload
+//   body    = u8 kind | str group | payload         (HEADER: u8 kind | u8 format)
 //
-// The first record of every segment is a BASE: the whole log state at the segment's start (offset,
-// hard state, snapshot meta, every entry after the offset), so a segment never needs an older one.
-// Every later record is one storage operation (raft-log-state.ts's LogOp) exactly as it was issued;
-// replaying a segment is folding transition() over them. Operations are validated before they are
-// written, so replay cannot fail on an intact segment.
+// A segment starts with a HEADER naming the format. A group's records start with a BASE: its whole log
+// state at that point (offset, hard state, snapshot meta, every entry after the offset). Every later
+// record of the group is one storage operation (raft-log-state.ts's LogOp) exactly as it was issued;
+// replaying a group is folding transition() over its records from its latest BASE. Operations are
+// validated before they are written, so replay cannot fail on intact records.
 //
-//   BASE            u8 format | str group | f64 offset.index | f64 offset.term | hardState | snapshot | entries
+//   HEADER          u8 format
+//   BASE            f64 offset.index | f64 offset.term | hardState | snapshot | entries
 //   SAVE            u8 flags (1: hard state, 2: snapshot, 4: it replaces a corrupt snapshot) | [hardState] | [snapshot] | entries
 //   CREATE_SNAPSHOT f64 index | u32 length | msgpack of { confState, inline?, file?, dataCrc?, dataSize?, replacesCorrupt? }
+//   COMPACT         f64 index
 //   hardState       f64 term | f64 commit | str vote
 //   snapshot        u32 length | msgpack of the StoredSnapshot without `corrupt`
 //   entries         f64 first index | u32 count | count × (u32 data length | f64 term | u8 type | data)
 //   str             u16 length | UTF-8
 //
-// Compaction is not a record: it starts a new segment whose BASE no longer holds the discarded
-// entries (raft-wal-store.ts), and the old segment is then deleted.
+// Format 1 (one WAL per group, in wal/<group>/) had no HEADER and no group in the body, its BASE began
+// with u8 format | str group, and a compaction started a new segment instead of writing COMPACT. It is
+// read once, to move it into the node's WAL (node-wal.ts, `legacy`).
 
 import { Packr } from 'msgpackr';
 import type { ConfState, Entry, EntryType, HardState } from '../raft/types.ts';
@@ -26,7 +30,8 @@ import { crc32, crc32InSlices } from './checksum.ts';
 import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
 import type { EncodedEntry, LogOp, LogState, StoredSnapshot } from './raft-log-state.ts';
 
-export const WAL_FORMAT = 1;
+export const WAL_FORMAT = 2;
+const LEGACY_FORMAT = 1;
 /** Plain msgpack maps (no record extension): the rare, small meta payloads stay readable by any msgpack decoder. */
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const pack = (v: unknown) => packr.pack(v);
@@ -39,6 +44,8 @@ export const enum RecordKind {
   Base = 1,
   Save = 2,
   CreateSnapshot = 3,
+  Compact = 4,
+  Header = 5,
 }
 
 const HAS_HARD_STATE = 1;
@@ -48,10 +55,15 @@ const REPLACES_CORRUPT = 4;
 /** Per entry in an `entries` block: u32 data length, f64 term, u8 type. */
 const ENTRY_HEADER = 13;
 
-/** The base of a segment: what the log holds when the segment starts. */
+/** The start of a segment. */
+export interface HeaderRecord {
+  kind: RecordKind.Header;
+  format: number;
+}
+
+/** A group's base: what its log holds at this point. */
 export interface BaseRecord {
   kind: RecordKind.Base;
-  format: number;
   group: string;
   state: LogState;
   entries: EncodedEntry[];
@@ -61,7 +73,14 @@ export interface BaseRecord {
  * An operation, and whether it replaces a snapshot found corrupt at the same index: that flag lives
  * in memory only, so replay must be told, or it would skip the replacement as a same-index no-op.
  */
-export type OpRecord = { kind: RecordKind.Save | RecordKind.CreateSnapshot; op: LogOp; replacesCorrupt: boolean };
+export type OpRecord = { kind: RecordKind.Save | RecordKind.CreateSnapshot | RecordKind.Compact; group: string; op: LogOp; replacesCorrupt: boolean };
+
+export type WalRecord = HeaderRecord | BaseRecord | OpRecord;
+
+/** A group's id as records carry it (encoded once per group). */
+export function groupTag(group: string): Buffer {
+  return utf8(group);
+}
 
 // ---- writing ----
 
@@ -80,9 +99,11 @@ class RecordWriter extends ByteWriter {
   private readonly externals: Array<{ at: number; data: Uint8Array }> = [];
   private externalBytes = 0;
 
-  /** `bodyBytes`: the body's size without what will be passed to external(). */
-  constructor(bodyBytes: number) {
-    super(Buffer.allocUnsafe(RECORD_HEADER_BYTES + bodyBytes), RECORD_HEADER_BYTES);
+  /** `payloadBytes`: the payload's size without what will be passed to external(). */
+  constructor(kind: RecordKind, tag: Buffer, payloadBytes: number) {
+    super(Buffer.allocUnsafe(RECORD_HEADER_BYTES + 3 + tag.byteLength + payloadBytes), RECORD_HEADER_BYTES);
+    this.u8(kind);
+    this.str(tag);
   }
   str(v: Buffer): void {
     this.u16(v.byteLength);
@@ -187,11 +208,10 @@ function writeEntries(w: RecordWriter, first: number, entries: readonly Entry[])
  * (LARGE_ENTRY_BYTES), which is written and kept from the caller's buffers, which must therefore not
  * change (Raft entries never do: they are a proposal's command or a received frame).
  */
-export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[]; snapshot?: StoredSnapshot }, replacesCorrupt = false): { record: EncodedRecord; op: LogOp } {
+export function encodeSave(tag: Buffer, rd: { hardState?: HardState; entries: readonly Entry[]; snapshot?: StoredSnapshot }, replacesCorrupt = false): { record: EncodedRecord; op: LogOp } {
   const vote = rd.hardState ? utf8(rd.hardState.vote) : undefined;
   const snap = rd.snapshot ? packSnapshot(rd.snapshot) : undefined;
-  const w = new RecordWriter(2 + (vote ? hardStateBytes(vote) : 0) + (snap ? 4 + snap.byteLength : 0) + entriesBytes(rd.entries));
-  w.u8(RecordKind.Save);
+  const w = new RecordWriter(RecordKind.Save, tag, 1 + (vote ? hardStateBytes(vote) : 0) + (snap ? 4 + snap.byteLength : 0) + entriesBytes(rd.entries));
   w.u8((rd.hardState ? HAS_HARD_STATE : 0) | (rd.snapshot ? HAS_SNAPSHOT : 0) | (replacesCorrupt ? REPLACES_CORRUPT : 0));
   if (rd.hardState) writeHardState(w, rd.hardState, vote!);
   if (snap) {
@@ -209,26 +229,27 @@ export function encodeSave(rd: { hardState?: HardState; entries: readonly Entry[
   return { record, op };
 }
 
-export function encodeCreateSnapshot(op: Extract<LogOp, { kind: 'createSnapshot' }>, replacesCorrupt = false): Buffer[] {
+export function encodeCreateSnapshot(tag: Buffer, op: Extract<LogOp, { kind: 'createSnapshot' }>, replacesCorrupt = false): Buffer[] {
   const { kind: _kind, index, ...rest } = op;
   const b = pack(replacesCorrupt ? { ...rest, replacesCorrupt } : rest);
-  const w = new RecordWriter(1 + 8 + 4 + b.byteLength);
-  w.u8(RecordKind.CreateSnapshot);
+  const w = new RecordWriter(RecordKind.CreateSnapshot, tag, 8 + 4 + b.byteLength);
   w.f64(index);
   w.u32(b.byteLength);
   w.bytes(b);
   return w.finish().parts; // no entries: sealed already
 }
 
-/** A segment's base record, as buffers to write in order (large entry data is not copied). */
-export function encodeBase(group: string, state: LogState, entries: readonly Entry[]): EncodedRecord {
-  const g = utf8(group);
+export function encodeCompact(tag: Buffer, index: number): Buffer[] {
+  const w = new RecordWriter(RecordKind.Compact, tag, 8);
+  w.f64(index);
+  return w.finish().parts;
+}
+
+/** A group's base record, as buffers to write in order (large entry data is not copied). */
+export function encodeBase(tag: Buffer, state: LogState, entries: readonly Entry[]): EncodedRecord {
   const vote = utf8(state.hardState.vote);
   const snap = packSnapshot(state.snapshot);
-  const w = new RecordWriter(2 + 2 + g.byteLength + 16 + hardStateBytes(vote) + 4 + snap.byteLength + entriesBytes(entries));
-  w.u8(RecordKind.Base);
-  w.u8(WAL_FORMAT);
-  w.str(g);
+  const w = new RecordWriter(RecordKind.Base, tag, 16 + hardStateBytes(vote) + 4 + snap.byteLength + entriesBytes(entries));
   w.f64(state.offset.index);
   w.f64(state.offset.term);
   writeHardState(w, state.hardState, vote);
@@ -236,6 +257,16 @@ export function encodeBase(group: string, state: LogState, entries: readonly Ent
   w.bytes(snap);
   writeEntries(w, state.offset.index + 1, entries);
   return w.finish();
+}
+
+/** The first record of a segment. */
+export function encodeHeader(): Buffer {
+  const b = Buffer.alloc(RECORD_HEADER_BYTES + 2);
+  b.writeUInt32LE(2, 0);
+  b[RECORD_HEADER_BYTES] = RecordKind.Header;
+  b[RECORD_HEADER_BYTES + 1] = WAL_FORMAT;
+  b.writeUInt32LE(crc32(b, 0, RECORD_HEADER_BYTES), 4);
+  return b;
 }
 
 // ---- reading ----
@@ -289,35 +320,40 @@ export function walEntry(e: EncodedEntry): Entry {
   return { index: e.index, term: e.term, type: b[8] as EntryType, data: new Uint8Array(b.buffer, b.byteOffset + 9, b.byteLength - 9) };
 }
 
-/** Parse a body whose CRC matched. */
-export function decodeRecord(b: Buffer, start: number, end: number): BaseRecord | OpRecord {
+/** Parse a body whose CRC matched; `legacy`: a record of format 1 (see the top of this file). */
+export function decodeRecord(b: Buffer, start: number, end: number, legacy = false): WalRecord {
   const r = new Reader(b, start, end);
   const kind = r.u8();
+  if (kind === RecordKind.Header && !legacy) return { kind, format: r.u8() };
+  let group = legacy ? '' : r.str();
   switch (kind) {
     case RecordKind.Base: {
-      const format = r.u8();
-      if (format !== WAL_FORMAT) throw new MalformedRecordError(`WAL format ${format}; this version reads format ${WAL_FORMAT}`);
-      const group = r.str();
+      if (legacy) {
+        const format = r.u8();
+        if (format !== LEGACY_FORMAT) throw new MalformedRecordError(`WAL format ${format} in a per-group WAL, which only format ${LEGACY_FORMAT} had`);
+        group = r.str();
+      }
       const offset = { index: r.f64(), term: r.f64() };
       const hardState = readHardState(r);
       const snapshot = readSnapshot(r);
       const { entries } = entryViews(b, r.at, end);
       const last = entries[entries.length - 1];
       const state: LogState = { offset, hardState, snapshot, lastIndex: last?.index ?? offset.index, lastTerm: last?.term ?? offset.term };
-      return { kind, format, group, state, entries };
+      return { kind, group, state, entries };
     }
     case RecordKind.Save: {
       const flags = r.u8();
       const hardState = flags & HAS_HARD_STATE ? readHardState(r) : undefined;
       const snapshot = flags & HAS_SNAPSHOT ? readSnapshot(r) : undefined;
       const { entries } = entryViews(b, r.at, end);
-      return { kind, op: { kind: 'save', entries, ...(hardState ? { hardState } : {}), ...(snapshot ? { snapshot } : {}) }, replacesCorrupt: (flags & REPLACES_CORRUPT) !== 0 };
+      return { kind, group, op: { kind: 'save', entries, ...(hardState ? { hardState } : {}), ...(snapshot ? { snapshot } : {}) }, replacesCorrupt: (flags & REPLACES_CORRUPT) !== 0 };
     }
     case RecordKind.CreateSnapshot: {
       const index = r.f64();
       const rest = unpack(r.view(r.u32())) as { confState: ConfState; inline?: Uint8Array; file?: string; dataCrc?: number; dataSize?: number; replacesCorrupt?: boolean };
       return {
         kind,
+        group,
         op: {
           kind: 'createSnapshot',
           index,
@@ -329,14 +365,16 @@ export function decodeRecord(b: Buffer, start: number, end: number): BaseRecord 
         replacesCorrupt: rest.replacesCorrupt === true,
       };
     }
-    default:
-      throw new MalformedRecordError(`unknown record kind ${kind}`);
+    case RecordKind.Compact:
+      if (legacy) break;
+      return { kind, group, op: { kind: 'compact', index: r.f64() }, replacesCorrupt: false };
   }
+  throw new MalformedRecordError(`unknown record kind ${kind}`);
 }
 
 export type ScanResult =
-  | { ok: true; records: Array<BaseRecord | OpRecord>; end: number }
-  | { ok: false; records: Array<BaseRecord | OpRecord>; end: number; problem: string; tail: boolean };
+  | { ok: true; records: WalRecord[]; end: number }
+  | { ok: false; records: WalRecord[]; end: number; problem: string; tail: boolean };
 
 /**
  * Every record of a segment, stopping at the first that fails its length, checksum or parse.
@@ -344,8 +382,8 @@ export type ScanResult =
  * file (or past it), or nothing but zero bytes follows its start. Anything else is damage inside
  * the log.
  */
-export function scanSegment(b: Buffer): ScanResult {
-  const records: Array<BaseRecord | OpRecord> = [];
+export function scanSegment(b: Buffer, legacy = false): ScanResult {
+  const records: WalRecord[] = [];
   let at = 0;
   while (at < b.byteLength) {
     const problem = recordProblem(b, at);
@@ -353,7 +391,7 @@ export function scanSegment(b: Buffer): ScanResult {
     const len = b.readUInt32LE(at);
     const bodyStart = at + RECORD_HEADER_BYTES;
     try {
-      records.push(decodeRecord(b, bodyStart, bodyStart + len));
+      records.push(decodeRecord(b, bodyStart, bodyStart + len, legacy));
     } catch (err) {
       return { ok: false, records, end: at, problem: (err as Error).message, tail: false };
     }

@@ -1,12 +1,14 @@
 // Checksums of the Raft WAL: a torn final record is cut with one warn line, damage with intact
-// records after it (or in a segment's base) refuses the open, and a compaction interrupted anywhere
-// leaves a log that opens.
+// records after it (or in a segment's header) refuses the open, and a new segment interrupted
+// anywhere in its life cycle leaves a log that opens.
 
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { CorruptLogError, RaftWalStore } from '../../src/storage/raft-wal-store.ts';
+import { NodeWal } from '../../src/storage/node-wal.ts';
+import { crc32 } from '../../src/storage/checksum.ts';
 import { bytes, entries, entry, tempDir } from './helpers.ts';
 import { observe } from './observe.ts';
 import { captureLogger, WARN } from './corrupt.ts';
@@ -88,48 +90,83 @@ test('damage inside the log refuses the open and changes nothing', async (t) => 
   assert.deepStrictEqual(fs.readFileSync(file), damaged, 'nothing was cut or rewritten');
 });
 
-test('a damaged base record refuses the open', async (t) => {
+test('a damaged segment header, or a segment of another format, refuses the open', async (t) => {
   const { open, segment } = setup(t);
   const s = open();
   await twoRecords(s);
   await s.close();
-  flipByte(segment(), 12);
-  assert.throws(() => open(), (e: Error) => e instanceof CorruptLogError && /intact base record/.test(e.message));
+  const file = segment();
+  const intact = fs.readFileSync(file);
+  flipByte(file, 9); // the header's format byte: its checksum fails
+  assert.throws(() => open(), (e: Error) => e instanceof CorruptLogError && /does not start with an intact header/.test(e.message));
+  // A header that checks out but names a format this version does not read.
+  const other = Buffer.from(intact);
+  other[9] = 9;
+  other.writeUInt32LE(crc32(other, 0, 8, 10), 4);
+  fs.writeFileSync(file, other);
+  assert.throws(() => open(), (e: Error) => e instanceof CorruptLogError && /is in format 9; this version reads format 2/.test(e.message));
 });
 
-test('a compaction interrupted before or after its new segment was renamed into place leaves a log that opens', async (t) => {
-  const { open, walDir, lines } = setup(t);
-  const s = open();
-  await twoRecords(s);
-  await s.createSnapshot(8, { voters: ['a'], learners: [] }, bytes('image@8'));
-  const beforeCompaction = observe(s);
-  const oldSegment = fs.readdirSync(walDir).find((n) => n.endsWith('.wal'))!;
-  const oldBytes = fs.readFileSync(path.join(walDir, oldSegment));
-  await s.compact(7);
-  const afterCompaction = observe(s);
-  await s.close();
-  const segments = fs.readdirSync(walDir);
-  assert.equal(segments.length, 1, `after close, only the new segment: ${segments.join(', ')}`); // close() waits for the old one's deletion
-  const [newSegment] = segments;
-  assert.notEqual(newSegment, oldSegment);
-  const newBytes = fs.readFileSync(path.join(walDir, newSegment));
+test('a new segment interrupted anywhere in its life cycle leaves a log that opens, with every group intact', async (t) => {
+  const dir = tempDir(t);
+  const walDir = path.join(dir, 'wal');
+  const capture = captureLogger();
+  const open = (segmentBytes?: number, maxSegments?: number) => {
+    const wal = new NodeWal({ dir: walDir, logger: capture.logger, ...(segmentBytes ? { segmentBytes, maxSegments } : {}) });
+    const store = (group: string) => new RaftWalStore({ wal, group, snapshotDir: path.join(dir, 'snaps'), logger: capture.logger });
+    return { wal, a: store('a'), b: store('b') };
+  };
+  const close = async (n: ReturnType<typeof open>) => {
+    await Promise.all([n.a.close(), n.b.close()]);
+    await n.wal.close();
+  };
+  const segments = () => fs.readdirSync(walDir).sort();
+  let n = open();
+  await twoRecords(n.a);
+  await n.b.save({ entries: entries(1, 3, 1) });
+  await close(n);
+  const [first] = segments();
+  const firstBytes = fs.readFileSync(path.join(walDir, first));
 
-  // Crash after the rename, before the old segment was deleted: the new one wins, the old one goes.
-  fs.writeFileSync(path.join(walDir, oldSegment), oldBytes);
-  const a = open();
-  assert.deepStrictEqual(observe(a), afterCompaction);
-  await a.close();
-  assert.deepStrictEqual(fs.readdirSync(walDir), [newSegment]);
+  // A WAL that starts a new segment at every write and keeps two: a's first save goes to the second
+  // segment; its next to a third, and the groups holding the first are asked to checkpoint there.
+  n = open(1, 2);
+  await n.a.save({ entries: [entry(11, 2)] });
+  const [, second] = segments();
+  const secondBytes = fs.readFileSync(path.join(walDir, second));
+  const before = { a: observe(n.a), b: observe(n.b) };
+  await n.a.save({ entries: [entry(12, 2)] });
+  const expected = { a: observe(n.a), b: observe(n.b) };
+  await close(n);
+  assert.equal(n.wal.stats.segmentsStarted, 2);
+  const [third] = segments();
+  assert.ok(third > second, `only the third segment is left (${segments().join(', ')})`);
+  const thirdBytes = fs.readFileSync(path.join(walDir, third));
+  const reopened = async (what: string, want: typeof expected, after: string[]) => {
+    const m = open();
+    assert.deepStrictEqual({ a: observe(m.a), b: observe(m.b) }, want, what);
+    await close(m);
+    assert.deepStrictEqual(segments(), after, what);
+  };
 
-  // Crash before the rename: the new segment is a temporary file, swept; the old log is whole.
-  fs.rmSync(path.join(walDir, newSegment));
-  fs.writeFileSync(path.join(walDir, oldSegment), oldBytes);
-  fs.writeFileSync(path.join(walDir, newSegment + '.tmp'), newBytes.subarray(0, 20));
-  const b = open();
-  t.after(() => b.close());
-  assert.deepStrictEqual(observe(b), beforeCompaction);
-  assert.deepStrictEqual(fs.readdirSync(walDir), [oldSegment]);
-  assert.deepStrictEqual(lines, []);
+  // Crash after the checkpoints, before the old segments were deleted: they are deleted at open.
+  fs.writeFileSync(path.join(walDir, first), firstBytes);
+  fs.writeFileSync(path.join(walDir, second), secondBytes);
+  await reopened('old segments left over', expected, [third]);
+
+  // Crash before the checkpoints: the third segment holds a's record, whose BASE the first one has.
+  const header = 10;
+  const aRecord = thirdBytes.subarray(header, header + 8 + thirdBytes.readUInt32LE(header));
+  fs.writeFileSync(path.join(walDir, first), firstBytes);
+  fs.writeFileSync(path.join(walDir, second), secondBytes);
+  fs.writeFileSync(path.join(walDir, third), Buffer.concat([thirdBytes.subarray(0, header), aRecord]));
+  await reopened('no checkpoint yet', expected, [first, second, third]);
+
+  // Crash before the third segment was renamed into place: a temporary file, swept.
+  fs.rmSync(path.join(walDir, third));
+  fs.writeFileSync(path.join(walDir, third + '.tmp'), thirdBytes.subarray(0, 5));
+  await reopened('no third segment', before, [first, second]);
+  assert.deepStrictEqual(capture.lines, []);
 });
 
 function flipByte(file: string, at: number): void {

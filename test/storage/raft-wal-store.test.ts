@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MemoryStorage } from '../../src/raft/storage.ts';
 import { RaftWalStore } from '../../src/storage/raft-wal-store.ts';
+import { NodeWal } from '../../src/storage/node-wal.ts';
 import { LARGE_ENTRY_BYTES } from '../../src/storage/raft-wal-format.ts';
 import { EntryType } from '../../src/raft/types.ts';
 import { bytes, entries, entry, tempDir } from './helpers.ts';
@@ -34,7 +35,7 @@ test('save persists entries and hard state; a reopen returns exactly the same st
   assert.deepStrictEqual(again.entries(2, 3, 0), [entry(2, 2)]);
 });
 
-test("large entries are written from and kept in the caller's buffers; a reopen and a compaction read them back intact", async (t) => {
+test("large entries are written from and kept in the caller's buffers; a reopen and a checkpoint read them back intact", async (t) => {
   const dir = tempDir(t);
   const s = openStorage(dir);
   const big = Buffer.alloc(LARGE_ENTRY_BYTES + 5);
@@ -46,14 +47,22 @@ test("large entries are written from and kept in the caller's buffers; a reopen 
   let again = openStorage(dir);
   assert.ok(Buffer.from(again.entries(2, 3, Infinity)[0].data).equals(big));
   assert.deepStrictEqual(again.entries(3, 4, Infinity), [entry(3, 1)]);
-  await again.save({ entries: [entry(4, 1)] });
-  await again.compact(1); // a new segment whose base holds the large entry
   await again.close();
+  // A WAL that starts a new segment at every write: the checkpoint after the compaction holds the large entry.
+  const wal = new NodeWal({ dir: path.join(dir, 'wal', 'g1'), segmentBytes: 1 });
+  again = new RaftWalStore({ wal, group: 'g1', snapshotDir: path.join(dir, 'snaps') });
+  await again.save({ entries: [entry(4, 1)] });
+  await again.compact(1);
+  await again.save({ entries: [entry(5, 1)] });
+  await again.close();
+  await wal.close();
+  assert.ok(wal.stats.segmentsStarted >= 1, 'a new segment was started');
+  assert.ok(!fs.readdirSync(path.join(dir, 'wal', 'g1')).includes('0000000000000001.wal'), 'the first segment is gone: the checkpoint holds all');
   again = openStorage(dir);
   t.after(() => again.close());
   assert.equal(again.firstIndex(), 2);
   assert.ok(Buffer.from(again.entries(2, 3, Infinity)[0].data).equals(big));
-  assert.equal(again.lastIndex(), 4);
+  assert.equal(again.lastIndex(), 5);
 });
 
 test('appending at i replaces the stored suffix from i (conflicting entries), also across reopen', async (t) => {
@@ -184,14 +193,26 @@ test('leftover temp files and unreferenced snapshots are swept at open', async (
   assert.deepStrictEqual(fs.readdirSync(groupDir), []);
 });
 
-test('a segment is bound to its group, and group ids are checked', async (t) => {
+test('groups sharing a WAL each read back only their own records; a group opens once, and group ids are checked', async (t) => {
   const dir = tempDir(t);
-  const a = openStorage(dir, 'a');
-  await a.save({ entries: entries(1, 5, 1) });
-  await a.close();
-  fs.cpSync(path.join(dir, 'wal', 'a'), path.join(dir, 'wal', 'b'), { recursive: true });
-  assert.throws(() => openStorage(dir, 'b'), /belongs to group a/);
-  assert.throws(() => openStorage(dir, 'bad/group'), /invalid group id/);
+  const open = () => {
+    const wal = new NodeWal({ dir: path.join(dir, 'wal') });
+    return { wal, a: new RaftWalStore({ wal, group: 'a', snapshotDir: path.join(dir, 'snaps') }), b: new RaftWalStore({ wal, group: 'b', snapshotDir: path.join(dir, 'snaps') }) };
+  };
+  let n = open();
+  await Promise.all([n.a.save({ entries: entries(1, 5, 1), hardState: { term: 1, vote: 'x', commit: 5 } }), n.b.save({ entries: entries(1, 2, 3) })]);
+  await n.a.compact(2);
+  assert.throws(() => new RaftWalStore({ wal: n.wal, group: 'a', snapshotDir: path.join(dir, 'snaps') }), /group a is open already/);
+  assert.throws(() => new RaftWalStore({ wal: n.wal, group: 'bad/group', snapshotDir: path.join(dir, 'snaps') }), /invalid group id/);
+  await Promise.all([n.a.close(), n.b.close()]);
+  await n.wal.close();
+  n = open();
+  t.after(async () => {
+    await Promise.all([n.a.close(), n.b.close()]);
+    await n.wal.close();
+  });
+  assert.deepStrictEqual([n.a.firstIndex(), n.a.lastIndex(), n.a.term(5), n.a.initialState().hardState], [3, 5, 1, { term: 1, vote: 'x', commit: 5 }]);
+  assert.deepStrictEqual([n.b.firstIndex(), n.b.lastIndex(), n.b.term(2), n.b.initialState().hardState], [1, 2, 3, { term: 0, vote: '', commit: 0 }]);
 });
 
 test('the initial membership is persisted, so a reopen without it returns it', async (t) => {
