@@ -1,14 +1,15 @@
--- Concord's HTTP v1. OP=put|get|mix (mix: 90% get / 10% put), CONSISTENCY=serializable for serializable
+-- Concord's HTTP v1. OP=put|get|mix (mix: 90% get / 10% put, or PUT_SHARE of puts), CONSISTENCY=serializable for serializable
 -- gets (default linearizable). Keys key-0 … key-(KEYS-1) (10,000 unless KEYS is set) chosen uniformly,
 -- 100-byte raw values. done() prints a WRK_JSON line.
 local op = os.getenv("OP") or "get"
 local query = os.getenv("CONSISTENCY") and ("?consistency=" .. os.getenv("CONSISTENCY")) or ""
 local keys = tonumber(os.getenv("KEYS") or "10000")
 local value = string.rep("v", 100)
+local putShare = tonumber(os.getenv("PUT_SHARE") or "0.1")
 
 request = function()
   local i = math.random(0, keys - 1)
-  if op == "put" or (op == "mix" and math.random() < 0.1) then
+  if op == "put" or (op == "mix" and math.random() < putShare) then
     return wrk.format("PUT", "/v1/kv/key-" .. i, nil, value)
   end
   return wrk.format("GET", "/v1/kv/key-" .. i .. query)

@@ -1,9 +1,10 @@
--- etcd's v3 JSON gateway. OP=put|get|mix (mix: 90% range / 10% put), SERIALIZABLE=1 for serializable ranges
+-- etcd's v3 JSON gateway. OP=put|get|mix (mix: 90% range / 10% put, or PUT_SHARE of puts), SERIALIZABLE=1 for serializable ranges
 -- (default linearizable). Keys key-0 … key-(KEYS-1) (10,000 unless KEYS is set) chosen uniformly, 100-byte
 -- values; keys and values travel base64-encoded as the gateway requires. done() prints a WRK_JSON line.
 local op = os.getenv("OP") or "get"
 local serializable = os.getenv("SERIALIZABLE") == "1"
 local keys = tonumber(os.getenv("KEYS") or "10000")
+local putShare = tonumber(os.getenv("PUT_SHARE") or "0.1")
 
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local function b64(s)
@@ -32,7 +33,7 @@ local headers = { ["Content-Type"] = "application/json" }
 
 request = function()
   local i = math.random(0, keys - 1)
-  if op == "put" or (op == "mix" and math.random() < 0.1) then
+  if op == "put" or (op == "mix" and math.random() < putShare) then
     return wrk.format("POST", "/v3/kv/put", headers, puts[i])
   end
   return wrk.format("POST", "/v3/kv/range", headers, ranges[i])

@@ -6,6 +6,7 @@
 
 import type { RootDatabase } from 'lmdb';
 import { openKvEnv, syncEnv } from './lmdb-env.ts';
+import { ExportWorker, type WorkerExportOptions } from './kv-export-worker.ts';
 import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
 
 export class KvEnv {
@@ -13,6 +14,7 @@ export class KvEnv {
   /** True if the files were discarded at open because the OS went down while they were open. */
   readonly discardedAfterOsCrash: boolean;
   private closed = false;
+  private worker: ExportWorker | undefined;
 
   constructor(
     readonly dir: string,
@@ -22,10 +24,16 @@ export class KvEnv {
     this.root = openKvEnv(dir);
   }
 
+  /** The environment's one snapshot export worker, shared by its groups (kv-export-worker.ts). */
+  exporter(options: Omit<WorkerExportOptions, 'path'>): ExportWorker {
+    return (this.worker ??= new ExportWorker({ path: this.dir, ...options }));
+  }
+
   /** Syncs, closes, and releases the marker if the sync succeeded. Call after every store in it is closed. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.worker?.close();
     const synced = await syncEnv(this.root).then(
       () => true,
       () => false,

@@ -1,10 +1,13 @@
 // Reading a KV state machine's records for a snapshot image in a worker thread. The records are
 // copied out of LMDB there, not on the event loop: reading a 64 MiB value copies it into fresh
 // memory, which blocks the thread long enough to delay Raft's heartbeats. The worker opens the same
-// environment (lmdb-js shares it between the threads of a process), reads the applied index and every
-// record in one read transaction, so the image is consistent, and posts them in batches; a large
+// environment (lmdb-js shares it between the threads of a process), reads a group's applied index and
+// every record in one read transaction, so the image is consistent, and posts them in batches; a large
 // value's buffer is transferred, not copied. It is plain JavaScript given as source: it must run the
 // same under tsx and from the esbuild bundle, where no .ts file is at hand to load.
+//
+// One worker serves every group of an environment (kv-env.ts owns it), one export at a time: a worker
+// is a V8 isolate of its own (several MiB resident), and a node of S shards must not run S of them.
 
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -13,9 +16,6 @@ export interface WorkerExportOptions {
   /** The environment's directory and its maxDbs (as openKvEnv opened it). */
   path: string;
   maxDbs: number;
-  group: string;
-  /** The group's record databases are named this prefix and the generation (kv-store.ts). */
-  dbPrefix: string;
   /** Values from this size on have their buffer transferred, not copied. */
   largeBytes: number;
   /**
@@ -37,13 +37,13 @@ const { parentPort, workerData: w } = require('node:worker_threads');
 const { open } = require(w.lmdb);
 const root = open({ path: w.path, noSync: true, maxDbs: w.maxDbs });
 const meta = root.openDB('kv-meta', {});
-parentPort.on('message', () => {
+parentPort.on('message', (req) => {
   root.resetReadTxn();
   const txn = root.useReadTransaction();
   try {
-    const m = meta.get(w.group, { transaction: txn }) || { generation: 0, appliedIndex: 0 };
+    const m = meta.get(req.group, { transaction: txn }) || { generation: 0, appliedIndex: 0 };
     parentPort.postMessage({ appliedIndex: m.appliedIndex });
-    const db = root.openDB(w.dbPrefix + m.generation, { keyEncoding: 'binary', encoding: 'binary' });
+    const db = root.openDB(req.dbPrefix + m.generation, { keyEncoding: 'binary', encoding: 'binary' });
     let batch = [];
     let transfer = [];
     let bytes = 0;
@@ -72,7 +72,7 @@ parentPort.on('message', () => {
 type Posted = { appliedIndex: number } | { batch: Uint8Array[] } | { end: true } | { error: string };
 
 /**
- * A worker thread that exports a store's records on request, one export at a time. Started at the
+ * A worker thread that exports a group's records on request, one export at a time. Started at the
  * first export (unref'd: it never keeps the process alive); close() ends it.
  */
 export class ExportWorker {
@@ -86,15 +86,18 @@ export class ExportWorker {
 
   constructor(private readonly o: WorkerExportOptions) {}
 
-  /** Resolves once the worker has read the applied index (the image's), with its records to come. */
-  async export(): Promise<WorkerExport> {
+  /**
+   * Resolves once the worker has read `group`'s applied index (the image's), with its records to come.
+   * `dbPrefix`: the group's record databases are named this prefix and the generation (kv-store.ts).
+   */
+  async export(group: string, dbPrefix: string): Promise<WorkerExport> {
     const before = this.running;
     let done!: () => void;
     this.running = new Promise<void>((r) => (done = r));
     await before;
     try {
       const worker = this.start();
-      worker.postMessage('export');
+      worker.postMessage({ group, dbPrefix });
       const first = await this.next();
       if (!('appliedIndex' in first)) throw new Error('KV export worker: no applied index first');
       return { appliedIndex: first.appliedIndex, batches: this.batches(done) };

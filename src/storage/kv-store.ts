@@ -107,12 +107,11 @@ export class KvStore {
   private failure: Error | undefined;
   private closed = false;
   private lastWrite: Promise<unknown> = Promise.resolve();
-  /** Reads the records of exportSnapshotParts() off the event loop (only for an environment of our own). */
-  private exporter: ExportWorker | undefined;
+  /** Reads the records of exportSnapshotParts() off the event loop: the KvEnv's, or one of an own environment's. */
+  private readonly exporter: (() => ExportWorker) | undefined;
+  private ownExporter: ExportWorker | undefined;
   /** The directory of an environment this store opened itself (and guards). */
   private readonly ownDir: string | undefined;
-  /** Where a worker thread may open the environment to export from (an own environment, or a KvEnv's). */
-  private readonly exportDir: string | undefined;
   /** True if the files were discarded at open because the OS went down while they were open. */
   readonly discardedAfterOsCrash: boolean = false;
   /**
@@ -131,13 +130,15 @@ export class KvStore {
     assertGroupId(options.group);
     this.group = options.group;
     if (typeof options.env === 'string') {
-      this.ownDir = this.exportDir = options.env;
+      const dir = (this.ownDir = options.env);
       this.discardedAfterOsCrash = claimUnsyncedDir(options.env, options.bootId ?? currentBootId());
       this.root = openKvEnv(options.env);
+      this.exporter = () => (this.ownExporter ??= new ExportWorker({ path: dir, ...EXPORTER }));
     } else if (options.env instanceof KvEnv) {
-      this.exportDir = options.env.dir;
-      this.discardedAfterOsCrash = options.env.discardedAfterOsCrash;
-      this.root = options.env.root;
+      const env = options.env;
+      this.discardedAfterOsCrash = env.discardedAfterOsCrash;
+      this.root = env.root;
+      this.exporter = () => env.exporter(EXPORTER);
     } else this.root = options.env;
     this.meta = this.root.openDB<KvMeta, string>('kv-meta', {});
     const meta = this.recoverMeta();
@@ -487,9 +488,8 @@ export class KvStore {
    */
   async exportSnapshotParts(): Promise<{ appliedIndex: number; parts: Uint8Array[]; crc: number }> {
     this.assertOpen();
-    if (this.exportDir !== undefined) {
-      this.exporter ??= new ExportWorker({ path: this.exportDir, maxDbs: KV_ENV_MAX_DBS, group: this.group, dbPrefix: generationPrefix(this.group), largeBytes: LARGE_VALUE_BYTES, batchBytes: EXPORT_FRAME_BYTES });
-      const read = await this.exporter.export();
+    if (this.exporter) {
+      const read = await this.exporter().export(this.group, generationPrefix(this.group));
       return { appliedIndex: read.appliedIndex, ...(await imageOf(read.appliedIndex, read.batches)) };
     }
     const image = this.exportSnapshot();
@@ -537,7 +537,7 @@ export class KvStore {
     if (this.closed) return;
     this.closed = true;
     await this.lastWrite.catch(() => {});
-    await this.exporter?.close();
+    await this.ownExporter?.close();
     if (this.ownDir === undefined) return;
     // Only a store whose files are all on disk may drop its marker (os-crash-guard.ts).
     const synced = await this.flush().then(
@@ -581,6 +581,9 @@ function generationPrefix(group: string): string {
  * does between its other yields.
  */
 const EXPORT_FRAME_BYTES = 64 * 1024;
+
+/** How export workers read: an environment opened as openKvEnv opens it, this store's limits. */
+const EXPORTER = { maxDbs: KV_ENV_MAX_DBS, largeBytes: LARGE_VALUE_BYTES, batchBytes: EXPORT_FRAME_BYTES };
 
 function cachedBytes(k: string, r: KvRecord | null): number {
   return k.length + (r ? r.value.byteLength + (r.key.byteLength > k.length ? r.key.byteLength : 0) : 0) + CACHED_RECORD_OVERHEAD;

@@ -233,6 +233,27 @@ test('groups sharing one environment do not see each other', async (t) => {
   await env.close();
 });
 
+test("the groups of a KvEnv export their snapshots through one worker thread, each its own records", async (t) => {
+  const env = new KvEnv(path.join(tempDir(t), 'kv'));
+  const stores = Array.from({ length: 8 }, (_, i) => new KvStore({ env, group: `s${i}` }));
+  t.after(async () => {
+    for (const s of stores) await s.close();
+    await env.close();
+  });
+  for (const [i, s] of stores.entries()) s.applyAllSync([{ index: 10 + i, fn: (tx) => tx.put(bytes(`k${i}`), bytes(`v${i}`)) }]);
+  const threads = () => fs.readdirSync('/proc/self/task').length;
+  const images = [await stores[0].exportSnapshotParts()];
+  const afterFirst = threads();
+  for (const s of stores.slice(1)) images.push(await s.exportSnapshotParts());
+  assert.equal(threads(), afterFirst, 'no thread started after the first export');
+  for (const [i, img] of images.entries()) {
+    const copy = new KvStore({ env: path.join(tempDir(t), `copy${i}`), group: 'c' });
+    await copy.importSnapshot(img.parts, img.appliedIndex);
+    assert.deepStrictEqual([img.appliedIndex, text(copy.get(bytes(`k${i}`))!.value), copy.range({}).items.length], [10 + i, `v${i}`, 1]);
+    await copy.close();
+  }
+});
+
 test('applyAllSync applies a batch in one transaction: visible on return, applied entries skipped, results in order', async (t) => {
   const kv = openKv(tempDir(t));
   t.after(() => kv.close());
