@@ -32,6 +32,7 @@ export interface ServerFlags {
   snapshotBytes?: string;
   snapshotKeepEntries?: string;
   cacheBytes?: string;
+  raftLogMemoryBytes?: string;
   shards?: string;
   voters?: string;
   deadNodeTimeoutMs?: string;
@@ -76,6 +77,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   snapshotBytes: { flag: '--snapshot-bytes', kind: 'string' },
   snapshotKeepEntries: { flag: '--snapshot-keep-entries', kind: 'string' },
   cacheBytes: { flag: '--cache-bytes', kind: 'string' },
+  raftLogMemoryBytes: { flag: '--raft-log-memory-bytes', kind: 'string' },
   shards: { flag: '--shards', kind: 'string' },
   voters: { flag: '--voters', kind: 'string' },
   deadNodeTimeoutMs: { flag: '--dead-node-timeout-ms', kind: 'string' },

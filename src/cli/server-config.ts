@@ -36,7 +36,7 @@ function parseBytes(s: Setting<string>, min = 1): number {
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'shards' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'shards' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'raftLogMemoryBytes';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -146,6 +146,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     snapshotBytes: count('snapshotBytes', DEFAULTS.snapshotBytes, true),
     snapshotKeepEntries: count('snapshotKeepEntries', DEFAULTS.snapshotKeepEntries),
     cacheBytes: count('cacheBytes', DEFAULTS.cacheBytes, true, 0),
+    raftLogMemoryBytes: count('raftLogMemoryBytes', DEFAULTS.raftLogMemoryBytes, true),
     shards: count('shards', DEFAULTS.shards, false, 1, MAX_CLUSTER_SHARDS),
     voters: count('voters', DEFAULTS.voters),
     deadNodeTimeoutMs: count('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs),

@@ -51,6 +51,8 @@ export interface NodeConfig {
   snapshotKeepEntries: number;
   /** Bytes of the read cache in front of the KV state machine (0: off). */
   cacheBytes: number;
+  /** The in-memory Raft logs of all the node's groups together: past this, the largest is snapshotted (cluster/log-budget.ts). */
+  raftLogMemoryBytes: number;
   /** Snapshots are sent to followers in chunks of this size. */
   snapshotChunkBytes: number;
   /** New record bytes a segment of the node's WAL takes before the next starts (storage/node-wal.ts); not a flag. */
@@ -88,6 +90,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   snapshotChunkBytes: 1 << 20,
   walSegmentBytes: 32 << 20,
   cacheBytes: 64 * 1024 * 1024,
+  raftLogMemoryBytes: 64 * 1024 * 1024,
   shards: 1,
   voters: 3,
   deadNodeTimeoutMs: 30_000,

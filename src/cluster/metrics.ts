@@ -118,6 +118,12 @@ export class NodeMetrics {
     this.gauge('concord_raft_groups_quiesced', 'Raft groups on this node that are idle and quiet (no heartbeats until something happens)', () => [...groups()].filter((g) => g.node.quiesced()).length);
   }
 
+  /** The node's log memory budget: what its groups' in-memory logs take, and the snapshots the budget asked for. */
+  watchLogBudget(bytes: () => number, snapshots: () => number): void {
+    this.gauge('concord_raft_log_memory_bytes', "What the in-memory Raft logs of this node's groups take (estimated)", bytes);
+    this.gauge('concord_raft_log_budget_snapshots', 'Snapshots taken because the Raft logs passed --raft-log-memory-bytes (since start)', snapshots);
+  }
+
   /** A gauge read at scrape time. */
   private gauge(name: string, help: string, read: () => number): void {
     new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });

@@ -112,8 +112,8 @@ export class Snapshotter {
     const durable = await this.store.flush();
     const compactTo = this.compactionPoint(Math.min(durable, index));
     if (compactTo > this.storage.firstIndex()) {
-      // One step: the WAL compacts by starting a segment with what is left (keepEntries and the entries
-      // applied since the export), not by deleting entries one by one as the LMDB log did.
+      // One step, one small WAL record, whatever the number of entries discarded (the LMDB log deleted
+      // them one by one).
       await this.storage.compact(compactTo);
       this.lastCompacted = compactTo;
     }
@@ -127,7 +127,7 @@ export class Snapshotter {
   /**
    * Where to compact the log when the snapshot covers `upTo`: keep the `keepEntries` entries before it,
    * but no more of them than carry `thresholdBytes` of data together. Kept entries stay in memory and
-   * are rewritten into every new segment; 1,000 entries of 64 MiB would be 64 GB.
+   * are rewritten into every checkpoint; 1,000 entries of 64 MiB would be 64 GB.
    */
   private compactionPoint(upTo: number): number {
     let to = upTo - this.policy.keepEntries;
@@ -143,6 +143,16 @@ export class Snapshotter {
       }
     }
     return to;
+  }
+
+  /** Entries a snapshot now would let go: those applied, less the `keepEntries` kept behind it. */
+  compactable(): number {
+    return this.group.node.raft.log.applied - this.policy.keepEntries - (this.storage.firstIndex() - 1);
+  }
+
+  /** Take a snapshot now, whatever the thresholds say (the node's log memory budget asks); resolves when done. */
+  snapshotNow(): Promise<void> {
+    return this.take();
   }
 
   /** Wait for a snapshot in progress (used on shutdown). */

@@ -18,6 +18,7 @@ import { SnapshotFetch } from '../cluster/snapshot-fetch.ts';
 import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { installPeerSnapshot, repairFromStateMachine } from '../cluster/snapshot-repair.ts';
 import type { NodeMetrics } from '../cluster/metrics.ts';
+import type { BudgetedLog } from '../cluster/log-budget.ts';
 import type { CacheStats } from '../storage/read-cache.ts';
 import { KvStateMachine } from '../kv/state-machine.ts';
 
@@ -122,6 +123,14 @@ export class HostedGroup {
       ctx.log.warn({ applied: store.appliedIndex(), snapshot: logStart }, 'state machine behind the log; restoring it from the snapshot');
       await stateMachine.restore(storage.snapshot());
     }
+  }
+
+  /** The group's log as the node's log memory budget sees it; undefined until the group runs. */
+  budgeted(): BudgetedLog | undefined {
+    const running = this.running;
+    if (!running) return undefined;
+    const { storage } = this;
+    return { id: this.id, memoryBytes: () => storage.memoryBytes(), compactable: () => running.snapshotter.compactable(), snapshotNow: () => running.snapshotter.snapshotNow() };
   }
 
   /** Wake the group if it is quiet. */

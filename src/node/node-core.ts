@@ -25,6 +25,7 @@ import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/a
 import type { KvStore } from '../storage/kv-store.ts';
 import { KvEnv } from '../storage/kv-env.ts';
 import { NodeWal } from '../storage/node-wal.ts';
+import { LogBudget } from '../cluster/log-budget.ts';
 import { ShardedKvService } from '../kv/sharded-service.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { PeerBook } from './peer-book.ts';
@@ -131,6 +132,12 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
   const hostedGroups = () => [group, ...(shards.running() ?? []).map((s) => s.group).filter((g) => g !== group)];
   book.prune(peers, hostedGroups, config.tickMs * 10);
+  const budgeted = () => [...groups.values()].flatMap((g) => g.budgeted() ?? []);
+  const budget = new LogBudget({ budgetBytes: config.raftLogMemoryBytes, groups: budgeted, intervalMs: config.tickMs * 2, logger: log.child({ part: 'snapshot' }) });
+  metrics.watchLogBudget(
+    () => budgeted().reduce((n, g) => n + g.memoryBytes(), 0),
+    () => budget.snapshots,
+  );
   metrics.watchCache(() => shards.cacheStats());
   metrics.watchShards(() => shards.running() ?? [], () => hostedGroups());
   if (shardCount !== undefined) await shards.start(meta, metrics);
@@ -160,6 +167,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     },
     close: async () => {
       book.close();
+      await budget.close();
       await gossip?.close();
       await Promise.all([shards.close(config.requestTimeoutMs), hosted.close(config.requestTimeoutMs)]);
       ticker.close();

@@ -149,6 +149,11 @@ export class RaftWalStore implements Storage {
     return this.committed.lastIndex;
   }
 
+  /** What the log's entries take in memory (an estimate: their data and a fixed cost each, wal-log.ts). */
+  memoryBytes(): number {
+    return this.log.bytes;
+  }
+
   /** Index of the current snapshot (0 before the first): what snapshot().meta.index says, without materializing it. */
   snapshotIndex(): number {
     return this.committed.snapshot.meta.index;

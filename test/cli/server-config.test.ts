@@ -280,6 +280,10 @@ describe('elastic membership settings', () => {
     assert.equal(resolve('', { CONCORD_SNAPSHOT_BYTES: '4096' }).snapshotBytes, 4096);
     assert.equal(resolve('').snapshotBytes, DEFAULTS.snapshotBytes);
     rejects('--snapshot-bytes lots', /snapshot-bytes/);
+    assert.equal(resolve('--raft-log-memory-bytes 8MiB').raftLogMemoryBytes, 8 * 1024 * 1024);
+    assert.equal(resolve('', {}, 'raft_log_memory_bytes = "1MiB"').raftLogMemoryBytes, 1024 * 1024);
+    assert.equal(resolve('').raftLogMemoryBytes, DEFAULTS.raftLogMemoryBytes);
+    rejects('--raft-log-memory-bytes 0', /raft-log-memory-bytes/);
     assert.equal(resolve('').faultInjection, false, 'the fault route is off unless asked for');
     assert.equal(resolve('--fault-injection').faultInjection, true);
   });

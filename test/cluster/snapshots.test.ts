@@ -158,6 +158,28 @@ describe('the snapshot size trigger', () => {
   });
 });
 
+describe('the log memory budget (--raft-log-memory-bytes)', () => {
+  it("keeps the in-memory logs of all a node's shards together under the budget by snapshotting the largest", async () => {
+    const dir = tempDir('log-budget');
+    const budgetBytes = 256 * 1024;
+    // The groups' own policy would never snapshot here: only the node's budget does.
+    const [cfg] = await clusterConfigs(1, dir, { shards: 4, snapshotEntries: 1_000_000, snapshotKeepEntries: 10, raftLogMemoryBytes: budgetBytes });
+    const node = await startNodeCore(cfg, pino({ level: 'silent' }));
+    const gauge = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(await node.metrics.render())?.[1]);
+    try {
+      await until('leaders', () => node.cluster.status().then((s) => (s.shards ?? []).every((sh) => sh.leader !== undefined)), 10_000);
+      // About 3,000 entries of ~270 bytes each in memory: three times the budget.
+      for (let i = 0; i < 3_000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => node.kv.put(enc(`k${i + j}`), Buffer.alloc(150, j))));
+      await until('back under the budget', async () => (await gauge('concord_raft_log_memory_bytes')) <= budgetBytes, 10_000);
+      assert.ok((await gauge('concord_raft_log_budget_snapshots')) >= 2, 'the budget asked for snapshots');
+      for (const i of [0, 1_499, 2_999]) assert.ok(Buffer.alloc(150, i % 100).equals((await node.kv.get(enc(`k${i}`)))!.value), `k${i} reads back`);
+    } finally {
+      await node.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('after an OS crash', () => {
   it('the state machine, open when the system went down, is discarded and rebuilt from the snapshot and the log', async () => {
     const dir = tempDir('os-crash');

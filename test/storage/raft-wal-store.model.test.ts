@@ -13,6 +13,7 @@ import { MemoryStorage } from '../../src/raft/storage.ts';
 import type { Entry, HardState, Snapshot } from '../../src/raft/types.ts';
 import { RaftWalStore } from '../../src/storage/raft-wal-store.ts';
 import { NodeWal } from '../../src/storage/node-wal.ts';
+import { ENTRY_OVERHEAD_BYTES } from '../../src/storage/wal-log.ts';
 import { tempDir } from './helpers.ts';
 import { observe } from './observe.ts';
 
@@ -82,6 +83,13 @@ function plan(mem: MemoryStorage, c: Exclude<Command, { kind: 'reopen' }>, seq: 
 
 const GROUPS = ['a', 'b', 'c'];
 
+/** What memoryBytes() must say: every entry in the log, its data and the fixed cost. */
+function memoryOf(s: RaftWalStore): number {
+  const first = s.firstIndex();
+  const last = s.lastIndex();
+  return last < first ? 0 : s.entries(first, last + 1, Infinity).reduce((n, e) => n + e.data.byteLength + ENTRY_OVERHEAD_BYTES, 0);
+}
+
 test('RaftWalStore behaves exactly like MemoryStorage, for each of several groups sharing a WAL', async (t) => {
   let run = 0;
   let segmentsStarted = 0;
@@ -123,7 +131,10 @@ test('RaftWalStore behaves exactly like MemoryStorage, for each of several group
           for (const [i, { expectError }] of issued.entries()) {
             assert.equal(outcomes[i] !== 'ok', expectError, `command ${i} of ${JSON.stringify(commands)}: ${outcomes[i]}`);
           }
-          for (const g of GROUPS.keys()) assert.deepStrictEqual(observe(node.stores[g]), observe(mems[g]), `group ${GROUPS[g]}`);
+          for (const g of GROUPS.keys()) {
+            assert.deepStrictEqual(observe(node.stores[g]), observe(mems[g]), `group ${GROUPS[g]}`);
+            assert.equal(node.stores[g].memoryBytes(), memoryOf(node.stores[g]), `group ${GROUPS[g]}: memory accounted entry by entry`);
+          }
           maxSegments = Math.max(maxSegments, node.wal.segmentFiles().length);
           if (commands.some((c) => c.kind === 'reopen')) {
             await close(node);
