@@ -27,12 +27,14 @@ async function backup(opts: { out?: string; server?: string; timeout?: string })
   if (!res.ok || !res.body) {
     throw requestFailed(res.status, Buffer.from(await res.arrayBuffer()));
   }
-  const index = Number(res.headers.get('x-concord-applied-index'));
-  const { backupHeaderLine } = await import('../cluster/backup-file.ts');
+  // One shard: the index of its image; several: each shard's (its body is their images as sections).
+  const perShard = res.headers.get('x-concord-applied-indexes');
+  const at: { shards: number[] } | { appliedIndex: number } = perShard ? { shards: perShard.split(',').map(Number) } : { appliedIndex: Number(res.headers.get('x-concord-applied-index')) };
+  const { backupHeaderLine } = await import('../node/backup-file.ts');
   const tmp = `${opts.out}.partial`;
   const out = fs.openSync(tmp, 'w');
   const hash = createHash('sha256');
-  const header = Buffer.from(backupHeaderLine(index));
+  const header = Buffer.from(backupHeaderLine(at));
   fs.writeSync(out, header);
   hash.update(header);
   let bytes = 0;
@@ -49,7 +51,8 @@ async function backup(opts: { out?: string; server?: string; timeout?: string })
   const digest = hash.digest('hex');
   fs.writeFileSync(`${opts.out}.sha256`, `${digest}  ${opts.out}\n`);
   if (tty) process.stderr.write('\n');
-  write(`backup of index ${index}: ${bytes} bytes to ${opts.out}, sha256 ${digest}\n`);
+  const what = 'shards' in at ? `${at.shards.length} shards at indexes ${at.shards.join(', ')}` : `index ${at.appliedIndex}`;
+  write(`backup of ${what}: ${bytes} bytes to ${opts.out}, sha256 ${digest}\n`);
 }
 
 async function restore(file: string, opts: { dataDir?: string; nodeId?: string }): Promise<void> {
@@ -62,10 +65,11 @@ async function restore(file: string, opts: { dataDir?: string; nodeId?: string }
     if (want !== got) throw new CliError(`${file} does not match ${sidecar} (sha256 ${got}, expected ${want})`);
   }
   const nodeId = opts.nodeId ?? 'n1';
-  const { restoreBackup } = await import('../cluster/backup-file.ts');
+  const { restoreBackup } = await import('../node/backup-file.ts');
   try {
-    const { appliedIndex } = await restoreBackup(file, opts.dataDir, nodeId);
-    write(`restored index ${appliedIndex} into ${opts.dataDir}; start it with: concord server --node-id ${nodeId} --data-dir ${opts.dataDir}\n`);
+    const { appliedIndex, shards } = await restoreBackup(file, opts.dataDir, nodeId);
+    const what = shards.length > 1 ? `${shards.length} shards at indexes ${shards.join(', ')}` : `index ${appliedIndex}`;
+    write(`restored ${what} into ${opts.dataDir}; start it with: concord server --node-id ${nodeId} --data-dir ${opts.dataDir}\n`);
   } catch (e) {
     throw new CliError(`restore failed: ${e instanceof Error ? e.message : String(e)}`);
   }

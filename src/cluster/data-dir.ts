@@ -39,7 +39,8 @@ export function assertNoLegacyRaftLog(dataDir: string): void {
 /** What a node remembers of itself in its data dir: who it is and the peer address it last bound. */
 export interface NodeRecord {
   nodeId: string;
-  raftAddr: string;
+  /** Absent in a data dir `concord restore` made, which has not run yet. */
+  raftAddr?: string;
   /** The cluster its state belongs to (cluster-identity.ts); absent until founded or learned. */
   clusterUid?: string;
   /**
@@ -54,8 +55,9 @@ const recordFile = (dataDir: string) => path.join(dataDir, 'node.json');
 export function readNodeRecord(dataDir: string): NodeRecord | undefined {
   try {
     const r = JSON.parse(fs.readFileSync(recordFile(dataDir), 'utf8')) as Partial<NodeRecord>;
-    if (typeof r.nodeId !== 'string' || typeof r.raftAddr !== 'string') return undefined;
-    const out: NodeRecord = { nodeId: r.nodeId, raftAddr: r.raftAddr };
+    if (typeof r.nodeId !== 'string') return undefined;
+    const out: NodeRecord = { nodeId: r.nodeId };
+    if (typeof r.raftAddr === 'string') out.raftAddr = r.raftAddr;
     if (typeof r.clusterUid === 'string') out.clusterUid = r.clusterUid;
     if (typeof r.shards === 'number' && Number.isInteger(r.shards) && r.shards >= 0) out.shards = r.shards;
     return out;

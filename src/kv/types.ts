@@ -57,8 +57,13 @@ export interface KvService {
 
 /** A consistent image of the whole key space, as a stream of self-checking chunks. */
 export interface BackupImage {
-  /** The Raft index the image reflects. */
+  /** The Raft index the image reflects (with several shards: shard 0's; see `shards`). */
   appliedIndex: number;
+  /**
+   * With several shards: the index each shard's image reflects, and `chunks` are every shard's image in
+   * shard order as sections (backup-sections.ts), not one image.
+   */
+  shards?: number[];
   chunks: AsyncIterable<Uint8Array>;
   /** Stop early (releases the read transaction). */
   cancel(): void;

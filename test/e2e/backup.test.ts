@@ -69,3 +69,38 @@ it('a damaged backup is refused: by its sha256, and by the image checksums witho
   await assert.rejects(run(process.execPath, [BIN, 'restore', bad, '--data-dir', path.join(c!.dir, 'x2')]), (e: { code?: number; stderr?: string }) => e.code === 1 && /restore failed/.test(e.stderr ?? ''));
   assert.ok(!fs.existsSync(path.join(c!.dir, 'x2')), 'a failed restore leaves no half-made data dir');
 });
+
+it('a backup of a sharded cluster holds every shard, and restores into a cluster with that many shards', async () => {
+  const s = await ProcCluster.create(3, () => ['--shards', '4']);
+  try {
+    const node = s.nodes[0];
+    const N = 2_000;
+    for (let i = 0; i < N; i += 100) {
+      await Promise.all(Array.from({ length: 100 }, async (_, j) => assert.equal((await fetch(`${node.url}/v1/kv/${key(i + j)}`, { method: 'PUT', body: `v${i + j}` })).status, 200)));
+    }
+    const file = path.join(s.dir, 'sharded.backup');
+    const b = await run(process.execPath, [BIN, 'backup', '--out', file, '--server', s.nodes[1].url]);
+    assert.match(b.stdout, /^backup of 4 shards at indexes \d+, \d+, \d+, \d+: \d+ bytes to .*, sha256 [0-9a-f]{64}\n$/);
+
+    // A body cut short is refused, and leaves nothing behind.
+    const cut = path.join(s.dir, 'cut.backup');
+    fs.writeFileSync(cut, fs.readFileSync(file).subarray(0, fs.statSync(file).size - 10));
+    await assert.rejects(run(process.execPath, [BIN, 'restore', cut, '--data-dir', path.join(s.dir, 'x3')]), (e: { stderr?: string }) => /ends inside section 3 of 4/.test(e.stderr ?? ''));
+    assert.ok(!fs.existsSync(path.join(s.dir, 'x3')));
+
+    const dataDir = path.join(s.dir, 'restored');
+    const r = await run(process.execPath, [BIN, 'restore', file, '--data-dir', dataDir, '--node-id', 'r1']);
+    assert.match(r.stdout, /^restored 4 shards at indexes /);
+    const [http, raft] = [await freePort(), await freePort()];
+    const restored = s.add('r1', ['server', '--node-id', 'r1', '--data-dir', dataDir, '--http-addr', `127.0.0.1:${http}`, '--raft-addr', `127.0.0.1:${raft}`], `http://127.0.0.1:${http}`);
+    await s.waitHealthy(restored);
+    const status = (await (await fetch(`${restored.url}/v1/cluster`)).json()) as { shards?: unknown[] };
+    assert.equal(status.shards?.length, 4, 'the restored cluster has the backup\'s shards');
+    const { count, sample } = await countKeys(restored.url);
+    assert.equal(count, N);
+    for (const i of [0, 777, 1_999]) assert.equal(await (await fetch(`${restored.url}/v1/kv/${key(i)}`)).text(), `v${i}`);
+    assert.equal((await fetch(`${restored.url}/v1/kv/after-restore`, { method: 'PUT', body: 'yes' })).status, 200, 'it takes writes');
+  } finally {
+    await s.stop();
+  }
+});

@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { readSections } from '../../src/kv/backup-sections.ts';
 import { ShardedKvService, type ShardKvService } from '../../src/kv/sharded-service.ts';
 import type { BackupImage, KvRecord, ListOptions } from '../../src/kv/types.ts';
 import { shardOf } from '../../src/shard/key-hash.ts';
@@ -327,14 +328,18 @@ describe('ShardedKvService', () => {
     assert.deepEqual(svc.leaderless(), { lastContactMs: 50 });
   });
 
-  it('backup: the shard’s own with one shard; 501 not-implemented with more', async () => {
-    const image: BackupImage = { appliedIndex: 7, chunks: (async function* () {})(), cancel: () => {} };
-    const one = new ShardedKvService(() => [Object.assign(new MemoryKv(), { backup: async () => image }) as ShardKvService]);
-    assert.equal(await one.backup(), image);
+  it('backup: the shard’s own with one shard; with more, every shard’s image in order as sections', async () => {
+    const image = (index: number, ...pieces: string[]): BackupImage => ({ appliedIndex: index, chunks: (async function* () {
+      for (const p of pieces) yield Buffer.from(p);
+    })(), cancel: () => {} });
+    const withBackup = (img: () => BackupImage) => Object.assign(new MemoryKv(), { backup: async () => img() }) as ShardKvService;
+    const single = image(7);
+    assert.equal(await new ShardedKvService(() => [withBackup(() => single)]).backup(), single);
     await assert.rejects(new ShardedKvService(() => [new MemoryKv()]).backup(), failsWith('not-implemented', 501));
-    await assert.rejects(
-      sharded(4).svc.backup(),
-      failsWith('not-implemented', 501, /^backup of a sharded cluster \(4 shards\) is not available yet; back up a --shards 1 cluster, or export with a listing$/),
-    );
+    const three = await new ShardedKvService(() => [withBackup(() => image(3, 'a', 'b')), withBackup(() => image(9)), withBackup(() => image(5, 'c'))]).backup();
+    assert.deepEqual(three.shards, [3, 9, 5]);
+    const body: Uint8Array[] = [];
+    for await (const c of three.chunks) body.push(c);
+    assert.deepEqual(readSections(Buffer.concat(body), 3).map((s) => s.map((p) => Buffer.from(p).toString())), [['a', 'b'], [], ['c']]);
   });
 });

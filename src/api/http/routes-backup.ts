@@ -1,6 +1,9 @@
 // GET /v1/backup: a consistent online backup of the whole key space, streamed. The body is the state
 // machine's snapshot image (self-checking frames with chained CRCs); the index it reflects is in the
-// X-Concord-Applied-Index header. `concord backup` writes it to a file and `concord restore` reads it.
+// X-Concord-Applied-Index header. With several shards the body is every shard's image in shard order,
+// as sections (kv/backup-sections.ts), of type application/vnd.concord.sharded-backup, and the headers
+// are X-Concord-Shards and X-Concord-Applied-Indexes (one per shard, comma-separated). `concord backup`
+// writes it to a file and `concord restore` reads it.
 
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
@@ -16,6 +19,13 @@ export async function backupRoutes(app: FastifyInstance, deps: HttpApiDeps): Pro
     request.raw.on('close', () => {
       if (!body.readableEnded) image.cancel();
     });
+    if (image.shards) {
+      return reply
+        .header('content-type', 'application/vnd.concord.sharded-backup')
+        .header('x-concord-shards', String(image.shards.length))
+        .header('x-concord-applied-indexes', image.shards.join(','))
+        .send(body);
+    }
     return reply
       .header('content-type', 'application/octet-stream')
       .header('x-concord-applied-index', String(image.appliedIndex))
