@@ -112,7 +112,10 @@ export class NodeMetrics {
   }
 
   /** How many data shards this node hosts and leads, and how many of its groups are quiet, read at scrape time. */
-  watchShards(shards: () => ReadonlyArray<{ group: RaftGroup }>, groups: () => Iterable<RaftGroup>): void {
+  watchShards(shards: () => ReadonlyArray<{ group: RaftGroup; size(): { keys: number; bytes: number } }>, groups: () => Iterable<RaftGroup>): void {
+    const total = (part: 'keys' | 'bytes') => shards().reduce((n, s) => n + s.size()[part], 0);
+    this.gauge('concord_keys', 'Keys held by the shards this node hosts (expired ones not yet removed included)', () => total('keys'));
+    this.gauge('concord_kv_bytes', 'Bytes of the LMDB pages holding the keys of the shards this node hosts', () => total('bytes'));
     this.gauge('concord_shards_hosted', 'Data shards (Raft groups) hosted by this node', () => shards().length);
     this.gauge('concord_shards_led', 'Data shards this node leads', () => shards().filter((s) => s.group.node.raft.role === 'leader').length);
     this.gauge('concord_raft_groups_quiesced', 'Raft groups on this node that are idle and quiet (no heartbeats until something happens)', () => [...groups()].filter((g) => g.node.quiesced()).length);

@@ -97,6 +97,11 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
     for (const n of c.nodes) assert.equal(await (await fetch(`${n.url}/v1/kv/key-123`)).text(), 'v123');
     const sized = await shardsOf(c.nodes[1]);
     for (let i = 0; i < SHARDS; i++) assert.ok(sized[i].keys >= perShard[i] && sized[i].bytes > 0 && sized[i].following, `shard ${i}: ${JSON.stringify(sized[i])}`);
+    const metrics = await (await fetch(`${c.nodes[1].url}/metrics`)).text();
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    // Read after the status: the node may have applied more meanwhile, never less.
+    assert.ok(gauge('concord_keys') >= sized.reduce((n, s) => n + s.keys, 0) && gauge('concord_keys') >= keys.length, 'the node-wide key gauge sums its shards');
+    assert.ok(gauge('concord_kv_bytes') >= sized.reduce((n, s) => n + s.bytes, 0));
     const cli = await run(process.execPath, [BIN, 'cluster-status', '--server', c.nodes[0].url]);
     for (const id of ['s0', 's1', 's2', 's3']) assert.match(cli.stdout, new RegExp(`│ ${id}\\s+│ n\\d\\s+│ n1,n2,n3\\s+│\\s+│ \\d+\\s+│ \\d+`));
     const page = (await (await fetch(`${c.nodes[2].url}/v1/kv?prefix=key-&limit=50`)).json()) as { items: Array<{ key: string }>; more: boolean };
