@@ -533,6 +533,23 @@ export class KvStore {
     }
   }
 
+  /**
+   * Delete the group's state for good (its records and its applied index), then close the store: a store
+   * of that group opened later starts empty.
+   */
+  async destroy(): Promise<void> {
+    this.assertOpen();
+    if (this.importing) throw new Error(`kv store of group ${this.group} is importing a snapshot`);
+    await this.lastWrite.catch(() => {});
+    // One transaction: a crash leaves the group whole or gone, never its records without their applied index.
+    this.root.transactionSync(() => {
+      this.data.dropSync();
+      this.meta.removeSync(this.group);
+    });
+    this.cache?.clear();
+    await this.close();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;

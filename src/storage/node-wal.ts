@@ -24,7 +24,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { CorruptLogError } from './errors.ts';
 import { defaultStorageLogger, type StorageLogger } from './logger.ts';
-import { encodeHeader, RecordKind, scanSegment, WAL_FORMAT, type BaseRecord, type OpRecord } from './raft-wal-format.ts';
+import { encodeDrop, encodeHeader, groupTag, RecordKind, scanSegment, WAL_FORMAT, type BaseRecord, type OpRecord } from './raft-wal-format.ts';
 import { ensureDirDurably, writeFileDurably, writeFileDurablySync } from './snapshot-files.ts';
 import { migrateLegacyWal } from './legacy-wal.ts';
 
@@ -142,6 +142,18 @@ export class NodeWal {
   pinned(group: string, seq: number): void {
     this.pins.set(group, seq);
     this.asked.delete(group);
+    this.collect();
+  }
+
+  /**
+   * Delete `group` for good: once its DROP record is durable, nothing of it is read at open, and it holds
+   * no segment. Its storage must be closed first (detach); a group of that id may be created again.
+   */
+  async drop(group: string): Promise<void> {
+    if (this.members.has(group)) throw new Error(`raft log of group ${group} is open; close it before dropping it`);
+    await this.append(encodeDrop(groupTag(group)));
+    this.found.delete(group);
+    this.pins.delete(group);
     this.collect();
   }
 
@@ -301,6 +313,9 @@ export class NodeWal {
         if (r.kind === RecordKind.Base) {
           this.found.set(r.group, { base: r, ops: [], tornTail: false });
           this.pins.set(r.group, seq);
+        } else if (r.kind === RecordKind.Drop) {
+          this.found.delete(r.group);
+          this.pins.delete(r.group);
         } else {
           // Before the group's first BASE: what remains of a history whose start is deleted (see the top).
           this.found.get(r.group)?.ops.push(r);

@@ -15,6 +15,7 @@
 //   SAVE            u8 flags (1: hard state, 2: snapshot, 4: it replaces a corrupt snapshot) | [hardState] | [snapshot] | entries
 //   CREATE_SNAPSHOT f64 index | u32 length | msgpack of { confState, inline?, file?, dataCrc?, dataSize?, replacesCorrupt? }
 //   COMPACT         f64 index
+//   DROP            (nothing: the group is deleted, and its records before this one mean nothing)
 //   hardState       f64 term | f64 commit | str vote
 //   snapshot        u32 length | msgpack of the StoredSnapshot without `corrupt`
 //   entries         f64 first index | u32 count | count × (u32 data length | f64 term | u8 type | data)
@@ -46,6 +47,7 @@ export const enum RecordKind {
   CreateSnapshot = 3,
   Compact = 4,
   Header = 5,
+  Drop = 6,
 }
 
 const HAS_HARD_STATE = 1;
@@ -75,7 +77,13 @@ export interface BaseRecord {
  */
 export type OpRecord = { kind: RecordKind.Save | RecordKind.CreateSnapshot | RecordKind.Compact; group: string; op: LogOp; replacesCorrupt: boolean };
 
-export type WalRecord = HeaderRecord | BaseRecord | OpRecord;
+/** A group deleted: its earlier records mean nothing; a later BASE would start a new group of that id. */
+export interface DropRecord {
+  kind: RecordKind.Drop;
+  group: string;
+}
+
+export type WalRecord = HeaderRecord | BaseRecord | OpRecord | DropRecord;
 
 /** A group's id as records carry it (encoded once per group). */
 export function groupTag(group: string): Buffer {
@@ -250,6 +258,10 @@ export function encodeCompact(tag: Buffer, index: number): Buffer[] {
   return w.finish().parts;
 }
 
+export function encodeDrop(tag: Buffer): Buffer[] {
+  return new RecordWriter(RecordKind.Drop, tag, 0).finish().parts;
+}
+
 /** A group's base record, as buffers to write in order (large entry data is not copied). */
 export function encodeBase(tag: Buffer, state: LogState, entries: readonly Entry[]): EncodedRecord {
   const vote = utf8(state.hardState.vote);
@@ -373,6 +385,9 @@ export function decodeRecord(b: Buffer, start: number, end: number, legacy = fal
     case RecordKind.Compact:
       if (legacy) break;
       return { kind, group, op: { kind: 'compact', index: r.f64() }, replacesCorrupt: false };
+    case RecordKind.Drop:
+      if (legacy) break;
+      return { kind, group };
   }
   throw new MalformedRecordError(`unknown record kind ${kind}`);
 }

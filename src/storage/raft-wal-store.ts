@@ -22,6 +22,7 @@
 // Integrity: every record carries a CRC-32 (node-wal.ts cuts a torn tail and refuses damage inside
 // the log). Snapshot data keeps its own checksum (raft-snapshot-data.ts).
 
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { RaftError, type ConfState, type Entry, type HardState, type Snapshot } from '../raft/types.ts';
 import { cloneConf, limitBytes, type Storage } from '../raft/storage.ts';
@@ -262,10 +263,27 @@ export class RaftWalStore implements Storage {
   /** Wait for outstanding writes, then leave the WAL (closing it if it is the store's own). */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.leave();
+    if (this.ownsWal) await this.wal.close();
+  }
+
+  /**
+   * Close the store and delete the group's log for good: its DROP record in the WAL (after which an open
+   * finds nothing of the group), then its snapshot files.
+   */
+  async destroy(): Promise<void> {
+    if (this.closed) throw new Error(`raft storage of group ${this.group} is closed`);
+    await this.leave();
+    await this.wal.drop(this.group);
+    await fsp.rm(this.snapDir, { recursive: true, force: true });
+    if (this.ownsWal) await this.wal.close();
+  }
+
+  /** Stop taking writes, wait for those outstanding, and leave the WAL. */
+  private async leave(): Promise<void> {
     this.closed = true;
     if (this.inFlight > 0 || this.queue.length > 0) await new Promise<void>((r) => (this.drained = r));
     this.wal.detach(this.group);
-    if (this.ownsWal) await this.wal.close();
   }
 
   // ---- the write queue ----

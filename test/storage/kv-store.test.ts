@@ -254,6 +254,22 @@ test("the groups of a KvEnv export their snapshots through one worker thread, ea
   }
 });
 
+test('destroy deletes a group for good: opened again it is empty, and the other groups keep theirs', async (t) => {
+  const env = new KvEnv(path.join(tempDir(t), 'kv'));
+  t.after(() => env.close());
+  let a = new KvStore({ env, group: 'a' });
+  const b = new KvStore({ env, group: 'b' });
+  a.applyAllSync([{ index: 5, fn: (tx) => tx.put(bytes('k'), bytes('a')) }]);
+  b.applyAllSync([{ index: 7, fn: (tx) => tx.put(bytes('k'), bytes('b')) }]);
+  await a.destroy();
+  assert.throws(() => a.get(bytes('k')), /closed/);
+  a = new KvStore({ env, group: 'a' });
+  assert.deepStrictEqual([a.appliedIndex(), a.get(bytes('k')), a.range({}).items.length], [0, undefined, 0]);
+  assert.deepStrictEqual([b.appliedIndex(), text(b.get(bytes('k'))!.value)], [7, 'b']);
+  await a.close();
+  await b.close();
+});
+
 test('applyAllSync applies a batch in one transaction: visible on return, applied entries skipped, results in order', async (t) => {
   const kv = openKv(tempDir(t));
   t.after(() => kv.close());

@@ -91,3 +91,37 @@ test('a group that is not open keeps its records, and the segment they are in, u
   assert.ok(!fs.readdirSync(walDir).includes('0000000000000001.wal'), 'opened, quiet checkpointed when asked, and the segment went');
   assert.deepStrictEqual([q.firstIndex(), q.lastIndex()], [1, 4]);
 });
+
+test('a destroyed group is gone at the next open, holds no segment, and its id can start a new group', async (t) => {
+  const dir = tempDir(t);
+  const walDir = path.join(dir, 'wal');
+  const snaps = path.join(dir, 'snaps');
+  let wal = new NodeWal({ dir: walDir, segmentBytes: 200, maxSegments: 2 });
+  const store = (group: string) => new RaftWalStore({ wal, group, snapshotDir: snaps, initialConfState: { voters: ['n1'], learners: [] } });
+  const doomed = store('doomed');
+  let kept = store('kept');
+  await doomed.save({ entries: entries(1, 5, 1), hardState: { term: 1, vote: 'n1', commit: 5 } });
+  await doomed.createSnapshot(3, { voters: ['n1'], learners: [] }, Buffer.from('image'));
+  assert.ok(fs.existsSync(path.join(snaps, 'doomed')));
+  await assert.rejects(wal.drop('doomed'), /is open/);
+  await doomed.destroy();
+  assert.ok(!fs.existsSync(path.join(snaps, 'doomed')), 'its snapshot files are gone');
+  // The segment its records are in goes once the group left holds it no more.
+  for (let i = 1; i <= 30; i++) {
+    await kept.save({ entries: entries(i, i, 1) });
+    if (i % 10 === 0) await kept.compact(i - 1);
+  }
+  assert.ok(!wal.segmentFiles().includes('0000000000000001.wal'), `${wal.segmentFiles().join(', ')}`);
+  await kept.close();
+  await wal.close();
+
+  wal = new NodeWal({ dir: walDir, segmentBytes: 200, maxSegments: 2 });
+  kept = store('kept');
+  const reborn = store('doomed');
+  t.after(async () => {
+    await Promise.all([kept.close(), reborn.close()]);
+    await wal.close();
+  });
+  assert.deepStrictEqual([reborn.firstIndex(), reborn.lastIndex(), reborn.snapshotIndex(), reborn.initialState().hardState], [1, 0, 0, { term: 0, vote: '', commit: 0 }], 'a new, empty group');
+  assert.equal(kept.lastIndex(), 30);
+});
