@@ -159,7 +159,10 @@ export class KvStore {
     const cached = this.cache.get(k);
     if (cached !== undefined) return cached ?? undefined;
     const r = readRecord(this.data, key);
-    if (!this.committing?.has(k)) this.cache.set(k, r ?? null, cachedBytes(k, r ?? null));
+    if (!this.committing?.has(k)) {
+      const kept = r ? compactRecord(r) : null;
+      this.cache.set(k, kept, cachedBytes(k, kept));
+    }
     return r;
   }
 
@@ -444,9 +447,13 @@ export class KvStore {
    */
   private updateCache(written: WrittenRecords): void {
     if (!this.cache) return;
-    for (const [k, record] of written) {
-      if (record && record.value.byteLength >= LARGE_VALUE_BYTES) this.cache.delete(k);
-      else if (written.bulk?.has(k)) this.cache.replace(k, record, cachedBytes(k, record));
+    for (const [k, fresh] of written) {
+      if (fresh && fresh.value.byteLength >= LARGE_VALUE_BYTES) {
+        this.cache.delete(k);
+        continue;
+      }
+      const record = fresh && compactRecord(fresh);
+      if (written.bulk?.has(k)) this.cache.replace(k, record, cachedBytes(k, record));
       else this.cache.set(k, record, cachedBytes(k, record));
     }
   }
@@ -601,6 +608,19 @@ const EXPORT_FRAME_BYTES = 64 * 1024;
 
 /** How export workers read: an environment opened as openKvEnv opens it, this store's limits. */
 const EXPORTER = { maxDbs: KV_ENV_MAX_DBS, largeBytes: LARGE_VALUE_BYTES, batchBytes: EXPORT_FRAME_BYTES };
+
+/**
+ * A record as the cache keeps it: its key and value copied into one allocation of their own. Read or
+ * written, they are views of larger buffers (the stored key and the record's bytes, slices of Node's
+ * 8 KiB buffer pool): a cached view kept its whole slab alive. Measured under a 50/50 put/get load, one
+ * node: 21,822 such slabs, 170 MiB, behind a cache counted at 64 MiB.
+ */
+function compactRecord(r: KvRecord): KvRecord {
+  const b = Buffer.allocUnsafeSlow(r.key.byteLength + r.value.byteLength);
+  b.set(r.key, 0);
+  b.set(r.value, r.key.byteLength);
+  return { ...r, key: b.subarray(0, r.key.byteLength), value: b.subarray(r.key.byteLength) };
+}
 
 function cachedBytes(k: string, r: KvRecord | null): number {
   return k.length + (r ? r.value.byteLength + (r.key.byteLength > k.length ? r.key.byteLength : 0) : 0) + CACHED_RECORD_OVERHEAD;
