@@ -40,6 +40,7 @@ const meta = root.openDB('kv-meta', {});
 parentPort.on('message', (req) => {
   root.resetReadTxn();
   const txn = root.useReadTransaction();
+  let error;
   try {
     const m = meta.get(req.group, { transaction: txn }) || { generation: 0, appliedIndex: 0 };
     parentPort.postMessage({ appliedIndex: m.appliedIndex });
@@ -60,12 +61,14 @@ parentPort.on('message', (req) => {
       if (bytes >= w.batchBytes) send();
     }
     send();
-    parentPort.postMessage({ end: true });
   } catch (err) {
-    parentPort.postMessage({ error: String(err && err.stack || err) });
+    error = String(err && err.stack || err);
   } finally {
     txn.done();
   }
+  // Only once the read transaction is done: the parent may end this thread (or close the environment)
+  // as soon as it reads this, and ending it inside txn.done() aborted the process.
+  parentPort.postMessage(error === undefined ? { end: true } : { error });
 });
 `;
 

@@ -616,10 +616,12 @@ const EXPORTER = { maxDbs: KV_ENV_MAX_DBS, largeBytes: LARGE_VALUE_BYTES, batchB
  * node: 21,822 such slabs, 170 MiB, behind a cache counted at 64 MiB.
  */
 function compactRecord(r: KvRecord): KvRecord {
-  const b = Buffer.allocUnsafeSlow(r.key.byteLength + r.value.byteLength);
-  b.set(r.key, 0);
-  b.set(r.value, r.key.byteLength);
-  return { ...r, key: b.subarray(0, r.key.byteLength), value: b.subarray(r.key.byteLength) };
+  const b = new ArrayBuffer(r.key.byteLength + r.value.byteLength);
+  const key = new Uint8Array(b, 0, r.key.byteLength);
+  const value = new Uint8Array(b, r.key.byteLength);
+  key.set(r.key);
+  value.set(r.value);
+  return { ...r, key, value };
 }
 
 function cachedBytes(k: string, r: KvRecord | null): number {
