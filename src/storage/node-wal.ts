@@ -164,8 +164,8 @@ export class NodeWal {
 
   /**
    * Append a record (its buffers, in order); resolves with the segment it went to once it is durable.
-   * Records handed in during one event-loop turn share one write. `checkpoint`: a BASE written because
-   * the WAL asked, which does not count toward the segment's size.
+   * Records handed in during one event-loop turn share one write. `checkpoint`: a group's BASE, which does
+   * not count toward the segment's size (so the checkpoints a new segment leads to cannot start another).
    */
   append(parts: Buffer[], checkpoint = false): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
