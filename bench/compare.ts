@@ -32,6 +32,7 @@ import { timeEtcdStart, timeNpmStart, type StartupTime } from './startup.ts';
 import { ensureWrk, wrkAsync, wrkVersion, type WrkOptions, type WrkResult } from './wrk.ts';
 import { ensureH2load, h2loadVersion } from './grpc-load.ts';
 import { grpcLoad, type GrpcOp } from './grpc-kv.ts';
+import { progress } from './progress.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -53,13 +54,7 @@ const GRPC_OPS: GrpcOp[] = num('BENCH_GRPC', 1) > 0 ? ['grpc-put', 'grpc-lin-get
 const ETCD_FLAGS = ['--max-txn-ops', '1000'];
 const FULL = SECONDS >= 10 && CONNS.join() === '16,64' && MEMORY_KEYS >= 1_000_000 && STARTUP_RUNS >= 1 && ROUNDS >= 3;
 
-const t0 = Date.now();
-const log = (msg: string) => console.error(`[compare ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
-const notes: string[] = [];
-const note = (msg: string) => {
-  notes.push(msg);
-  log(`NOTE: ${msg}`);
-};
+const { log, note, notes, elapsedSec } = progress('compare');
 
 // ---- the two systems behind one face ----------------------------------------------------------------
 
@@ -376,7 +371,7 @@ try {
   await main(results);
 } finally {
   results.env.loadEnd = os.loadavg()[0];
-  results.durationSec = (Date.now() - t0) / 1000;
+  results.durationSec = elapsedSec();
   const file = write(results);
   log(`done in ${(results.durationSec / 60).toFixed(1)} min; wrote ${path.relative(root, file)}${!results.full ? ' (a shortened run: latest.md left alone)' : failed ? ' (something failed: latest.md left alone)' : ' and a dated copy'}`);
   console.log(JSON.stringify({ bench: 'compare', report: file }));

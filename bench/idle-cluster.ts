@@ -28,6 +28,7 @@ import type { ProcNode } from '../testkit/processes.ts';
 import { until } from '../testkit/wait.ts';
 import { concordCluster, concordVersion, srcChanged } from './concord-cluster.ts';
 import { cpuSeconds, rss } from './procstat.ts';
+import { progress } from './progress.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -48,13 +49,7 @@ const TARGET_SHARDS = 256;
 const PRE_ELECTION_TICKS = Math.ceil(((SECONDS + 10) * 1000) / DEFAULTS.tickMs);
 const PRE_QUIET_AFTER_S = (2 * PRE_ELECTION_TICKS * DEFAULTS.tickMs) / 1000;
 
-const t0 = Date.now();
-const log = (msg: string) => console.error(`[idle-cluster ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
-const notes: string[] = [];
-const note = (msg: string) => {
-  notes.push(msg);
-  log(`NOTE: ${msg}`);
-};
+const { log, note, notes, elapsedSec } = progress('idle-cluster');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Raft groups a node hosts with S shards: every shard and g0, which is itself the shard when S = 1. */
@@ -363,7 +358,7 @@ async function main(): Promise<void> {
     }
   }
   res.loadEnd = os.loadavg()[0];
-  res.durationSec = (Date.now() - t0) / 1000;
+  res.durationSec = elapsedSec();
   const md = renderMarkdown(res);
   const dir = path.join(here, 'results');
   fs.mkdirSync(dir, { recursive: true });

@@ -14,6 +14,7 @@ import { ensureEtcd, EtcdCluster, etcdVersion } from './etcd.ts';
 import { rss } from './procstat.ts';
 import { ensureWrk, wrkAsync, type WrkResult } from './wrk.ts';
 import { bulkLoad, concordBatch, etcdTxn, type Send } from './bulk-load.ts';
+import { progress } from './progress.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
@@ -23,8 +24,7 @@ const CONNS = 64;
 const KEYS = 100_000;
 const SHARDS = (process.env.BENCH_SHARDS || '1,64').split(',').map(Number);
 
-const t0 = Date.now();
-const log = (msg: string) => console.error(`[memory-soak ${((Date.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${msg}`);
+const { log } = progress('memory-soak', 5);
 
 interface System {
   name: string;

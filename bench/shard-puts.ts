@@ -24,6 +24,7 @@ import { concordCluster, concordVersion, srcChanged } from './concord-cluster.ts
 import { ensureEtcd, etcdPost, EtcdCluster, etcdVersion } from './etcd.ts';
 import { cpuSeconds } from './procstat.ts';
 import { ensureWrk, wrkAsync, wrkVersion, type WrkOptions, type WrkResult } from './wrk.ts';
+import { progress } from './progress.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');
@@ -47,13 +48,7 @@ export const PUT_SCRIPT: Record<'etcd' | 'concord', Pick<WrkOptions, 'script' | 
   concord: { script: 'concord.lua', env: { OP: 'put', KEYS: String(KEYS) } },
 };
 
-const t0 = Date.now();
-const log = (msg: string) => console.error(`[shard-puts ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${msg}`);
-const notes: string[] = [];
-const note = (msg: string) => {
-  notes.push(msg);
-  log(`NOTE: ${msg}`);
-};
+const { log, note, notes, elapsedSec } = progress('shard-puts');
 
 // ---- the cell -----------------------------------------------------------------------------------------
 
@@ -433,7 +428,7 @@ async function main(): Promise<void> {
     note(`the run failed: ${(e as Error).stack ?? String(e)}`.slice(0, 4000));
   } finally {
     res.env.loadEnd = os.loadavg()[0];
-    res.durationSec = (Date.now() - t0) / 1000;
+    res.durationSec = elapsedSec();
     const md = renderMarkdown(res);
     const dir = path.join(here, 'results');
     fs.mkdirSync(dir, { recursive: true });
