@@ -197,9 +197,10 @@ async function clusterStatus(_opts: unknown, cmd: Command): Promise<void> {
   );
   if (st.shards.length > 1) {
     write('\n');
+    if (st.shardMap) write(`shard map epoch ${st.shardMap.epoch}, ${st.shardMap.replicas} replicas per shard; shards not hosted on ${st.self} show their replicas only\n`);
     printTable(
-      ['shard', 'leader', 'voters', 'learners', 'keys', 'bytes'],
-      st.shards.map((s) => [s.id, s.leader ?? '(none)', s.voters.join(','), s.learners.join(','), s.keys ?? '', s.bytes ?? '']),
+      ['shard', 'replicas', 'leader', 'voters', 'learners', 'keys', 'bytes'],
+      st.shards.map((s) => [s.id, (s.replicas ?? []).join(','), s.hosted === false ? '' : (s.leader ?? '(none)'), s.voters.join(','), s.learners.join(','), s.keys ?? '', s.bytes ?? '']),
     );
   }
 }

@@ -34,6 +34,7 @@ export interface ServerFlags {
   cacheBytes?: string;
   raftLogMemoryBytes?: string;
   shards?: string;
+  replicas?: string;
   voters?: string;
   deadNodeTimeoutMs?: string;
   logLevel?: string;
@@ -79,6 +80,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   cacheBytes: { flag: '--cache-bytes', kind: 'string' },
   raftLogMemoryBytes: { flag: '--raft-log-memory-bytes', kind: 'string' },
   shards: { flag: '--shards', kind: 'string' },
+  replicas: { flag: '--replicas', kind: 'string' },
   voters: { flag: '--voters', kind: 'string' },
   deadNodeTimeoutMs: { flag: '--dead-node-timeout-ms', kind: 'string' },
   logLevel: { flag: '--log-level', kind: 'string' },

@@ -20,6 +20,7 @@ export interface RawDevOptions {
   host: string;
   logLevel?: string;
   shards?: string;
+  replicas?: string;
 }
 
 export function devOptions(raw: RawDevOptions): DevOptions {
@@ -35,6 +36,7 @@ export function devOptions(raw: RawDevOptions): DevOptions {
     host: raw.host,
     logLevel: raw.logLevel,
     ...(raw.shards !== undefined ? { shards: int(raw.shards, '--shards') } : {}),
+    ...(raw.replicas !== undefined ? { replicas: int(raw.replicas, '--replicas') } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { MAX_CLUSTER_SHARDS } from '../cluster/config.ts';
+import { MAX_CLUSTER_SHARDS, MAX_REPLICAS } from '../cluster/config.ts';
 import { formatLogLine } from './dev-logs.ts';
 import { CliError, UsageError } from './errors.ts';
 import { EXIT_WITH_STDIN_ENV } from './server-command.ts';
@@ -24,6 +24,8 @@ export interface DevOptions {
   logLevel?: string;
   /** Passed to every node as --shards when given; otherwise the nodes use their default (1). */
   shards?: number;
+  /** Passed to every node as --replicas when given. */
+  replicas?: number;
 }
 
 export interface DevDeps {
@@ -127,6 +129,10 @@ export function validateDevOptions(opts: DevOptions): void {
   if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > MAX_CLUSTER_SHARDS)) {
     throw new UsageError(`--shards: expected 1..${MAX_CLUSTER_SHARDS} (got ${shards})`);
   }
+  const { replicas } = opts;
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS)) {
+    throw new UsageError(`--replicas: expected 1..${MAX_REPLICAS} (got ${replicas})`);
+  }
   const ranges = portRanges(opts);
   for (const [kind, base] of ranges) {
     if (!Number.isInteger(base) || base < 1 || base + opts.nodes - 1 > 65535) throw new UsageError(`--base-${kind}-port: ${base}..${base + opts.nodes - 1} is not a port range`);
@@ -195,7 +201,7 @@ export async function startDev(opts: DevOptions, deps: DevDeps = defaultDevDeps(
     const http = `${opts.host}:${opts.baseHttpPort + i}`;
     const args = ['server', '--node-id', id, '--http-addr', http, '--raft-addr', `${opts.host}:${opts.baseRaftPort + i}`, '--grpc-addr', `${opts.host}:${opts.baseGrpcPort + i}`,
       '--data-dir', path.join(opts.dataDir, id), '--peers', peers,
-      ...(opts.shards !== undefined ? ['--shards', String(opts.shards)] : []), ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
+      ...(opts.shards !== undefined ? ['--shards', String(opts.shards)] : []), ...(opts.replicas !== undefined ? ['--replicas', String(opts.replicas)] : []), ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
     return spawnNode(id, args, `http://${http}`, deps);
   });
   let stopping: Promise<void> | undefined;

@@ -109,6 +109,7 @@ Examples:
     .option('--host <host>', 'address every node listens on', '127.0.0.1')
     .option('--log-level <level>', 'the nodes\' log level (default: theirs, or LOG_LEVEL)')
     .option('--shards <n>', 'split the key space into this many shards (passed to every node as --shards; default: the server\'s, 1); fixed when the cluster is founded, so a restart over the same --data-dir must give the same count')
+    .option('--replicas <n>', 'with --shards: members holding each shard (passed to every node as --replicas; default: the server\'s, 3); with fewer nodes than this, every node holds every shard')
     .action(async (opts: RawDevOptions) => {
       const { runDevCommand } = await import('./dev-command.ts');
       process.exitCode = await runDevCommand(opts);

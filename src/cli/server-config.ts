@@ -2,7 +2,7 @@
 // Precedence, lowest first: DEFAULTS < TOML file < CONCORD_* (and LOG_LEVEL) < flags.
 
 import path from 'node:path';
-import { DEFAULT_GRPC_ADDR, DEFAULTS, MAX_CLUSTER_SHARDS, type HostPort, type NodeConfig } from '../cluster/config.ts';
+import { DEFAULT_GRPC_ADDR, DEFAULTS, MAX_CLUSTER_SHARDS, MAX_REPLICAS, type HostPort, type NodeConfig } from '../cluster/config.ts';
 import { parseListenAddr, parsePort } from './addresses.ts';
 import { FILE_KEYS, layerFromDoc, layerFromEnv, layerFromFlags, layerFromToml, type Env, type Layer, type ServerFlags, type Setting, type SettingKey } from './config-sources.ts';
 import { UsageError } from './errors.ts';
@@ -36,7 +36,7 @@ function parseBytes(s: Setting<string>, min = 1): number {
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'shards' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'raftLogMemoryBytes';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'shards' | 'replicas' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'raftLogMemoryBytes';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -148,6 +148,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     cacheBytes: count('cacheBytes', DEFAULTS.cacheBytes, true, 0),
     raftLogMemoryBytes: count('raftLogMemoryBytes', DEFAULTS.raftLogMemoryBytes, true),
     shards: count('shards', DEFAULTS.shards, false, 1, MAX_CLUSTER_SHARDS),
+    replicas: count('replicas', DEFAULTS.replicas, false, 1, MAX_REPLICAS),
     voters: count('voters', DEFAULTS.voters),
     deadNodeTimeoutMs: count('deadNodeTimeoutMs', DEFAULTS.deadNodeTimeoutMs),
     logLevel: level,

@@ -2,7 +2,7 @@
 // aliases); mergeAliases folds them into ServerFlags and refuses two spellings that disagree.
 
 import { Command, CommanderError, Option } from 'commander';
-import { DEFAULTS, MAX_CLUSTER_SHARDS } from '../cluster/config.ts';
+import { DEFAULTS, MAX_CLUSTER_SHARDS, MAX_REPLICAS } from '../cluster/config.ts';
 import type { ServerFlags } from './config-sources.ts';
 import { UsageError } from './errors.ts';
 import { LOG_LEVELS } from './server-config.ts';
@@ -48,6 +48,10 @@ export function serverOptions(): Option[] {
     new Option(
       '--shards <n>',
       `split the key space into this many shards (Raft groups), fixed when the cluster is founded: a node that already holds state, or joins a running cluster, takes the cluster's count and ignores this (default: ${d.shards}; at most ${MAX_CLUSTER_SHARDS})`,
+    ),
+    new Option(
+      '--replicas <n>',
+      `with --shards above 1: members holding each shard, placed by consistent hashing (virtual nodes) and rebalanced as members join and leave; fixed when the cluster is founded like --shards (default: ${d.replicas}; 1..${MAX_REPLICAS}; a cluster of fewer members puts every shard on every member)`,
     ),
     new Option('--voters <n>', `with gossip: promote members to Raft voters while there are fewer than this (default: ${d.voters})`),
     new Option('--dead-node-timeout-ms <ms>', `with gossip: remove a member from Raft after it has been dead this long (default: ${d.deadNodeTimeoutMs})`),

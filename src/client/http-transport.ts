@@ -167,7 +167,8 @@ interface RawStatus {
   leader?: string | null;
   term?: number;
   nodes?: Array<Partial<ClusterStatus['nodes'][number]>>;
-  shards?: Array<{ id?: string; leader?: string | null; voters?: string[]; learners?: string[]; keys?: number; bytes?: number }>;
+  shards?: Array<{ id?: string; leader?: string | null; voters?: string[]; learners?: string[]; replicas?: string[]; hosted?: boolean; keys?: number; bytes?: number }>;
+  shardMap?: { epoch: number; members: string[]; replicas: number };
 }
 
 function clusterStatus(s: RawStatus): ClusterStatus {
@@ -192,8 +193,11 @@ function clusterStatus(s: RawStatus): ClusterStatus {
       ...(sh.leader ? { leader: sh.leader } : {}),
       voters: sh.voters ?? [],
       learners: sh.learners ?? [],
+      ...(Array.isArray(sh.replicas) ? { replicas: sh.replicas } : {}),
+      ...(typeof sh.hosted === 'boolean' ? { hosted: sh.hosted } : {}),
       ...(typeof sh.keys === 'number' ? { keys: sh.keys } : {}),
       ...(typeof sh.bytes === 'number' ? { bytes: sh.bytes } : {}),
     })),
+    ...(s.shardMap ? { shardMap: s.shardMap } : {}),
   };
 }

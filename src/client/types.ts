@@ -102,6 +102,8 @@ export interface ClusterStatus {
   nodes: NodeStatus[];
   /** The data shards (one, g0, unless the cluster was founded with --shards). */
   shards: ShardStatus[];
+  /** With several shards (HTTP only): the shard map's epoch, the members it was planned for, and replicas per shard. */
+  shardMap?: { epoch: number; members: string[]; replicas: number };
 }
 
 export interface ShardStatus {
@@ -110,6 +112,10 @@ export interface ShardStatus {
   leader?: string;
   voters: string[];
   learners: string[];
+  /** The members the shard map gives the shard, the preferred leader first (HTTP only). */
+  replicas?: string[];
+  /** Whether the answering node holds a copy; leader, voters, learners, keys and bytes are known only if it does (HTTP only). */
+  hosted?: boolean;
   /** Keys and bytes of the answering node's copy (HTTP only; gRPC's status does not carry them). */
   keys?: number;
   bytes?: number;

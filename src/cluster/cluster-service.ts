@@ -3,7 +3,7 @@
 
 import { RaftError } from '../raft/types.ts';
 import { ConcordError } from '../util/errors.ts';
-import type { ClusterService, ClusterStatus, NodeStatus } from './types.ts';
+import type { ClusterService, ClusterStatus, NodeStatus, ShardMapView } from './types.ts';
 import type { NodeConfig } from './config.ts';
 import type { RaftGroup } from './raft-group.ts';
 import type { PeerStatsSource } from './peer-stats.ts';
@@ -20,9 +20,17 @@ export class RaftClusterService implements ClusterService {
     private readonly selfRaftAddr: string,
     /** The gossip layer, when the node runs one (it starts after this service). */
     private readonly gossip: () => { members(): Array<{ id: string; state: string; meta: Record<string, string> }> } | undefined,
-    /** The data shards this node hosts (with one shard, the metadata group itself); empty until known. */
-    private readonly shards: () => ReadonlyArray<{ id: string; group: RaftGroup; size(): { keys: number; bytes: number } }>,
+    private readonly placement: {
+      /** The data shards this node runs (with one shard, the metadata group itself); empty until known. */
+      running: () => ReadonlyArray<{ id: string; group: RaftGroup; size(): { keys: number; bytes: number } }>;
+      /** The shard map in force here; undefined with one shard. */
+      map: () => ShardMapView | undefined;
+    },
   ) {}
+
+  private shards() {
+    return this.placement.running();
+  }
 
   async status(): Promise<ClusterStatus> {
     const st = this.group.node.status();
@@ -56,12 +64,26 @@ export class RaftClusterService implements ClusterService {
       leader: st.leader || null,
       term: st.term,
       nodes,
-      shards: this.shards().map(({ id, group, size }) => {
-        const s = group.node.status();
-        const c = group.node.confState();
-        const following = shardFollows(conf, c);
-        return { id, leader: s.leader || null, voters: c.voters, learners: c.learners, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, following, ...size() };
+      ...this.shardStatus(conf),
+    };
+  }
+
+  private shardStatus(conf: { voters: string[]; learners: string[] }): Pick<ClusterStatus, 'shards' | 'shardMap'> {
+    const map = this.placement.map();
+    const running = new Map(this.shards().map((s) => [s.id, s]));
+    const hosted = ({ id, group, size }: { id: string; group: RaftGroup; size(): { keys: number; bytes: number } }, replicas?: string[]) => {
+      const s = group.node.status();
+      const c = group.node.confState();
+      const following = shardFollows(replicas ? { voters: replicas, learners: [] } : conf, c);
+      return { id, leader: s.leader || null, voters: c.voters, learners: c.learners, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, following, ...size() };
+    };
+    if (!map) return { shards: [...running.values()].map((r) => hosted(r)) };
+    return {
+      shards: map.shards.map(({ id, replicas }) => {
+        const r = running.get(id);
+        return r ? { ...hosted(r, replicas), replicas, hosted: true } : { id, leader: null, voters: [], learners: [], replicas, hosted: false };
       }),
+      shardMap: { epoch: map.epoch, members: map.members, replicas: map.replicas },
     };
   }
 
@@ -107,10 +129,24 @@ export class RaftClusterService implements ClusterService {
     }
   }
 
-  /** The data shards whose membership has not yet followed the metadata group's, leaving `id` aside (shardFollows). */
+  /**
+   * What has not yet followed the metadata group's last membership change, leaving `id` aside: the shard map
+   * (while it is planned for other members) and the shards hosted here whose membership differs from the
+   * map's (shardFollows). Shards hosted only elsewhere are not seen from here.
+   */
   shardsBehind(id: string): string[] {
-    const want = this.group.node.confState();
-    return this.shards().filter((s) => !shardFollows(want, s.group.node.confState(), id)).map((s) => s.id);
+    const conf = this.group.node.confState();
+    const map = this.placement.map();
+    if (!map) return this.shards().filter((s) => !shardFollows(conf, s.group.node.confState(), id)).map((s) => s.id);
+    const members = [...conf.voters, ...conf.learners].filter((m) => m !== id).sort();
+    const planned = map.members.filter((m) => m !== id);
+    const behind = members.length === planned.length && members.every((m, i) => m === planned[i]) ? [] : ['the shard map'];
+    const replicas = new Map(map.shards.map((s) => [s.id, s.replicas]));
+    for (const s of this.shards()) {
+      const want = replicas.get(s.id);
+      if (want && !shardFollows({ voters: want, learners: [] }, s.group.node.confState(), id)) behind.push(s.id);
+    }
+    return behind;
   }
 
   /** One membership change at a time across the shards too (shardFollows says why). */

@@ -62,6 +62,11 @@ export interface NodeConfig {
    * cluster's life (a member's own setting is ignored once it holds state or joins). 1 = the one group g0.
    */
   shards: number;
+  /**
+   * Members holding each data shard (placed by consistent hashing, src/shard), when a cluster with S > 1 is
+   * founded; fixed for the cluster's life, like `shards`. Clusters of fewer members put every shard on every member.
+   */
+  replicas: number;
   /** With gossip: members are promoted to Raft voters while there are fewer than this. */
   voters: number;
   /** With gossip: a member dead for this long is removed from Raft (and a learner promoted in its place). */
@@ -92,6 +97,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   cacheBytes: 64 * 1024 * 1024,
   raftLogMemoryBytes: 64 * 1024 * 1024,
   shards: 1,
+  replicas: 3,
   voters: 3,
   deadNodeTimeoutMs: 30_000,
   logLevel: 'info',
@@ -101,5 +107,8 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
 /** Seed 004's client port: where `concord server` serves gRPC unless told otherwise (see src/api/grpc/README.md). */
 export const DEFAULT_GRPC_ADDR: HostPort = { host: '127.0.0.1', port: 50051 };
 
-/** The most shards a cluster may have: every member hosts every shard and the metadata group, all in one LMDB environment. */
+/** The most replicas a shard may have. */
+export const MAX_REPLICAS = 7;
+
+/** The most shards a cluster may have: a member may host every shard and the metadata group, all in one LMDB environment. */
 export const MAX_CLUSTER_SHARDS = MAX_GROUPS_PER_NODE - 1;

@@ -112,6 +112,22 @@ export class NodeMetrics {
   }
 
   /** How many data shards this node hosts and leads, and how many of its groups are quiet, read at scrape time. */
+  /** Requests for shards hosted elsewhere: forwarded, re-routed after a `moved` answer, failed. */
+  watchForwarded(counts: { forwarded: number; moved: number; failed: number }): void {
+    new Counter({
+      name: 'concord_shard_forwarded_total',
+      help: 'Requests for shards not hosted here, forwarded to a replica (outcome "forwarded": all of them; "moved": answers that the replica no longer hosts the shard, each followed by a retry; "failed")',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc({ outcome: 'forwarded' }, counts.forwarded);
+        this.inc({ outcome: 'moved' }, counts.moved);
+        this.inc({ outcome: 'failed' }, counts.failed);
+      },
+    });
+  }
+
   watchShards(shards: () => ReadonlyArray<{ group: RaftGroup; size(): { keys: number; bytes: number } }>, groups: () => Iterable<RaftGroup>): void {
     const total = (part: 'keys' | 'bytes') => shards().reduce((n, s) => n + s.size()[part], 0);
     this.gauge('concord_keys', 'Keys held by the shards this node hosts (expired ones not yet removed included)', () => total('keys'));

@@ -4,8 +4,11 @@ import { MessageType, type Message } from '../raft/types.ts';
 import type { SnapshotAck, SnapshotChunk } from './snapshot-stream.ts';
 
 /**
- * What nodes send each other: a Raft message, a snapshot chunk or its acknowledgement, or a request for a
- * snapshot at or past an index (from a node whose own snapshot is corrupt, see snapshot-repair.ts).
+ * What nodes send each other: a Raft message, a snapshot chunk or its acknowledgement, a request for a
+ * snapshot at or past an index (from a node whose own snapshot is corrupt, see snapshot-repair.ts), a
+ * question whether the asker is still a member of the group (from a replica the shard map no longer names,
+ * before it deletes its copy) and its answer, or (with `g` empty: for the node, not a group) a key-value
+ * request forwarded to a node that hosts its shard, and its answer.
  */
 export interface PeerEnvelope {
   g: string;
@@ -13,6 +16,16 @@ export interface PeerEnvelope {
   sc?: SnapshotChunk;
   sa?: SnapshotAck;
   sq?: { index: number };
+  mq?: true;
+  ma?: MembersAnswer;
+  kq?: { id: number; shard: number; op: unknown };
+  ks?: { id: number; ok?: unknown; err?: { code: string; message: string; retryAfterSeconds?: number }; moved?: number };
+}
+
+/** A group's members as a replica knows them, at its applied index. */
+export interface MembersAnswer {
+  applied: number;
+  members: string[];
 }
 
 /**
@@ -20,10 +33,11 @@ export interface PeerEnvelope {
  * appends go there, with or without entries, so they keep their order among themselves (a probe
  * that overtook an append would be rejected and set the follower's progress back). Heartbeats,
  * votes and acknowledgements take the other connection, so a 64 MiB entry on its way does not
- * starve the followers' election timers (test/transport/bulk-stream.test.ts).
+ * starve the followers' election timers (test/transport/bulk-stream.test.ts). Forwarded key-value requests
+ * and answers may carry values of any size, so they go there too.
  */
 export function bulky(env: PeerEnvelope): boolean {
-  if (env.sc !== undefined) return true;
+  if (env.sc !== undefined || env.kq !== undefined || env.ks !== undefined) return true;
   const type = env.m?.type;
   return type === MessageType.App || type === MessageType.Prop || type === MessageType.Snap;
 }

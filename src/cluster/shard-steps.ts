@@ -1,9 +1,9 @@
-// What a shard's leader should change next so its group's membership follows the cluster's. A pure function:
+// What a shard's leader should change next so its group's membership follows the shard map. A pure function:
 // the steward (shard-steward.ts) calls it every few ticks on each shard this node leads and carries out the
 // one step it returns (Raft allows one membership change at a time).
 //
-// Every member hosts every shard, so a shard's wanted members are the metadata group's (g0's) voters and
-// learners. Order of steps, chosen so a shard never has fewer replicas than before:
+// A shard's wanted members are the replicas the shard map gives it (src/node/shard-map.ts), all voters, the
+// first of them its preferred leader. Order of steps, chosen so a shard never has fewer replicas than before:
 //   1. a wanted member the shard lacks joins as a learner (it catches up by log or snapshot, not counted
 //      in the quorum meanwhile); while the steward's throttle holds it back, nothing below happens but
 //      promotions;
@@ -72,18 +72,9 @@ export function nextShardStep(p: ShardStepInput): ShardStep {
 }
 
 /**
- * The voter that should lead shard `shard`: the shards deal the sorted voters round-robin, so each of N voters
- * prefers ⌊S/N⌋ or ⌈S/N⌉ of S shards.
- */
-export function preferredLeader(shard: number, voters: readonly NodeId[]): NodeId | undefined {
-  if (voters.length === 0) return undefined;
-  const sorted = [...voters].sort();
-  return sorted[shard % sorted.length];
-}
-
-/**
- * Whether a shard's membership has caught up with the metadata group's, leaving `except` aside. The metadata
- * group changes its membership only while every shard agrees with it but for the member being changed: a
+ * Whether a shard's membership has caught up with what it should be (the map's replicas; with one shard, the
+ * metadata group's members), leaving `except` aside. The metadata group changes its membership only while the
+ * shards it sees agree with the map but for the member being changed: a
  * second change while a shard still follows the first could have the shard count two gone members among its
  * voters and lose its quorum. Leaving the member of the change aside lets the cluster undo an addition that
  * a shard could not finish (the new member died before catching up).
@@ -98,6 +89,6 @@ export function shardFollows(want: ConfState, have: ConfState, except?: NodeId):
 }
 
 /** Whether a shard has a learner catching up to become a voter (an addition under way, which the throttle counts). */
-export function catchingUp(want: ConfState, have: ConfState): boolean {
-  return have.learners.some((id) => want.voters.includes(id));
+export function catchingUp(want: ConfState | undefined, have: ConfState): boolean {
+  return want !== undefined && have.learners.some((id) => want.voters.includes(id));
 }

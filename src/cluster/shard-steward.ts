@@ -3,15 +3,15 @@
 // act, and each acts on its own shard, so no two nodes ever change one shard's membership at once.
 
 import type { Logger } from 'pino';
-import { RaftError } from '../raft/types.ts';
+import { RaftError, type ConfState } from '../raft/types.ts';
 import type { RaftGroup } from './raft-group.ts';
-import { catchingUp, nextShardStep, preferredLeader, type ShardProgress } from './shard-steps.ts';
+import { catchingUp, nextShardStep, type ShardProgress } from './shard-steps.ts';
 
 export interface StewardOptions {
   self: string;
-  /** The metadata group: its configuration is what every shard's should be. */
-  meta: RaftGroup;
-  /** The shards this node hosts, by shard number. */
+  /** The members shard `i` should have (the shard map's replicas, all voters), and its preferred leader. */
+  want: (i: number) => { conf: ConfState; preferred?: string } | undefined;
+  /** The shards this node hosts, by shard number (undefined: not hosted here). */
   shards: () => ReadonlyArray<RaftGroup | undefined>;
   intervalMs: number;
   /** A learner this close to the leader's last index is promoted. */
@@ -34,13 +34,14 @@ export class ShardSteward {
 
   /** One pass over the shards this node leads. */
   runOnce(now = Date.now()): void {
-    const want = this.o.meta.node.confState();
     const shards = this.o.shards();
-    const led = shards.filter((g): g is RaftGroup => g !== undefined && g.node.raft.role === 'leader');
-    let busy = led.filter((g) => catchingUp(want, g.node.confState())).length;
+    const leads = (g: RaftGroup | undefined): g is RaftGroup => g !== undefined && g.node.raft.role === 'leader';
+    let busy = shards.filter((g, i) => leads(g) && catchingUp(this.o.want(i)?.conf, g.node.confState())).length;
     for (let i = 0; i < shards.length; i++) {
       const group = shards[i];
-      if (!group || group.node.raft.role !== 'leader') continue;
+      const target = this.o.want(i);
+      if (!leads(group) || !target) continue;
+      const want = target.conf;
       const st = group.node.status();
       const progress: Record<string, ShardProgress> = {};
       for (const [id, pr] of Object.entries(st.progress ?? {})) progress[id] = { match: pr.match, recentActive: pr.recentActive };
@@ -51,7 +52,7 @@ export class ShardSteward {
         progress,
         lastIndex: st.lastIndex,
         maxPromotionLag: this.o.maxPromotionLag,
-        preferred: preferredLeader(i, want.voters),
+        preferred: target.preferred,
         mayAddLearner: busy < this.o.maxCatchingUp,
       });
       if (!step) continue;

@@ -22,11 +22,36 @@ export interface ClusterStatus {
   term: number;
   nodes: NodeStatus[];
   /**
-   * The data shards as this node sees them (with one shard, the metadata group g0 itself). Term, indexes, keys
-   * and bytes are this node's copy's; `following` is false while the shard's membership has yet to take the
-   * metadata group's last change.
+   * The data shards as this node sees them (with one shard, the metadata group g0 itself). With S > 1 every
+   * shard is listed: `replicas` are the members the shard map gives it (the preferred leader first), and
+   * `hosted` says whether this node holds a copy. For a hosted shard, leader, voters, learners, term, indexes,
+   * keys and bytes are this node's copy's, and `following` is false while the shard's membership has yet to
+   * take the map's last change; a shard hosted elsewhere has only its id and replicas (leader null, no voters).
    */
-  shards: Array<{ id: string; leader: string | null; voters: string[]; learners: string[]; term?: number; commitIndex?: number; appliedIndex?: number; following?: boolean; keys?: number; bytes?: number }>;
+  shards: Array<{
+    id: string;
+    leader: string | null;
+    voters: string[];
+    learners: string[];
+    replicas?: string[];
+    hosted?: boolean;
+    term?: number;
+    commitIndex?: number;
+    appliedIndex?: number;
+    following?: boolean;
+    keys?: number;
+    bytes?: number;
+  }>;
+  /** With S > 1: the shard map's epoch, the members it was planned for, and R. */
+  shardMap?: { epoch: number; members: string[]; replicas: number };
+}
+
+/** The shard map as the cluster service shows it: each shard's group id and replicas (preferred leader first). */
+export interface ShardMapView {
+  epoch: number;
+  members: string[];
+  replicas: number;
+  shards: Array<{ id: string; replicas: string[] }>;
 }
 
 export interface ClusterService {

@@ -8,6 +8,7 @@
 //     the merged page is complete up to its last key, so paging on from there visits every key once.
 //   - A batch is atomic within one shard, at one revision of it. A batch whose keys span shards is
 //     refused (bad-request): keys that change together need a common {tag}.
+//   - A shard hosted elsewhere is a RemoteShard (forwarded.ts): its calls go to a node that hosts it.
 //   - Until this node knows the shard count (it is joining) a call waits for it, as long as `waitMs`, and is
 //     then unavailable (503); a serializable get, answered synchronously, is unavailable at once.
 // With one shard every call, listing and batch included, is shard 0's own answer.
@@ -15,6 +16,7 @@
 import { shardOf } from '../shard/key-hash.ts';
 import { RANGE_PAGE_BYTES } from '../storage/kv-store.ts';
 import { sections } from './backup-sections.ts';
+import { RemoteShard } from './forwarded.ts';
 import { ConcordError } from '../util/errors.ts';
 import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
 
@@ -69,6 +71,11 @@ export class ShardedKvService implements KvService, BackupSource {
 
   getSerializable(key: Uint8Array): KvRecord | undefined {
     return this.shardFor(key).getSerializable(key);
+  }
+
+  answersLocally(key: Uint8Array): boolean {
+    const shards = this.shards();
+    return shards !== undefined && !(pick(shards, key) instanceof RemoteShard);
   }
 
   async put(key: Uint8Array, value: Uint8Array, opts?: PutOptions): Promise<{ revision: number }> {
@@ -129,6 +136,10 @@ export class ShardedKvService implements KvService, BackupSource {
    */
   async backup(): Promise<BackupImage> {
     const shards = await this.knownSoon();
+    const elsewhere = shards.flatMap((s, i) => (s instanceof RemoteShard ? [i] : []));
+    if (elsewhere.length > 0) {
+      throw new ConcordError('not-implemented', `a backup is taken by a node that hosts every shard; this one does not host shards ${elsewhere.join(', ')} (see /v1/cluster for where they are)`);
+    }
     const sources = shards.map((s) => s.backup?.bind(s));
     if (sources.some((b) => !b)) throw new ConcordError('not-implemented', "backup is not available: this node's store cannot take one");
     if (shards.length === 1) return sources[0]!();

@@ -37,6 +37,8 @@ export interface KvService {
   get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined>;
   /** What `get` with consistency 'serializable' resolves to, answered synchronously from this node's state. */
   getSerializable(key: Uint8Array): KvRecord | undefined;
+  /** False when getSerializable cannot answer `key` from this node's state (its shard is hosted elsewhere); absent = always can. */
+  answersLocally?(key: Uint8Array): boolean;
   put(key: Uint8Array, value: Uint8Array, opts?: PutOptions): Promise<{ revision: number }>;
   /** deleted = 0 if the key was absent. */
   delete(key: Uint8Array, opts?: { ifMatch?: number }): Promise<{ deleted: number; revision: number }>;

@@ -8,9 +8,10 @@ import { NodeWal } from '../storage/node-wal.ts';
 import { KvEnv } from '../storage/kv-env.ts';
 import { KvStore } from '../storage/kv-store.ts';
 import { GROUP, dataDirLayout, writeNodeRecord } from '../cluster/data-dir.ts';
+import { DEFAULTS } from '../cluster/config.ts';
 import { bootstrapState } from '../raft/bootstrap.ts';
 import { readSections } from '../kv/backup-sections.ts';
-import { shardCountEntry, shardGroupId } from './shard-map.ts';
+import { foundingShardMap, shardCountEntry, shardGroupId } from './shard-map.ts';
 
 /** Version 1: one shard, `appliedIndex`. Version 2: several, `shards` (each one's applied index, in shard order). */
 export type BackupHeader = { concord: 'backup'; createdAt: string } & ({ version: 1; appliedIndex: number } | { version: 2; shards: number[] });
@@ -72,9 +73,9 @@ export async function restoreBackup(file: string, dataDir: string, nodeId: strin
       await storage.save({ snapshot: { meta: { index, term: 1, confState: { voters: [nodeId], learners: [] } }, data }, hardState: { term: 1, vote: '', commit: index }, entries: [] });
     }
     if (images.length > 1) {
-      // The metadata group, as a new cluster of this one node founds it: the count right after its membership.
+      // The metadata group, as a new cluster of this one node founds it: the count and map right after its membership.
       const state = bootstrapState([nodeId]);
-      state.entries.push(shardCountEntry(state.entries.length + 1, images.length));
+      state.entries.push(shardCountEntry(state.entries.length + 1, images.length, foundingShardMap(images.length, [nodeId], DEFAULTS.replicas)));
       state.hardState.commit = state.entries.length;
       await open(GROUP).storage.save(state);
       writeNodeRecord(dataDir, { nodeId, shards: images.length });

@@ -15,7 +15,7 @@ import type { NodeTicker } from '../cluster/ticker.ts';
 import { Snapshotter } from '../cluster/snapshotter.ts';
 import { SnapshotStreamer } from '../cluster/snapshot-stream.ts';
 import { SnapshotFetch } from '../cluster/snapshot-fetch.ts';
-import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
+import type { MembersAnswer, PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { installPeerSnapshot, repairFromStateMachine } from '../cluster/snapshot-repair.ts';
 import type { NodeMetrics } from '../cluster/metrics.ts';
 import type { BudgetedLog } from '../cluster/log-budget.ts';
@@ -50,6 +50,8 @@ export class HostedGroup {
   /** Set once the group runs (start()); until then peer traffic only feeds a snapshot fetch, if one runs. */
   private running: { group: RaftGroup; snapshotter: Snapshotter } | undefined;
   private fetching: SnapshotFetch | undefined;
+  /** Answers to askMembers(). */
+  onMembers: ((from: string, a: MembersAnswer) => void) | undefined;
 
   /** Opens the group's Raft log; its state machine is opened by openState(), once the log is bootstrapped. */
   constructor(
@@ -91,7 +93,13 @@ export class HostedGroup {
     if (env.m) {
       if (running) running.group.step(env.m);
       else this.fetching?.ask(from); // whoever talks to us (e.g. the leader) may have the snapshot we need
-    } else if (env.sc) this.streamer.onChunk(from, env.sc);
+    } else if (env.mq) {
+      if (running) {
+        const c = running.group.node.confState();
+        this.ctx.send(from, { ma: { applied: running.group.node.status().applied, members: [...c.voters, ...c.learners] } });
+      }
+    } else if (env.ma) this.onMembers?.(from, env.ma);
+    else if (env.sc) this.streamer.onChunk(from, env.sc);
     else if (env.sa) this.streamer.onAck(from, env.sa);
     else if (env.sq && running && !this.streamer.sending(from)) {
       void running.snapshotter.snapshotAtLeast(env.sq.index).then((snapshot) => {
@@ -131,6 +139,16 @@ export class HostedGroup {
     if (!running) return undefined;
     const { storage } = this;
     return { id: this.id, memoryBytes: () => storage.memoryBytes(), compactable: () => running.snapshotter.compactable(), snapshotNow: () => running.snapshotter.snapshotNow() };
+  }
+
+  /** Asks `to` which members the group has (the answer goes to onMembers). */
+  askMembers(to: string): void {
+    this.ctx.send(to, { mq: true });
+  }
+
+  /** The group's last log index (0 for a replica that has received nothing yet). */
+  lastIndex(): number {
+    return this.storage.lastIndex();
   }
 
   /** Wake the group if it is quiet. */
@@ -196,6 +214,21 @@ export class HostedGroup {
     }
     this.streamer.close();
     await running?.snapshotter.idle();
+  }
+
+  /**
+   * Stops the group and deletes it for good: its key-value state (one LMDB transaction), then its log (a DROP
+   * record in the node's WAL) and snapshots. In that order a crash in between leaves a log whose state
+   * machine is rebuilt from its snapshot at the next start. Only for a replica that is no member any more.
+   */
+  async destroy(): Promise<void> {
+    const running = this.running;
+    this.running = undefined;
+    await running?.group.close();
+    this.streamer.close();
+    await running?.snapshotter.idle();
+    await this.opened?.store.destroy();
+    await this.storage.destroy();
   }
 
   /** Closes the group's files (after the transport, so nothing arrives for it any more). */

@@ -22,15 +22,16 @@ import { MembershipController } from '../cluster/membership-controller.ts';
 import { NodeTicker } from '../cluster/ticker.ts';
 import { GossipNode, defaultConfig } from '../membership/index.ts';
 import { advertisedAddress, formatHostPort, parseHostPort } from '../transport/address.ts';
-import type { KvStore } from '../storage/kv-store.ts';
 import { KvEnv } from '../storage/kv-env.ts';
 import { NodeWal } from '../storage/node-wal.ts';
 import { LogBudget } from '../cluster/log-budget.ts';
 import { ShardedKvService } from '../kv/sharded-service.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { PeerBook } from './peer-book.ts';
-import { ShardGroups, type RunningShard } from './shard-groups.ts';
-import { appliedShardCount, shardCountEntry, shardCountSettledAt } from './shard-map.ts';
+import { ShardGroups, type MetaGroup } from './shard-groups.ts';
+import { appliedShardCount, appliedShardMap, foundingShardMap, shardCountEntry, shardCountSettledAt } from './shard-map.ts';
+import { ShardPlacer } from './shard-placer.ts';
+import type { ForwardAnswer, ForwardRequest } from './shard-calls.ts';
 
 export interface NodeCore {
   kv: ShardedKvService;
@@ -91,7 +92,19 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const wal = new NodeWal({ dir: layout.wal, segmentBytes: config.walSegmentBytes, logger: log.child({ part: 'storage' }) });
   const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, ticker, wal, kvEnv, log });
   groups.set(GROUP, hosted);
-  const shards = new ShardGroups({ config, layout, log, send: (to, env) => wire.peers?.send(to, env), peerIds, registry: groups, ticker, wal, kvEnv, fail: (e) => fail(e) });
+  const shards = new ShardGroups({
+    config,
+    layout,
+    log,
+    send: (to, env) => wire.peers?.send(to, env) ?? false,
+    peerIds,
+    connected: (id) => wire.peers?.stats().peers[id]?.connected ?? false,
+    registry: groups,
+    ticker,
+    wal,
+    kvEnv,
+    fail: (e) => fail(e),
+  });
   const storage = hosted.storage;
   // The membership the identity check trusts: what this node's own state names (filled in below).
   const book = new PeerBook(config.nodeId, config.peers);
@@ -116,6 +129,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const selfAddr = peers.advertisedAddr!;
   const shardCount = await openOrFound(config, selfAddr, storage, shards, identity, remember, log);
   const { store, stateMachine } = hosted.openState();
+  if (shardCount !== undefined) shards.open(shardCount, appliedShardMap(store)?.map);
 
   const clusterUid = identity.current();
   remember(clusterUid === undefined ? {} : { clusterUid });
@@ -124,13 +138,17 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   book.load(storage, peers);
 
   // Peer traffic for the groups this node hosts (before they run: a snapshot fetch may need it).
-  peers.onMessage((from, env) => groups.get(env.g)?.deliver(from, env));
+  peers.onMessage((from, env) => {
+    if (env.kq) shards.calls.serve(from, env.kq as ForwardRequest);
+    else if (env.ks) shards.calls.answered(env.ks as ForwardAnswer);
+    else groups.get(env.g)?.deliver(from, env);
+  });
   await hosted.recover();
 
   stateMachine.onConfChange = (e) => book.apply(e, peers);
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
-  const meta = { group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
-  const hostedGroups = () => [group, ...(shards.running() ?? []).map((s) => s.group).filter((g) => g !== group)];
+  const meta: MetaGroup = { group, store, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
+  const hostedGroups = () => [group, ...shards.running().map((s) => s.group).filter((g) => g !== group)];
   book.prune(peers, hostedGroups, config.tickMs * 10);
   const budgeted = () => [...groups.values()].flatMap((g) => g.budgeted() ?? []);
   const budget = new LogBudget({ budgetBytes: config.raftLogMemoryBytes, groups: budgeted, intervalMs: config.tickMs * 2, logger: log.child({ part: 'snapshot' }) });
@@ -139,12 +157,22 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     () => budget.snapshots,
   );
   metrics.watchCache(() => shards.cacheStats());
-  metrics.watchShards(() => shards.running() ?? [], () => hostedGroups());
-  if (shardCount !== undefined) await shards.start(meta, metrics);
-  else void learnShardCount(config, meta, storage, store, shards, metrics, remember, log);
-  const kv = new ShardedKvService(() => shards.running()?.map((s) => s.kv), shards.started, config.requestTimeoutMs);
+  metrics.watchShards(() => shards.running(), () => hostedGroups());
+  metrics.watchForwarded(shards.calls.counts);
+  let placer: ShardPlacer | undefined;
+  const place = (count: number) => {
+    if (count > 1) placer = new ShardPlacer({ group, kv: meta.kv, store, count, replicas: config.replicas, intervalMs: config.tickMs * 5, logger: log.child({ part: 'shards' }) });
+  };
+  if (shardCount !== undefined) {
+    await shards.start(meta, metrics);
+    place(shardCount);
+  } else void learnShardCount(config, meta, storage, shards, metrics, remember, log).then((count) => count !== undefined && place(count));
+  const kv = new ShardedKvService(() => shards.servicesByShard(), shards.started, config.requestTimeoutMs);
   let gossip: Awaited<ReturnType<typeof startGossip>> | undefined;
-  const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, () => gossip?.node, () => shards.running() ?? []);
+  const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, () => gossip?.node, {
+    running: () => shards.running(),
+    map: () => shards.mapView(),
+  });
   if (config.gossipAddr) gossip = await startGossip(config, selfAddr, group, addresses, (id) => cluster.shardsBehind(id).length === 0, wakeAll, log);
   void group.failed.then((e) => fail(new Error(`the Raft group ${GROUP} stopped: ${e.message}`)));
   return {
@@ -167,6 +195,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     },
     close: async () => {
       book.close();
+      placer?.close();
       await budget.close();
       await gossip?.close();
       await Promise.all([shards.close(config.requestTimeoutMs), hosted.close(config.requestTimeoutMs)]);
@@ -200,7 +229,6 @@ async function openOrFound(
     log.info({ lastIndex: storage.lastIndex() }, 'resuming from the data dir (bootstrap flags ignored)');
     // No count recorded: a data dir of a version before shards, whose cluster has one.
     const count = recorded === undefined ? 1 : recorded === 0 ? undefined : recorded;
-    if (count !== undefined && count > 1) shards.create(count);
     noteShardCount(config, count, log);
     return count;
   }
@@ -219,9 +247,10 @@ async function openOrFound(
   // Every member's address rides in the log, so members added later learn them by replaying it.
   const state = bootstrapState(voters, [], founders);
   if (count > 1) {
-    shards.create(count);
-    await shards.bootstrap(voters);
-    state.entries.push(shardCountEntry(state.entries.length + 1, count));
+    const map = foundingShardMap(count, voters, config.replicas);
+    shards.open(count, map);
+    await shards.bootstrap(map);
+    state.entries.push(shardCountEntry(state.entries.length + 1, count, map));
     state.hardState.commit = state.entries.length;
   }
   await storage.save(state);
@@ -232,25 +261,25 @@ async function openOrFound(
 /** A joining node: the shard count, once its copy of the metadata group has applied far enough to tell (shardCountSettledAt). */
 async function learnShardCount(
   config: NodeConfig,
-  meta: Omit<RunningShard, 'id'>,
+  meta: MetaGroup,
   storage: RaftWalStore,
-  store: KvStore,
   shards: ShardGroups,
   metrics: NodeMetrics,
   remember: (patch: Partial<NodeRecord>) => void,
   log: Logger,
-): Promise<void> {
+): Promise<number | undefined> {
   for (;;) {
-    if (shards.closed) return;
+    if (shards.closed) return undefined;
     const at = shardCountSettledAt(storage);
-    if (at !== undefined && store.appliedIndex() >= at) break;
+    if (at !== undefined && meta.store.appliedIndex() >= at) break;
     await new Promise((r) => setTimeout(r, config.tickMs));
   }
-  const count = appliedShardCount(store) ?? 1;
+  const count = appliedShardCount(meta.store) ?? 1;
   remember({ shards: count });
   noteShardCount(config, count, log);
-  if (count > 1) shards.create(count);
+  shards.open(count, appliedShardMap(meta.store)?.map);
   await shards.start(meta, metrics);
+  return count;
 }
 
 function noteShardCount(config: NodeConfig, count: number | undefined, log: Logger): void {

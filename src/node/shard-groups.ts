@@ -1,32 +1,46 @@
 // The data shards a node hosts. With one shard, the metadata group g0 is also the data shard and nothing
-// here runs a group of its own. With S > 1, shard i is Raft group `s<i>` (shard-map.ts), hosted by every
-// member: founders bootstrap each with the founding voters; a member added later starts each empty and its
-// leader adds it (the steward, src/cluster/shard-steward.ts, keeps every shard's membership equal to g0's
-// and spreads shard leadership evenly over the voters).
+// here runs a group of its own. With S > 1, shard i is Raft group `s<i>` (shard-map.ts), hosted by the
+// members the shard map (in g0) names:
+//   - founders bootstrap the shards the first map gives them, with the map's replicas as voters;
+//   - a node the map gives a shard it does not host creates the shard's group empty; the shard's leader adds
+//     it as a learner, catches it up and promotes it (the steward, src/cluster/shard-steward.ts, makes every
+//     shard's membership follow the map and hands leadership to the map's preferred leader);
+//   - a node the map no longer names for a shard it hosts keeps its replica until another replica says it
+//     is no member any more, at an applied index at or past everything in this replica's log; then it
+//     deletes the replica (its state, log and snapshots). A node that is not told keeps asking.
+// A shard not hosted here (or hosted but not yet a voter) is served by forwarding to a replica (shard-calls.ts).
 
 import type { Logger } from 'pino';
 import { bootstrapState } from '../raft/bootstrap.ts';
+import type { ConfState } from '../raft/types.ts';
 import { GROUP, type DataDirLayout } from '../cluster/data-dir.ts';
 import type { NodeConfig } from '../cluster/config.ts';
 import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { NodeMetrics } from '../cluster/metrics.ts';
-import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
+import type { MembersAnswer, PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { ShardSteward } from '../cluster/shard-steward.ts';
 import type { NodeTicker } from '../cluster/ticker.ts';
+import type { ShardMapView } from '../cluster/types.ts';
 import { RaftKvService } from '../kv/service.ts';
+import { RemoteShard } from '../kv/forwarded.ts';
+import type { ShardKvService } from '../kv/sharded-service.ts';
 import type { CacheStats } from '../storage/read-cache.ts';
 import type { KvEnv } from '../storage/kv-env.ts';
+import type { KvStore } from '../storage/kv-store.ts';
 import type { NodeWal } from '../storage/node-wal.ts';
 import { HostedGroup } from './hosted-group.ts';
-import { shardGroupId } from './shard-map.ts';
+import { ShardCalls } from './shard-calls.ts';
+import { appliedShardMap, defaultShardMap, nextShardMap, shardGroupId, type ShardMap } from './shard-map.ts';
 
 export interface ShardGroupsDeps {
   config: NodeConfig;
   layout: DataDirLayout;
   log: Logger;
-  /** Sends an envelope to a peer (its group named). */
-  send(to: string, env: PeerEnvelope): void;
+  /** Sends an envelope to a peer (its group named); false if it could not be queued. */
+  send(to: string, env: PeerEnvelope): boolean;
   peerIds(): string[];
+  /** Whether a peer's connection is up. */
+  connected(id: string): boolean;
   /** The node's registry: peer envelopes are routed to the groups in it. */
   registry: Map<string, HostedGroup>;
   ticker: NodeTicker;
@@ -36,7 +50,7 @@ export interface ShardGroupsDeps {
   fail(e: Error): void;
 }
 
-/** A running data shard: its group and the key-value service over it. */
+/** A data shard running here: its group and the key-value service over it. */
 export interface RunningShard {
   id: string;
   group: RaftGroup;
@@ -45,89 +59,253 @@ export interface RunningShard {
   size(): { keys: number; bytes: number };
 }
 
+/** The metadata group as the shards need it: its group, its service (the data shard when S = 1) and its store (the map). */
+export interface MetaGroup extends Omit<RunningShard, 'id'> {
+  store: KvStore;
+}
+
+/** How often a replica the map dropped asks whether it is still a member. */
+const ASK_EVERY_PASSES = 4;
+
 export class ShardGroups {
-  /** The shards, by number, once started; undefined until the node knows the cluster's shard count. */
-  private shards: RunningShard[] | undefined;
-  private hosted: HostedGroup[] = [];
+  private count: number | undefined;
+  private readonly hosted = new Map<number, HostedGroup>();
+  private readonly runningShards = new Map<number, RunningShard>();
+  /** Shards being deleted here (not to be created again until that is done). */
+  private readonly removing = new Set<number>();
+  private meta: MetaGroup | undefined;
+  private metrics: NodeMetrics | undefined;
+  private map: ShardMap | undefined;
+  /** currentMap()'s last answer, and what it was computed from. */
+  private planned: { key: string; map: ShardMap } | undefined;
+  private services: ShardKvService[] | undefined;
+  private readonly remote: RemoteShard[] = [];
   private steward: ShardSteward | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private passes = 0;
+  private epochWaiters: Array<() => void> = [];
+  readonly calls: ShardCalls;
   /** Set by close(): a start() still under way stops short. */
   closed = false;
   private resolveStarted: () => void = () => {};
-  /** Settles once the shards run (running() is defined). */
+  /** Settles once the shards run (services() is defined). */
   readonly started = new Promise<void>((resolve) => (this.resolveStarted = resolve));
 
-  constructor(private readonly d: ShardGroupsDeps) {}
-
-  /** Opens the logs of shards 0..count-1 (count > 1) and routes their peer traffic here. */
-  create(count: number): void {
-    const { config, layout, log } = this.d;
-    for (let i = 0; i < count; i++) {
-      const id = shardGroupId(i, count);
-      const g = new HostedGroup(id, {
-        config,
-        layout,
-        send: (to, env) => this.d.send(to, { g: id, ...env }),
-        peerIds: () => this.d.peerIds(),
-        // The node's cache budget is shared by its shards.
-        cacheBytes: Math.floor(config.cacheBytes / count),
-        ticker: this.d.ticker,
-        wal: this.d.wal,
-        kvEnv: this.d.kvEnv,
-        log: log.child({ shard: i }),
-      });
-      this.hosted.push(g);
-      this.d.registry.set(id, g);
-    }
-  }
-
-  /** A new cluster's shards: each group's first state names the founding voters. Shards that have one keep it. */
-  async bootstrap(voters: string[]): Promise<void> {
-    for (const g of this.hosted) if (g.storage.lastIndex() === 0) await g.storage.save(bootstrapState(voters));
+  constructor(private readonly d: ShardGroupsDeps) {
+    this.calls = new ShardCalls({
+      self: d.config.nodeId,
+      send: d.send,
+      connected: d.connected,
+      replicas: (s) => this.map?.shards[s] ?? [],
+      epoch: () => this.map?.epoch ?? 0,
+      waitForEpoch: (e, ms) => this.waitForEpoch(e, ms),
+      local: (s) => this.serving(s),
+      timeoutMs: d.config.requestTimeoutMs,
+      log: d.log.child({ part: 'shards' }),
+    });
   }
 
   /**
-   * Runs the shards created by create(), or with one shard the metadata group's own service. `meta` is the
-   * metadata group, whose membership every shard follows.
+   * Opens the logs of the shards (count > 1) that this node has records of or that `map` gives it, and routes
+   * their peer traffic here. Shards already open stay as they are.
    */
-  async start(meta: Omit<RunningShard, 'id'>, metrics: NodeMetrics): Promise<void> {
-    if (this.hosted.length === 0) {
-      this.shards = [{ id: GROUP, ...meta }];
+  open(count: number, map: ShardMap | undefined): void {
+    this.count = count;
+    if (count === 1) return;
+    const self = this.d.config.nodeId;
+    const found = new Set(this.d.wal.groupsFound());
+    for (let i = 0; i < count; i++) {
+      if (found.has(shardGroupId(i, count)) || map?.shards[i]?.includes(self)) this.host(i, map);
+    }
+  }
+
+  /** A new cluster's shards: each one hosted here and without a log gets the map's replicas as voters. */
+  async bootstrap(map: ShardMap): Promise<void> {
+    for (const [i, g] of this.hosted) if (g.storage.lastIndex() === 0) await g.storage.save(bootstrapState(map.shards[i]));
+  }
+
+  private host(i: number, map: ShardMap | undefined): HostedGroup {
+    const { config, layout, log } = this.d;
+    const id = shardGroupId(i, this.count!);
+    const mine = map ? map.shards.filter((r) => r.includes(config.nodeId)).length : this.count!;
+    const g = new HostedGroup(id, {
+      config,
+      layout,
+      send: (to, env) => this.d.send(to, { g: id, ...env }),
+      peerIds: () => this.d.peerIds(),
+      // The node's cache budget is shared by the shards the map gives it.
+      cacheBytes: Math.floor(config.cacheBytes / Math.max(1, mine)),
+      ticker: this.d.ticker,
+      wal: this.d.wal,
+      kvEnv: this.d.kvEnv,
+      log: log.child({ shard: i }),
+    });
+    g.onMembers = (from, a) => this.answered(i, g, from, a);
+    this.hosted.set(i, g);
+    this.d.registry.set(id, g);
+    return g;
+  }
+
+  /** Runs the shards opened by open(), or with one shard the metadata group's own service. */
+  async start(meta: MetaGroup, metrics: NodeMetrics): Promise<void> {
+    this.meta = meta;
+    this.metrics = metrics;
+    if (this.count === 1) {
+      this.services = [meta.kv];
       this.resolveStarted();
       return;
     }
-    const { config, log } = this.d;
-    const shards: RunningShard[] = [];
-    for (const h of this.hosted) {
-      const { store } = h.openState();
-      await h.recover();
+    this.map = this.currentMap();
+    for (const [i, h] of this.hosted) {
+      await this.run(i, h);
       if (this.closed) return;
-      const { group } = h.start(() => metrics, false);
-      void group.failed.then((e) => this.d.fail(new Error(`the Raft group ${h.id} stopped: ${e.message}`)));
-      shards.push({ id: h.id, group, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => h.cacheStats(), size: () => h.size() });
     }
-    this.shards = shards;
+    this.rebuild();
     this.resolveStarted();
+    const { config, log } = this.d;
     this.steward = new ShardSteward({
       self: config.nodeId,
-      meta: meta.group,
-      shards: () => shards.map((s) => s.group),
+      want: (i) => this.want(i),
+      shards: () => Array.from({ length: this.count! }, (_, i) => this.runningShards.get(i)?.group),
       intervalMs: config.tickMs * 5,
       maxPromotionLag: 1000,
       transferBackoffMs: config.tickMs * config.electionTicks * 3,
       maxCatchingUp: 4,
       logger: log.child({ part: 'shards' }),
     });
+    this.timer = setInterval(() => void this.sync(), config.tickMs * 5);
+    this.timer.unref();
   }
 
-  /** The running shards by number; undefined until known. */
-  running(): readonly RunningShard[] | undefined {
-    return this.shards;
+  private async run(i: number, h: HostedGroup): Promise<void> {
+    const { store } = h.openState();
+    await h.recover();
+    if (this.closed) return;
+    const { group } = h.start(() => this.metrics!, false);
+    void group.failed.then((e) => this.d.fail(new Error(`the Raft group ${h.id} stopped: ${e.message}`)));
+    this.runningShards.set(i, { id: h.id, group, kv: new RaftKvService(this.d.config.nodeId, group, store, this.d.config), cacheStats: () => h.cacheStats(), size: () => h.size() });
+  }
+
+  /**
+   * The map in force: g0's (for a cluster that has written none, every member on every shard), or, while g0's
+   * members differ from those it was planned for, the map g0's leader will write next. Planning is
+   * deterministic, so every node with the same g0 state computes the same one and acts on it at once. That
+   * matters for a member just removed from g0: it gets no more g0 entries, so it would never see the map
+   * its leader writes, yet it must hand over the shards it leads.
+   */
+  private currentMap(): ShardMap {
+    const stored = appliedShardMap(this.meta!.store);
+    const c = this.meta!.group.node.confState();
+    const members = [...c.voters, ...c.learners].sort();
+    const key = `${stored?.revision ?? 0}:${members.join()}`;
+    if (this.planned?.key !== key) {
+      const base = stored?.map ?? defaultShardMap(this.count!, members, this.d.config.replicas);
+      this.planned = { key, map: nextShardMap(base, members) ?? base };
+    }
+    return this.planned.map;
+  }
+
+  private want(i: number): { conf: ConfState; preferred?: string } | undefined {
+    const replicas = this.map?.shards[i];
+    return replicas ? { conf: { voters: [...replicas], learners: [] }, preferred: replicas[0] } : undefined;
+  }
+
+  /** Follows the map: hosts the shards it gives this node, and asks about those it took away. */
+  private async sync(): Promise<void> {
+    if (this.closed || !this.meta) return;
+    const map = this.currentMap();
+    const changed = map.epoch !== this.map?.epoch;
+    this.map = map;
+    const self = this.d.config.nodeId;
+    for (let i = 0; i < map.shards.length; i++) {
+      if (!map.shards[i].includes(self) || this.hosted.has(i) || this.removing.has(i)) continue;
+      this.d.log.info({ shard: i, epoch: map.epoch }, 'the shard map gives this node a shard: hosting it (its leader will add this replica)');
+      await this.run(i, this.host(i, map));
+      if (this.closed) return;
+    }
+    this.rebuild();
+    if (changed) for (const w of this.epochWaiters.splice(0)) w();
+    if (this.passes++ % ASK_EVERY_PASSES !== 0) return;
+    for (const [i, h] of this.hosted) {
+      const shard = this.runningShards.get(i);
+      if (map.shards[i].includes(self) || !shard || shard.group.node.raft.role === 'leader') continue;
+      const c = shard.group.node.confState();
+      for (const id of new Set([...map.shards[i], ...c.voters, ...c.learners])) if (id !== self) h.askMembers(id);
+    }
+  }
+
+  /** Another replica's members: if this one is no longer among them, and it has nothing the other has not applied, it goes. */
+  private answered(i: number, h: HostedGroup, from: string, a: MembersAnswer): void {
+    const self = this.d.config.nodeId;
+    if (this.closed || this.removing.has(i) || this.hosted.get(i) !== h || this.map?.shards[i]?.includes(self)) return;
+    if (a.members.includes(self) || a.applied < h.lastIndex()) return;
+    this.removing.add(i);
+    this.hosted.delete(i);
+    this.runningShards.delete(i);
+    this.d.registry.delete(h.id);
+    this.rebuild();
+    this.d.log.info({ shard: i, told: from, applied: a.applied }, 'no longer a replica of the shard: deleting this copy');
+    void h.destroy().then(
+      () => this.removing.delete(i),
+      (e: Error) => this.d.fail(new Error(`deleting the replica of ${h.id} failed: ${e.message}`)),
+    );
+  }
+
+  /**
+   * The service of a shard this node serves itself: one the map gives it, running here, whose copy is a voter
+   * (or bootstrapped and yet to apply its first membership). A learner still catching up, a copy being
+   * created, and one the map has taken away are served by forwarding to the others.
+   */
+  private serving(i: number): RaftKvService | undefined {
+    if (this.count === 1) return this.meta?.kv;
+    const s = this.runningShards.get(i);
+    const self = this.d.config.nodeId;
+    if (!s || !this.map?.shards[i]?.includes(self)) return undefined;
+    const c = s.group.node.confState();
+    const founding = c.voters.length === 0 && c.learners.length === 0 && this.hosted.get(i)!.lastIndex() > 0;
+    return c.voters.includes(self) || founding ? s.kv : undefined;
+  }
+
+  private rebuild(): void {
+    const count = this.count!;
+    const services: ShardKvService[] = [];
+    for (let i = 0; i < count; i++) services.push(this.serving(i) ?? (this.remote[i] ??= new RemoteShard(i, (op) => this.calls.call(i, op))));
+    this.services = services;
+  }
+
+  private waitForEpoch(epoch: number, ms: number): Promise<void> {
+    if ((this.map?.epoch ?? 0) >= epoch || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.epochWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** The service of each shard by number (hosted here or forwarded); undefined until the shard count is known. */
+  servicesByShard(): readonly ShardKvService[] | undefined {
+    return this.services;
+  }
+
+  /** The shards running here; with one shard, the metadata group. */
+  running(): readonly RunningShard[] {
+    if (this.count === 1) return this.meta ? [{ id: GROUP, ...this.meta }] : [];
+    return [...this.runningShards.values()];
+  }
+
+  /** The shard map in force here, as the cluster status shows it (undefined with one shard, or before the shards run). */
+  mapView(): ShardMapView | undefined {
+    const map = this.count === 1 ? undefined : this.map;
+    if (!map) return undefined;
+    return { epoch: map.epoch, members: map.members, replicas: map.replicas, shards: map.shards.map((replicas, i) => ({ id: shardGroupId(i, map.shards.length), replicas })) };
   }
 
   /** The read caches of the shards, summed. */
   cacheStats(): CacheStats {
     const sum: CacheStats = { hits: 0, misses: 0, entries: 0, bytes: 0, capacityBytes: 0 };
-    for (const s of this.shards ?? []) {
+    for (const s of this.running()) {
       const c = s.cacheStats();
       sum.hits += c.hits;
       sum.misses += c.misses;
@@ -141,11 +319,13 @@ export class ShardGroups {
   /** Hands off the shards this node leads, in parallel, and stops them. */
   async close(handOffMs: number): Promise<void> {
     this.closed = true;
+    clearInterval(this.timer);
     this.steward?.close();
-    await Promise.all(this.hosted.map((g) => g.close(handOffMs)));
+    this.calls.close();
+    await Promise.all([...this.hosted.values()].map((g) => g.close(handOffMs)));
   }
 
   async closeFiles(): Promise<void> {
-    for (const g of this.hosted) await g.closeFiles();
+    for (const g of this.hosted.values()) await g.closeFiles();
   }
 }

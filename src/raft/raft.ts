@@ -470,8 +470,13 @@ export class Raft {
       (this.vote === NONE && this.lead === NONE) ||
       (isPre && m.term > this.term);
     const upToDate = this.bugs.voteWithoutLogCheck || this.log.isUpToDate(m.index ?? 0, m.logTerm ?? 0);
+    // A replica with nothing in its log never votes. It is one created to be added (every group starts from a
+    // bootstrapped log), or one that was deleted after its removal and is being added again: its vote for a
+    // member that missed the removal could make that member leader without entries the old replica had
+    // acknowledged. A voter always has entries: a learner is promoted only once caught up.
+    const hasLog = this.log.lastIndex() > 0;
     const respType = isPre ? MessageType.PreVoteResp : MessageType.VoteResp;
-    if (canVote && upToDate) {
+    if (canVote && upToDate && hasLog) {
       // A PreVote answer carries the proposed term so the pre-candidate can count it.
       this.send({ type: respType, to: m.from, term: m.term });
       if (!isPre) {

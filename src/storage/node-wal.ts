@@ -125,6 +125,11 @@ export class NodeWal {
     return r;
   }
 
+  /** The groups that had records at open and whose storage has not taken them yet. */
+  groupsFound(): string[] {
+    return [...this.found.keys()];
+  }
+
   /** A group's storage joins: `checkpoint` is called when the WAL wants its BASE written again. */
   attach(group: string, checkpoint: CheckpointRequest): void {
     if (this.members.has(group)) throw new Error(`raft log of group ${group} is open already`);

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { catchingUp, nextShardStep, preferredLeader, shardFollows, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
+import { catchingUp, nextShardStep, shardFollows, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
 import type { ConfState } from '../../src/raft/types.ts';
 
 const conf = (voters: string[], learners: string[] = []): ConfState => ({ voters, learners });
@@ -106,26 +106,6 @@ describe('nextShardStep', () => {
       }),
       { numRuns: 2000 },
     );
-  });
-});
-
-describe('preferredLeader', () => {
-  it('deals the shards to the sorted voters round-robin: each leads ⌊S/N⌋ or ⌈S/N⌉, whatever the order given', () => {
-    fc.assert(
-      fc.property(fc.uniqueArray(fc.string({ minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 9 }), fc.integer({ min: 1, max: 256 }), (voters, shards) => {
-        const counts = new Map<string, number>();
-        for (let i = 0; i < shards; i++) {
-          const l = preferredLeader(i, voters)!;
-          assert.equal(l, preferredLeader(i, [...voters].reverse()));
-          counts.set(l, (counts.get(l) ?? 0) + 1);
-        }
-        for (const v of voters) {
-          const n = counts.get(v) ?? 0;
-          assert.ok(n >= Math.floor(shards / voters.length) && n <= Math.ceil(shards / voters.length));
-        }
-      }),
-    );
-    assert.equal(preferredLeader(0, []), undefined);
   });
 });
 

@@ -9,8 +9,9 @@ import { until } from '../../testkit/wait.ts';
 
 interface Status {
   leader: string | null;
-  nodes: Array<{ id: string; gossipState: string; voter: boolean }>;
-  shards: Array<{ voters: string[]; leader: string | null }>;
+  nodes: Array<{ id: string; gossipState: string; voter: boolean; role: string }>;
+  shards: Array<{ id: string; voters: string[]; leader: string | null; replicas?: string[]; hosted?: boolean }>;
+  shardMap?: { members: string[]; replicas: number };
 }
 
 const status = async (n: ProcNode): Promise<Status> => (await fetch(`${n.url}/v1/cluster`)).json() as Promise<Status>;
@@ -143,14 +144,30 @@ for (const shards of [1, 4]) describe(`gossip: five nodes joined through differe
     assert.equal(failed, 0, 'no failed requests on the other nodes');
   });
 
-  it('every shard ends with the membership of the metadata group, on every live node', async () => {
+  it(shards === 1 ? 'the one group has the voters of the metadata group, on every live node' : 'every shard ends on R = 3 of the live members, as the shard map says, hosted by exactly those', async () => {
+    const sorted = (ids: string[]) => [...ids].sort().join();
     await until('every shard to follow the membership', async () => {
-      for (const n of live()) {
-        const st = await status(n);
-        const voters = st.nodes.filter((m) => m.voter).map((m) => m.id).sort().join();
-        if (st.shards.length !== shards || st.shards.some((sh) => [...sh.voters].sort().join() !== voters || sh.leader === null)) return false;
+      const hostedOn = new Map<string, string[]>();
+      const views = await Promise.all(live().map(async (n) => ({ n, st: await status(n) })));
+      for (const { n, st } of views) {
+        if (st.shards.length !== shards) return false;
+        const members = sorted(st.nodes.filter((m) => m.role !== 'joining').map((m) => m.id));
+        if (shards === 1) {
+          const voters = sorted(st.nodes.filter((m) => m.voter).map((m) => m.id));
+          if (st.shards.some((sh) => sorted(sh.voters) !== voters || sh.leader === null)) return false;
+          continue;
+        }
+        if (sorted(st.shardMap?.members ?? []) !== members) return false;
+        for (const sh of st.shards) {
+          if (sh.replicas?.length !== 3) return false;
+          if (!sh.hosted) continue;
+          if (sorted(sh.voters) !== sorted(sh.replicas) || sh.leader === null) return false;
+          hostedOn.set(sh.id, [...(hostedOn.get(sh.id) ?? []), n.id]);
+        }
       }
-      return true;
-    }, 20_000);
+      if (shards === 1) return true;
+      const map = views[0].st.shards;
+      return map.every((sh) => sorted(hostedOn.get(sh.id) ?? []) === sorted(sh.replicas!));
+    }, 30_000);
   });
 });

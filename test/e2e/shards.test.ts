@@ -1,7 +1,8 @@
-// End to end with --shards: real processes whose key space is split over several Raft groups. Every
-// member hosts every shard; shard leadership is spread over the voters; a member added later gets every
-// shard, a member removed leaves every shard; kill -9 and restart lose no acknowledged write, and at the end
-// every replica holds the same data.
+// End to end with --shards: real processes whose key space is split over several Raft groups, each on the
+// R = 3 members the shard map gives it. With 3 members every member hosts every shard; shard leadership goes
+// to the map's preferred leaders; a fourth member takes its share of replicas (the others delete the copies
+// they gave up) and requests for shards a node does not host are forwarded; a member removed leaves every
+// shard; kill -9 and restart lose no acknowledged write, and at the end every replica holds the same data.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -24,6 +25,8 @@ interface Shard {
   keys: number;
   bytes: number;
   following: boolean;
+  replicas: string[];
+  hosted: boolean;
 }
 
 async function shardsOf(n: ProcNode): Promise<Shard[]> {
@@ -50,8 +53,22 @@ async function settled(c: ProcCluster, members: ProcNode[]): Promise<void> {
   await until('every replica of every shard to apply the same index', async () => {
     const views = await Promise.all(members.map((n) => shardsOf(n).catch(() => undefined)));
     if (views.some((v) => v === undefined || v.length !== SHARDS)) return false;
-    return views.every((v) => v!.every((s, i) => s.appliedIndex === views[0]![i].appliedIndex && s.leader !== null));
+    for (let i = 0; i < SHARDS; i++) {
+      const copies = views.map((v) => v![i]).filter((s) => s.hosted);
+      if (copies.some((s) => s.appliedIndex !== copies[0].appliedIndex || s.leader === null)) return false;
+    }
+    return true;
   }, 20_000);
+}
+
+/** Until every shard is led by its preferred leader (the first of its replicas in the map), as `n` sees it. */
+async function ledAsPlanned(n: ProcNode): Promise<Shard[]> {
+  let shards: Shard[] = [];
+  await until('every shard led by its preferred leader', async () => {
+    shards = await shardsOf(n);
+    return shards.every((s) => !s.hosted || s.leader === s.replicas[0]);
+  }, 20_000);
+  return shards;
 }
 
 describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
@@ -69,15 +86,15 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
   });
   after(async () => c?.stop());
 
-  it('every node hosts every shard, with the founders as voters, and leads its share of them', async () => {
-    await until('leadership spread: n1 leads s0 and s3, n2 s1, n3 s2', async () => {
-      const shards = await shardsOf(c.nodes[0]);
-      return shards.map((s) => s.leader).join(',') === 'n1,n2,n3,n1';
-    }, 15_000);
+  it('every node hosts every shard (R = 3 of 3), with the founders as voters; each node leads its share, as the map prefers', async () => {
+    const shards = await ledAsPlanned(c.nodes[0]);
+    const led = new Map<string, number>();
+    for (const s of shards) led.set(s.leader!, (led.get(s.leader!) ?? 0) + 1);
+    assert.deepEqual([...led.values()].sort(), [1, 1, 2], `4 shards over 3 members: ${JSON.stringify([...led])}`);
     for (const n of c.nodes) {
       const shards = await shardsOf(n);
       assert.deepEqual(shards.map((s) => s.id), ['s0', 's1', 's2', 's3']);
-      for (const s of shards) assert.deepEqual(s.voters, ['n1', 'n2', 'n3']);
+      for (const s of shards) assert.deepEqual([s.voters, [...s.replicas].sort(), s.hosted], [['n1', 'n2', 'n3'], ['n1', 'n2', 'n3'], true]);
       const metrics = await (await fetch(`${n.url}/metrics`)).text();
       assert.match(metrics, new RegExp(`^concord_shards_hosted ${SHARDS}$`, 'm'));
     }
@@ -103,7 +120,7 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
     assert.ok(gauge('concord_keys') >= sized.reduce((n, s) => n + s.keys, 0) && gauge('concord_keys') >= keys.length, 'the node-wide key gauge sums its shards');
     assert.ok(gauge('concord_kv_bytes') >= sized.reduce((n, s) => n + s.bytes, 0));
     const cli = await run(process.execPath, [BIN, 'cluster-status', '--server', c.nodes[0].url]);
-    for (const id of ['s0', 's1', 's2', 's3']) assert.match(cli.stdout, new RegExp(`│ ${id}\\s+│ n\\d\\s+│ n1,n2,n3\\s+│\\s+│ \\d+\\s+│ \\d+`));
+    for (const id of ['s0', 's1', 's2', 's3']) assert.match(cli.stdout, new RegExp(`│ ${id}\\s+│ n\\d,n\\d,n\\d\\s+│ n\\d\\s+│ n1,n2,n3\\s+│\\s+│ \\d+\\s+│ \\d+`));
     const page = (await (await fetch(`${c.nodes[2].url}/v1/kv?prefix=key-&limit=50`)).json()) as { items: Array<{ key: string }>; more: boolean };
     assert.deepEqual(page.items.map((i) => i.key), keys.slice(0, 50));
     assert.equal(page.more, true);
@@ -148,7 +165,7 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
     }
   });
 
-  it('a member added later gets every shard; a member removed leaves every shard; every replica ends identical', async () => {
+  it('a fourth member takes its share of replicas, the others delete what they gave up, and every node serves every key; a member removed leaves every shard', async () => {
     const [raft, http] = [await freePort(), await freePort()];
     const n4 = c.add('n4', ['server', '--node-id', 'n4', '--raft-addr', `127.0.0.1:${raft}`, '--http-addr', `127.0.0.1:${http}`, '--data-dir', path.join(c.dir, 'n4'), '--no-bootstrap'], `http://127.0.0.1:${http}`);
     await c.waitHealthy(n4);
@@ -159,11 +176,25 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
     const early = await fetch(`${leader.url}/v1/cluster/nodes/n3`, { method: 'DELETE' });
     assert.equal(early.status, 503);
     assert.match(await early.text(), /shards are still taking the last membership change/);
-    await until('n4 to be a voter of every shard', async () => {
-      const shards = await shardsOf(n4).catch(() => []);
-      return shards.length === SHARDS && shards.every((s) => s.voters.includes('n4'));
-    }, 30_000);
+    // 12 replicas over 4 members: 3 each; every shard on exactly the members its map entry names.
+    await until('every shard on exactly its 3 replicas', async () => {
+      const views = await Promise.all(c.nodes.map((n) => shardsOf(n).catch(() => [] as Shard[])));
+      if (views.some((v) => v.length !== SHARDS || v.filter((s) => s.hosted).length !== 3)) return false;
+      return views[0].every((s, i) => {
+        const on = c.nodes.filter((_, k) => views[k][i].hosted).map((n) => n.id).sort();
+        return s.replicas.length === 3 && on.join() === [...s.replicas].sort().join() && views.every((v) => !v[i].hosted || [...v[i].voters].sort().join() === on.join());
+      });
+    }, 40_000);
+    for (const n of c.nodes) assert.match(await (await fetch(`${n.url}/metrics`)).text(), /^concord_shards_hosted 3$/m, `${n.id} hosts 3 shards`);
     assert.equal((await put(n4, 'from-n4', 'yes')).status, 200);
+    // Every node answers for every key: a shard it does not host is asked of one that does.
+    const missing = (await shardsOf(n4)).find((s) => !s.hosted)!;
+    const there = [...acked.keys()].filter((k) => `s${shardOf(Buffer.from(k), SHARDS)}` === missing.id).slice(0, 20);
+    assert.ok(there.length > 0);
+    for (const n of c.nodes) for (const k of there) assert.equal(await (await fetch(`${n.url}/v1/kv/${encodeURIComponent(k)}`)).text(), acked.get(k), `${k} via ${n.id}`);
+    assert.match(await (await fetch(`${n4.url}/metrics`)).text(), /^concord_shard_forwarded_total\{outcome="forwarded"\} [1-9]/m);
+    const listed = (await (await fetch(`${n4.url}/v1/kv?prefix=key-&limit=1000`)).json()) as { items: unknown[] };
+    assert.equal(listed.items.length, 200, 'a listing on n4 merges every shard, hosted or not');
 
     const removed = await fetch(`${(await c.leader()).url}/v1/cluster/nodes/n3`, { method: 'DELETE' });
     assert.equal(removed.status, 200, await removed.text());
@@ -172,7 +203,8 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
       const shards = await shardsOf(c.nodes[0]);
       return shards.every((s) => !s.voters.includes('n3') && !s.learners.includes('n3'));
     }, 30_000);
-    await until('leadership spread over n1, n2, n4', async () => (await shardsOf(c.nodes[0])).map((s) => s.leader).join(',') === 'n1,n2,n4,n1', 20_000);
+    await until('every member hosts every shard again', async () => (await Promise.all(members.map((n) => shardsOf(n)))).every((v) => v.every((s) => s.hosted)), 30_000);
+    await ledAsPlanned(c.nodes[0]);
     await settled(c, members);
     const reference = await contents(members[0]);
     assert.ok(reference.length >= acked.size);

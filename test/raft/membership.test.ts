@@ -197,3 +197,27 @@ describe('leadership transfer (thesis §3.10)', () => {
     assert.throws(() => c.get('a').transferLeader('l'), /not a voter/);
   });
 });
+
+describe('a replica deleted after its removal and created again empty', () => {
+  it('never votes while its log is empty, so a member that missed the removal cannot win with it', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    // b misses everything from here: a and c alone commit 'x' and then c's removal.
+    c.isolate('b');
+    c.get('a').propose(enc('x'));
+    c.stabilize();
+    c.get('a').proposeConfChange({ type: 'remove', node: 'c' });
+    c.stabilize();
+    assert.deepEqual(c.get('a').confState().voters, ['a', 'b']);
+    assert.deepEqual(c.appliedData('a'), ['x']);
+    // c deletes its copy; a new, empty one of it is created (the shard map gives c the shard again) before a adds it.
+    c.add('c');
+    const from = c.delivered.length;
+    // a goes away; b (which still counts c a voter, and lacks 'x') campaigns and asks c.
+    c.heal();
+    c.isolate('a');
+    c.tick(['b', 'c'], 60);
+    assert.notEqual(c.get('b').status().role, 'leader', 'b must not lead without the committed entry x');
+    assert.equal(c.delivered.slice(from).some((m) => m.from === 'c' && (m.type === MessageType.VoteResp || m.type === MessageType.PreVoteResp) && !m.reject), false, 'the empty replica granted no vote');
+  });
+});
