@@ -5,9 +5,10 @@
 //   - a node the map gives a shard it does not host creates the shard's group empty; the shard's leader adds
 //     it as a learner, catches it up and promotes it (the steward, src/cluster/shard-steward.ts, makes every
 //     shard's membership follow the map and hands leadership to the map's preferred leader);
-//   - a node the map no longer names for a shard it hosts keeps its replica until another replica says it
-//     is no member any more, at an applied index at or past everything in this replica's log; then it
-//     deletes the replica (its state, log and snapshots). A node that is not told keeps asking.
+//   - a node the map no longer names for a shard it hosts keeps its replica until it has applied its own
+//     removal, or another replica says it is no member any more at an applied index at or past everything
+//     in this replica's log; then it deletes the replica (its state, log and snapshots). A node that is not
+//     told keeps asking.
 // A shard not hosted here (or hosted but not yet a voter) is served by forwarding to a replica (shard-calls.ts).
 
 import type { Logger } from 'pino';
@@ -225,26 +226,34 @@ export class ShardGroups {
     }
     this.rebuild();
     if (changed) for (const w of this.epochWaiters.splice(0)) w();
-    if (this.passes++ % ASK_EVERY_PASSES !== 0) return;
+    const ask = this.passes++ % ASK_EVERY_PASSES === 0;
     for (const [i, h] of this.hosted) {
       const shard = this.runningShards.get(i);
       if (map.shards[i].includes(self) || !shard || shard.group.node.raft.role === 'leader') continue;
       const c = shard.group.node.confState();
-      for (const id of new Set([...map.shards[i], ...c.voters, ...c.learners])) if (id !== self) h.askMembers(id);
+      const members = [...c.voters, ...c.learners];
+      // Applied its own removal: it knows, no need to ask (an empty configuration is a copy not yet started).
+      if (members.length > 0 && !members.includes(self)) this.remove(i, h, { applied: shard.group.node.status().applied });
+      else if (ask) for (const id of new Set([...map.shards[i], ...members])) if (id !== self) h.askMembers(id);
     }
   }
 
   /** Another replica's members: if this one is no longer among them, and it has nothing the other has not applied, it goes. */
   private answered(i: number, h: HostedGroup, from: string, a: MembersAnswer): void {
+    if (a.members.includes(this.d.config.nodeId) || a.applied < h.lastIndex()) return;
+    this.remove(i, h, { told: from, applied: a.applied });
+  }
+
+  /** Deletes this node's copy of shard `i`, which is no member of the shard any more and which the map does not give this node. */
+  private remove(i: number, h: HostedGroup, why: Record<string, unknown>): void {
     const self = this.d.config.nodeId;
     if (this.closed || this.removing.has(i) || this.hosted.get(i) !== h || this.map?.shards[i]?.includes(self)) return;
-    if (a.members.includes(self) || a.applied < h.lastIndex()) return;
     this.removing.add(i);
     this.hosted.delete(i);
     this.runningShards.delete(i);
     this.d.registry.delete(h.id);
     this.rebuild();
-    this.d.log.info({ shard: i, told: from, applied: a.applied }, 'no longer a replica of the shard: deleting this copy');
+    this.d.log.info({ shard: i, ...why }, 'no longer a replica of the shard: deleting this copy');
     void h.destroy().then(
       () => this.removing.delete(i),
       (e: Error) => this.d.fail(new Error(`deleting the replica of ${h.id} failed: ${e.message}`)),
