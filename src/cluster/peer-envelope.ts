@@ -22,10 +22,11 @@ export interface PeerEnvelope {
   ks?: { id: number; ok?: unknown; err?: { code: string; message: string; retryAfterSeconds?: number }; moved?: number };
 }
 
-/** A group's members as a replica knows them, at its applied index. */
+/** A group's members as a replica knows them, at its applied index (for the metadata group, with the shard map it acts on). */
 export interface MembersAnswer {
   applied: number;
   members: string[];
+  map?: unknown;
 }
 
 /**

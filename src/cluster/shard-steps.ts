@@ -7,7 +7,7 @@
 //   1. a wanted member the shard lacks joins as a learner (it catches up by log or snapshot, not counted
 //      in the quorum meanwhile); while the steward's throttle holds it back, nothing below happens but
 //      promotions;
-//   2. a learner that is wanted as a voter and has caught up is promoted;
+//   2. a learner that is wanted as a voter and has caught up is promoted; while one has not, no voter is removed;
 //   3. a member not wanted (or a voter wanted only as a learner: Raft cannot demote in one step) is removed
 //      — this node last: it hands leadership to a caught-up voter first;
 //   4. with membership settled, leadership goes to the shard's preferred leader when that voter is active and
@@ -44,9 +44,11 @@ export type ShardStep = { change: ConfChange } | { transferTo: NodeId } | undefi
 export function nextShardStep(p: ShardStepInput): ShardStep {
   const has = new Set([...p.have.voters, ...p.have.learners]);
   const wanted = new Set([...p.want.voters, ...p.want.learners]);
+  // A member that has acknowledged nothing (match 0: a copy just created, empty) is never caught up, however
+  // short the log: promoted, it would count toward the quorum with no entries and no vote to give.
   const caughtUp = (id: NodeId, lag: number) => {
     const pr = p.progress[id];
-    return pr !== undefined && pr.recentActive && p.lastIndex - pr.match <= lag;
+    return pr !== undefined && pr.recentActive && pr.match > 0 && p.lastIndex - pr.match <= lag;
   };
 
   const missing = [...wanted].filter((id) => !has.has(id)).sort();
@@ -56,16 +58,20 @@ export function nextShardStep(p: ShardStepInput): ShardStep {
   if (promotable.length > 0) return { change: { type: 'addVoter', node: promotable[0] } };
   // Throttled with a member still to add: nothing more until it can be, so no replica goes before its successor comes.
   if (missing.length > 0) return undefined;
+  // A wanted voter still a learner catching up: no voter is removed until it is a voter (the shard never has
+  // fewer voters than before); unwanted learners may go, and a leader that must go may hand over meanwhile.
+  const promoting = p.have.learners.some((id) => p.want.voters.includes(id));
 
   const unwanted = (id: NodeId) => !wanted.has(id) || (p.have.voters.includes(id) && !p.want.voters.includes(id));
   const extra = [...has].filter(unwanted).sort();
   // The leader is a voter itself, so removing any other member never leaves the shard without one.
-  const other = extra.find((id) => id !== p.self);
+  const other = extra.find((id) => id !== p.self && !(promoting && p.have.voters.includes(id)));
   if (other !== undefined) return { change: { type: 'remove', node: other } };
   if (extra.includes(p.self)) {
     const heir = p.have.voters.filter((id) => id !== p.self && !unwanted(id) && caughtUp(id, p.maxPromotionLag)).sort()[0];
     return heir ? { transferTo: heir } : undefined;
   }
+  if (promoting) return undefined;
 
   if (p.preferred && p.preferred !== p.self && p.have.voters.includes(p.preferred) && caughtUp(p.preferred, p.maxPromotionLag)) return { transferTo: p.preferred };
   return undefined;
@@ -91,4 +97,29 @@ export function shardFollows(want: ConfState, have: ConfState, except?: NodeId):
 /** Whether a shard has a learner catching up to become a voter (an addition under way, which the throttle counts). */
 export function catchingUp(want: ConfState | undefined, have: ConfState): boolean {
   return want !== undefined && have.learners.some((id) => want.voters.includes(id));
+}
+
+/**
+ * What becomes of this node's copy of a shard, given the members the shard map gives the shard. A copy the
+ * map still names is kept. One it does not name is deleted once this node knows it is no member of the shard
+ * any more: from its own applied configuration (an empty one is a copy that has not started), or from
+ * another replica's `answer` at an applied index at or past the end of this copy's log (so nothing this copy
+ * holds is missing there). Until then it asks the shard's members. Deleting earlier could take a voter's
+ * data away from a shard that still counts it.
+ */
+export function replicaFate(p: {
+  self: NodeId;
+  /** The shard's replicas in this node's map. */
+  replicas: readonly NodeId[];
+  /** This copy's applied configuration and last log index. */
+  conf: ConfState;
+  lastIndex: number;
+  /** Another replica's members at its applied index, if one has answered. */
+  answer?: { applied: number; members: readonly NodeId[] };
+}): 'keep' | 'ask' | 'delete' {
+  if (p.replicas.includes(p.self)) return 'keep';
+  const members = [...p.conf.voters, ...p.conf.learners];
+  if (members.length > 0 && !members.includes(p.self)) return 'delete';
+  if (p.answer && !p.answer.members.includes(p.self) && p.answer.applied >= p.lastIndex) return 'delete';
+  return 'ask';
 }

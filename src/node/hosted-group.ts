@@ -52,6 +52,8 @@ export class HostedGroup {
   private fetching: SnapshotFetch | undefined;
   /** Answers to askMembers(). */
   onMembers: ((from: string, a: MembersAnswer) => void) | undefined;
+  /** What this group's answers to askMembers() carry besides its members (the metadata group's: the shard map). */
+  answerMap: (() => unknown) | undefined;
 
   /** Opens the group's Raft log; its state machine is opened by openState(), once the log is bootstrapped. */
   constructor(
@@ -96,7 +98,8 @@ export class HostedGroup {
     } else if (env.mq) {
       if (running) {
         const c = running.group.node.confState();
-        this.ctx.send(from, { ma: { applied: running.group.node.status().applied, members: [...c.voters, ...c.learners] } });
+        const map = this.answerMap?.();
+        this.ctx.send(from, { ma: { applied: running.group.node.status().applied, members: [...c.voters, ...c.learners], ...(map !== undefined ? { map } : {}) } });
       }
     } else if (env.ma) this.onMembers?.(from, env.ma);
     else if (env.sc) this.streamer.onChunk(from, env.sc);

@@ -147,7 +147,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
 
   stateMachine.onConfChange = (e) => book.apply(e, peers);
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
-  const meta: MetaGroup = { group, store, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
+  const meta: MetaGroup = { host: hosted, group, store, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
   const hostedGroups = () => [group, ...shards.running().map((s) => s.group).filter((g) => g !== group)];
   book.prune(peers, hostedGroups, config.tickMs * 10);
   const budgeted = () => [...groups.values()].flatMap((g) => g.budgeted() ?? []);

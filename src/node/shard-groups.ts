@@ -20,6 +20,7 @@ import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { NodeMetrics } from '../cluster/metrics.ts';
 import type { MembersAnswer, PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { ShardSteward } from '../cluster/shard-steward.ts';
+import { replicaFate } from '../cluster/shard-steps.ts';
 import type { NodeTicker } from '../cluster/ticker.ts';
 import type { ShardMapView } from '../cluster/types.ts';
 import { RaftKvService } from '../kv/service.ts';
@@ -60,9 +61,10 @@ export interface RunningShard {
   size(): { keys: number; bytes: number };
 }
 
-/** The metadata group as the shards need it: its group, its service (the data shard when S = 1) and its store (the map). */
+/** The metadata group as the shards need it: its group, its service (the data shard when S = 1), its store (the map), and its host (to ask its members). */
 export interface MetaGroup extends Omit<RunningShard, 'id'> {
   store: KvStore;
+  host: HostedGroup;
 }
 
 /** How often a replica the map dropped asks whether it is still a member. */
@@ -84,6 +86,11 @@ export class ShardGroups {
   private steward: ShardSteward | undefined;
   private timer: NodeJS.Timeout | undefined;
   private passes = 0;
+  /**
+   * Set once another member of the metadata group reports that this node is no longer one: the map that member
+   * acts on (refreshed by asking again), which this node follows instead of its own stale copy's.
+   */
+  private outOfCluster: ShardMap | undefined;
   private epochWaiters: Array<() => void> = [];
   readonly calls: ShardCalls;
   /** Set by close(): a start() still under way stops short. */
@@ -151,6 +158,8 @@ export class ShardGroups {
   async start(meta: MetaGroup, metrics: NodeMetrics): Promise<void> {
     this.meta = meta;
     this.metrics = metrics;
+    meta.host.onMembers = (from, a) => this.metaAnswered(from, a);
+    meta.host.answerMap = () => this.map;
     if (this.count === 1) {
       this.services = [meta.kv];
       this.resolveStarted();
@@ -195,6 +204,7 @@ export class ShardGroups {
    * its leader writes, yet it must hand over the shards it leads.
    */
   private currentMap(): ShardMap {
+    if (this.outOfCluster) return this.outOfCluster;
     const stored = appliedShardMap(this.meta!.store);
     const c = this.meta!.group.node.confState();
     const members = [...c.voters, ...c.learners].sort();
@@ -227,27 +237,57 @@ export class ShardGroups {
     this.rebuild();
     if (changed) for (const w of this.epochWaiters.splice(0)) w();
     const ask = this.passes++ % ASK_EVERY_PASSES === 0;
+    if (ask) this.askWhetherMember();
     for (const [i, h] of this.hosted) {
       const shard = this.runningShards.get(i);
-      if (map.shards[i].includes(self) || !shard || shard.group.node.raft.role === 'leader') continue;
-      const c = shard.group.node.confState();
-      const members = [...c.voters, ...c.learners];
-      // Applied its own removal: it knows, no need to ask (an empty configuration is a copy not yet started).
-      if (members.length > 0 && !members.includes(self)) this.remove(i, h, { applied: shard.group.node.status().applied });
-      else if (ask) for (const id of new Set([...map.shards[i], ...members])) if (id !== self) h.askMembers(id);
+      if (!shard || shard.group.node.raft.role === 'leader') continue;
+      const conf = shard.group.node.confState();
+      const fate = replicaFate({ self, replicas: map.shards[i], conf, lastIndex: h.lastIndex() });
+      if (fate === 'delete') this.remove(i, h, { applied: shard.group.node.status().applied });
+      else if (fate === 'ask' && ask) for (const id of new Set([...map.shards[i], ...conf.voters, ...conf.learners])) if (id !== self) h.askMembers(id);
     }
   }
 
-  /** Another replica's members: if this one is no longer among them, and it has nothing the other has not applied, it goes. */
-  private answered(i: number, h: HostedGroup, from: string, a: MembersAnswer): void {
-    if (a.members.includes(this.d.config.nodeId) || a.applied < h.lastIndex()) return;
-    this.remove(i, h, { told: from, applied: a.applied });
+  /**
+   * A node that leads shards asks a member of the metadata group whether it is still a member itself. A member
+   * removed while cut off never receives the entry that removes it, so its copy of g0 — and of the map — stays
+   * as it was, and it would go on leading shards by a map no one else follows any more.
+   */
+  private askWhetherMember(): void {
+    const self = this.d.config.nodeId;
+    // Out already: asked again while copies remain, for the map as it moves on.
+    const asking = this.outOfCluster ? this.runningShards.size > 0 : [...this.runningShards.values()].some((s) => s.group.node.raft.role === 'leader');
+    if (!asking) return;
+    const c = this.meta!.group.node.confState();
+    const others = [...c.voters, ...c.learners].filter((id) => id !== self);
+    if (others.length > 0) this.meta!.host.askMembers(others[this.passes % others.length]);
   }
 
-  /** Deletes this node's copy of shard `i`, which is no member of the shard any more and which the map does not give this node. */
-  private remove(i: number, h: HostedGroup, why: Record<string, unknown>): void {
+  /**
+   * A member's answer about the metadata group: if this node is not among its members (at an index this node's
+   * copy has no entry past), it is out, and follows the map that member acts on: as leader of a shard it moves
+   * the shard to the replicas that map names, hands over and is removed; its copies are then deleted.
+   */
+  private metaAnswered(from: string, a: MembersAnswer): void {
     const self = this.d.config.nodeId;
-    if (this.closed || this.removing.has(i) || this.hosted.get(i) !== h || this.map?.shards[i]?.includes(self)) return;
+    if (a.members.includes(self) || a.applied < this.meta!.host.lastIndex() || !isShardMap(a.map, this.count!)) return;
+    if (this.outOfCluster && a.map.epoch <= this.outOfCluster.epoch) return;
+    if (!this.outOfCluster) this.d.log.warn({ told: from, members: a.members, epoch: a.map.epoch }, 'this node is no longer a member of the cluster: moving the shards it leads as the cluster\'s map says, and deleting its copies');
+    this.outOfCluster = { ...a.map, shards: a.map.shards.map((r) => r.filter((id) => id !== self)) };
+    void this.sync();
+  }
+
+  /** Another replica's members, in answer to askMembers(). */
+  private answered(i: number, h: HostedGroup, from: string, answer: MembersAnswer): void {
+    const shard = this.runningShards.get(i);
+    if (!shard || !this.map) return;
+    const fate = replicaFate({ self: this.d.config.nodeId, replicas: this.map.shards[i], conf: shard.group.node.confState(), lastIndex: h.lastIndex(), answer });
+    if (fate === 'delete') this.remove(i, h, { told: from, applied: answer.applied });
+  }
+
+  /** Deletes this node's copy of shard `i` (replicaFate said so). */
+  private remove(i: number, h: HostedGroup, why: Record<string, unknown>): void {
+    if (this.closed || this.removing.has(i) || this.hosted.get(i) !== h) return;
     this.removing.add(i);
     this.hosted.delete(i);
     this.runningShards.delete(i);
@@ -337,4 +377,13 @@ export class ShardGroups {
   async closeFiles(): Promise<void> {
     for (const g of this.hosted.values()) await g.closeFiles();
   }
+}
+
+/** Whether `m` is a shard map of `count` shards (an answer from a peer is checked before it is acted on). */
+function isShardMap(m: unknown, count: number): m is ShardMap {
+  const x = m as Partial<ShardMap> | undefined;
+  return (
+    typeof x === 'object' && x !== null && Number.isInteger(x.epoch) && Array.isArray(x.members) && Array.isArray(x.shards) && x.shards.length === count &&
+    x.shards.every((r) => Array.isArray(r) && r.every((id) => typeof id === 'string'))
+  );
 }

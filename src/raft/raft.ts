@@ -71,6 +71,8 @@ export interface TestingOnlyBugs {
   commitPriorTermByCount?: boolean;
   /** Grant votes without the §5.4.1 up-to-date check. */
   voteWithoutLogCheck?: boolean;
+  /** Grant votes with an empty log (a replica created to be added, or deleted and created again). */
+  voteWithEmptyLog?: boolean;
 }
 
 /** Bound on proposals held during a leadership transfer (beyond it they are dropped, as before). */
@@ -474,7 +476,7 @@ export class Raft {
     // bootstrapped log), or one that was deleted after its removal and is being added again: its vote for a
     // member that missed the removal could make that member leader without entries the old replica had
     // acknowledged. A voter always has entries: a learner is promoted only once caught up.
-    const hasLog = this.log.lastIndex() > 0;
+    const hasLog = this.log.lastIndex() > 0 || this.bugs.voteWithEmptyLog === true;
     const respType = isPre ? MessageType.PreVoteResp : MessageType.VoteResp;
     if (canVote && upToDate && hasLog) {
       // A PreVote answer carries the proposed term so the pre-candidate can count it.

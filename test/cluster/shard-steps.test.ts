@@ -28,6 +28,21 @@ describe('nextShardStep', () => {
     assert.equal(nextShardStep(input({ want: conf(['a', 'b'], ['c']), have })), undefined);
   });
 
+  it('a replica the map drops is removed only once every replica it wants is a voter', () => {
+    const want = conf(['a', 'b', 'd']);
+    const lagging = { ...upToDate(['a', 'b', 'c']), d: { match: 10, recentActive: true } };
+    assert.equal(nextShardStep(input({ want, have: conf(['a', 'b', 'c'], ['d']), progress: lagging })), undefined, 'd still catching up: c stays');
+    assert.deepEqual(nextShardStep(input({ want, have: conf(['a', 'b', 'c', 'd']) })), { change: { type: 'remove', node: 'c' } });
+  });
+
+  it('a learner that has acknowledged nothing is not promoted, however short the log', () => {
+    const want = conf(['a', 'b']);
+    const have = conf(['a'], ['b']);
+    const fresh = { a: { match: 3, recentActive: true }, b: { match: 0, recentActive: true } };
+    assert.equal(nextShardStep(input({ want, have, progress: fresh, lastIndex: 3 })), undefined);
+    assert.deepEqual(nextShardStep(input({ want, have, progress: { ...fresh, b: { match: 3, recentActive: true } }, lastIndex: 3 })), { change: { type: 'addVoter', node: 'b' } });
+  });
+
   it('adds come before removals, so a shard never has fewer replicas than before', () => {
     assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b', 'd']), have: conf(['a', 'b', 'c']) })), { change: { type: 'addLearner', node: 'd' } });
     assert.deepEqual(nextShardStep(input({ want: conf(['a', 'b', 'd']), have: conf(['a', 'b', 'c'], ['d']) })), { change: { type: 'addVoter', node: 'd' } });

@@ -1,0 +1,30 @@
+// Deterministic simulation of a sharded cluster (shard-world.ts): seeds `npm test` runs, and the broken host
+// and Raft variants it must catch. `npm run sim:shards -- --seeds 3000` soaks more.
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runShardSeed, SHARD_STEPS } from './shard-run.ts';
+import type { ShardSimOptions } from './shard-world.ts';
+
+function failures(from: number, count: number, bugs?: ShardSimOptions['bugs']): string[] {
+  const out: string[] = [];
+  for (let seed = from; seed < from + count; seed++) {
+    const r = runShardSeed({ seed, steps: SHARD_STEPS, bugs });
+    if (!r.ok) out.push(`${r.error?.split('\n')[0]}\n  replay: ${r.replay}`);
+  }
+  return out;
+}
+
+it(`seeds 1–150 (3–5 members joining and leaving, 2–5 shards, R 2–4, ${SHARD_STEPS} steps, faults): every shard safe after every step, on its map's replicas after healing`, () => {
+  const failed = failures(1, 150);
+  assert.equal(failed.length, 0, `simulation failures:\n${failed.join('\n')}`);
+});
+
+it('a host that deletes a copy as soon as the map drops it, with Raft letting empty logs vote, is caught losing committed entries', () => {
+  const failed = failures(1, 20, { deleteWhenMapDrops: true, voteWithEmptyLog: true });
+  assert.ok(failed.some((f) => /leader completeness|commit safety|state machine safety/.test(f)), `no safety violation caught:\n${failed.join('\n')}`);
+});
+
+it('a Raft that lets an empty log vote is caught, with the real host policies', () => {
+  const failed = failures(100, 20, { voteWithEmptyLog: true });
+  assert.ok(failed.some((f) => /leader completeness|commit safety|state machine safety/.test(f)), `no safety violation caught:\n${failed.join('\n')}`);
+});
