@@ -1,5 +1,7 @@
 // createClient: one typed client over HTTP or gRPC with failover across endpoints, retries with backoff,
-// a deadline per call, and the leader found and asked first.
+// a deadline per call, and the leader found and asked first — or, with several shards (over HTTP, whose
+// status carries the shard map), a key's call sent to a node holding the key's shard, saving the hop a node
+// not holding it would make.
 //
 // What is retried, on another endpoint (then, after a round over all of them, after a backoff):
 // - reads (get, list, status, health): any answer that says "not now" (unavailable, timeout) or no answer;
@@ -10,6 +12,7 @@
 //   reported as it failed: it may or may not have been applied, and only the caller knows whether
 //   repeating it is right.
 
+import { shardOf } from '../shard/key-hash.ts';
 import { keyAfter, toBytes } from './bytes.ts';
 import { Endpoints, type Protocol } from './endpoints.ts';
 import { ConcordClientError, isTransient } from './errors.ts';
@@ -98,25 +101,33 @@ export function createClient(options: ClientOptions): ConcordClient {
    * ignored: the call itself will report.
    */
   async function findLeader(at: Attempt): Promise<void> {
-    if (!preferLeader || endpoints.size === 1 || endpoints.leaderId !== undefined) return;
+    if (!preferLeader || endpoints.size === 1 || (endpoints.leaderId !== undefined && endpoints.heard)) return;
     const first = endpoints.order(false)[0];
     const learn = (t: Transport) =>
       t.status(at).then(
-        (s) => endpoints.learn(t, s.self, s.leader),
+        (s) => endpoints.learn(t, s.self, s.leader, s.shards),
         () => undefined,
       );
     await learn(first);
-    if (endpoints.leaderId !== undefined && !endpoints.leaderKnown()) await Promise.all(endpoints.unnamed().map(learn));
+    // Every endpoint's node id is needed to find the leader among them, or the holders of a key's shard.
+    const named = endpoints.shardReplicas !== undefined || (endpoints.leaderId !== undefined && !endpoints.leaderKnown());
+    if (named) await Promise.all(endpoints.unnamed().map(learn));
   }
 
-  async function run<T>(what: string, retry: Retry, toLeader: boolean, opts: CallOptions | undefined, fn: (t: Transport, at: Attempt) => Promise<T>): Promise<T> {
+  /** The nodes holding `key`'s shard, preferred leader first, when the client knows the shard map. */
+  function holders(key: Uint8Array | undefined): string[] | undefined {
+    const map = endpoints.shardReplicas;
+    return key !== undefined && map !== undefined && key.byteLength > 0 ? map[shardOf(key, map.length)] : undefined;
+  }
+
+  async function run<T>(what: string, retry: Retry, toLeader: boolean, opts: CallOptions | undefined, fn: (t: Transport, at: Attempt) => Promise<T>, key?: Uint8Array): Promise<T> {
     if (closed) throw new ConcordClientError('bad-request', 'the client is closed');
     const ms = opts?.timeoutMs ?? timeoutMs;
     const signal = opts?.signal ? AbortSignal.any([AbortSignal.timeout(ms), opts.signal]) : AbortSignal.timeout(ms);
     const at: Attempt = { signal, deadline: Date.now() + ms };
-    if (toLeader) await findLeader(at);
+    if (toLeader || key !== undefined) await findLeader(at);
     let last: ConcordClientError | undefined;
-    const order = endpoints.order(toLeader); // fixed for the call: a failure must not bring the same node round again at once
+    const order = endpoints.order(toLeader, holders(key)); // fixed for the call: a failure must not bring the same node round again at once
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const t = order[attempt % order.length];
       if (attempt > 0 && attempt % order.length === 0) {
@@ -153,15 +164,15 @@ export function createClient(options: ClientOptions): ConcordClient {
     protocol: endpoints.protocol,
     get: (key, o) => {
       const k = toBytes(key);
-      return run('get', 'always', o?.consistency !== 'serializable', o, (t, s) => t.get(k, o?.consistency, s));
+      return run('get', 'always', o?.consistency !== 'serializable', o, (t, s) => t.get(k, o?.consistency, s), k);
     },
     put: (key, value, o = {}) => {
       const [k, v] = [toBytes(key), toBytes(value)];
-      return run('put', writeRetry(o.ifMatch !== undefined || o.createOnly === true), true, o, (t, s) => t.put(k, v, o, s));
+      return run('put', writeRetry(o.ifMatch !== undefined || o.createOnly === true), true, o, (t, s) => t.put(k, v, o, s), k);
     },
     delete: (key, o) => {
       const k = toBytes(key);
-      return run('delete', writeRetry(o?.ifMatch !== undefined), true, o, (t, s) => t.delete(k, o?.ifMatch, s));
+      return run('delete', writeRetry(o?.ifMatch !== undefined), true, o, (t, s) => t.delete(k, o?.ifMatch, s), k);
     },
     list: async (o = {}) => {
       const page = await run('list', 'always', o.consistency !== 'serializable', o, (t, s) => t.list(o, s));
@@ -184,7 +195,7 @@ export function createClient(options: ClientOptions): ConcordClient {
     status: (o) =>
       run('status', 'always', false, o, async (t, s) => {
         const st = await t.status(s);
-        endpoints.learn(t, st.self, st.leader);
+        endpoints.learn(t, st.self, st.leader, st.shards);
         return st;
       }),
     addNode: (id, addr, o) => run('addNode', 'if-not-sent', true, o, (t, s) => t.addNode(id, addr, o?.learner === true, s)),

@@ -1,6 +1,8 @@
-// The endpoints a client was given, each with its transport, in the order a call tries them: the leader's
-// first when it is known (writes and linearizable reads end there anyway, so asking it saves a hop), then
-// the one that answered last, then the rest.
+// The endpoints a client was given, each with its transport, in the order a call tries them: for a key of a
+// cluster with several shards, the nodes holding the key's shard (its preferred leader first) once the shard
+// map is known, since any other node would forward the call to one of them; otherwise the leader's first when
+// it is known (writes and linearizable reads end there anyway, so asking it saves a hop); then the one that
+// answered last, then the rest.
 
 import { ConcordClientError } from './errors.ts';
 import { GrpcTransport } from './grpc-transport.ts';
@@ -34,6 +36,10 @@ export class Endpoints {
   private last = 0;
   /** The leader's id as last reported, while no call through it has failed. */
   leaderId: string | undefined;
+  /** Each shard's replicas (preferred leader first) as last reported, with several shards; dropped when a call fails. */
+  shardReplicas: string[][] | undefined;
+  /** Whether a status answer has been heard since the last failure (the map, or its absence, is known). */
+  heard = false;
 
   constructor(texts: string[], protocol: Protocol | undefined) {
     if (texts.length === 0) throw new ConcordClientError('bad-request', 'no endpoints given');
@@ -47,10 +53,14 @@ export class Endpoints {
     return this.list.length;
   }
 
-  /** Transports in the order to try them. */
-  order(preferLeader: boolean): Transport[] {
+  /** Transports in the order to try them; `holders`: the nodes holding the call's shard, best first. */
+  order(preferLeader: boolean, holders?: readonly string[]): Transport[] {
     const n = this.list.length;
     const rotated = Array.from({ length: n }, (_, i) => this.list[(this.last + i) % n]);
+    if (holders && holders.length > 0) {
+      const rank = (e: Endpoint) => (e.nodeId === undefined || !holders.includes(e.nodeId) ? holders.length : holders.indexOf(e.nodeId));
+      return rotated.sort((a, b) => rank(a) - rank(b)).map((e) => e.transport);
+    }
     const leader = preferLeader && this.leaderId !== undefined ? rotated.findIndex((e) => e.nodeId === this.leaderId) : -1;
     if (leader > 0) rotated.unshift(...rotated.splice(leader, 1));
     return rotated.map((e) => e.transport);
@@ -73,13 +83,19 @@ export class Endpoints {
   failed(t: Transport): void {
     const e = this.list.find((x) => x.transport === t);
     if (e?.nodeId !== undefined && e.nodeId === this.leaderId) this.leaderId = undefined;
+    // The map may have moved on: learnt again with the leader.
+    this.shardReplicas = undefined;
+    this.heard = false;
   }
 
-  /** What a status answer says: which node `t` is, and who leads. */
-  learn(t: Transport, self: string, leader: string | undefined): void {
+  /** What a status answer says: which node `t` is, who leads, and where the shards are (when it says: HTTP, several shards). */
+  learn(t: Transport, self: string, leader: string | undefined, shards?: ReadonlyArray<{ replicas?: string[] }>): void {
     const e = this.list.find((x) => x.transport === t);
     if (e) e.nodeId = self;
     this.leaderId = leader;
+    this.heard = true;
+    this.shardReplicas = undefined;
+    if (shards && shards.length > 1 && shards.every((s) => Array.isArray(s.replicas))) this.shardReplicas = shards.map((s) => s.replicas!);
   }
 
   close(): void {

@@ -12,6 +12,7 @@ import { BIN, ProcCluster, retriedOnce, type ProcNode } from '../../testkit/proc
 import { freePort } from '../../testkit/ports.ts';
 import { until } from '../../testkit/wait.ts';
 import { shardOf } from '../../src/shard/key-hash.ts';
+import { createClient } from '../../src/client/client.ts';
 
 const SHARDS = 4;
 const run = promisify(execFile);
@@ -195,6 +196,21 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
     assert.match(await (await fetch(`${n4.url}/metrics`)).text(), /^concord_shard_forwarded_total\{outcome="forwarded"\} [1-9]/m);
     const listed = (await (await fetch(`${n4.url}/v1/kv?prefix=key-&limit=1000`)).json()) as { items: unknown[] };
     assert.equal(listed.items.length, 200, 'a listing on n4 merges every shard, hosted or not');
+    // The client library reads the map and sends each key to a node holding its shard: nothing is forwarded.
+    const forwarded = async () => {
+      let sum = 0;
+      for (const n of c.nodes) sum += Number(/^concord_shard_forwarded_total\{outcome="forwarded"\} (\d+)/m.exec(await (await fetch(`${n.url}/metrics`)).text())?.[1] ?? 0);
+      return sum;
+    };
+    const client = createClient({ endpoints: c.nodes.map((n) => n.url) });
+    try {
+      const before = await forwarded();
+      for (let i = 0; i < 40; i++) await client.put(`routed-${i}`, `r${i}`);
+      for (let i = 0; i < 40; i++) assert.equal(Buffer.from((await client.get(`routed-${i}`))!.value).toString(), `r${i}`);
+      assert.equal(await forwarded(), before, 'no call went to a node without the key\'s shard');
+    } finally {
+      client.close();
+    }
 
     const removed = await fetch(`${(await c.leader()).url}/v1/cluster/nodes/n3`, { method: 'DELETE' });
     assert.equal(removed.status, 200, await removed.text());
