@@ -125,7 +125,8 @@ export class ProcCluster {
       for (const n of this.nodes) {
         if (!n.proc) continue;
         try {
-          const st = (await (await fetch(`${n.url}/v1/cluster`)).json()) as { leader: string | null };
+          // Bounded: a node that accepts and never answers (paused, or a bug) must not hold the wait past its deadline.
+          const st = (await (await fetch(`${n.url}/v1/cluster`, { signal: AbortSignal.timeout(2000) })).json()) as { leader: string | null };
           const l = this.nodes.find((x) => x.id === st.leader && x.proc);
           if (l) return l;
         } catch {

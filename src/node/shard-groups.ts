@@ -96,7 +96,7 @@ export class ShardGroups {
   /** Set by close(): a start() still under way stops short. */
   closed = false;
   private resolveStarted: () => void = () => {};
-  /** Settles once the shards run (services() is defined). */
+  /** Settles once the shards run (servicesByShard() is defined). */
   readonly started = new Promise<void>((resolve) => (this.resolveStarted = resolve));
 
   constructor(private readonly d: ShardGroupsDeps) {
@@ -123,7 +123,7 @@ export class ShardGroups {
     const self = this.d.config.nodeId;
     const found = new Set(this.d.wal.groupsFound());
     for (let i = 0; i < count; i++) {
-      if (found.has(shardGroupId(i, count)) || map?.shards[i]?.includes(self)) this.host(i, map);
+      if (!this.hosted.has(i) && (found.has(shardGroupId(i, count)) || map?.shards[i]?.includes(self))) this.host(i, map);
     }
   }
 
