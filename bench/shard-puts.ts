@@ -92,6 +92,8 @@ interface ClusterShard {
   id: string;
   leader: string | null;
   term?: number;
+  /** False for a shard the answering node holds no copy of (it then knows no leader). */
+  hosted?: boolean;
 }
 
 /** The shards as `node` sees them (GET /v1/cluster); with --shards 1, the one group g0. */
@@ -99,6 +101,18 @@ export async function shardsOf(node: ProcNode): Promise<ClusterShard[]> {
   const r = await fetch(`${node.url}/v1/cluster`, { signal: AbortSignal.timeout(5000) });
   if (!r.ok) throw new Error(`${node.id} /v1/cluster: ${r.status}`);
   return ((await r.json()) as { shards: ClusterShard[] }).shards;
+}
+
+/**
+ * Every shard as the nodes holding a copy report it (a node lists the shards it does not hold with no leader):
+ * the leader they agree on, or null while any of them knows none or they disagree.
+ */
+export function mergeShardViews(views: ReadonlyArray<ClusterShard[]>): ClusterShard[] {
+  return views[0].map((s, i) => {
+    const copies = views.map((v) => v[i]).filter((c) => c !== undefined && c.hosted !== false);
+    const leader = copies.length > 0 && copies.every((c) => c.leader !== null && c.leader === copies[0].leader) ? copies[0].leader : null;
+    return { ...(copies[0] ?? s), leader };
+  });
 }
 
 /** How many shards each node leads, from one view: `n1 4, n2 4, n3 4`. */
@@ -114,10 +128,10 @@ export async function waitSpread(nodes: ProcNode[], shards: number, timeoutMs = 
   let last = 'no answer yet';
   const view = await until(() => `every one of ${shards} shards led, each node leading ${lo}..${hi} (last seen: ${last})`, async () => {
     const views = await Promise.all(nodes.map((n) => shardsOf(n).catch(() => undefined)));
-    const v0 = views[0];
-    if (!v0) return undefined;
+    if (views.some((v) => !v || v.length !== shards)) return undefined;
+    const v0 = mergeShardViews(views as ClusterShard[][]);
     last = `${v0.map((s) => `${s.id}:${s.leader}`).join(' ')}; ${leaderCounts(nodes.map((n) => n.id), v0)}`;
-    if (views.some((v) => !v || v.length !== shards || v.some((s, i) => s.leader === null || s.leader !== v0[i].leader))) return undefined;
+    if (v0.some((s) => s.leader === null)) return undefined;
     const counts = nodes.map((n) => v0.filter((s) => s.leader === n.id).length);
     return counts.every((k) => k >= lo && k <= hi) ? v0 : undefined;
   }, timeoutMs);
@@ -171,14 +185,8 @@ async function concordSystem(n: number, shards: number): Promise<Sut> {
       urls: cluster.nodes.map((x) => x.url),
       pids: () => cluster.nodes.flatMap((x) => (x.proc?.pid !== undefined && x.proc.exitCode === null ? [x.proc.pid] : [])),
       async leaders() {
-        for (const node of cluster.nodes) {
-          try {
-            return new Map((await shardsOf(node)).map((s) => [s.id, `${s.leader}@${s.term ?? '?'}`]));
-          } catch {
-            /* the next one */
-          }
-        }
-        return new Map();
+        const views = (await Promise.all(cluster.nodes.map((node) => shardsOf(node).catch(() => undefined)))).filter((v): v is ClusterShard[] => v !== undefined);
+        return views.length === 0 ? new Map() : new Map(mergeShardViews(views).map((s) => [s.id, `${s.leader}@${s.term ?? '?'}`]));
       },
       output: () => cluster.nodes.map((x) => `--- ${x.id}\n${x.output.join('').slice(-1500)}`).join('\n'),
       stop,

@@ -85,6 +85,14 @@ describe('concord dev', () => {
     await again.stop();
   });
 
+  it('--replicas R is passed to every node; out of 1..7 it is refused before anything starts', async () => {
+    const { opts, deps } = await setup(2);
+    const c = await start({ ...opts, shards: 4, replicas: 2 }, deps);
+    for (const n of c.nodes) assert.deepEqual(n.args.slice(-4), ['--shards', '4', '--replicas', '2'], n.id);
+    await c.stop();
+    for (const bad of [0, 8]) await assert.rejects(startDev({ ...opts, shards: 4, replicas: bad }, deps), (e: unknown) => e instanceof UsageError && /--replicas: expected 1\.\.7/.test(e.message));
+  });
+
   it('without --shards no node gets one and the marker has none; a marker without shards is a 1-shard cluster', async () => {
     const { opts, deps } = await setup(1);
     const c = await start(opts, deps);

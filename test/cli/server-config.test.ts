@@ -305,6 +305,19 @@ describe('--stale-reads-on-no-quorum', () => {
   });
 });
 
+describe('--replicas', () => {
+  it('3 by default; from the flag, CONCORD_REPLICAS or replicas in the file; 1..7, naming the source when refused', () => {
+    assert.equal(DEFAULTS.replicas, 3);
+    assert.equal(resolve('').replicas, 3);
+    assert.equal(resolve('--replicas 5').replicas, 5);
+    assert.equal(resolve('', { CONCORD_REPLICAS: '2' }).replicas, 2);
+    assert.equal(resolve('', {}, 'replicas = 4').replicas, 4);
+    rejects('--replicas 0', /^--replicas: expected a whole number in 1\.\.7 \(got "0"\)/);
+    rejects('--replicas 8', /^--replicas: expected a whole number in 1\.\.7 \(got "8"\)/);
+    rejects('', /^CONCORD_REPLICAS: expected a whole number in 1\.\.7/, { CONCORD_REPLICAS: 'three' });
+  });
+});
+
 describe('--shards', () => {
   it('1 by default; from the flag, CONCORD_SHARDS or shards in the file, flags over env over file', () => {
     assert.equal(DEFAULTS.shards, 1);
