@@ -48,9 +48,11 @@ async function put(url: string, key: string, value: Uint8Array<ArrayBuffer>): Pr
   return res.status === 200;
 }
 
-/** Whether every shard is on exactly its map's replicas, as the nodes holding it see it. */
-async function settled(urls: string[]): Promise<boolean> {
-  const views = await Promise.all(urls.map(async (u) => ((await (await fetch(`${u}/v1/cluster`)).json()) as { shards: ShardView[] }).shards));
+/** Whether every node has a map planned for `members` and every shard is on exactly its replicas, as the nodes holding it see it. */
+async function settled(urls: string[], members: number): Promise<boolean> {
+  const status = await Promise.all(urls.map(async (u) => (await (await fetch(`${u}/v1/cluster`)).json()) as { shards: ShardView[]; shardMap?: { members: string[] } }));
+  if (status.some((s) => s.shardMap?.members.length !== members)) return false;
+  const views = status.map((s) => s.shards);
   return views[0].every((s, i) => {
     const copies = views.map((v) => v[i]).filter((c) => c.hosted);
     const want = [...s.replicas].sort().join();
@@ -99,7 +101,7 @@ async function main(): Promise<void> {
     if (!added.ok) throw new Error(`adding n4: ${added.status} ${await added.text()}`);
     log('n4 added; waiting for the replicas to move');
     const all = [...urls, n4.url];
-    await until('every shard on its map\'s replicas', () => settled(all).catch(() => false), 300_000);
+    await until('every shard on its map\'s replicas', () => settled(all, 4).catch(() => false), 300_000);
     const settledAt = performance.now() - t0;
     targets = all;
     log(`moved in ${((settledAt - addedAt) / 1000).toFixed(1)} s`);
