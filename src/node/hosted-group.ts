@@ -98,8 +98,10 @@ export class HostedGroup {
     } else if (env.mq) {
       if (running) {
         const c = running.group.node.confState();
-        const map = this.answerMap?.();
-        this.ctx.send(from, { ma: { applied: running.group.node.status().applied, members: [...c.voters, ...c.learners], ...(map !== undefined ? { map } : {}) } });
+        const members = [...c.voters, ...c.learners];
+        // Only an asker that is no member needs the map (to follow it out).
+        const map = members.includes(from) ? undefined : this.answerMap?.();
+        this.ctx.send(from, { ma: { applied: running.group.node.status().applied, members, ...(map !== undefined ? { map } : {}) } });
       }
     } else if (env.ma) this.onMembers?.(from, env.ma);
     else if (env.sc) this.streamer.onChunk(from, env.sc);

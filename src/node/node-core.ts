@@ -139,6 +139,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
 
   // Peer traffic for the groups this node hosts (before they run: a snapshot fetch may need it).
   peers.onMessage((from, env) => {
+    book.heard(from);
     if (env.kq) shards.calls.serve(from, env.kq as ForwardRequest);
     else if (env.ks) shards.calls.answered(env.ks as ForwardAnswer);
     else groups.get(env.g)?.deliver(from, env);
@@ -149,7 +150,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const { group, snapshotter, metrics } = hosted.start((g) => new NodeMetrics(g, peers));
   const meta: MetaGroup = { host: hosted, group, store, kv: new RaftKvService(config.nodeId, group, store, config), cacheStats: () => hosted.cacheStats(), size: () => hosted.size() };
   const hostedGroups = () => [group, ...shards.running().map((s) => s.group).filter((g) => g !== group)];
-  book.prune(peers, hostedGroups, config.tickMs * 10);
+  book.prune(peers, hostedGroups, config.tickMs * 10, config.tickMs * config.electionTicks * 10);
   const budgeted = () => [...groups.values()].flatMap((g) => g.budgeted() ?? []);
   const budget = new LogBudget({ budgetBytes: config.raftLogMemoryBytes, groups: budgeted, intervalMs: config.tickMs * 2, logger: log.child({ part: 'snapshot' }) });
   metrics.watchLogBudget(

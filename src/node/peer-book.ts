@@ -1,8 +1,9 @@
 // The members this node knows and the peer links it keeps to them. Addresses come from --peers and from the
 // metadata group's membership entries (each carries the member's Raft address); a link is opened when a
-// member is added and dropped only once the member is in no group this node hosts — a data shard may still
-// count a member the metadata group has removed, and its last messages (the commit that tells it of its
-// removal included) must still go out.
+// member is added and dropped only once the member is in no group this node hosts and has been silent for a
+// while — a data shard may still count a member the metadata group has removed, and its last messages (the
+// commit that tells it of its removal included) must still go out; and a member removed while cut off asks
+// whether it is still one, and needs the answer.
 
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { EntryType, type Entry } from '../raft/types.ts';
@@ -14,6 +15,8 @@ export class PeerBook {
   /** Member id -> Raft address, as the metadata group's membership gives them (and --peers before it). */
   readonly addresses: Map<string, string>;
   private pruner: NodeJS.Timeout | undefined;
+  /** When each peer was last heard from (ms, monotonic). */
+  private readonly lastHeard = new Map<string, number>();
 
   constructor(
     private readonly self: string,
@@ -43,15 +46,25 @@ export class PeerBook {
     }
   }
 
-  /** Every `everyMs`, drops the links to members that no group in `groups()` has any more. */
-  prune(peers: PeerTransport<PeerEnvelope>, groups: () => Iterable<RaftGroup>, everyMs: number): void {
+  /** A message came from `id`. */
+  heard(id: string): void {
+    this.lastHeard.set(id, performance.now());
+  }
+
+  /** Every `everyMs`, drops the links to members that no group in `groups()` has any more and that have not been heard from for `quietMs`. */
+  prune(peers: PeerTransport<PeerEnvelope>, groups: () => Iterable<RaftGroup>, everyMs: number, quietMs: number): void {
     this.pruner = setInterval(() => {
       const members = new Set(this.addresses.keys());
       for (const g of groups()) {
         const c = g.node.confState();
         for (const id of [...c.voters, ...c.learners]) members.add(id);
       }
-      for (const id of peers.peerIds()) if (!members.has(id)) peers.removePeer(id);
+      const now = performance.now();
+      for (const id of peers.peerIds()) {
+        if (members.has(id) || now - (this.lastHeard.get(id) ?? -Infinity) < quietMs) continue;
+        peers.removePeer(id);
+        this.lastHeard.delete(id);
+      }
     }, everyMs);
     this.pruner.unref();
   }

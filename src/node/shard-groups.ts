@@ -249,15 +249,14 @@ export class ShardGroups {
   }
 
   /**
-   * A node that leads shards asks a member of the metadata group whether it is still a member itself. A member
-   * removed while cut off never receives the entry that removes it, so its copy of g0 — and of the map — stays
-   * as it was, and it would go on leading shards by a map no one else follows any more.
+   * A node holding shards asks a member of the metadata group whether it is still a member itself (once out,
+   * again while copies remain, for the map as it moves on). A member removed while cut off never receives the
+   * entry that removes it, so its copy of g0 — and of the map — stays as it was: it would go on leading shards
+   * by a map no one else follows any more, and keep copies no one counts.
    */
   private askWhetherMember(): void {
     const self = this.d.config.nodeId;
-    // Out already: asked again while copies remain, for the map as it moves on.
-    const asking = this.outOfCluster ? this.runningShards.size > 0 : [...this.runningShards.values()].some((s) => s.group.node.raft.role === 'leader');
-    if (!asking) return;
+    if (this.runningShards.size === 0) return;
     const c = this.meta!.group.node.confState();
     const others = [...c.voters, ...c.learners].filter((id) => id !== self);
     if (others.length > 0) this.meta!.host.askMembers(others[this.passes % others.length]);

@@ -21,7 +21,7 @@ export interface InboundContext {
   stats: InboundStats;
   validate: ((value: unknown) => boolean) | undefined;
   deliver: (from: NodeId, payload: unknown) => void;
-  /** A dialer announced where it listens. */
+  /** A dialer announced where it listens (said again with each of its batches: a link dropped since is made again). */
   introduced: (from: NodeId, addr: string) => void;
   identity: PeerIdentity | undefined;
 }
@@ -33,6 +33,8 @@ class MalformedFrameError extends Error {
 export class InboundConnection {
   /** The dialer's node id, once its handshake has been accepted. */
   private from: NodeId | null = null;
+  /** Where the dialer said it listens, if it said. */
+  private addr: string | undefined;
   private state: 'handshake' | 'open' | 'closing' = 'handshake';
   private readonly reader: FrameReader;
   private log: Logger;
@@ -91,6 +93,9 @@ export class InboundConnection {
       stats.faultDropped += value.length;
       return;
     }
+    // A peer whose link this node dropped (no group counts it any more) may still ask something (whether it is
+    // still a member): answering needs the link back.
+    if (this.addr !== undefined) this.ctx.introduced(from, this.addr);
     for (let i = 0; i < value.length; i++) {
       const payload: unknown = value[i];
       if (validate !== undefined && !validate(payload)) {
@@ -119,6 +124,7 @@ export class InboundConnection {
     const uid = identity?.current();
     this.reply(uid === undefined ? { ok: true } : { ok: true, uid });
     this.log.debug('peer connected');
+    this.addr = check.addr;
     if (check.addr !== undefined) this.ctx.introduced(check.from, check.addr);
   }
 

@@ -277,12 +277,12 @@ export class ShardWorld {
   }
 
   /**
-   * A removed host that leads shards (or, once it knows, holds any) asks a member whether it is still one, and
-   * follows the map that member acts on (ShardGroups.askWhetherMember).
+   * A removed host that holds shards asks a member whether it is still one, and follows the map that member acts
+   * on (ShardGroups.askWhetherMember; a member's question is answered "yes" and changes nothing, so it is not modelled).
    */
   private askWhetherMember(h: Host): void {
     const out = !h.map.members.includes(h.id);
-    if (out ? h.replicas.size === 0 : ![...h.replicas.values()].some((r) => r.raft?.status().role === 'leader')) return;
+    if (h.replicas.size === 0) return;
     const other = this.hosts.get(this.pick(this.latest.members)!)!;
     if (!other.up || other.removed || this.cut.has(`${h.id}>${other.id}`) || this.cut.has(`${other.id}>${h.id}`)) return;
     if (out && other.map.epoch <= h.map.epoch) return;
@@ -474,7 +474,7 @@ export class ShardWorld {
 
   /**
    * Every write acknowledged; every shard led, with exactly the latest map's replicas as voters, each of them
-   * holding the leader's whole log applied; no member of the cluster holds a copy the map does not give it.
+   * holding the leader's whole log applied; no host, removed ones included, holds a copy the map does not give it.
    */
   converged(): string | undefined {
     const pending = this.writes.filter((w) => !w.acked).length;
@@ -489,7 +489,7 @@ export class ShardWorld {
       if ([...conf.voters].sort().join() !== want || conf.learners.length > 0) return `shard ${s} has ${conf.voters}/${conf.learners}, the map wants ${want}`;
       if (st.commit !== st.lastIndex) return `shard ${s} has uncommitted entries`;
       for (const id of map.shards[s]) if (this.hosts.get(id)?.replicas.get(s)?.appliedIndex !== st.lastIndex) return `shard ${s} not applied on ${id}`;
-      for (const h of this.hosts.values()) if (!h.removed && !map.shards[s].includes(h.id) && h.replicas.has(s)) return `${h.id} still holds shard ${s}`;
+      for (const h of this.hosts.values()) if (!map.shards[s].includes(h.id) && h.replicas.has(s)) return `${h.id}${h.removed ? ' (removed)' : ''} still holds shard ${s}`;
     }
     return undefined;
   }
