@@ -1,6 +1,6 @@
 // The data shards a node hosts. With one shard, the metadata group g0 is also the data shard and nothing
 // here runs a group of its own. With S > 1, shard i is Raft group `s<i>` (shard-map.ts), hosted by the
-// members the shard map (in g0) names:
+// members the shard map names (the map to act on, and how a member removed while cut off finds out: map-follower.ts):
 //   - founders bootstrap the shards the first map gives them, with the map's replicas as voters;
 //   - a node the map gives a shard it does not host creates the shard's group empty; the shard's leader adds
 //     it as a learner, catches it up and promotes it (the steward, src/cluster/shard-steward.ts, makes every
@@ -32,7 +32,8 @@ import type { KvStore } from '../storage/kv-store.ts';
 import type { NodeWal } from '../storage/node-wal.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { ShardCalls } from './shard-calls.ts';
-import { appliedShardMap, defaultShardMap, nextShardMap, shardGroupId, type ShardMap } from './shard-map.ts';
+import { shardGroupId, type ShardMap } from './shard-map.ts';
+import { MapFollower } from './map-follower.ts';
 
 export interface ShardGroupsDeps {
   config: NodeConfig;
@@ -79,18 +80,12 @@ export class ShardGroups {
   private meta: MetaGroup | undefined;
   private metrics: NodeMetrics | undefined;
   private map: ShardMap | undefined;
-  /** currentMap()'s last answer, and what it was computed from. */
-  private planned: { key: string; map: ShardMap } | undefined;
   private services: ShardKvService[] | undefined;
   private readonly remote: RemoteShard[] = [];
   private steward: ShardSteward | undefined;
   private timer: NodeJS.Timeout | undefined;
   private passes = 0;
-  /**
-   * Set once another member of the metadata group reports that this node is no longer one: the map that member
-   * acts on (refreshed by asking again), which this node follows instead of its own stale copy's.
-   */
-  private outOfCluster: ShardMap | undefined;
+  private follower: MapFollower | undefined;
   private epochWaiters: Array<() => void> = [];
   readonly calls: ShardCalls;
   /** Set by close(): a start() still under way stops short. */
@@ -158,14 +153,18 @@ export class ShardGroups {
   async start(meta: MetaGroup, metrics: NodeMetrics): Promise<void> {
     this.meta = meta;
     this.metrics = metrics;
-    meta.host.onMembers = (from, a) => this.metaAnswered(from, a);
-    meta.host.answerMap = () => this.map;
+    if (this.count !== 1) {
+      const follower = (this.follower = new MapFollower({ self: this.d.config.nodeId, count: this.count!, replicas: this.d.config.replicas, meta, log: this.d.log.child({ part: 'shards' }) }));
+      meta.host.onMembers = (from, a) => {
+        if (follower.answer(from, a)) void this.sync();
+      };
+    }
     if (this.count === 1) {
       this.services = [meta.kv];
       this.resolveStarted();
       return;
     }
-    this.map = this.currentMap();
+    this.map = this.follower!.current();
     for (const [i, h] of this.hosted) {
       await this.run(i, h);
       if (this.closed) return;
@@ -196,26 +195,6 @@ export class ShardGroups {
     this.runningShards.set(i, { id: h.id, group, kv: new RaftKvService(this.d.config.nodeId, group, store, this.d.config), cacheStats: () => h.cacheStats(), size: () => h.size() });
   }
 
-  /**
-   * The map in force: g0's (for a cluster that has written none, every member on every shard), or, while g0's
-   * members differ from those it was planned for, the map g0's leader will write next. Planning is
-   * deterministic, so every node with the same g0 state computes the same one and acts on it at once. That
-   * matters for a member just removed from g0: it gets no more g0 entries, so it would never see the map
-   * its leader writes, yet it must hand over the shards it leads.
-   */
-  private currentMap(): ShardMap {
-    if (this.outOfCluster) return this.outOfCluster;
-    const stored = appliedShardMap(this.meta!.store);
-    const c = this.meta!.group.node.confState();
-    const members = [...c.voters, ...c.learners].sort();
-    const key = `${stored?.revision ?? 0}:${members.join()}`;
-    if (this.planned?.key !== key) {
-      const base = stored?.map ?? defaultShardMap(this.count!, members, this.d.config.replicas);
-      this.planned = { key, map: nextShardMap(base, members) ?? base };
-    }
-    return this.planned.map;
-  }
-
   private want(i: number): { conf: ConfState; preferred?: string } | undefined {
     const replicas = this.map?.shards[i];
     return replicas ? { conf: { voters: [...replicas], learners: [] }, preferred: replicas[0] } : undefined;
@@ -224,7 +203,7 @@ export class ShardGroups {
   /** Follows the map: hosts the shards it gives this node, and asks about those it took away. */
   private async sync(): Promise<void> {
     if (this.closed || !this.meta) return;
-    const map = this.currentMap();
+    const map = this.follower!.current();
     const changed = map.epoch !== this.map?.epoch;
     this.map = map;
     const self = this.d.config.nodeId;
@@ -237,7 +216,7 @@ export class ShardGroups {
     this.rebuild();
     if (changed) for (const w of this.epochWaiters.splice(0)) w();
     const ask = this.passes++ % ASK_EVERY_PASSES === 0;
-    if (ask) this.askWhetherMember();
+    if (ask && this.runningShards.size > 0) this.follower!.ask();
     for (const [i, h] of this.hosted) {
       const shard = this.runningShards.get(i);
       if (!shard || shard.group.node.raft.role === 'leader') continue;
@@ -246,34 +225,6 @@ export class ShardGroups {
       if (fate === 'delete') this.remove(i, h, { applied: shard.group.node.status().applied });
       else if (fate === 'ask' && ask) for (const id of new Set([...map.shards[i], ...conf.voters, ...conf.learners])) if (id !== self) h.askMembers(id);
     }
-  }
-
-  /**
-   * A node holding shards asks a member of the metadata group whether it is still a member itself (once out,
-   * again while copies remain, for the map as it moves on). A member removed while cut off never receives the
-   * entry that removes it, so its copy of g0 — and of the map — stays as it was: it would go on leading shards
-   * by a map no one else follows any more, and keep copies no one counts.
-   */
-  private askWhetherMember(): void {
-    const self = this.d.config.nodeId;
-    if (this.runningShards.size === 0) return;
-    const c = this.meta!.group.node.confState();
-    const others = [...c.voters, ...c.learners].filter((id) => id !== self);
-    if (others.length > 0) this.meta!.host.askMembers(others[this.passes % others.length]);
-  }
-
-  /**
-   * A member's answer about the metadata group: if this node is not among its members (at an index this node's
-   * copy has no entry past), it is out, and follows the map that member acts on: as leader of a shard it moves
-   * the shard to the replicas that map names, hands over and is removed; its copies are then deleted.
-   */
-  private metaAnswered(from: string, a: MembersAnswer): void {
-    const self = this.d.config.nodeId;
-    if (a.members.includes(self) || a.applied < this.meta!.host.lastIndex() || !isShardMap(a.map, this.count!)) return;
-    if (this.outOfCluster && a.map.epoch <= this.outOfCluster.epoch) return;
-    if (!this.outOfCluster) this.d.log.warn({ told: from, members: a.members, epoch: a.map.epoch }, 'this node is no longer a member of the cluster: moving the shards it leads as the cluster\'s map says, and deleting its copies');
-    this.outOfCluster = { ...a.map, shards: a.map.shards.map((r) => r.filter((id) => id !== self)) };
-    void this.sync();
   }
 
   /** Another replica's members, in answer to askMembers(). */
@@ -378,11 +329,3 @@ export class ShardGroups {
   }
 }
 
-/** Whether `m` is a shard map of `count` shards (an answer from a peer is checked before it is acted on). */
-function isShardMap(m: unknown, count: number): m is ShardMap {
-  const x = m as Partial<ShardMap> | undefined;
-  return (
-    typeof x === 'object' && x !== null && Number.isInteger(x.epoch) && Array.isArray(x.members) && Array.isArray(x.shards) && x.shards.length === count &&
-    x.shards.every((r) => Array.isArray(r) && r.every((id) => typeof id === 'string'))
-  );
-}
