@@ -131,15 +131,15 @@ export class RaftClusterService implements ClusterService {
 
   /**
    * What has not yet followed the metadata group's last membership change, leaving `id` aside: the shard map
-   * (while it is planned for other members) and the shards hosted here whose membership differs from the
-   * map's (shardFollows). Shards hosted only elsewhere are not seen from here.
+   * (while the one committed in the metadata group is planned for other members) and the shards hosted here
+   * whose membership differs from the map's (shardFollows). Shards hosted only elsewhere are not seen from here.
    */
   shardsBehind(id: string): string[] {
     const conf = this.group.node.confState();
     const map = this.placement.map();
     if (!map) return this.shards().filter((s) => !shardFollows(conf, s.group.node.confState(), id)).map((s) => s.id);
     const members = [...conf.voters, ...conf.learners].filter((m) => m !== id).sort();
-    const planned = map.members.filter((m) => m !== id);
+    const planned = (map.committedMembers ?? []).filter((m) => m !== id);
     const behind = members.length === planned.length && members.every((m, i) => m === planned[i]) ? [] : ['the shard map'];
     const replicas = new Map(map.shards.map((s) => [s.id, s.replicas]));
     for (const s of this.shards()) {

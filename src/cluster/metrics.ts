@@ -111,7 +111,6 @@ export class NodeMetrics {
     this.gauge('concord_cache_bytes', 'Bytes in the read cache, as weighed against --cache-bytes', () => stats().bytes);
   }
 
-  /** How many data shards this node hosts and leads, and how many of its groups are quiet, read at scrape time. */
   /** Requests for shards hosted elsewhere: forwarded, re-routed after a `moved` answer, failed. */
   watchForwarded(counts: { forwarded: number; moved: number; failed: number }): void {
     new Counter({
@@ -128,6 +127,7 @@ export class NodeMetrics {
     });
   }
 
+  /** How many data shards this node hosts and leads, and how many of its groups are quiet, read at scrape time. */
   watchShards(shards: () => ReadonlyArray<{ group: RaftGroup; size(): { keys: number; bytes: number } }>, groups: () => Iterable<RaftGroup>): void {
     const total = (part: 'keys' | 'bytes') => shards().reduce((n, s) => n + s.size()[part], 0);
     this.gauge('concord_keys', 'Keys held by the shards this node hosts (expired ones not yet removed included)', () => total('keys'));

@@ -102,24 +102,25 @@ export function catchingUp(want: ConfState | undefined, have: ConfState): boolea
 /**
  * What becomes of this node's copy of a shard, given the members the shard map gives the shard. A copy the
  * map still names is kept. One it does not name is deleted once this node knows it is no member of the shard
- * any more: from its own applied configuration (an empty one is a copy that has not started), or from
- * another replica's `answer` at an applied index at or past the end of this copy's log (so nothing this copy
- * holds is missing there). Until then it asks the shard's members. Deleting earlier could take a voter's
- * data away from a shard that still counts it.
+ * any more: it has applied its own removal (the last membership change about it this copy applied since it
+ * started — a configuration that merely lacks it proves nothing, a copy still replaying the log passes
+ * through those), or another replica answers, at an applied index at or past the end of this copy's log (so
+ * nothing this copy holds is missing there), that it is no member. Until then it asks the shard's members.
+ * Deleting earlier could take a voter's data away from a shard that still counts it.
  */
 export function replicaFate(p: {
   self: NodeId;
   /** The shard's replicas in this node's map. */
   replicas: readonly NodeId[];
-  /** This copy's applied configuration and last log index. */
-  conf: ConfState;
+  /** Whether the last membership change about this node that this copy applied removed it. */
+  removedItself: boolean;
+  /** This copy's last log index. */
   lastIndex: number;
   /** Another replica's members at its applied index, if one has answered. */
   answer?: { applied: number; members: readonly NodeId[] };
 }): 'keep' | 'ask' | 'delete' {
   if (p.replicas.includes(p.self)) return 'keep';
-  const members = [...p.conf.voters, ...p.conf.learners];
-  if (members.length > 0 && !members.includes(p.self)) return 'delete';
+  if (p.removedItself) return 'delete';
   if (p.answer && !p.answer.members.includes(p.self) && p.answer.applied >= p.lastIndex) return 'delete';
   return 'ask';
 }

@@ -50,6 +50,8 @@ export interface ClusterStatus {
 export interface ShardMapView {
   epoch: number;
   members: string[];
+  /** The members the map committed in the metadata group was planned for (undefined while none is). */
+  committedMembers: string[] | undefined;
   replicas: number;
   shards: Array<{ id: string; replicas: string[] }>;
 }

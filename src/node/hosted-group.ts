@@ -4,6 +4,7 @@
 
 import type { Logger } from 'pino';
 import { MessageType, type Message } from '../raft/types.ts';
+import { decodeConfChange } from '../raft/conf-change.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
 import type { NodeWal } from '../storage/node-wal.ts';
 import { KvStore } from '../storage/kv-store.ts';
@@ -52,6 +53,8 @@ export class HostedGroup {
   private fetching: SnapshotFetch | undefined;
   /** Answers to askMembers(). */
   onMembers: ((from: string, a: MembersAnswer) => void) | undefined;
+  /** Whether the last membership change about this node that the group applied (since start) removed it. */
+  removedItself = false;
   /** What this group's answers to askMembers() carry besides its members (the metadata group's: the shard map). */
   answerMap: (() => unknown) | undefined;
 
@@ -81,7 +84,13 @@ export class HostedGroup {
     if (store.discardedAfterOsCrash) {
       this.ctx.log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
     }
-    return (this.opened = { store, stateMachine: new KvStateMachine(store) });
+    const stateMachine = new KvStateMachine(store);
+    const self = this.ctx.config.nodeId;
+    stateMachine.onConfChange = (e) => {
+      const cc = decodeConfChange(e.data);
+      if (cc.node === self && cc.type !== 'update') this.removedItself = cc.type === 'remove';
+    };
+    return (this.opened = { store, stateMachine });
   }
 
   private get state(): { store: KvStore; stateMachine: KvStateMachine } {

@@ -16,7 +16,7 @@ import type { MembersAnswer } from '../cluster/peer-envelope.ts';
 import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import type { HostedGroup } from './hosted-group.ts';
-import { appliedShardMap, defaultShardMap, nextShardMap, type ShardMap } from './shard-map.ts';
+import { appliedShardMap, plannedShardMap, type ShardMap } from './shard-map.ts';
 
 export interface MapFollowerOptions {
   self: string;
@@ -31,8 +31,12 @@ export interface MapFollowerOptions {
 export class MapFollower {
   /** current()'s last answer, and what it was computed from. */
   private planned: { key: string; map: ShardMap } | undefined;
-  /** Set once a g0 member reports that this node is no longer one: the map that member acts on, this node left out. */
-  private out: ShardMap | undefined;
+  /**
+   * Set once a g0 member reports that this node is no longer one: the map that member acts on, this node left
+   * out, and the commit index this node's copy of g0 knew then. Cleared once that copy applies past it with this
+   * node among its members: it was added again (the same id, by gossip or by hand) and receives g0 once more.
+   */
+  private out: { map: ShardMap; g0Commit: number } | undefined;
   private asked = 0;
 
   constructor(private readonly o: MapFollowerOptions) {
@@ -41,16 +45,17 @@ export class MapFollower {
 
   /** The map to act on now. */
   current(): ShardMap {
-    if (this.out) return this.out;
-    const { meta, count, replicas } = this.o;
-    const stored = appliedShardMap(meta.store);
+    const { meta, count, replicas, self } = this.o;
     const c = meta.group.node.confState();
     const members = [...c.voters, ...c.learners].sort();
-    const key = `${stored?.revision ?? 0}:${members.join()}`;
-    if (this.planned?.key !== key) {
-      const base = stored?.map ?? defaultShardMap(count, members, replicas);
-      this.planned = { key, map: nextShardMap(base, members) ?? base };
+    if (this.out && meta.group.node.status().applied > this.out.g0Commit && members.includes(self)) {
+      this.o.log.info('this node is a member of the cluster again');
+      this.out = undefined;
     }
+    if (this.out) return this.out.map;
+    const stored = appliedShardMap(meta.store);
+    const key = `${stored?.revision ?? 0}:${members.join()}`;
+    if (this.planned?.key !== key) this.planned = { key, map: plannedShardMap(stored?.map, members, count, replicas) };
     return this.planned.map;
   }
 
@@ -68,9 +73,10 @@ export class MapFollower {
   answer(from: string, a: MembersAnswer): boolean {
     const self = this.o.self;
     if (a.members.includes(self) || a.applied < this.o.meta.host.lastIndex() || !isShardMap(a.map, this.o.count)) return false;
-    if (this.out && a.map.epoch <= this.out.epoch) return false;
+    if (this.out && a.map.epoch <= this.out.map.epoch) return false;
     if (!this.out) this.o.log.warn({ told: from, members: a.members, epoch: a.map.epoch }, "this node is no longer a member of the cluster: moving the shards it leads as the cluster's map says, and deleting its copies");
-    this.out = { ...a.map, shards: a.map.shards.map((r) => r.filter((id) => id !== self)) };
+    const map = { ...a.map, shards: a.map.shards.map((r) => r.filter((id) => id !== self)) };
+    this.out = { map, g0Commit: this.o.meta.group.node.status().commit };
     return true;
   }
 }

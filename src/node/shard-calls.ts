@@ -127,7 +127,8 @@ export class ShardCalls {
   /** A request from a peer: run on the shard's service here, or `moved` if this node does not run the shard. */
   serve(from: string, r: ForwardRequest): void {
     const reply = (a: Omit<ForwardAnswer, 'id'>) => this.o.send(from, { g: '', ks: { id: r.id, ...a } });
-    const svc = Number.isInteger(r.shard) ? this.o.local(r.shard) : undefined;
+    // Shutting down: not run here (its group is about to close and would fail it), so the sender tries another.
+    const svc = Number.isInteger(r.shard) && !this.closed ? this.o.local(r.shard) : undefined;
     if (!svc) {
       reply({ moved: this.o.epoch() });
       return;
@@ -141,8 +142,9 @@ export class ShardCalls {
     );
   }
 
+  /** Calls in flight end as unanswered: a read is not tried again (nothing can be sent now), a write reports that it may have been applied. */
   close(): void {
     this.closed = true;
-    for (const p of [...this.pending.values()]) p.settle({ unanswered: 'unsent' });
+    for (const p of [...this.pending.values()]) p.settle({ unanswered: 'timeout' });
   }
 }

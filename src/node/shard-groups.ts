@@ -32,7 +32,7 @@ import type { KvStore } from '../storage/kv-store.ts';
 import type { NodeWal } from '../storage/node-wal.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { ShardCalls } from './shard-calls.ts';
-import { shardGroupId, type ShardMap } from './shard-map.ts';
+import { appliedShardMap, shardGroupId, type ShardMap } from './shard-map.ts';
 import { MapFollower } from './map-follower.ts';
 
 export interface ShardGroupsDeps {
@@ -75,8 +75,13 @@ export class ShardGroups {
   private count: number | undefined;
   private readonly hosted = new Map<number, HostedGroup>();
   private readonly runningShards = new Map<number, RunningShard>();
-  /** Shards being deleted here (not to be created again until that is done). */
+  /** Shards being deleted here (not to be created again until that is done), and the deletions under way. */
   private readonly removing = new Set<number>();
+  private readonly deleting = new Set<Promise<void>>();
+  /** Shards this node bootstrapped in this run: voters before their first membership entries are applied. */
+  private readonly founded = new Set<number>();
+  /** Set while a sync() pass runs: passes never overlap. */
+  private syncing = false;
   private meta: MetaGroup | undefined;
   private metrics: NodeMetrics | undefined;
   private map: ShardMap | undefined;
@@ -124,7 +129,11 @@ export class ShardGroups {
 
   /** A new cluster's shards: each one hosted here and without a log gets the map's replicas as voters. */
   async bootstrap(map: ShardMap): Promise<void> {
-    for (const [i, g] of this.hosted) if (g.storage.lastIndex() === 0) await g.storage.save(bootstrapState(map.shards[i]));
+    for (const [i, g] of this.hosted) {
+      if (g.storage.lastIndex() > 0) continue;
+      await g.storage.save(bootstrapState(map.shards[i]));
+      this.founded.add(i);
+    }
   }
 
   private host(i: number, map: ShardMap | undefined): HostedGroup {
@@ -153,22 +162,22 @@ export class ShardGroups {
   async start(meta: MetaGroup, metrics: NodeMetrics): Promise<void> {
     this.meta = meta;
     this.metrics = metrics;
-    if (this.count !== 1) {
-      const follower = (this.follower = new MapFollower({ self: this.d.config.nodeId, count: this.count!, replicas: this.d.config.replicas, meta, log: this.d.log.child({ part: 'shards' }) }));
-      meta.host.onMembers = (from, a) => {
-        if (follower.answer(from, a)) void this.sync();
-      };
-    }
     if (this.count === 1) {
       this.services = [meta.kv];
       this.resolveStarted();
       return;
     }
-    this.map = this.follower!.current();
-    for (const [i, h] of this.hosted) {
+    const follower = new MapFollower({ self: this.d.config.nodeId, count: this.count!, replicas: this.d.config.replicas, meta, log: this.d.log.child({ part: 'shards' }) });
+    this.map = follower.current();
+    for (const [i, h] of [...this.hosted]) {
       await this.run(i, h);
       if (this.closed) return;
     }
+    // Only now: a pass (a timer's, or an answer's) hosts and deletes shards, which must not meet the start-up.
+    this.follower = follower;
+    meta.host.onMembers = (from, a) => {
+      if (follower.answer(from, a)) void this.sync();
+    };
     this.rebuild();
     this.resolveStarted();
     const { config, log } = this.d;
@@ -200,9 +209,18 @@ export class ShardGroups {
     return replicas ? { conf: { voters: [...replicas], learners: [] }, preferred: replicas[0] } : undefined;
   }
 
-  /** Follows the map: hosts the shards it gives this node, and asks about those it took away. */
+  /** Follows the map: hosts the shards it gives this node, and asks about those it took away. One pass at a time. */
   private async sync(): Promise<void> {
-    if (this.closed || !this.meta) return;
+    if (this.closed || !this.follower || this.syncing) return;
+    this.syncing = true;
+    try {
+      await this.syncOnce();
+    } finally {
+      this.syncing = false;
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
     const map = this.follower!.current();
     const changed = map.epoch !== this.map?.epoch;
     this.map = map;
@@ -221,7 +239,7 @@ export class ShardGroups {
       const shard = this.runningShards.get(i);
       if (!shard || shard.group.node.raft.role === 'leader') continue;
       const conf = shard.group.node.confState();
-      const fate = replicaFate({ self, replicas: map.shards[i], conf, lastIndex: h.lastIndex() });
+      const fate = replicaFate({ self, replicas: map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex() });
       if (fate === 'delete') this.remove(i, h, { applied: shard.group.node.status().applied });
       else if (fate === 'ask' && ask) for (const id of new Set([...map.shards[i], ...conf.voters, ...conf.learners])) if (id !== self) h.askMembers(id);
     }
@@ -231,7 +249,7 @@ export class ShardGroups {
   private answered(i: number, h: HostedGroup, from: string, answer: MembersAnswer): void {
     const shard = this.runningShards.get(i);
     if (!shard || !this.map) return;
-    const fate = replicaFate({ self: this.d.config.nodeId, replicas: this.map.shards[i], conf: shard.group.node.confState(), lastIndex: h.lastIndex(), answer });
+    const fate = replicaFate({ self: this.d.config.nodeId, replicas: this.map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex(), answer });
     if (fate === 'delete') this.remove(i, h, { told: from, applied: answer.applied });
   }
 
@@ -244,25 +262,36 @@ export class ShardGroups {
     this.d.registry.delete(h.id);
     this.rebuild();
     this.d.log.info({ shard: i, ...why }, 'no longer a replica of the shard: deleting this copy');
-    void h.destroy().then(
-      () => this.removing.delete(i),
-      (e: Error) => this.d.fail(new Error(`deleting the replica of ${h.id} failed: ${e.message}`)),
+    const done = h.destroy().then(
+      () => {
+        this.removing.delete(i);
+      },
+      (e: Error) => {
+        if (!this.closed) this.d.fail(new Error(`deleting the replica of ${h.id} failed: ${e.message}`));
+      },
     );
+    this.deleting.add(done);
+    void done.finally(() => this.deleting.delete(done));
   }
 
   /**
-   * The service of a shard this node serves itself: one the map gives it, running here, whose copy is a voter
-   * (or bootstrapped and yet to apply its first membership). A learner still catching up, a copy being
-   * created, and one the map has taken away are served by forwarding to the others.
+   * The service of a shard this node serves itself: running here, and a voter of it (or bootstrapped here and
+   * yet to apply its first membership entries). A copy the map has taken away steps back (requests go to the
+   * replicas the map names, so none is lost when this node leaves) unless none of those is a voter yet: a
+   * shard whose every voter the map moves stays served until its new replicas are voters. A learner still
+   * catching up and a copy just created are served by forwarding to the others.
    */
   private serving(i: number): RaftKvService | undefined {
     if (this.count === 1) return this.meta?.kv;
     const s = this.runningShards.get(i);
+    if (!s) return undefined;
     const self = this.d.config.nodeId;
-    if (!s || !this.map?.shards[i]?.includes(self)) return undefined;
     const c = s.group.node.confState();
-    const founding = c.voters.length === 0 && c.learners.length === 0 && this.hosted.get(i)!.lastIndex() > 0;
-    return c.voters.includes(self) || founding ? s.kv : undefined;
+    const founding = this.founded.has(i) && c.voters.length === 0 && c.learners.length === 0;
+    if (founding) return s.kv;
+    if (!c.voters.includes(self)) return undefined;
+    const replicas = this.map?.shards[i] ?? [];
+    return replicas.includes(self) || !replicas.some((id) => c.voters.includes(id)) ? s.kv : undefined;
   }
 
   private rebuild(): void {
@@ -275,11 +304,13 @@ export class ShardGroups {
   private waitForEpoch(epoch: number, ms: number): Promise<void> {
     if ((this.map?.epoch ?? 0) >= epoch || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.epochWaiters.push(() => {
+      const done = () => {
         clearTimeout(timer);
+        this.epochWaiters = this.epochWaiters.filter((w) => w !== done);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, ms);
+      this.epochWaiters.push(done);
     });
   }
 
@@ -298,7 +329,8 @@ export class ShardGroups {
   mapView(): ShardMapView | undefined {
     const map = this.count === 1 ? undefined : this.map;
     if (!map) return undefined;
-    return { epoch: map.epoch, members: map.members, replicas: map.replicas, shards: map.shards.map((replicas, i) => ({ id: shardGroupId(i, map.shards.length), replicas })) };
+    const committedMembers = this.meta ? appliedShardMap(this.meta.store)?.map.members : undefined;
+    return { epoch: map.epoch, members: map.members, committedMembers, replicas: map.replicas, shards: map.shards.map((replicas, i) => ({ id: shardGroupId(i, map.shards.length), replicas })) };
   }
 
   /** The read caches of the shards, summed. */
@@ -322,6 +354,7 @@ export class ShardGroups {
     this.steward?.close();
     this.calls.close();
     await Promise.all([...this.hosted.values()].map((g) => g.close(handOffMs)));
+    await Promise.all([...this.deleting]);
   }
 
   async closeFiles(): Promise<void> {

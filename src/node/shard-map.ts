@@ -85,6 +85,16 @@ export function nextShardMap(current: ShardMap, members: readonly string[]): Sha
   return { epoch: current.epoch + 1, replicas: current.replicas, members: sorted, shards };
 }
 
+/**
+ * The map for g0's `members`: the one g0 holds if it was planned for them, else the next one planned from it
+ * (from defaultShardMap when g0 holds none). What g0's leader writes and what every node acts on meanwhile —
+ * one function, so that they agree.
+ */
+export function plannedShardMap(stored: ShardMap | undefined, members: readonly string[], count: number, replicas: number): ShardMap {
+  const base = stored ?? defaultShardMap(count, members, replicas);
+  return nextShardMap(base, members) ?? base;
+}
+
 /** The first map of a new cluster. */
 export function foundingShardMap(count: number, members: readonly string[], replicas: number): ShardMap {
   const sorted = [...members].sort();

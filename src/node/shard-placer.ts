@@ -9,7 +9,7 @@ import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvService } from '../kv/types.ts';
 import type { KvStore } from '../storage/kv-store.ts';
 import { ConcordError } from '../util/errors.ts';
-import { SHARD_MAP_KEY, appliedShardMap, defaultShardMap, encodeShardMap, nextShardMap } from './shard-map.ts';
+import { SHARD_MAP_KEY, appliedShardMap, encodeShardMap, plannedShardMap } from './shard-map.ts';
 
 export interface ShardPlacerOptions {
   /** The metadata group, its key-value service and store. */
@@ -39,8 +39,8 @@ export class ShardPlacer {
     const c = group.node.confState();
     const members = [...c.voters, ...c.learners];
     const stored = appliedShardMap(store);
-    const next = nextShardMap(stored?.map ?? defaultShardMap(count, members, this.o.replicas), members);
-    if (!next) return;
+    const next = plannedShardMap(stored?.map, members, count, this.o.replicas);
+    if (next === stored?.map) return;
     this.writing = true;
     try {
       await this.o.kv.put(SHARD_MAP_KEY, encodeShardMap(next), stored ? { ifMatch: stored.revision } : { ifNoneMatch: true });

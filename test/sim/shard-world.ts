@@ -10,7 +10,8 @@ import { RawNode } from '../../src/raft/node.ts';
 import { MemoryStorage } from '../../src/raft/storage.ts';
 import { bootstrapState } from '../../src/raft/bootstrap.ts';
 import type { TestingOnlyBugs } from '../../src/raft/raft.ts';
-import { MessageType, RaftError, type Entry, type Message, type NodeId } from '../../src/raft/types.ts';
+import { EntryType, MessageType, RaftError, type Entry, type Message, type NodeId } from '../../src/raft/types.ts';
+import { decodeConfChange } from '../../src/raft/conf-change.ts';
 import { seededRng, type Rng } from '../../src/util/prng.ts';
 import { foundingShardMap, nextShardMap, type ShardMap } from '../../src/node/shard-map.ts';
 import { nextShardStep, replicaFate, shardFollows, type ShardProgress } from '../../src/cluster/shard-steps.ts';
@@ -43,6 +44,8 @@ interface Replica {
   appliedIndex: number;
   lastApplied: string;
   checkedCommit: number;
+  /** Whether the last membership change about its host this copy applied (since it started) removed it. */
+  removedItself: boolean;
 }
 
 interface Host {
@@ -124,7 +127,7 @@ export class ShardWorld {
   }
 
   private addReplica(h: Host, shard: number, storage: MemoryStorage): Replica {
-    const r: Replica = { shard, storage, appliedIndex: 0, lastApplied: '', checkedCommit: 0 };
+    const r: Replica = { shard, storage, appliedIndex: 0, lastApplied: '', checkedCommit: 0, removedItself: false };
     h.replicas.set(shard, r);
     this.startReplica(h, r);
     return r;
@@ -135,6 +138,7 @@ export class ShardWorld {
     r.appliedIndex = snap.meta.index;
     r.lastApplied = snap.data.length > 0 ? Buffer.from(snap.data).toString('latin1') : '';
     r.checkedCommit = 0;
+    r.removedItself = false;
     r.raft = new RawNode({
       id: h.id,
       storage: r.storage,
@@ -231,7 +235,12 @@ export class ShardWorld {
     this.checkers[r.shard].checkApplied(h.id, e);
     r.appliedIndex = e.index;
     r.lastApplied = entryKey(e);
-    if (e.type !== 0 || e.data.length === 0) return;
+    if (e.type === EntryType.ConfChange) {
+      const cc = decodeConfChange(e.data);
+      if (cc.node === h.id && cc.type !== 'update') r.removedItself = cc.type === 'remove';
+      return;
+    }
+    if (e.data.length === 0) return;
     const w = this.writesByKey.get(Buffer.from(e.data).toString('latin1'));
     if (w && !w.acked && w.host === h.id && w.shard === r.shard) {
       w.acked = true;
@@ -278,7 +287,7 @@ export class ShardWorld {
 
   /**
    * A removed host that holds shards asks a member whether it is still one, and follows the map that member acts
-   * on (ShardGroups.askWhetherMember; a member's question is answered "yes" and changes nothing, so it is not modelled).
+   * on (a model of MapFollower.ask/answer; a member's question is answered "yes" and changes nothing, so it is not modelled).
    */
   private askWhetherMember(h: Host): void {
     const out = !h.map.members.includes(h.id);
@@ -312,7 +321,7 @@ export class ShardWorld {
   private cleanUp(h: Host, r: Replica): void {
     const raft = r.raft!;
     const replicas = h.map.shards[r.shard];
-    let fate = replicaFate({ self: h.id, replicas, conf: raft.confState(), lastIndex: raft.status().lastIndex });
+    let fate = replicaFate({ self: h.id, replicas, removedItself: r.removedItself, lastIndex: raft.status().lastIndex });
     let why = '';
     if (fate === 'ask') {
       // The question and its answer, as one round trip: a copy on a host both ways reachable.
@@ -323,7 +332,7 @@ export class ShardWorld {
       if (theirs) {
         const c = theirs.confState();
         const answer = { applied: theirs.status().applied, members: [...c.voters, ...c.learners] };
-        fate = replicaFate({ self: h.id, replicas, conf, lastIndex: raft.status().lastIndex, answer });
+        fate = replicaFate({ self: h.id, replicas, removedItself: r.removedItself, lastIndex: raft.status().lastIndex, answer });
         why = `; ${asked} answered ${JSON.stringify(answer)}`;
       }
     }
