@@ -248,6 +248,7 @@ async function cell(part: Run['part'], s: Sut, all: Sut[], round: number, order:
   lastLeaders.set(s, after);
   if (changes(before, after).length > 0) note(`${label}: leadership changed during the cell: ${changes(before, after).join('; ')}`);
   log(`[${cellNo}/${cellTotal}] ${label}: ${Math.round(r.rps).toLocaleString('en')} puts/s (${r.perNode.map((p) => Math.round(p.r.rps)).join(' + ')}), p50 ${r.p50ms.toFixed(2)} p99 ${r.p99ms.toFixed(2)} ms, errors ${r.errors}, server CPU ${cpuPct.toFixed(0)}%, others ${othersCpuPct.toFixed(0)}%, load ${load1.toFixed(1)}`);
+  for (const p of r.perNode) if (p.r.unreadable !== undefined) note(`${label}: wrk's output for ${p.url} gave no request rate (counted as an error); it ended:\n${p.r.unreadable}`);
   if (r.errors > 0.001 * r.requests) {
     note(`${label}: ${r.errors} errors out of ${r.requests} requests (${r.perNode.map((p) => `${p.url}: non-2xx ${p.r.non2xx}, socket ${JSON.stringify(p.r.socketErrors)}`).join('; ')})\n${s.output()}`);
   }

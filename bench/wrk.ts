@@ -21,6 +21,8 @@ export interface WrkResult {
   errors: number;
   non2xx: number;
   socketErrors: { connect: number; read: number; write: number; timeout: number };
+  /** Set when the output gave no request rate or count: its last lines, for the report (the run is then one error). */
+  unreadable?: string;
 }
 
 export interface WrkOptions {
@@ -55,6 +57,12 @@ function args(url: string, opts: WrkOptions): string[] {
 }
 
 export function parseWrk(out: string): WrkResult {
+  const r = parseWrkOutput(out);
+  if (Number.isFinite(r.rps) && Number.isFinite(r.requests)) return r;
+  return { ...r, errors: r.errors + 1, unreadable: out.slice(-800) };
+}
+
+function parseWrkOutput(out: string): WrkResult {
   const json = /^WRK_JSON (\{.*\})$/m.exec(out)?.[1];
   if (json) {
     const j = JSON.parse(json) as Record<string, number>;
