@@ -8,6 +8,7 @@ import { CliError, UsageError } from './errors.ts';
 import { networkError, normalizeServer, parseTimeout, requestFailed } from './http-client.ts';
 import { write } from './output.ts';
 import { DEFAULT_SERVER } from './client-commands.ts';
+import { DEFAULTS, MAX_REPLICAS } from '../cluster/config.ts';
 
 const MiB = 1024 * 1024;
 
@@ -55,8 +56,10 @@ async function backup(opts: { out?: string; server?: string; timeout?: string })
   write(`backup of ${what}: ${bytes} bytes to ${opts.out}, sha256 ${digest}\n`);
 }
 
-async function restore(file: string, opts: { dataDir?: string; nodeId?: string }): Promise<void> {
+async function restore(file: string, opts: { dataDir?: string; nodeId?: string; replicas?: string }): Promise<void> {
   if (!opts.dataDir) throw new UsageError('--data-dir DIR is required');
+  const replicas = opts.replicas === undefined ? DEFAULTS.replicas : Number(opts.replicas);
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > MAX_REPLICAS) throw new UsageError(`--replicas: expected a whole number in 1..${MAX_REPLICAS} (got ${JSON.stringify(opts.replicas)})`);
   if (!fs.existsSync(file)) throw new CliError(`no such file: ${file}`);
   const sidecar = `${file}.sha256`;
   if (fs.existsSync(sidecar)) {
@@ -67,7 +70,7 @@ async function restore(file: string, opts: { dataDir?: string; nodeId?: string }
   const nodeId = opts.nodeId ?? 'n1';
   const { restoreBackup } = await import('../node/backup-file.ts');
   try {
-    const { appliedIndex, shards } = await restoreBackup(file, opts.dataDir, nodeId);
+    const { appliedIndex, shards } = await restoreBackup(file, opts.dataDir, nodeId, replicas);
     const what = shards.length > 1 ? `${shards.length} shards at indexes ${shards.join(', ')}` : `index ${appliedIndex}`;
     write(`restored ${what} into ${opts.dataDir}; start it with: concord server --node-id ${nodeId} --data-dir ${opts.dataDir}\n`);
   } catch (e) {
@@ -89,5 +92,6 @@ export function registerBackupCommands(program: Command): void {
     .argument('<file>')
     .option('--data-dir <dir>', 'a new, empty data dir')
     .option('--node-id <id>', 'the new node’s id (default n1)')
+    .option('--replicas <n>', `with several shards: members holding each shard once nodes are added, fixed from then on (default ${DEFAULTS.replicas})`)
     .action(restore);
 }

@@ -49,7 +49,7 @@ function isHeader(h: BackupHeader): boolean {
  * so `concord server --data-dir DIR --node-id ID` starts a cluster holding exactly the backed-up data, with
  * the backup's shard count (its metadata group founded as a new cluster's is, the count recorded in it).
  */
-export async function restoreBackup(file: string, dataDir: string, nodeId: string): Promise<{ appliedIndex: number; shards: number[] }> {
+export async function restoreBackup(file: string, dataDir: string, nodeId: string, replicas = DEFAULTS.replicas): Promise<{ appliedIndex: number; shards: number[] }> {
   if (fs.existsSync(dataDir) && fs.readdirSync(dataDir).length > 0) throw new Error(`${dataDir} is not empty; restore needs a new data dir`);
   const { header, image } = readBackupFile(file);
   const images = header.version === 1 ? [{ index: header.appliedIndex, pieces: [image] }] : readSections(image, header.shards.length).map((pieces, i) => ({ index: header.shards[i], pieces }));
@@ -75,7 +75,7 @@ export async function restoreBackup(file: string, dataDir: string, nodeId: strin
     if (images.length > 1) {
       // The metadata group, as a new cluster of this one node founds it: the count and map right after its membership.
       const state = bootstrapState([nodeId]);
-      state.entries.push(shardCountEntry(state.entries.length + 1, images.length, foundingShardMap(images.length, [nodeId], DEFAULTS.replicas)));
+      state.entries.push(shardCountEntry(state.entries.length + 1, images.length, foundingShardMap(images.length, [nodeId], replicas)));
       state.hardState.commit = state.entries.length;
       await open(GROUP).storage.save(state);
       writeNodeRecord(dataDir, { nodeId, shards: images.length });

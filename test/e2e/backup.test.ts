@@ -89,13 +89,15 @@ it('a backup of a sharded cluster holds every shard, and restores into a cluster
     assert.ok(!fs.existsSync(path.join(s.dir, 'x3')));
 
     const dataDir = path.join(s.dir, 'restored');
-    const r = await run(process.execPath, [BIN, 'restore', file, '--data-dir', dataDir, '--node-id', 'r1']);
+    await assert.rejects(run(process.execPath, [BIN, 'restore', file, '--data-dir', path.join(s.dir, 'x4'), '--replicas', '0']), (e: { stderr?: string }) => /--replicas: expected a whole number in 1\.\.7/.test(e.stderr ?? ''));
+    const r = await run(process.execPath, [BIN, 'restore', file, '--data-dir', dataDir, '--node-id', 'r1', '--replicas', '2']);
     assert.match(r.stdout, /^restored 4 shards at indexes /);
     const [http, raft] = [await freePort(), await freePort()];
     const restored = s.add('r1', ['server', '--node-id', 'r1', '--data-dir', dataDir, '--http-addr', `127.0.0.1:${http}`, '--raft-addr', `127.0.0.1:${raft}`], `http://127.0.0.1:${http}`);
     await s.waitHealthy(restored);
-    const status = (await (await fetch(`${restored.url}/v1/cluster`)).json()) as { shards?: unknown[] };
+    const status = (await (await fetch(`${restored.url}/v1/cluster`)).json()) as { shards?: unknown[]; shardMap?: { replicas: number } };
     assert.equal(status.shards?.length, 4, 'the restored cluster has the backup\'s shards');
+    assert.equal(status.shardMap?.replicas, 2, 'and the --replicas restore was given');
     const { count } = await countKeys(restored.url);
     assert.equal(count, N);
     for (const i of [0, 777, 1_999]) assert.equal(await (await fetch(`${restored.url}/v1/kv/${key(i)}`)).text(), `v${i}`);
