@@ -104,7 +104,9 @@ export function catchingUp(want: ConfState | undefined, have: ConfState): boolea
  * map still names is kept. One it does not name is deleted once this node knows it is no member of the shard
  * any more: it has applied its own removal (the last membership change about it this copy applied since it
  * started — a configuration that merely lacks it proves nothing, a copy still replaying the log passes
- * through those), or another replica answers, at an applied index at or past the end of this copy's log (so
+ * through those) and holds nothing past what it applied (an entry past it may be the leader adding it back,
+ * which it may have acknowledged: deleted then, it would leave the leader counting entries it no longer has),
+ * or another replica answers, at an applied index at or past the end of this copy's log (so
  * nothing this copy holds is missing there), that it is no member. Until then it asks the shard's members.
  * Deleting earlier could take a voter's data away from a shard that still counts it.
  */
@@ -114,13 +116,14 @@ export function replicaFate(p: {
   replicas: readonly NodeId[];
   /** Whether the last membership change about this node that this copy applied removed it. */
   removedItself: boolean;
-  /** This copy's last log index. */
+  /** This copy's last log index, and how far it has applied. */
   lastIndex: number;
+  applied: number;
   /** Another replica's members at its applied index, if one has answered. */
   answer?: { applied: number; members: readonly NodeId[] };
 }): 'keep' | 'ask' | 'delete' {
   if (p.replicas.includes(p.self)) return 'keep';
-  if (p.removedItself) return 'delete';
+  if (p.removedItself && p.lastIndex <= p.applied) return 'delete';
   if (p.answer && !p.answer.members.includes(p.self) && p.answer.applied >= p.lastIndex) return 'delete';
   return 'ask';
 }

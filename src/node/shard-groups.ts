@@ -239,7 +239,7 @@ export class ShardGroups {
       const shard = this.runningShards.get(i);
       if (!shard || shard.group.node.raft.role === 'leader') continue;
       const conf = shard.group.node.confState();
-      const fate = replicaFate({ self, replicas: map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex() });
+      const fate = replicaFate({ self, replicas: map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex(), applied: shard.group.node.status().applied });
       if (fate === 'delete') this.remove(i, h, { applied: shard.group.node.status().applied });
       else if (fate === 'ask' && ask) for (const id of new Set([...map.shards[i], ...conf.voters, ...conf.learners])) if (id !== self) h.askMembers(id);
     }
@@ -249,7 +249,7 @@ export class ShardGroups {
   private answered(i: number, h: HostedGroup, from: string, answer: MembersAnswer): void {
     const shard = this.runningShards.get(i);
     if (!shard || !this.map) return;
-    const fate = replicaFate({ self: this.d.config.nodeId, replicas: this.map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex(), answer });
+    const fate = replicaFate({ self: this.d.config.nodeId, replicas: this.map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex(), applied: shard.group.node.status().applied, answer });
     if (fate === 'delete') this.remove(i, h, { told: from, applied: answer.applied });
   }
 

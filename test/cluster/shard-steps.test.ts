@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { catchingUp, nextShardStep, shardFollows, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
+import { catchingUp, nextShardStep, replicaFate, shardFollows, type ShardProgress, type ShardStepInput } from '../../src/cluster/shard-steps.ts';
 import type { ConfState } from '../../src/raft/types.ts';
 
 const conf = (voters: string[], learners: string[] = []): ConfState => ({ voters, learners });
@@ -136,5 +136,24 @@ describe('shardFollows', () => {
   it('leaving the member of the next change aside, so an addition a shard could not finish can be undone', () => {
     assert.equal(shardFollows(conf(['a', 'b', 'd']), conf(['a', 'b'], ['d']), 'd'), true);
     assert.equal(shardFollows(conf(['a', 'b', 'd']), conf(['a', 'b', 'c'], ['d']), 'd'), false, 'c is still to be removed');
+  });
+});
+
+describe('replicaFate', () => {
+  const base = { self: 'c', replicas: ['a', 'b', 'd'], removedItself: false, lastIndex: 50, applied: 50 };
+  it('keeps a copy the map names, whatever else holds', () => {
+    assert.equal(replicaFate({ ...base, replicas: ['a', 'c'], removedItself: true }), 'keep');
+  });
+
+  it('deletes a dropped copy that applied its own removal and holds nothing past it; asks otherwise', () => {
+    assert.equal(replicaFate({ ...base, removedItself: true }), 'delete');
+    assert.equal(replicaFate({ ...base, removedItself: true, lastIndex: 51 }), 'ask', 'an entry past the removal may be the leader adding it back');
+    assert.equal(replicaFate(base), 'ask', 'a configuration without it proves nothing');
+  });
+
+  it('deletes on an answer that leaves it out at an index at or past its whole log, and only then', () => {
+    assert.equal(replicaFate({ ...base, answer: { applied: 50, members: ['a', 'b', 'd'] } }), 'delete');
+    assert.equal(replicaFate({ ...base, answer: { applied: 49, members: ['a', 'b', 'd'] } }), 'ask');
+    assert.equal(replicaFate({ ...base, answer: { applied: 60, members: ['a', 'c'] } }), 'ask');
   });
 });

@@ -321,7 +321,7 @@ export class ShardWorld {
   private cleanUp(h: Host, r: Replica): void {
     const raft = r.raft!;
     const replicas = h.map.shards[r.shard];
-    let fate = replicaFate({ self: h.id, replicas, removedItself: r.removedItself, lastIndex: raft.status().lastIndex });
+    let fate = replicaFate({ self: h.id, replicas, removedItself: r.removedItself, lastIndex: raft.status().lastIndex, applied: r.appliedIndex });
     let why = '';
     if (fate === 'ask') {
       // The question and its answer, as one round trip: a copy on a host both ways reachable.
@@ -332,7 +332,7 @@ export class ShardWorld {
       if (theirs) {
         const c = theirs.confState();
         const answer = { applied: theirs.status().applied, members: [...c.voters, ...c.learners] };
-        fate = replicaFate({ self: h.id, replicas, removedItself: r.removedItself, lastIndex: raft.status().lastIndex, answer });
+        fate = replicaFate({ self: h.id, replicas, removedItself: r.removedItself, lastIndex: raft.status().lastIndex, applied: r.appliedIndex, answer });
         why = `; ${asked} answered ${JSON.stringify(answer)}`;
       }
     }
@@ -454,7 +454,14 @@ export class ShardWorld {
       if (!r.raft || !shardFollows({ voters: [...want], learners: [] }, r.raft.confState())) return;
     }
     let next: string[];
-    if (this.rng.next() < 0.5 || members.length <= 3) {
+    const returning = [...this.hosts.values()].filter((h) => h.removed);
+    if ((this.rng.next() < 0.5 || members.length <= 3) && returning.length > 0 && this.rng.next() < 0.4) {
+      // A removed member comes back under its old id (gossip re-adds it), with whatever copies it still holds.
+      const h = this.pick(returning)!;
+      h.removed = false;
+      h.map = this.latest;
+      next = [...members, h.id];
+    } else if (this.rng.next() < 0.5 || members.length <= 3) {
       const id = `n${this.nextHost++}`;
       this.hosts.set(id, { id, up: true, removed: false, replicas: new Map(), map: this.latest });
       next = [...members, id];
