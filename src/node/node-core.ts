@@ -98,7 +98,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     log,
     send: (to, env) => wire.peers?.send(to, env) ?? false,
     peerIds,
-    connected: (id) => wire.peers?.stats().peers[id]?.connected ?? false,
+    connected: (id) => wire.peers?.connected(id) ?? false,
     registry: groups,
     ticker,
     wal,

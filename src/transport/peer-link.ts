@@ -113,6 +113,11 @@ export class PeerLink<T> {
     this.queue.clear();
   }
 
+  /** Whether the connection is up (stats().connected, without building the rest). */
+  isConnected(): boolean {
+    return this.connected;
+  }
+
   stats(): PeerStats {
     return {
       address: formatHostPort(this.address),

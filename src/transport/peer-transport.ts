@@ -209,6 +209,11 @@ export class PeerTransport<T> {
     this.handler = handler;
   }
 
+  /** Whether either of a peer's links is connected (as stats() reports it, for one peer and cheaply). */
+  connected(id: NodeId): boolean {
+    return this.links.get(id)?.all.some((link) => link.isConnected()) ?? false;
+  }
+
   stats(): TransportStats {
     const peers: Record<NodeId, PeerStats> = {};
     for (const [id, links] of this.links) peers[id] = links.all.map((link) => link.stats()).reduce(mergeLinkStats);

@@ -44,5 +44,7 @@ test('a peer that stops reading only fills its own bounded queue; others are una
   // The writer stops at the socket's high-water mark, so at most about one frame waits in Node.
   assert.ok(maxSocketBuffered <= 2 * maxBatchBytes, `socket buffered up to ${maxSocketBuffered} bytes`);
   assert.equal(a.t.stats().peers.slow.connected, true);
+  assert.equal(a.t.connected('slow'), true, 'connected() says what stats() does');
+  assert.equal(a.t.connected('nobody'), false);
   await waitFor(() => b.received.length === turns, 'every message to the healthy peer arrives');
 });
