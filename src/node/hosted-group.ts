@@ -160,11 +160,6 @@ export class HostedGroup {
     this.ctx.send(to, { mq: true });
   }
 
-  /** The group's last log index (0 for a replica that has received nothing yet). */
-  lastIndex(): number {
-    return this.storage.lastIndex();
-  }
-
   /** Wake the group if it is quiet. */
   wake(): void {
     this.running?.group.wakeIfQuiet();

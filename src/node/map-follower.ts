@@ -38,6 +38,8 @@ export class MapFollower {
    */
   private out: { map: ShardMap; g0Commit: number } | undefined;
   private asked = 0;
+  /** The map committed in g0 as last read (committed()). */
+  private stored: { map: ShardMap; revision: number } | undefined;
 
   constructor(private readonly o: MapFollowerOptions) {
     o.meta.host.answerMap = () => this.current();
@@ -53,10 +55,15 @@ export class MapFollower {
       this.out = undefined;
     }
     if (this.out) return this.out.map;
-    const stored = appliedShardMap(meta.store);
+    const stored = this.committed();
     const key = `${stored?.revision ?? 0}:${members.join()}`;
     if (this.planned?.key !== key) this.planned = { key, map: plannedShardMap(stored?.map, members, count, replicas) };
     return this.planned.map;
+  }
+
+  /** The map committed in g0 and its key's revision; undefined while g0 holds none. */
+  committed(): { map: ShardMap; revision: number } | undefined {
+    return (this.stored = appliedShardMap(this.o.meta.store, this.stored));
   }
 
   /** Asks the next g0 member whether this node is still one (answer() takes the reply). */
@@ -72,7 +79,7 @@ export class MapFollower {
    */
   answer(from: string, a: MembersAnswer): boolean {
     const self = this.o.self;
-    if (a.members.includes(self) || a.applied < this.o.meta.host.lastIndex() || !isShardMap(a.map, this.o.count)) return false;
+    if (a.members.includes(self) || a.applied < this.o.meta.host.storage.lastIndex() || !isShardMap(a.map, this.o.count)) return false;
     if (this.out && a.map.epoch <= this.out.map.epoch) return false;
     if (!this.out) this.o.log.warn({ told: from, members: a.members, epoch: a.map.epoch }, "this node is no longer a member of the cluster: moving the shards it leads as the cluster's map says, and deleting its copies");
     const map = { ...a.map, shards: a.map.shards.map((r) => r.filter((id) => id !== self)) };

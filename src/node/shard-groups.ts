@@ -32,7 +32,7 @@ import type { KvStore } from '../storage/kv-store.ts';
 import type { NodeWal } from '../storage/node-wal.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { ShardCalls } from './shard-calls.ts';
-import { appliedShardMap, shardGroupId, type ShardMap } from './shard-map.ts';
+import { shardGroupId, type ShardMap } from './shard-map.ts';
 import { MapFollower } from './map-follower.ts';
 
 export interface ShardGroupsDeps {
@@ -167,14 +167,13 @@ export class ShardGroups {
       this.resolveStarted();
       return;
     }
-    const follower = new MapFollower({ self: this.d.config.nodeId, count: this.count!, replicas: this.d.config.replicas, meta, log: this.d.log.child({ part: 'shards' }) });
+    const follower = (this.follower = new MapFollower({ self: this.d.config.nodeId, count: this.count!, replicas: this.d.config.replicas, meta, log: this.d.log.child({ part: 'shards' }) }));
     this.map = follower.current();
     for (const [i, h] of [...this.hosted]) {
       await this.run(i, h);
       if (this.closed) return;
     }
     // Only now: a pass (a timer's, or an answer's) hosts and deletes shards, which must not meet the start-up.
-    this.follower = follower;
     meta.host.onMembers = (from, a) => {
       if (follower.answer(from, a)) void this.sync();
     };
@@ -239,8 +238,9 @@ export class ShardGroups {
       const shard = this.runningShards.get(i);
       if (!shard || shard.group.node.raft.role === 'leader') continue;
       const conf = shard.group.node.confState();
-      const fate = replicaFate({ self, replicas: map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex(), applied: shard.group.node.status().applied });
-      if (fate === 'delete') this.remove(i, h, { applied: shard.group.node.status().applied });
+      const applied = shard.group.node.status().applied;
+      const fate = replicaFate({ self, replicas: map.shards[i], removedItself: h.removedItself, lastIndex: h.storage.lastIndex(), applied });
+      if (fate === 'delete') this.remove(i, h, { applied });
       else if (fate === 'ask' && ask) for (const id of new Set([...map.shards[i], ...conf.voters, ...conf.learners])) if (id !== self) h.askMembers(id);
     }
   }
@@ -249,7 +249,7 @@ export class ShardGroups {
   private answered(i: number, h: HostedGroup, from: string, answer: MembersAnswer): void {
     const shard = this.runningShards.get(i);
     if (!shard || !this.map) return;
-    const fate = replicaFate({ self: this.d.config.nodeId, replicas: this.map.shards[i], removedItself: h.removedItself, lastIndex: h.lastIndex(), applied: shard.group.node.status().applied, answer });
+    const fate = replicaFate({ self: this.d.config.nodeId, replicas: this.map.shards[i], removedItself: h.removedItself, lastIndex: h.storage.lastIndex(), applied: shard.group.node.status().applied, answer });
     if (fate === 'delete') this.remove(i, h, { told: from, applied: answer.applied });
   }
 
@@ -329,7 +329,7 @@ export class ShardGroups {
   mapView(): ShardMapView | undefined {
     const map = this.count === 1 ? undefined : this.map;
     if (!map) return undefined;
-    const committedMembers = this.meta ? appliedShardMap(this.meta.store)?.map.members : undefined;
+    const committedMembers = this.follower?.committed()?.map.members;
     return { epoch: map.epoch, members: map.members, committedMembers, replicas: map.replicas, shards: map.shards.map((replicas, i) => ({ id: shardGroupId(i, map.shards.length), replicas })) };
   }
 

@@ -58,10 +58,12 @@ export function encodeShardMap(map: ShardMap): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(map));
 }
 
-/** The map g0's applied state holds, with the revision of its key (for compare-and-swap); undefined if none. */
-export function appliedShardMap(meta: KvStore): { map: ShardMap; revision: number } | undefined {
+/** The map g0's applied state holds, with the revision of its key (for compare-and-swap); undefined if none. `known`: a previous answer, returned as it is if still current. */
+export function appliedShardMap(meta: KvStore, known?: { map: ShardMap; revision: number }): { map: ShardMap; revision: number } | undefined {
   const r = meta.get(SHARD_MAP_KEY);
   if (!r) return undefined;
+  // Read often (every few ticks, every status), written rarely: parsed again only when it changed.
+  if (known?.revision === r.modRevision) return known;
   const map = JSON.parse(new TextDecoder().decode(r.value)) as ShardMap;
   if (!Number.isInteger(map.epoch) || !Array.isArray(map.shards) || !Array.isArray(map.members)) throw new Error('the metadata group holds a malformed shard map');
   return { map, revision: r.modRevision };

@@ -26,6 +26,8 @@ export interface ShardPlacerOptions {
 export class ShardPlacer {
   private readonly timer: NodeJS.Timeout;
   private writing = false;
+  /** The map committed in g0 as last read. */
+  private stored: ReturnType<typeof appliedShardMap>;
 
   constructor(private readonly o: ShardPlacerOptions) {
     this.timer = setInterval(() => void this.runOnce(), o.intervalMs);
@@ -38,7 +40,7 @@ export class ShardPlacer {
     if (this.writing || group.node.raft.role !== 'leader') return;
     const c = group.node.confState();
     const members = [...c.voters, ...c.learners];
-    const stored = appliedShardMap(store);
+    const stored = (this.stored = appliedShardMap(store, this.stored));
     const next = plannedShardMap(stored?.map, members, count, this.o.replicas);
     if (next === stored?.map) return;
     this.writing = true;
