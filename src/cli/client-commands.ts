@@ -197,10 +197,12 @@ async function clusterStatus(_opts: unknown, cmd: Command): Promise<void> {
   );
   if (st.shards.length > 1) {
     write('\n');
-    if (st.shardMap) write(`shard map epoch ${st.shardMap.epoch}, ${st.shardMap.replicas} replicas per shard; shards not hosted on ${st.self} show their replicas only\n`);
+    if (st.shardMap) write(`shard map epoch ${st.shardMap.epoch}, ${st.shardMap.replicas} replicas per shard\n`);
+    const r = st.rebalance;
+    if (r) write(`rebalance: ${r.settled} settled, ${r.running} moving, ${r.planned} planned${r.unknown ? `, ${r.unknown} not seen (no replica answered)` : ''}\n`);
     printTable(
-      ['shard', 'replicas', 'leader', 'voters', 'learners', 'keys', 'bytes'],
-      st.shards.map((s) => [s.id, (s.replicas ?? []).join(','), s.hosted === false ? '' : (s.leader ?? '(none)'), s.voters.join(','), s.learners.join(','), s.keys ?? '', s.bytes ?? '']),
+      ['shard', 'replicas', 'leader', 'voters', 'learners', 'keys', 'bytes', 'move', 'seen from'],
+      st.shards.map((s) => [s.id, (s.replicas ?? []).join(','), s.leader ?? '(none)', s.voters.join(','), s.learners.join(','), s.keys ?? '', s.bytes ?? '', s.move ?? '', s.hosted === false ? (s.seenFrom ?? '(none)') : st.self]),
     );
   }
 }

@@ -206,6 +206,19 @@ function clusterStatus(s: PbStatus): ClusterStatus {
       voter: n.voter,
       reachable: n.reachable,
     })),
-    shards: s.shards.map((sh) => ({ id: sh.id, ...(sh.leader ? { leader: sh.leader } : {}), voters: sh.voters, learners: sh.learners })),
+    shards: s.shards.map((sh) => ({
+      id: sh.id,
+      ...(sh.leader ? { leader: sh.leader } : {}),
+      voters: sh.voters,
+      learners: sh.learners,
+      ...(sh.replicas.length > 0 ? { replicas: sh.replicas, hosted: sh.hosted } : {}),
+      ...(sh.keys !== undefined ? { keys: Number(sh.keys) } : {}),
+      ...(sh.bytes !== undefined ? { bytes: Number(sh.bytes) } : {}),
+      ...(sh.seenFrom ? { seenFrom: sh.seenFrom } : {}),
+      ...(sh.move ? { move: sh.move } : {}),
+    })),
+    ...(s.rebalance
+      ? { rebalance: { epoch: Number(s.rebalance.epoch), settled: Number(s.rebalance.settled), planned: Number(s.rebalance.planned), running: Number(s.rebalance.running), unknown: Number(s.rebalance.unknown) } }
+      : {}),
   };
 }

@@ -167,8 +167,9 @@ interface RawStatus {
   leader?: string | null;
   term?: number;
   nodes?: Array<Partial<ClusterStatus['nodes'][number]>>;
-  shards?: Array<{ id?: string; leader?: string | null; voters?: string[]; learners?: string[]; replicas?: string[]; hosted?: boolean; keys?: number; bytes?: number }>;
+  shards?: Array<{ id?: string; leader?: string | null; voters?: string[]; learners?: string[]; replicas?: string[]; hosted?: boolean; keys?: number; bytes?: number; seenFrom?: string; move?: string }>;
   shardMap?: { epoch: number; members: string[]; replicas: number };
+  rebalance?: ClusterStatus['rebalance'];
 }
 
 function clusterStatus(s: RawStatus): ClusterStatus {
@@ -197,7 +198,10 @@ function clusterStatus(s: RawStatus): ClusterStatus {
       ...(typeof sh.hosted === 'boolean' ? { hosted: sh.hosted } : {}),
       ...(typeof sh.keys === 'number' ? { keys: sh.keys } : {}),
       ...(typeof sh.bytes === 'number' ? { bytes: sh.bytes } : {}),
+      ...(typeof sh.seenFrom === 'string' ? { seenFrom: sh.seenFrom } : {}),
+      ...(typeof sh.move === 'string' ? { move: sh.move } : {}),
     })),
     ...(s.shardMap ? { shardMap: s.shardMap } : {}),
+    ...(s.rebalance ? { rebalance: s.rebalance } : {}),
   };
 }

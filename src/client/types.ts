@@ -104,6 +104,8 @@ export interface ClusterStatus {
   shards: ShardStatus[];
   /** With several shards (HTTP only): the shard map's epoch, the members it was planned for, and replicas per shard. */
   shardMap?: { epoch: number; members: string[]; replicas: number };
+  /** With several shards: how many shards are settled on the map's replicas, have a move planned or running, or went unseen. */
+  rebalance?: { epoch: number; settled: number; planned: number; running: number; unknown: number };
 }
 
 export interface ShardStatus {
@@ -112,13 +114,17 @@ export interface ShardStatus {
   leader?: string;
   voters: string[];
   learners: string[];
-  /** The members the shard map gives the shard, the preferred leader first (HTTP only). */
+  /** With several shards: the members the shard map gives the shard, the preferred leader first. */
   replicas?: string[];
-  /** Whether the answering node holds a copy; leader, voters, learners, keys and bytes are known only if it does (HTTP only). */
+  /** With several shards: whether the answering node holds a copy. */
   hosted?: boolean;
-  /** Keys and bytes of the answering node's copy (HTTP only; gRPC's status does not carry them). */
+  /** Keys and bytes of the copy that gave this status. */
   keys?: number;
   bytes?: number;
+  /** For a shard the answering node does not host: the replica whose copy gave leader, voters, learners, keys and bytes (its leader when it answered). */
+  seenFrom?: string;
+  /** With several shards: where the shard stands against its replicas in the map: settled, planned or running. */
+  move?: string;
 }
 
 export interface Health {

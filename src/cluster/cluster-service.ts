@@ -9,6 +9,18 @@ import type { RaftGroup } from './raft-group.ts';
 import type { PeerStatsSource } from './peer-stats.ts';
 import { GROUP } from './data-dir.ts';
 import { shardFollows } from './shard-steps.ts';
+import { moveState, shardView, type RebalanceStatus, type ShardView } from './shard-view.ts';
+
+/** A view of a shard hosted elsewhere older than this does not count for the membership gate. */
+const GATE_VIEW_MAX_AGE_MS = 3000;
+/** The status asks the replicas of shards hosted elsewhere again when its last answers are older than this. */
+const STATUS_VIEW_MAX_AGE_MS = 1000;
+
+/** The shards hosted elsewhere, as their replicas answered (shard-survey.ts), by shard number. */
+export interface ShardsElsewhere {
+  refresh(maxAgeMs: number): Promise<void>;
+  get(shard: number, maxAgeMs: number): { view: ShardView; fromLeader: boolean } | undefined;
+}
 
 export class RaftClusterService implements ClusterService {
   constructor(
@@ -25,6 +37,8 @@ export class RaftClusterService implements ClusterService {
       running: () => ReadonlyArray<{ id: string; group: RaftGroup; size(): { keys: number; bytes: number } }>;
       /** The shard map in force here; undefined with one shard. */
       map: () => ShardMapView | undefined;
+      /** How the shards not hosted here stand; undefined with one shard. */
+      elsewhere?: ShardsElsewhere;
     },
   ) {}
 
@@ -33,6 +47,7 @@ export class RaftClusterService implements ClusterService {
   }
 
   async status(): Promise<ClusterStatus> {
+    if (this.placement.map()) await this.placement.elsewhere?.refresh(STATUS_VIEW_MAX_AGE_MS);
     const st = this.group.node.status();
     const conf = this.group.node.confState();
     const peers = this.transport.stats().peers;
@@ -68,23 +83,28 @@ export class RaftClusterService implements ClusterService {
     };
   }
 
-  private shardStatus(conf: { voters: string[]; learners: string[] }): Pick<ClusterStatus, 'shards' | 'shardMap'> {
+  private shardStatus(conf: { voters: string[]; learners: string[] }): Pick<ClusterStatus, 'shards' | 'shardMap' | 'rebalance'> {
     const map = this.placement.map();
     const running = new Map(this.shards().map((s) => [s.id, s]));
-    const hosted = ({ id, group, size }: { id: string; group: RaftGroup; size(): { keys: number; bytes: number } }, replicas?: string[]) => {
-      const s = group.node.status();
-      const c = group.node.confState();
-      const following = shardFollows(replicas ? { voters: replicas, learners: [] } : conf, c);
-      return { id, leader: s.leader || null, voters: c.voters, learners: c.learners, term: s.term, commitIndex: s.commit, appliedIndex: s.applied, following, ...size() };
+    const self = this.config.nodeId;
+    const shown = (v: ShardView, want: { voters: string[]; learners: string[] }) => {
+      const { seenFrom: _, role: __, ...rest } = v;
+      return { ...rest, following: shardFollows(want, v) };
     };
-    if (!map) return { shards: [...running.values()].map((r) => hosted(r)) };
-    return {
-      shards: map.shards.map(({ id, replicas }) => {
-        const r = running.get(id);
-        return r ? { ...hosted(r, replicas), replicas, hosted: true } : { id, leader: null, voters: [], learners: [], replicas, hosted: false };
-      }),
-      shardMap: { epoch: map.epoch, members: map.members, replicas: map.replicas },
-    };
+    if (!map) return { shards: [...running.values()].map((r) => ({ id: r.id, ...shown(shardView(self, r.group, r.size()), conf) })) };
+    const rebalance: RebalanceStatus = { epoch: map.epoch, settled: 0, planned: 0, running: 0, unknown: 0 };
+    const shards = map.shards.map(({ id, replicas }, i) => {
+      const r = running.get(id);
+      const view = r ? shardView(self, r.group, r.size()) : this.placement.elsewhere?.get(i, STATUS_VIEW_MAX_AGE_MS * 3)?.view;
+      if (!view) {
+        rebalance.unknown++;
+        return { id, leader: null, voters: [], learners: [], replicas, hosted: false };
+      }
+      const move = moveState(replicas, view);
+      rebalance[move]++;
+      return { ...shown(view, { voters: replicas, learners: [] }), id, replicas, hosted: r !== undefined, ...(r ? {} : { seenFrom: view.seenFrom }), move };
+    });
+    return { shards, shardMap: { epoch: map.epoch, members: map.members, replicas: map.replicas }, rebalance };
   }
 
   private propose(fn: () => void): void {
@@ -131,8 +151,9 @@ export class RaftClusterService implements ClusterService {
 
   /**
    * What has not yet followed the metadata group's last membership change, leaving `id` aside: the shard map
-   * (while the one committed in the metadata group is planned for other members) and the shards hosted here
-   * whose membership differs from the map's (shardFollows). Shards hosted only elsewhere are not seen from here.
+   * (while the one committed in the metadata group is planned for other members) and the shards whose
+   * membership differs from the map's (shardFollows): those hosted here as this copy sees them, the others as
+   * their leaders last answered (a shard whose leader has not answered lately counts as behind).
    */
   shardsBehind(id: string): string[] {
     const conf = this.group.node.confState();
@@ -141,11 +162,18 @@ export class RaftClusterService implements ClusterService {
     const members = [...conf.voters, ...conf.learners].filter((m) => m !== id).sort();
     const planned = (map.committedMembers ?? []).filter((m) => m !== id);
     const behind = members.length === planned.length && members.every((m, i) => m === planned[i]) ? [] : ['the shard map'];
-    const replicas = new Map(map.shards.map((s) => [s.id, s.replicas]));
-    for (const s of this.shards()) {
-      const want = replicas.get(s.id);
-      if (want && !shardFollows({ voters: want, learners: [] }, s.group.node.confState(), id)) behind.push(s.id);
-    }
+    const running = new Map(this.shards().map((s) => [s.id, s]));
+    map.shards.forEach(({ id: shard, replicas }, i) => {
+      const want = { voters: replicas, learners: [] };
+      const here = running.get(shard);
+      if (here) {
+        if (!shardFollows(want, here.group.node.confState(), id)) behind.push(shard);
+        return;
+      }
+      const seen = this.placement.elsewhere?.get(i, GATE_VIEW_MAX_AGE_MS);
+      if (!seen?.fromLeader) behind.push(`${shard} (no word from its leader)`);
+      else if (!shardFollows(want, seen.view, id)) behind.push(shard);
+    });
     return behind;
   }
 

@@ -113,16 +113,34 @@ export class NodeMetrics {
 
   /** Requests for shards hosted elsewhere: forwarded, re-routed after a `moved` answer, failed. */
   watchForwarded(counts: { forwarded: number; moved: number; failed: number }): void {
+    this.countsByLabel(
+      'concord_shard_forwarded_total',
+      'Requests for shards not hosted here, forwarded to a replica (outcome "forwarded": all of them; "moved": answers that the replica no longer hosts the shard, each followed by a retry; "failed")',
+      'outcome',
+      { forwarded: () => counts.forwarded, moved: () => counts.moved, failed: () => counts.failed },
+    );
+  }
+
+  /** The steps of shard moves this node's steward proposed. */
+  watchMoves(steps: { addLearner: number; addVoter: number; remove: number; transfer: number }): void {
+    this.countsByLabel(
+      'concord_shard_moves_total',
+      'Steps of shard moves this node proposed as the shard\'s leader ("add_learner": a new replica added; "promote": a caught-up learner made a voter; "remove": a replica the map dropped removed; "transfer": leadership handed to the preferred leader)',
+      'step',
+      { add_learner: () => steps.addLearner, promote: () => steps.addVoter, remove: () => steps.remove, transfer: () => steps.transfer },
+    );
+  }
+
+  /** A counter with one label, each value's count read at scrape time. */
+  private countsByLabel(name: string, help: string, label: string, values: Record<string, () => number>): void {
     new Counter({
-      name: 'concord_shard_forwarded_total',
-      help: 'Requests for shards not hosted here, forwarded to a replica (outcome "forwarded": all of them; "moved": answers that the replica no longer hosts the shard, each followed by a retry; "failed")',
-      labelNames: ['outcome'],
+      name,
+      help,
+      labelNames: [label],
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc({ outcome: 'forwarded' }, counts.forwarded);
-        this.inc({ outcome: 'moved' }, counts.moved);
-        this.inc({ outcome: 'failed' }, counts.failed);
+        for (const [v, read] of Object.entries(values)) this.inc({ [label]: v }, read());
       },
     });
   }

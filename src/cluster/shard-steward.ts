@@ -26,6 +26,8 @@ export interface StewardOptions {
 export class ShardSteward {
   private readonly timer: NodeJS.Timeout;
   private readonly lastTransfer = new Map<number, number>();
+  /** The steps this node proposed as a shard's leader, by kind (a metric). */
+  readonly steps = { addLearner: 0, addVoter: 0, remove: 0, transfer: 0 };
 
   constructor(private readonly o: StewardOptions) {
     this.timer = setInterval(() => this.runOnce(), o.intervalMs);
@@ -59,11 +61,13 @@ export class ShardSteward {
       try {
         if ('change' in step) {
           group.node.proposeConfChange(step.change);
+          this.steps[step.change.type as 'addLearner' | 'addVoter' | 'remove']++;
           if (step.change.type === 'addLearner' && want.voters.includes(step.change.node)) busy++;
           this.o.logger.info({ shard: i, change: step.change }, 'shard membership change proposed');
         } else if (now - (this.lastTransfer.get(i) ?? -Infinity) >= this.o.transferBackoffMs && !st.leadTransferee) {
           this.lastTransfer.set(i, now);
           group.node.transferLeader(step.transferTo);
+          this.steps.transfer++;
           this.o.logger.debug({ shard: i, to: step.transferTo }, 'shard leadership handed over');
         }
       } catch (e) {

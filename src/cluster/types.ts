@@ -1,6 +1,8 @@
 // What the cluster layer offers above it: status of the Raft group and its members, membership changes,
 // health. The HTTP and gRPC front ends serve these; RaftClusterService (cluster-service.ts) implements them.
 
+import type { MoveState, RebalanceStatus } from './shard-view.ts';
+
 export interface NodeStatus {
   id: string;
   raftAddr: string;
@@ -25,8 +27,10 @@ export interface ClusterStatus {
    * The data shards as this node sees them (with one shard, the metadata group g0 itself). With S > 1 every
    * shard is listed: `replicas` are the members the shard map gives it (the preferred leader first), and
    * `hosted` says whether this node holds a copy. For a hosted shard, leader, voters, learners, term, indexes,
-   * keys and bytes are this node's copy's, and `following` is false while the shard's membership has yet to
-   * take the map's last change; a shard hosted elsewhere has only its id and replicas (leader null, no voters).
+   * keys and bytes are this node's copy's; for a shard hosted elsewhere they are those of the replica named by
+   * `seenFrom` (its leader when it answered), asked at most a few seconds ago — only id and replicas (leader
+   * null, no voters) when no replica answered. `following` is false while the shard's membership has yet to
+   * take the map's last change, and `move` says where it stands against the map (shard-view.ts moveState).
    */
   shards: Array<{
     id: string;
@@ -41,9 +45,13 @@ export interface ClusterStatus {
     following?: boolean;
     keys?: number;
     bytes?: number;
+    seenFrom?: string;
+    move?: MoveState;
   }>;
   /** With S > 1: the shard map's epoch, the members it was planned for, and R. */
   shardMap?: { epoch: number; members: string[]; replicas: number };
+  /** With S > 1: how many shards are settled on the map's replicas, have a move planned or running, or were not seen. */
+  rebalance?: RebalanceStatus;
 }
 
 /** The shard map as the cluster service shows it: each shard's group id and replicas (preferred leader first). */

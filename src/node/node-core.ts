@@ -173,6 +173,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, () => gossip?.node, {
     running: () => shards.running(),
     map: () => shards.mapView(),
+    elsewhere: shards.survey,
   });
   if (config.gossipAddr) gossip = await startGossip(config, selfAddr, group, addresses, (id) => cluster.shardsBehind(id).length === 0, wakeAll, log);
   void group.failed.then((e) => fail(new Error(`the Raft group ${GROUP} stopped: ${e.message}`)));

@@ -14,11 +14,15 @@ import type { KvService } from '../kv/types.ts';
 import { fromForwardedError, runForwarded, toForwardedError, type ForwardedError, type ForwardedOp } from '../kv/forwarded.ts';
 import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { ConcordError } from '../util/errors.ts';
+import type { ShardView } from '../cluster/shard-view.ts';
+
+/** A key-value operation, or (`status`) a question how the replica sees the shard, answered with its ShardView. */
+export type ShardOp = ForwardedOp | { t: 'status' };
 
 export interface ForwardRequest {
   id: number;
   shard: number;
-  op: ForwardedOp;
+  op: ShardOp;
 }
 
 export interface ForwardAnswer {
@@ -41,6 +45,8 @@ export interface ShardCallsOptions {
   waitForEpoch(epoch: number, ms: number): Promise<void>;
   /** The service of a shard this node hosts and runs; undefined otherwise. */
   local(shard: number): KvService | undefined;
+  /** How this node's copy of a shard sees it; undefined if it hosts none. */
+  view(shard: number): ShardView | undefined;
   /** How long a forwarded call may take in all. */
   timeoutMs: number;
   log: Logger;
@@ -100,7 +106,13 @@ export class ShardCalls {
     return left.find((id) => this.o.connected(id)) ?? left[0];
   }
 
-  private once(to: string, shard: number, op: ForwardedOp, ms: number): Promise<Outcome> {
+  /** How `to` sees `shard`; undefined if it does not answer within `ms` or hosts no copy. */
+  async view(to: string, shard: number, ms: number): Promise<ShardView | undefined> {
+    const out = await this.once(to, shard, { t: 'status' }, ms);
+    return 'ok' in out ? (out.ok as ShardView) : undefined;
+  }
+
+  private once(to: string, shard: number, op: ShardOp, ms: number): Promise<Outcome> {
     if (this.closed) return Promise.resolve({ unanswered: 'unsent' });
     const id = this.nextId++;
     return new Promise<Outcome>((resolve) => {
@@ -127,13 +139,19 @@ export class ShardCalls {
   /** A request from a peer: run on the shard's service here, or `moved` if this node does not run the shard. */
   serve(from: string, r: ForwardRequest): void {
     const reply = (a: Omit<ForwardAnswer, 'id'>) => this.o.send(from, { g: '', ks: { id: r.id, ...a } });
+    if (r.op?.t === 'status') {
+      const view = Number.isInteger(r.shard) && !this.closed ? this.o.view(r.shard) : undefined;
+      reply(view ? { ok: view } : { moved: this.o.epoch() });
+      return;
+    }
     // Shutting down: not run here (its group is about to close and would fail it), so the sender tries another.
     const svc = Number.isInteger(r.shard) && !this.closed ? this.o.local(r.shard) : undefined;
     if (!svc) {
       reply({ moved: this.o.epoch() });
       return;
     }
-    new Promise((resolve) => resolve(runForwarded(svc, r.op))).then(
+    const op = r.op;
+    new Promise((resolve) => resolve(runForwarded(svc, op))).then(
       (ok) => reply({ ok }),
       (e: unknown) => {
         if (!(e instanceof ConcordError)) this.o.log.error({ err: e, shard: r.shard, op: r.op?.t }, 'a forwarded request failed');

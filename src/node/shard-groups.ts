@@ -32,6 +32,8 @@ import type { KvStore } from '../storage/kv-store.ts';
 import type { NodeWal } from '../storage/node-wal.ts';
 import { HostedGroup } from './hosted-group.ts';
 import { ShardCalls } from './shard-calls.ts';
+import { ShardSurvey } from './shard-survey.ts';
+import { shardView } from '../cluster/shard-view.ts';
 import { shardGroupId, type ShardMap } from './shard-map.ts';
 import { MapFollower } from './map-follower.ts';
 
@@ -70,6 +72,8 @@ export interface MetaGroup extends Omit<RunningShard, 'id'> {
 
 /** How often a replica the map dropped asks whether it is still a member. */
 const ASK_EVERY_PASSES = 4;
+/** How often the metadata leader asks how the shards hosted elsewhere stand. */
+export const SURVEY_EVERY_MS = 1000;
 
 export class ShardGroups {
   private count: number | undefined;
@@ -93,6 +97,8 @@ export class ShardGroups {
   private follower: MapFollower | undefined;
   private epochWaiters: Array<() => void> = [];
   readonly calls: ShardCalls;
+  /** How the shards not hosted here stand (for the status, and for the membership gate on the metadata leader). */
+  readonly survey: ShardSurvey;
   /** Set by close(): a start() still under way stops short. */
   closed = false;
   private resolveStarted: () => void = () => {};
@@ -108,8 +114,19 @@ export class ShardGroups {
       epoch: () => this.map?.epoch ?? 0,
       waitForEpoch: (e, ms) => this.waitForEpoch(e, ms),
       local: (s) => this.serving(s),
+      view: (s) => {
+        const r = this.runningShards.get(s);
+        return r ? shardView(d.config.nodeId, r.group, r.size()) : undefined;
+      },
       timeoutMs: d.config.requestTimeoutMs,
       log: d.log.child({ part: 'shards' }),
+    });
+    this.survey = new ShardSurvey({
+      self: d.config.nodeId,
+      elsewhere: () => (this.map?.shards ?? []).flatMap((replicas, shard) => (this.runningShards.has(shard) ? [] : [{ shard, replicas }])),
+      connected: d.connected,
+      ask: (to, shard, ms) => this.calls.view(to, shard, ms),
+      askMs: Math.min(1000, d.config.requestTimeoutMs),
     });
   }
 
@@ -190,6 +207,7 @@ export class ShardGroups {
       maxCatchingUp: 4,
       logger: log.child({ part: 'shards' }),
     });
+    metrics.watchMoves(this.steward.steps);
     this.timer = setInterval(() => void this.sync(), config.tickMs * 5);
     this.timer.unref();
   }
@@ -232,6 +250,8 @@ export class ShardGroups {
     }
     this.rebuild();
     if (changed) for (const w of this.epochWaiters.splice(0)) w();
+    // The metadata leader keeps its view of the others' shards fresh for the membership gate.
+    if (this.meta?.group.node.raft.role === 'leader') void this.survey.refresh(SURVEY_EVERY_MS);
     const ask = this.passes++ % ASK_EVERY_PASSES === 0;
     if (ask && this.runningShards.size > 0) this.follower!.ask();
     for (const [i, h] of this.hosted) {

@@ -134,7 +134,11 @@ describe('the snapshot size trigger', () => {
       const names = segments().sort();
       assert.ok(Number(names.at(-1)!.slice(0, 16)) >= 4, `segments were started (${names.join(', ')})`);
       const bytes = names.reduce((sum, n) => sum + fs.statSync(path.join(walDir, n)).size, 0);
-      assert.ok(names.length <= 2 && bytes < 2 * segmentBytes + 20_000, `${names.length} segments, ${bytes} bytes on disk after ${node.log.lastIndex()} entries`);
+      // A segment ends past its size with the write that crossed it, which may carry a checkpoint (BASE) of the
+      // live log: up to snapshotEntries + snapshotKeepEntries entries of under 80 bytes each, depending on how
+      // far the log had grown past the compaction point when it was written (timing).
+      const segmentMax = segmentBytes + (500 + 10) * 80;
+      assert.ok(names.length <= 2 && bytes < 2 * segmentMax, `${names.length} segments, ${bytes} bytes on disk after ${node.log.lastIndex()} entries`);
     } finally {
       await node.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -28,6 +28,8 @@ interface Shard {
   following: boolean;
   replicas: string[];
   hosted: boolean;
+  seenFrom?: string;
+  move?: string;
 }
 
 async function shardsOf(n: ProcNode): Promise<Shard[]> {
@@ -187,6 +189,22 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
       });
     }, 40_000);
     for (const n of c.nodes) assert.match(await (await fetch(`${n.url}/metrics`)).text(), /^concord_shards_hosted 3$/m, `${n.id} hosts 3 shards`);
+    // Any node's status shows every shard as one of its replicas sees it, and counts them settled.
+    await until('n4 to see every shard settled', async () => {
+      const st = (await (await fetch(`${n4.url}/v1/cluster`)).json()) as { shards: Shard[]; rebalance: Record<string, number> };
+      return st.rebalance.settled === SHARDS && st.shards.every((s) => s.leader !== null && s.move === 'settled');
+    }, 10_000);
+    const keysSeenBy = async (n: ProcNode) => {
+      const shards = await shardsOf(n);
+      for (const s of shards.filter((x) => !x.hosted)) assert.ok(s.replicas.includes(s.seenFrom!), `${s.id} seen from one of its replicas: ${JSON.stringify(s)} on ${n.id}`);
+      return shards.reduce((sum, s) => sum + s.keys, 0);
+    };
+    await settled(c, c.nodes);
+    assert.equal(await keysSeenBy(n4), await keysSeenBy(c.nodes[0]), 'the shards\' keys add up to the same total from any node');
+    let steps = '';
+    for (const n of c.nodes) steps += await (await fetch(`${n.url}/metrics`)).text();
+    const moved = (step: string) => [...steps.matchAll(new RegExp(`^concord_shard_moves_total\\{step="${step}"\\} (\\d+)`, 'gm'))].reduce((x, m) => x + Number(m[1]), 0);
+    assert.ok(moved('add_learner') >= 3 && moved('promote') >= 3 && moved('remove') >= 3, 'the shard leaders counted the moves\' steps');
     assert.equal((await put(n4, 'from-n4', 'yes')).status, 200);
     // Every node answers for every key: a shard it does not host is asked of one that does.
     const missing = (await shardsOf(n4)).find((s) => !s.hosted)!;

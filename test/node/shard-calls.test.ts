@@ -11,6 +11,7 @@ import { FrameCodec } from '../../src/transport/frame-codec.ts';
 import type { PeerEnvelope } from '../../src/cluster/peer-envelope.ts';
 import { ConcordError } from '../../src/util/errors.ts';
 import { MemoryKv } from '../api/memory-kv.ts';
+import type { ShardView } from '../../src/cluster/shard-view.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString() : undefined);
@@ -19,6 +20,8 @@ interface Node {
   calls: ShardCalls;
   /** Shard → its service, if this node runs it. */
   hosts: Map<number, MemoryKv>;
+  /** Shard → how this node's copy sees it. */
+  views: Map<number, ShardView>;
   epoch: number;
   map: Map<number, string[]>;
 }
@@ -31,7 +34,7 @@ function network(ids: string[]) {
   const down = new Set<string>();
   const sent: Array<{ from: string; to: string }> = [];
   for (const self of ids) {
-    const node: Node = { hosts: new Map(), epoch: 1, map: new Map(), calls: undefined as unknown as ShardCalls };
+    const node: Node = { hosts: new Map(), views: new Map(), epoch: 1, map: new Map(), calls: undefined as unknown as ShardCalls };
     node.calls = new ShardCalls({
       self,
       send: (to, env: PeerEnvelope) => {
@@ -56,6 +59,7 @@ function network(ids: string[]) {
         node.map = new Map(nodes.get('c')!.map);
       },
       local: (s) => node.hosts.get(s),
+      view: (s) => node.views.get(s),
       timeoutMs: 200,
       log: pino({ level: 'silent' }),
     });
@@ -138,5 +142,19 @@ describe('forwarded requests for a shard hosted elsewhere', () => {
     assert.equal(dec(kv.getSerializable(enc('k'))?.value), 'v');
     down.add('c');
     await assert.rejects(a.calls.call(1, { t: 'get', key: enc('k') }), (e: unknown) => e instanceof ConcordError && e.code === 'unavailable' && /tried b, c/.test(e.message));
+  });
+
+  it('a status question is answered with the replica\'s view of the shard; one that hosts no copy, or never answers, gives none', async () => {
+    const { nodes, silent } = network(['a', 'b', 'c']);
+    const view: ShardView = { seenFrom: 'b', role: 'leader', leader: 'b', voters: ['b', 'c'], learners: ['d'], term: 3, commitIndex: 9, appliedIndex: 9, keys: 4, bytes: 4096 };
+    nodes.get('b')!.views.set(2, view);
+    const a = nodes.get('a')!.calls;
+    assert.deepEqual(await a.view('b', 2, 100), view);
+    assert.equal(await a.view('b', 1, 100), undefined);
+    silent.add('c');
+    nodes.get('c')!.views.set(2, view);
+    const t0 = Date.now();
+    assert.equal(await a.view('c', 2, 50), undefined);
+    assert.ok(Date.now() - t0 >= 45);
   });
 });

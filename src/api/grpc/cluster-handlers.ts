@@ -32,7 +32,19 @@ export function clusterStatus(s: KvClusterStatus): ClusterStatus {
       voter: n.voter,
       reachable: n.reachable,
     })),
-    shards: s.shards.map((sh) => ({ id: sh.id, leader: sh.leader ?? '', voters: sh.voters, learners: sh.learners })),
+    shards: s.shards.map((sh) => ({
+      id: sh.id,
+      leader: sh.leader ?? '',
+      voters: sh.voters,
+      learners: sh.learners,
+      replicas: sh.replicas ?? [],
+      hosted: sh.hosted ?? true,
+      ...(sh.keys !== undefined ? { keys: BigInt(sh.keys) } : {}),
+      ...(sh.bytes !== undefined ? { bytes: BigInt(sh.bytes) } : {}),
+      seenFrom: sh.seenFrom ?? '',
+      move: sh.move ?? '',
+    })),
+    ...(s.rebalance ? { rebalance: { epoch: BigInt(s.rebalance.epoch), settled: BigInt(s.rebalance.settled), planned: BigInt(s.rebalance.planned), running: BigInt(s.rebalance.running), unknown: BigInt(s.rebalance.unknown) } } : {}),
   });
 }
 
