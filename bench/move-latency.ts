@@ -18,6 +18,7 @@ import { until } from '../testkit/wait.ts';
 import { freePort } from '../testkit/ports.ts';
 import { concordCluster, concordVersion, srcChanged } from './concord-cluster.ts';
 import { progress } from './progress.ts';
+import { cpuSeconds } from './procstat.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const num = (name: string, dflt: number) => (process.env[name] ? Number(process.env[name]) : dflt);
@@ -81,6 +82,8 @@ async function main(): Promise<void> {
     log(`preloaded ${KEYS} keys`);
 
     const samples: Sample[] = [];
+    const cpu = (): number[] => [...cluster.nodes].map((n) => (n.proc?.pid ? cpuSeconds(n.proc.pid) : 0));
+    const cpuStart = cpu();
     const t0 = performance.now();
     let running = true;
     let targets = urls;
@@ -97,18 +100,36 @@ async function main(): Promise<void> {
     const n4 = cluster.add('n4', ['server', '--node-id', 'n4', '--raft-addr', `127.0.0.1:${raft}`, '--http-addr', `127.0.0.1:${http}`, '--grpc-addr', `127.0.0.1:${grpc}`, '--data-dir', path.join(cluster.dir, 'n4'), '--no-bootstrap'], `http://127.0.0.1:${http}`);
     await cluster.waitHealthy(n4);
     const addedAt = performance.now() - t0;
+    const cpuAdded = cpu();
+    // Each quarter second while replicas move: every node's CPU, and the puts that started in it (how many, the slowest).
+    const windows: string[] = [];
+    let last = { at: addedAt, cpu: cpuAdded };
+    const sampler = setInterval(() => {
+      const at = performance.now() - t0;
+      const now = cpu();
+      const inside = samples.filter((x) => x.at >= last.at && x.at < at);
+      const pct = now.map((c, k) => Math.round(((c - (last.cpu[k] ?? 0)) / ((at - last.at) / 1000)) * 100));
+      windows.push(`+${((last.at - addedAt) / 1000).toFixed(2)} s: CPU % ${pct.join(' / ')}; ${inside.length} puts, slowest ${Math.round(Math.max(0, ...inside.map((x) => x.ms)))} ms`);
+      last = { at, cpu: now };
+    }, 250);
     const added = await fetch(`${urls[0]}/v1/cluster/nodes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'n4', address: `127.0.0.1:${raft}` }) });
     if (!added.ok) throw new Error(`adding n4: ${added.status} ${await added.text()}`);
     log('n4 added; waiting for the replicas to move');
     const all = [...urls, n4.url];
     await until('every shard on its map\'s replicas', () => settled(all, 4).catch(() => false), 300_000);
     const settledAt = performance.now() - t0;
+    clearInterval(sampler);
+    const cpuSettled = cpu();
     targets = all;
     log(`moved in ${((settledAt - addedAt) / 1000).toFixed(1)} s`);
     await new Promise((r) => setTimeout(r, PHASE_SECONDS * 1000));
     running = false;
     await Promise.all(loops);
     const end = performance.now() - t0;
+    const cpuEnd = cpu();
+    const share = (a: number[], b: number[], ms: number) => b.map((c, k) => `${Math.round(((c - (a[k] ?? 0)) / (ms / 1000)) * 100)}%`).join(' / ');
+    note(`CPU of n1 / n2 / n3 (/ n4), % of one core: before ${share(cpuStart, cpuAdded.slice(0, 3), addedAt)}; moving ${share(cpuAdded, cpuSettled, settledAt - addedAt)}; after ${share(cpuSettled, cpuEnd, end - settledAt)} (the clients, in the bench process, take the rest)`);
+    note(`while moving, by quarter second (n1 / n2 / n3 / n4): ${windows.join('; ')}`);
     const hosted = await Promise.all(all.map(async (u) => Number(/^concord_shards_hosted (\d+)$/m.exec(await (await fetch(`${u}/metrics`)).text())?.[1])));
     note(`replicas per node at the end: ${hosted.join(', ')} (n1..n4)`);
 
