@@ -100,18 +100,11 @@ async function main(): Promise<void> {
     const n4 = cluster.add('n4', ['server', '--node-id', 'n4', '--raft-addr', `127.0.0.1:${raft}`, '--http-addr', `127.0.0.1:${http}`, '--grpc-addr', `127.0.0.1:${grpc}`, '--data-dir', path.join(cluster.dir, 'n4'), '--no-bootstrap'], `http://127.0.0.1:${http}`);
     await cluster.waitHealthy(n4);
     const addedAt = performance.now() - t0;
+    if (process.env.BENCH_MARK_CLOCK) note(`n4 added at CLOCK_MONOTONIC ${process.hrtime.bigint()} ns (to line up with the nodes' CPU profiles)`);
     const cpuAdded = cpu();
-    // Each quarter second while replicas move: every node's CPU, and the puts that started in it (how many, the slowest).
-    const windows: string[] = [];
-    let last = { at: addedAt, cpu: cpuAdded };
-    const sampler = setInterval(() => {
-      const at = performance.now() - t0;
-      const now = cpu();
-      const inside = samples.filter((x) => x.at >= last.at && x.at < at);
-      const pct = now.map((c, k) => Math.round(((c - (last.cpu[k] ?? 0)) / ((at - last.at) / 1000)) * 100));
-      windows.push(`+${((last.at - addedAt) / 1000).toFixed(2)} s: CPU % ${pct.join(' / ')}; ${inside.length} puts, slowest ${Math.round(Math.max(0, ...inside.map((x) => x.ms)))} ms`);
-      last = { at, cpu: now };
-    }, 250);
+    // Every quarter second while replicas move: each node's CPU so far (the puts of each window are counted at the end).
+    const ticks: Array<{ at: number; cpu: number[] }> = [{ at: addedAt, cpu: cpuAdded }];
+    const sampler = setInterval(() => ticks.push({ at: performance.now() - t0, cpu: cpu() }), 250);
     const added = await fetch(`${urls[0]}/v1/cluster/nodes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: 'n4', address: `127.0.0.1:${raft}` }) });
     if (!added.ok) throw new Error(`adding n4: ${added.status} ${await added.text()}`);
     log('n4 added; waiting for the replicas to move');
@@ -129,6 +122,12 @@ async function main(): Promise<void> {
     const cpuEnd = cpu();
     const share = (a: number[], b: number[], ms: number) => b.map((c, k) => `${Math.round(((c - (a[k] ?? 0)) / (ms / 1000)) * 100)}%`).join(' / ');
     note(`CPU of n1 / n2 / n3 (/ n4), % of one core: before ${share(cpuStart, cpuAdded.slice(0, 3), addedAt)}; moving ${share(cpuAdded, cpuSettled, settledAt - addedAt)}; after ${share(cpuSettled, cpuEnd, end - settledAt)} (the clients, in the bench process, take the rest)`);
+    const windows = ticks.slice(1).map(({ at, cpu: now }, k) => {
+      const prev = ticks[k];
+      const started = samples.filter((x) => x.at >= prev.at && x.at < at);
+      const pct = now.map((c, j) => Math.round(((c - (prev.cpu[j] ?? 0)) / ((at - prev.at) / 1000)) * 100));
+      return `+${((prev.at - addedAt) / 1000).toFixed(2)} s: CPU % ${pct.join(' / ')}; ${started.length} puts started, slowest ${Math.round(Math.max(0, ...started.map((x) => x.ms)))} ms`;
+    });
     note(`while moving, by quarter second (n1 / n2 / n3 / n4): ${windows.join('; ')}`);
     const hosted = await Promise.all(all.map(async (u) => Number(/^concord_shards_hosted (\d+)$/m.exec(await (await fetch(`${u}/metrics`)).text())?.[1])));
     note(`replicas per node at the end: ${hosted.join(', ')} (n1..n4)`);

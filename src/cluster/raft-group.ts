@@ -105,8 +105,16 @@ export class RaftGroup {
       checkQuorum: true,
       leaseRead: o.leaseReads,
       quiesceAfterTicks: o.quiesceAfterTicks,
-      maxSizePerMsg: 4 << 20,
+      // Flow control toward a follower far behind (a new replica catching up from the log during a shard
+      // move): appends of at most 256 KiB and 2 MiB of entries unacknowledged, so the leader sends at the
+      // follower's pace, a turn of its event loop never encodes or decodes megabytes of entries at once, and
+      // the puts it serves meanwhile keep their latency (bench/README.md, "Puts while replicas move"). A
+      // single larger entry still goes alone. The follower applies what it gets 8 MiB per Ready, for the same
+      // reason (every other group on that node waits while one applies).
+      maxSizePerMsg: 256 << 10,
       maxInflightMsgs: 256,
+      maxInflightBytes: 2 << 20,
+      maxCommittedSizePerReady: 8 << 20,
     };
     this.node = new RawNode(cfg);
     const hs = o.storage.initialState().hardState;

@@ -7,30 +7,51 @@ import type { NodeId } from './types.ts';
 export const ProgressState = { Probe: 'probe', Replicate: 'replicate', Snapshot: 'snapshot' } as const;
 export type ProgressState = (typeof ProgressState)[keyof typeof ProgressState];
 
-/** A bounded FIFO of the last index sent in each in-flight append. */
+/**
+ * The appends in flight to one follower, oldest first: the last index each carried and its entries' bytes.
+ * Full at `capacity` messages or `maxBytes` bytes (etcd's MaxInflightMsgs and MaxInflightBytes); an empty
+ * window always takes one message, however large, so an entry bigger than `maxBytes` still goes.
+ */
 export class Inflights {
-  private buf: number[] = [];
-  constructor(readonly capacity: number) {}
+  private index: number[] = [];
+  private size: number[] = [];
+  private total = 0;
+  constructor(
+    readonly capacity: number,
+    readonly maxBytes = Infinity,
+  ) {}
   get count(): number {
-    return this.buf.length;
+    return this.index.length;
+  }
+  get bytes(): number {
+    return this.total;
   }
   full(): boolean {
-    return this.buf.length >= this.capacity;
+    return this.index.length >= this.capacity || this.total >= this.maxBytes;
   }
-  add(lastIndex: number): void {
-    this.buf.push(lastIndex);
+  add(lastIndex: number, bytes = 0): void {
+    this.index.push(lastIndex);
+    this.size.push(bytes);
+    this.total += bytes;
   }
   /** An acknowledgement up to `index` frees every append that ended at or before it. */
   freeLE(index: number): void {
     let n = 0;
-    while (n < this.buf.length && this.buf[n] <= index) n++;
-    if (n > 0) this.buf.splice(0, n);
+    while (n < this.index.length && this.index[n] <= index) this.total -= this.size[n++];
+    if (n > 0) {
+      this.index.splice(0, n);
+      this.size.splice(0, n);
+    }
   }
   freeFirst(): void {
-    this.buf.shift();
+    if (this.index.length === 0) return;
+    this.index.shift();
+    this.total -= this.size.shift()!;
   }
   reset(): void {
-    this.buf.length = 0;
+    this.index.length = 0;
+    this.size.length = 0;
+    this.total = 0;
   }
 }
 
@@ -57,9 +78,10 @@ export class Progress {
     next: number,
     maxInflight: number,
     public isLearner: boolean,
+    maxInflightBytes = Infinity,
   ) {
     this.next = next;
-    this.inflights = new Inflights(maxInflight);
+    this.inflights = new Inflights(maxInflight, maxInflightBytes);
   }
 
   private resetState(state: ProgressState): void {
@@ -103,12 +125,12 @@ export class Progress {
     return updated;
   }
 
-  /** Optimistically advance next after sending entries up to lastSent (Replicate only). */
-  sentEntries(count: number, lastSent: number): void {
+  /** Optimistically advance next after sending entries (`bytes` of them) up to lastSent (Replicate only). */
+  sentEntries(count: number, lastSent: number, bytes = 0): void {
     if (this.state === ProgressState.Replicate) {
       if (count > 0) {
         this.next = lastSent + 1;
-        this.inflights.add(lastSent);
+        this.inflights.add(lastSent, bytes);
       }
     } else if (this.state === ProgressState.Probe) {
       this.probeSent = true;

@@ -58,6 +58,12 @@ export interface RaftConfig {
   maxSizePerMsg?: number;
   /** Window of append messages in flight to one follower (pipelining). */
   maxInflightMsgs?: number;
+  /**
+   * Byte cap on the entries in flight to one follower (default: none). With maxSizePerMsg it bounds what a
+   * follower far behind (a new replica catching up from the log) is sent before it acknowledges: the rate
+   * then follows the follower's own pace instead of the leader's whole log going out at once.
+   */
+  maxInflightBytes?: number;
   /** Byte cap on committed entries handed out in one Ready. */
   maxCommittedSizePerReady?: number;
   /** Proposals are refused while this many bytes are appended but not yet applied. */
@@ -99,6 +105,7 @@ export class Raft {
   private readonly leaseMargin: number;
   private readonly maxSizePerMsg: number;
   private readonly maxInflight: number;
+  private readonly maxInflightBytes: number;
   readonly maxCommittedSizePerReady: number;
   private readonly maxUncommittedBytes: number;
   private readonly bugs: TestingOnlyBugs;
@@ -143,6 +150,7 @@ export class Raft {
     this.leaseMargin = cfg.leaseMarginTicks ?? 1;
     this.maxSizePerMsg = cfg.maxSizePerMsg ?? 1 << 20;
     this.maxInflight = cfg.maxInflightMsgs ?? 256;
+    this.maxInflightBytes = cfg.maxInflightBytes ?? Infinity;
     this.maxCommittedSizePerReady = cfg.maxCommittedSizePerReady ?? 64 << 20;
     this.maxUncommittedBytes = cfg.maxUncommittedBytes ?? 1 << 30;
     this.bugs = cfg.testingOnlyBugs ?? {};
@@ -191,8 +199,8 @@ export class Raft {
   private setConf(cs: ConfState): void {
     this.prs.clear();
     const next = this.log.lastIndex() + 1;
-    for (const id of cs.voters) this.prs.set(id, new Progress(id, next, this.maxInflight, false));
-    for (const id of cs.learners) this.prs.set(id, new Progress(id, next, this.maxInflight, true));
+    for (const id of cs.voters) this.prs.set(id, new Progress(id, next, this.maxInflight, false, this.maxInflightBytes));
+    for (const id of cs.learners) this.prs.set(id, new Progress(id, next, this.maxInflight, true, this.maxInflightBytes));
     const self = this.prs.get(this.id);
     if (self) self.match = this.log.unstableOffset - 1;
   }
@@ -228,7 +236,7 @@ export class Raft {
   }
 
   private newProgress(id: NodeId, learner: boolean): Progress {
-    const pr = new Progress(id, this.log.lastIndex() + 1, this.maxInflight, learner);
+    const pr = new Progress(id, this.log.lastIndex() + 1, this.maxInflight, learner, this.maxInflightBytes);
     // A new member starts as recently active so the first check-quorum round does not count it as lost.
     pr.recentActive = true;
     return pr;
@@ -767,7 +775,9 @@ export class Raft {
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
-    pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : prevIndex);
+    let bytes = 0;
+    for (const e of entries) bytes += e.data.byteLength;
+    pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : prevIndex, bytes);
     return true;
   }
 

@@ -125,6 +125,33 @@ describe('batching and pipelining', () => {
     }
     assert.equal(appsTo(c, 'b').length, 4, 'four unacknowledged appends, then the window is full');
   });
+
+  it('with maxInflightBytes, the window closes at that many bytes of entries in flight; an entry larger than it still goes alone', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { maxSizePerMsg: 1, maxInflightMsgs: 100, maxInflightBytes: 250 });
+    c.elect('a');
+    c.filters.push((m) => m.type === MessageType.AppResp);
+    c.delivered = [];
+    for (let i = 0; i < 10; i++) {
+      c.get('a').propose(new Uint8Array(100));
+      c.stabilize();
+    }
+    assert.equal(appsTo(c, 'b').length, 3, '100 + 100 + 100 bytes: the third passes 250, nothing more until an acknowledgement');
+    // An acknowledgement of the first two frees 200 bytes: the window takes more again.
+    const sent = appsTo(c, 'b');
+    c.filters.length = 0;
+    c.delivered = [];
+    c.get('a').step({ type: MessageType.AppResp, from: 'b', to: 'a', term: c.get('a').status().term, index: sent[1].entries!.at(-1)!.index } as never);
+    c.stabilize();
+    assert.ok(appsTo(c, 'b').length > 0, 'the window opened again');
+
+    const d = new TestCluster(['a', 'b'], { maxInflightBytes: 10 });
+    d.elect('a');
+    d.filters.push((m) => m.type === MessageType.AppResp);
+    d.delivered = [];
+    d.get('a').propose(new Uint8Array(1000));
+    d.stabilize();
+    assert.equal(appsTo(d, 'b').filter((m) => (m.entries ?? []).some((e) => e.data.byteLength === 1000)).length, 1, 'a 1000-byte entry goes through a 10-byte window that is empty');
+  });
 });
 
 describe('§5.4.2 committing entries from previous terms (Figure 8)', () => {
