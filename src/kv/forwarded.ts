@@ -7,7 +7,8 @@
 // on its account.
 
 import { ConcordError, type ErrorCode } from '../util/errors.ts';
-import type { BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
+import type { BackupImage, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
+import { remoteImage, type BackupOp } from './remote-backup.ts';
 
 export type ForwardedOp =
   | { t: 'get'; key: Uint8Array; consistency?: Consistency }
@@ -58,13 +59,21 @@ export function fromForwardedError(e: ForwardedError): ConcordError {
 
 /**
  * A shard hosted elsewhere, as a KvService. `call` sends an operation to a replica and resolves with its
- * answer (or rejects with the replica's error, or unavailable/timeout when none answered).
+ * answer (or rejects with the replica's error, or unavailable/timeout when none answered); `callOn` sends
+ * one to a given replica (a backup image's batches come from the replica that opened it).
  */
 export class RemoteShard implements KvService {
   constructor(
     readonly shard: number,
-    private readonly call: (op: ForwardedOp) => Promise<unknown>,
+    private readonly call: (op: ForwardedOp | BackupOp) => Promise<unknown>,
+    private readonly callOn?: (node: string, op: BackupOp) => Promise<unknown>,
   ) {}
+
+  /** The shard's image from one of its replicas (remote-backup.ts). */
+  backup(): Promise<BackupImage> {
+    if (!this.callOn) throw new ConcordError('not-implemented', `shard ${this.shard} is not hosted on this node, which cannot fetch its image`);
+    return remoteImage((op) => this.call(op), this.callOn);
+  }
 
   async get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined> {
     return ((await this.call({ t: 'get', key, ...(opts?.consistency ? { consistency: opts.consistency } : {}) })) as KvRecord | null) ?? undefined;

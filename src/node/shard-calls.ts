@@ -10,14 +10,20 @@
 // again could apply it twice.
 
 import type { Logger } from 'pino';
-import type { KvService } from '../kv/types.ts';
+import type { BackupSource, KvService } from '../kv/types.ts';
 import { fromForwardedError, runForwarded, toForwardedError, type ForwardedError, type ForwardedOp } from '../kv/forwarded.ts';
 import type { PeerEnvelope } from '../cluster/peer-envelope.ts';
 import { ConcordError } from '../util/errors.ts';
 import type { ShardView } from '../cluster/shard-view.ts';
+import { BackupCursors, type BackupOp } from '../kv/remote-backup.ts';
 
-/** A key-value operation, or (`status`) a question how the replica sees the shard, answered with its ShardView. */
-export type ShardOp = ForwardedOp | { t: 'status' };
+/**
+ * A key-value operation, a step of fetching the shard's image for a backup (remote-backup.ts), or (`status`)
+ * a question how the replica sees the shard, answered with its ShardView.
+ */
+export type ShardOp = ForwardedOp | BackupOp | { t: 'status' };
+
+const BACKUP_OPS = new Set<ShardOp['t']>(['backupOpen', 'backupNext', 'backupClose']);
 
 export interface ForwardRequest {
   id: number;
@@ -43,8 +49,8 @@ export interface ShardCallsOptions {
   /** This node's map epoch, and a wait (bounded by `ms`) for it to reach `epoch`. */
   epoch(): number;
   waitForEpoch(epoch: number, ms: number): Promise<void>;
-  /** The service of a shard this node hosts and runs; undefined otherwise. */
-  local(shard: number): KvService | undefined;
+  /** The service of a shard this node hosts and runs (able to take a backup image); undefined otherwise. */
+  local(shard: number): (KvService & Partial<BackupSource>) | undefined;
   /** How this node's copy of a shard sees it; undefined if it hosts none. */
   view(shard: number): ShardView | undefined;
   /** How long a forwarded call may take in all. */
@@ -54,19 +60,23 @@ export interface ShardCallsOptions {
 
 type Outcome = { ok: unknown } | { err: ForwardedError } | { moved: number } | { unanswered: 'unsent' | 'timeout' };
 
-const READS = new Set<ForwardedOp['t']>(['get', 'getOrStale', 'list', 'listOrStale']);
+const READS = new Set<string>(['get', 'getOrStale', 'list', 'listOrStale']);
 
 export class ShardCalls {
   private nextId = 1;
   private readonly pending = new Map<number, { settle: (o: Outcome) => void; timer: NodeJS.Timeout }>();
   private closed = false;
+  /** Images of shards hosted here that other nodes are fetching for backups. */
+  private readonly cursors: BackupCursors;
   /** Calls this node forwarded, by how they ended (a metric). */
   readonly counts = { forwarded: 0, moved: 0, failed: 0 };
 
-  constructor(private readonly o: ShardCallsOptions) {}
+  constructor(private readonly o: ShardCallsOptions) {
+    this.cursors = new BackupCursors(o.self);
+  }
 
   /** Runs `op` on a replica of `shard`; rejects with the replica's error, or unavailable/timeout if none answered. */
-  async call(shard: number, op: ForwardedOp): Promise<unknown> {
+  async call(shard: number, op: ForwardedOp | BackupOp): Promise<unknown> {
     const deadline = Date.now() + this.o.timeoutMs;
     const tried = new Set<string>();
     let rerouted = -1;
@@ -104,6 +114,15 @@ export class ShardCalls {
   private target(shard: number, tried: ReadonlySet<string>): string | undefined {
     const left = this.o.replicas(shard).filter((id) => id !== this.o.self && !tried.has(id));
     return left.find((id) => this.o.connected(id)) ?? left[0];
+  }
+
+  /** Runs `op` on `to` (not another replica): rejects with its error, or if it no longer serves the shard or does not answer in time. */
+  async callOn(to: string, shard: number, op: BackupOp): Promise<unknown> {
+    const out = await this.once(to, shard, op, this.o.timeoutMs);
+    if ('ok' in out) return out.ok;
+    if ('err' in out) throw fromForwardedError(out.err);
+    if ('moved' in out) throw new ConcordError('unavailable', `${to} no longer serves shard ${shard}; retry`, 1);
+    throw new ConcordError('timeout', `${to} did not answer for shard ${shard} within ${this.o.timeoutMs} ms`);
   }
 
   /** How `to` sees `shard`; undefined if it does not answer within `ms` or hosts no copy. */
@@ -146,12 +165,14 @@ export class ShardCalls {
     }
     // Shutting down: not run here (its group is about to close and would fail it), so the sender tries another.
     const svc = Number.isInteger(r.shard) && !this.closed ? this.o.local(r.shard) : undefined;
-    if (!svc) {
+    const op = r.op;
+    // An image already open is read on, even if the shard has since moved away (it is a snapshot).
+    const cursorStep = op?.t === 'backupNext' || op?.t === 'backupClose';
+    if (!svc && !(cursorStep && !this.closed)) {
       reply({ moved: this.o.epoch() });
       return;
     }
-    const op = r.op;
-    new Promise((resolve) => resolve(runForwarded(svc, op))).then(
+    new Promise((resolve) => resolve(BACKUP_OPS.has(op.t) ? this.cursors.run(svc, op as BackupOp) : runForwarded(svc!, op as ForwardedOp))).then(
       (ok) => reply({ ok }),
       (e: unknown) => {
         if (!(e instanceof ConcordError)) this.o.log.error({ err: e, shard: r.shard, op: r.op?.t }, 'a forwarded request failed');
@@ -163,6 +184,7 @@ export class ShardCalls {
   /** Calls in flight end as unanswered: a read is not tried again (nothing can be sent now), a write reports that it may have been applied. */
   close(): void {
     this.closed = true;
+    this.cursors.closeAll();
     for (const p of [...this.pending.values()]) p.settle({ unanswered: 'timeout' });
   }
 }

@@ -317,7 +317,7 @@ export class ShardGroups {
   private rebuild(): void {
     const count = this.count!;
     const services: ShardKvService[] = [];
-    for (let i = 0; i < count; i++) services.push(this.serving(i) ?? (this.remote[i] ??= new RemoteShard(i, (op) => this.calls.call(i, op))));
+    for (let i = 0; i < count; i++) services.push(this.serving(i) ?? (this.remote[i] ??= new RemoteShard(i, (op) => this.calls.call(i, op), (node, op) => this.calls.callOn(node, i, op))));
     this.services = services;
   }
 

@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { BIN, ProcCluster } from '../../testkit/processes.ts';
+import { BIN, ProcCluster, type ProcNode } from '../../testkit/processes.ts';
 import { freePort } from '../../testkit/ports.ts';
 
 const run = promisify(execFile);
@@ -70,16 +70,21 @@ it('a damaged backup is refused: by its sha256, and by the image checksums witho
   assert.ok(!fs.existsSync(path.join(c!.dir, 'x2')), 'a failed restore leaves no half-made data dir');
 });
 
-it('a backup of a sharded cluster holds every shard, and restores into a cluster with that many shards', async () => {
-  const s = await ProcCluster.create(3, () => ['--shards', '4']);
+it('a backup of a sharded cluster holds every shard, those hosted elsewhere fetched from their replicas, and restores into a cluster with that many shards', async () => {
+  // R = 2 of 3 members: 8 replicas over 3 nodes, so no node holds all 4 shards.
+  const s = await ProcCluster.create(3, () => ['--shards', '4', '--replicas', '2']);
   try {
     const node = s.nodes[0];
     const N = 2_000;
     for (let i = 0; i < N; i += 100) {
       await Promise.all(Array.from({ length: 100 }, async (_, j) => assert.equal((await fetch(`${node.url}/v1/kv/${key(i + j)}`, { method: 'PUT', body: `v${i + j}` })).status, 200)));
     }
+    const hosted = async (n: ProcNode) => ((await (await fetch(`${n.url}/v1/cluster`)).json()) as { shards: Array<{ hosted: boolean }> }).shards.filter((x) => x.hosted).length;
+    const counts = await Promise.all(s.nodes.map(hosted));
+    const from = s.nodes[counts.findIndex((c) => c > 0 && c < 4)];
+    assert.ok(from, `a node hosting some shards but not all (hosted: ${counts.join(', ')})`);
     const file = path.join(s.dir, 'sharded.backup');
-    const b = await run(process.execPath, [BIN, 'backup', '--out', file, '--server', s.nodes[1].url]);
+    const b = await run(process.execPath, [BIN, 'backup', '--out', file, '--server', from.url]);
     assert.match(b.stdout, /^backup of 4 shards at indexes \d+, \d+, \d+, \d+: \d+ bytes to .*, sha256 [0-9a-f]{64}\n$/);
 
     // A body cut short is refused, and leaves nothing behind.
