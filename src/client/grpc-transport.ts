@@ -189,7 +189,8 @@ function keyValue(kv: PbKeyValue | undefined): Omit<KeyValue, 'stale'> {
   };
 }
 
-function clusterStatus(s: PbStatus): ClusterStatus {
+/** The status as the Cluster service answers it, in the client's shape. */
+export function clusterStatus(s: PbStatus): ClusterStatus {
   return {
     clusterId: s.clusterId,
     self: s.self,
