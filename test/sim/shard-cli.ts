@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { runShardSeed, SHARD_STEPS } from './shard-run.ts';
 import type { ShardSimOptions } from './shard-world.ts';
 
-const BUGS = ['deleteWhenMapDrops', 'voteWithEmptyLog', 'voteWithoutLogCheck', 'commitPriorTermByCount'] as const;
+const BUGS = ['deleteWhenMapDrops', 'gateOnHostedOnly', 'voteWithEmptyLog', 'voteWithoutLogCheck', 'commitPriorTermByCount'] as const;
 const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '1000' },

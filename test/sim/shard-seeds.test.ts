@@ -7,10 +7,12 @@ import type { ShardSimOptions } from './shard-world.ts';
 
 const SAFETY = /leader completeness|commit safety|state machine safety|log matching|election safety/;
 
-/** The seeds' failures; with `untilSafety`, stops at the first safety violation. */
-function failures(from: number, count: number, bugs?: ShardSimOptions['bugs'], untilSafety = false): string[] {
+const LIVENESS = /liveness: not converged .* writes unacknowledged/;
+
+/** The seeds' failures; with `until`, stops at the first failure it matches. */
+function failures(from: number, count: number, bugs?: ShardSimOptions['bugs'], until?: RegExp): string[] {
   const out: string[] = [];
-  for (let seed = from; seed < from + count && !(untilSafety && out.some((f) => SAFETY.test(f))); seed++) {
+  for (let seed = from; seed < from + count && !(until && out.some((f) => until.test(f))); seed++) {
     const r = runShardSeed({ seed, steps: SHARD_STEPS, bugs });
     if (!r.ok) out.push(`${r.error?.split('\n')[0]}\n  replay: ${r.replay}`);
   }
@@ -22,12 +24,23 @@ it(`seeds 1–150 (3–5 members joining and leaving, 2–5 shards, R 2–4, ${S
   assert.equal(failed.length, 0, `simulation failures:\n${failed.join('\n')}`);
 });
 
-it('a host that deletes a copy as soon as the map drops it, with Raft letting empty logs vote, is caught losing committed entries within seeds 1–300', () => {
-  const failed = failures(1, 300, { deleteWhenMapDrops: true, voteWithEmptyLog: true }, true);
+// A copy deleted while its shard still counts it as a voter takes that vote away: with a replica down too,
+// the shard loses its quorum and writes stay unacknowledged after healing. It does not reach a safety
+// violation here because the membership gate waits for every shard to follow the map, so a shard is given
+// back to a member only after the shard has removed it; with a gate that looks only at the deciding member's
+// shards, the shard could still count the deleted copy as a voter when it came back empty, and its empty log
+// would vote (the next case).
+it('a host that deletes a copy as soon as the map drops it, with Raft letting empty logs vote, is caught leaving writes unacknowledged within seeds 1–100', () => {
+  const failed = failures(1, 100, { deleteWhenMapDrops: true, voteWithEmptyLog: true }, LIVENESS);
+  assert.ok(failed.some((f) => LIVENESS.test(f)), `not caught:\n${failed.join('\n') || 'every seed passed'}`);
+});
+
+it('the same with a membership gate that looks only at the deciding member\'s shards is caught losing committed entries within seeds 1–300', () => {
+  const failed = failures(1, 300, { deleteWhenMapDrops: true, voteWithEmptyLog: true, gateOnHostedOnly: true }, SAFETY);
   assert.ok(failed.some((f) => SAFETY.test(f)), `no safety violation caught:\n${failed.join('\n')}`);
 });
 
 it('a Raft that lets an empty log vote is caught within seeds 1–600, with the real host policies', () => {
-  const failed = failures(1, 600, { voteWithEmptyLog: true }, true);
+  const failed = failures(1, 600, { voteWithEmptyLog: true }, SAFETY);
   assert.ok(failed.some((f) => SAFETY.test(f)), `no safety violation caught: ${failed.join('\n') || 'every seed passed'}`);
 });

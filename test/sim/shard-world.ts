@@ -21,6 +21,8 @@ import { InvariantViolation, SafetyChecker, entryKey } from './checker.ts';
 export interface ShardHostBugs {
   /** Delete a copy as soon as the map stops naming this host, whether or not the shard still counts it. */
   deleteWhenMapDrops?: boolean;
+  /** The membership gate looks only at the shards the deciding member hosts, not at every shard. */
+  gateOnHostedOnly?: boolean;
 }
 
 export interface ShardSimOptions {
@@ -443,15 +445,20 @@ export class ShardWorld {
 
   /**
    * The metadata group changes its members: one joins or one leaves, and its leader plans the next map. As in
-   * the nodes, only while the map in force has been followed by the shards the deciding member hosts.
+   * the nodes, only while the map in force has been followed by every shard: those the deciding member hosts as
+   * its copies see them, the others as a copy that believes it leads sees them (possibly a deposed leader not
+   * told yet: the nodes' survey may have asked one; unlike the nodes', this one reaches across partitions).
    */
   private changeMembers(): void {
     const members = this.latest.members;
     const decider = this.hosts.get(this.pick(members)!)!;
     if (!decider.up) return;
-    for (const r of decider.replicas.values()) {
-      const want = this.latest.shards[r.shard];
-      if (!r.raft || !shardFollows({ voters: [...want], learners: [] }, r.raft.confState())) return;
+    for (let s = 0; s < this.latest.shards.length; s++) {
+      const want = { voters: [...this.latest.shards[s]], learners: [] };
+      const here = decider.replicas.get(s);
+      if (!here && this.opts.bugs?.gateOnHostedOnly) continue;
+      const raft = here ? here.raft : this.pick(this.up().flatMap((h) => (h.replicas.get(s)?.raft?.status().role === 'leader' ? [h.replicas.get(s)!.raft!] : [])));
+      if (!raft || !shardFollows(want, raft.confState())) return;
     }
     let next: string[];
     const returning = [...this.hosts.values()].filter((h) => h.removed);
