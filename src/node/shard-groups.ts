@@ -204,7 +204,9 @@ export class ShardGroups {
       intervalMs: config.tickMs * 5,
       maxPromotionLag: 1000,
       transferBackoffMs: config.tickMs * config.electionTicks * 3,
-      maxCatchingUp: 4,
+      // One shard at a time per leader: a new replica's catch-up costs its node and the leader CPU that the
+      // requests they serve meanwhile need (bench/README.md, "Puts while replicas move").
+      maxCatchingUp: 1,
       logger: log.child({ part: 'shards' }),
     });
     metrics.watchMoves(this.steward.steps);
