@@ -51,7 +51,7 @@ export function serverOptions(): Option[] {
     ),
     new Option(
       '--replicas <n>',
-      `with --shards above 1: members holding each shard, placed by consistent hashing (virtual nodes) and rebalanced as members join and leave; fixed when the cluster is founded like --shards (default: ${d.replicas}; 1..${MAX_REPLICAS}; a cluster of fewer members puts every shard on every member)`,
+      `with --shards above 1: members holding each shard, placed by consistent hashing (virtual nodes) and rebalanced as members join and leave; fixed when the cluster is founded like --shards (default: ${d.replicas}; 1..${MAX_REPLICAS}; a cluster of fewer members puts every shard on every member). A shard keeps serving with a majority of its replicas up: R = 3 survives one failed member, R = 2 none`,
     ),
     new Option('--voters <n>', `with gossip: promote members to Raft voters while there are fewer than this (default: ${d.voters})`),
     new Option('--dead-node-timeout-ms <ms>', `with gossip: remove a member from Raft after it has been dead this long (default: ${d.deadNodeTimeoutMs})`),
