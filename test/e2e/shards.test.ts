@@ -107,9 +107,16 @@ describe(`a 3-process cluster with --shards ${SHARDS}`, () => {
     const before = await shardsOf(c.nodes[0]);
     const keys = Array.from({ length: 200 }, (_, i) => `key-${String(i).padStart(3, '0')}`);
     await Promise.all(keys.map((k, i) => put(c.nodes[i % 3], k, `v${i}`).then((r) => assert.equal(r.status, 200))));
-    const after = await shardsOf(c.nodes[0]);
     const perShard = new Array<number>(SHARDS).fill(0);
     for (const k of keys) perShard[shardOf(Buffer.from(k), SHARDS)]++;
+    // A write is acknowledged once its shard's leader applied it; a follower's copy applies it when it learns
+    // the commit index (the next append or heartbeat), so n1 and n2 are read once they have.
+    let after: Shard[] = [];
+    await until('n1 and n2 to apply the writes', async () => {
+      after = await shardsOf(c.nodes[0]);
+      const second = await shardsOf(c.nodes[1]);
+      return after.every((s, i) => s.appliedIndex - before[i].appliedIndex >= perShard[i] && second[i].keys >= perShard[i]);
+    }, 5_000);
     for (let i = 0; i < SHARDS; i++) {
       assert.ok(perShard[i] > 0, `shard ${i} got keys`);
       assert.ok(after[i].appliedIndex - before[i].appliedIndex >= perShard[i], `shard ${i} applied its ${perShard[i]} writes`);
