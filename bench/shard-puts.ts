@@ -422,7 +422,7 @@ async function main(): Promise<void> {
   try {
     keep('main')(await withSystems([
       ['etcd (3 members)', () => etcdSystem(3)],
-      ...[1, ...SHARDS].map((s): [string, () => Promise<Sut>] => [`Concord --shards ${s} (3 nodes)`, () => concordSystem(3, s)]),
+      ...[...new Set([1, ...SHARDS])].map((s): [string, () => Promise<Sut>] => [`Concord --shards ${s} (3 nodes)`, () => concordSystem(3, s)]),
     ], (suts) => rounds('main', suts)));
     if (SCALE) {
       for (const n of SCALE_NODES) {
