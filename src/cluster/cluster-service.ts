@@ -15,6 +15,8 @@ import { moveState, shardView, type RebalanceStatus, type ShardView } from './sh
 const GATE_VIEW_MAX_AGE_MS = 3000;
 /** The status asks the replicas of shards hosted elsewhere again when its last answers are older than this. */
 const STATUS_VIEW_MAX_AGE_MS = 1000;
+/** The status still shows a view this old when the latest question got no answer (older: the shard shows as unseen). */
+const STATUS_VIEW_SHOWN_MS = 3000;
 
 /** The shards hosted elsewhere, as their replicas answered (shard-survey.ts), by shard number. */
 export interface ShardsElsewhere {
@@ -95,7 +97,7 @@ export class RaftClusterService implements ClusterService {
     const rebalance: RebalanceStatus = { epoch: map.epoch, settled: 0, planned: 0, running: 0, unknown: 0 };
     const shards = map.shards.map(({ id, replicas }, i) => {
       const r = running.get(id);
-      const view = r ? shardView(self, r.group, r.size()) : this.placement.elsewhere?.get(i, STATUS_VIEW_MAX_AGE_MS * 3)?.view;
+      const view = r ? shardView(self, r.group, r.size()) : this.placement.elsewhere?.get(i, STATUS_VIEW_SHOWN_MS)?.view;
       if (!view) {
         rebalance.unknown++;
         return { id, leader: null, voters: [], learners: [], replicas, hosted: false };
