@@ -4,7 +4,7 @@
 //
 // Load: every key written once first, then one wrk per node (64 connections in all), the compare.ts scripts
 // with a put share of one half, keys key-0 … key-99999 uniformly, 100-byte values. RSS (and its anonymous part) of every process from /proc every
-// BENCH_SAMPLE_SECONDS (30) over BENCH_SOAK_SECONDS (900). Writes results/memory-soak-latest.md.
+// BENCH_SAMPLE_SECONDS (30) over BENCH_SOAK_SECONDS (900); BENCH_ETCD=0 runs Concord alone. Writes results/memory-soak-latest.md.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -23,6 +23,8 @@ const EVERY = num('BENCH_SAMPLE_SECONDS', 30);
 const CONNS = 64;
 const KEYS = 100_000;
 const SHARDS = (process.env.BENCH_SHARDS || '1,64').split(',').map(Number);
+/** BENCH_ETCD=0 leaves etcd out (a look at Concord alone; the report then has no ratio). */
+const WITH_ETCD = process.env.BENCH_ETCD !== '0';
 
 const { log } = progress('memory-soak', 5);
 
@@ -133,10 +135,10 @@ function report(soaks: Soak[]): string {
 }
 
 async function main(): Promise<void> {
-  ensureEtcd();
+  if (WITH_ETCD) ensureEtcd();
   ensureWrk();
   const soaks: Soak[] = [];
-  for (const make of [etcd, ...SHARDS.map((s) => () => concord(s))]) {
+  for (const make of [...(WITH_ETCD ? [etcd] : []), ...SHARDS.map((s) => () => concord(s))]) {
     const sys = await make();
     log(`${sys.name} up`);
     try {

@@ -1,43 +1,41 @@
 // A group's Raft log in memory, as its WAL records describe it: the entries after the log's offset,
-// kept as views of the records' bytes (raft-wal-format.ts), and the state they belong to. Folding a
+// their data in slabs or views of the records' bytes (entry-slabs.ts), and the state they belong to. Folding a
 // group's BASE and the operations after it (replay), or applying an operation once it is durable,
 // goes through raft-log-state.ts's transition(), whose side effects land here.
 
 import type { Entry } from '../raft/types.ts';
-import { transition, type LogOp, type LogState, type LogWriter } from './raft-log-state.ts';
-import { walEntry, type BaseRecord, type OpRecord } from './raft-wal-format.ts';
+import { transition, type EncodedEntry, type LogOp, type LogState, type LogWriter } from './raft-log-state.ts';
+import type { BaseRecord, OpRecord } from './raft-wal-format.ts';
 
-/**
- * What an entry in memory costs beyond its data: the Entry object, the view of its bytes, its slot in
- * the array and its share of its record's allocation (measured with Node 20: about 120 bytes).
- */
-export const ENTRY_OVERHEAD_BYTES = 120;
+import { EntrySlabs, entryOverheadBytes } from './entry-slabs.ts';
 
-const cost = (e: Entry) => e.data.byteLength + ENTRY_OVERHEAD_BYTES;
+const cost = (e: Entry) => e.data.byteLength + entryOverheadBytes(e.data.byteLength);
 
 export class WalLog {
   /** entries[i] is the entry at state.offset.index + 1 + i. */
   entries: Entry[];
   state: LogState;
-  /** What the entries take in memory, by ENTRY_OVERHEAD_BYTES's estimate. */
+  /** What the entries take in memory, by entryOverheadBytes's measure. */
   bytes = 0;
   /** The offset as the writer has it mid-operation (transition() moves it). */
   private offset: number;
 
+  private readonly slabs = new EntrySlabs();
+
   constructor(
     private readonly group: string,
     state: LogState,
-    entries: Entry[] = [],
+    entries: readonly EncodedEntry[] = [],
   ) {
     this.state = state;
-    this.entries = entries;
+    this.entries = entries.map((e) => this.slabs.entry(e));
     this.offset = state.offset.index;
-    for (const e of entries) this.bytes += cost(e);
+    for (const e of this.entries) this.bytes += cost(e);
   }
 
   /** The log a group's latest BASE and the operations after it describe. */
   static replay(group: string, base: BaseRecord, ops: readonly OpRecord[]): WalLog {
-    const log = new WalLog(group, base.state, base.entries.map(walEntry));
+    const log = new WalLog(group, base.state, base.entries);
     for (const r of ops) {
       if (r.replacesCorrupt) log.state = { ...log.state, snapshot: { ...log.state.snapshot, corrupt: 'replaced by a later record' } };
       log.apply(r.op);
@@ -73,7 +71,7 @@ export class WalLog {
     termAt: (s, i) => (i === s.offset.index ? s.offset.term : this.entries[i - this.offset - 1].term),
     putEntry: (e) => {
       const at = e.index - this.offset - 1;
-      const entry = walEntry(e);
+      const entry = this.slabs.entry(e);
       if (at === this.entries.length) this.entries.push(entry);
       else if (at >= 0 && at < this.entries.length) {
         this.bytes -= cost(this.entries[at]);

@@ -13,7 +13,7 @@ import { MemoryStorage } from '../../src/raft/storage.ts';
 import type { Entry, HardState, Snapshot } from '../../src/raft/types.ts';
 import { RaftWalStore } from '../../src/storage/raft-wal-store.ts';
 import { NodeWal } from '../../src/storage/node-wal.ts';
-import { ENTRY_OVERHEAD_BYTES } from '../../src/storage/wal-log.ts';
+import { entryOverheadBytes } from '../../src/storage/entry-slabs.ts';
 import { tempDir } from './helpers.ts';
 import { observe } from './observe.ts';
 
@@ -87,7 +87,7 @@ const GROUPS = ['a', 'b', 'c'];
 function memoryOf(s: RaftWalStore): number {
   const first = s.firstIndex();
   const last = s.lastIndex();
-  return last < first ? 0 : s.entries(first, last + 1, Infinity).reduce((n, e) => n + e.data.byteLength + ENTRY_OVERHEAD_BYTES, 0);
+  return last < first ? 0 : s.entries(first, last + 1, Infinity).reduce((n, e) => n + e.data.byteLength + entryOverheadBytes(e.data.byteLength), 0);
 }
 
 test('RaftWalStore behaves exactly like MemoryStorage, for each of several groups sharing a WAL', async (t) => {

@@ -6,6 +6,7 @@ import { MemoryStorage } from '../../src/raft/storage.ts';
 import { RaftWalStore } from '../../src/storage/raft-wal-store.ts';
 import { NodeWal } from '../../src/storage/node-wal.ts';
 import { LARGE_ENTRY_BYTES } from '../../src/storage/raft-wal-format.ts';
+import { SLAB_BYTES, SLAB_ENTRY_MAX_BYTES } from '../../src/storage/entry-slabs.ts';
 import { EntryType } from '../../src/raft/types.ts';
 import { bytes, entries, entry, tempDir } from './helpers.ts';
 import { errorCode, observe } from './observe.ts';
@@ -33,6 +34,29 @@ test('save persists entries and hard state; a reopen returns exactly the same st
   t.after(() => again.close());
   assert.deepStrictEqual(observe(again), observe(mem));
   assert.deepStrictEqual(again.entries(2, 3, 0), [entry(2, 2)]);
+});
+
+test('small entries share slabs in memory, written one by one and after a reopen; larger ones keep their own buffer', async (t) => {
+  const dir = tempDir(t);
+  const s = openStorage(dir);
+  const small = (i: number) => ({ index: i, term: 1, type: EntryType.Normal, data: new Uint8Array(130).fill(i & 0xff) });
+  const n = 1000;
+  for (let i = 1; i <= n; i++) await s.save({ entries: [small(i)] });
+  const medium = { index: n + 1, term: 1, type: EntryType.Normal, data: new Uint8Array(SLAB_ENTRY_MAX_BYTES + 1).fill(7) };
+  await s.save({ entries: [medium] });
+  const slabsFor = (store: RaftWalStore) => new Set(store.entries(1, n + 1, Infinity).map((e) => e.data.buffer)).size;
+  const fewest = Math.ceil((n * 130) / SLAB_BYTES);
+  // One buffer per entry (each record's own) takes three times the data in resident memory.
+  assert.ok(slabsFor(s) <= fewest + 1, `${slabsFor(s)} buffers hold ${n} small entries`);
+  assert.deepStrictEqual(s.entries(1, n + 1, Infinity), Array.from({ length: n }, (_, i) => small(i + 1)));
+  const [m] = s.entries(n + 1, n + 2, Infinity);
+  assert.ok(m.data.buffer.byteLength < 2 * medium.data.byteLength, 'a larger entry is not copied into a slab');
+  assert.deepStrictEqual(m.data, medium.data);
+  await s.close();
+  const again = openStorage(dir);
+  t.after(() => again.close());
+  assert.ok(slabsFor(again) <= fewest + 1, 'replayed entries are copied into slabs too (not views of the segment read)');
+  assert.deepStrictEqual(again.entries(1, n + 1, Infinity), Array.from({ length: n }, (_, i) => small(i + 1)));
 });
 
 test("large entries are written from and kept in the caller's buffers; a reopen and a checkpoint read them back intact", async (t) => {
