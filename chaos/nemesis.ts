@@ -9,10 +9,13 @@ import type { ProcCluster, ProcNode } from '../testkit/processes.ts';
 import type { Rng } from '../src/util/prng.ts';
 import type { FaultEvent } from './history.ts';
 
-export const FAULT_KINDS = ['kill', 'pause', 'partition', 'isolate-leader', 'bridge', 'membership', 'isolate-follower'] as const;
+export const FAULT_KINDS = ['kill', 'pause', 'partition', 'isolate-leader', 'bridge', 'membership', 'move-kill', 'isolate-follower'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 /** What a run does unless told otherwise (isolate-follower is for the weakened run). */
-export const DEFAULT_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'isolate-leader', 'bridge', 'membership'];
+export const DEFAULT_FAULTS: FaultKind[] = ['kill', 'pause', 'partition', 'isolate-leader', 'bridge', 'membership', 'move-kill'];
+
+/** How long move-kill waits for a move to be under way before it kills the new member anyway. */
+const MOVE_WAIT_MS = 10_000;
 
 export interface NemesisOptions {
   cluster: ProcCluster;
@@ -73,6 +76,10 @@ export class Nemesis {
       this.o.log(`nemesis: ${description}`);
     };
     const end = () => (event.endMs = this.o.now());
+    const more = (text: string) => {
+      event.description += `; ${text}`;
+      this.o.log(`nemesis: ${text}`);
+    };
     switch (kind) {
       case 'kill': {
         const victim = pick();
@@ -125,14 +132,24 @@ export class Nemesis {
       case 'membership':
         await this.replaceMember(pick, begin, end);
         return;
+      case 'move-kill': {
+        const coin = rng.next(); // drawn either way, so the schedule does not depend on timing
+        const added = await this.replaceMember(pick, begin, end, false);
+        if (added) await this.killDuringMove(added, coin, hold, more);
+        end();
+        return;
+      }
     }
     await sleep(hold);
     await Promise.all(members.map((n) => faultRoute(n, { action: 'clear' }).catch(() => undefined)));
     end();
   }
 
-  /** Remove a member under load, then add a brand-new empty one in its place. */
-  private async replaceMember(pick: () => ProcNode, begin: (d: string) => void, end: () => void): Promise<void> {
+  /**
+   * Remove a member under load, then add a brand-new empty one in its place; returns the new member if it
+   * was added. `ends`: the fault ends here (else the caller ends it).
+   */
+  private async replaceMember(pick: () => ProcNode, begin: (d: string) => void, end: () => void, ends = true): Promise<ProcNode | undefined> {
     const { cluster } = this.o;
     const leader = await this.leader();
     if (!leader) return;
@@ -143,8 +160,8 @@ export class Nemesis {
     const removed = await fetch(`${leader.url}/v1/cluster/nodes/${victim.id}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
     if (!removed?.ok) {
       this.o.log(`nemesis: removing ${victim.id} failed (${removed?.status ?? 'no answer'}); it stays a member`);
-      end();
-      return;
+      if (ends) end();
+      return undefined;
     }
     this.removed.add(victim.id);
     await cluster.kill9(victim);
@@ -174,7 +191,41 @@ export class Nemesis {
       this.removed.add(id);
       await cluster.kill9(node);
     }
-    end();
+    if (ends) end();
+    return added?.ok ? node : undefined;
+  }
+
+  /**
+   * Once a replica is being moved (a shard with a learner, or one whose move the map has under way),
+   * kill -9 the new member that receives it (coin < ½) or the leader of the moving shard that sends it,
+   * and restart it after `hold`. With no move seen in time, the new member is killed all the same.
+   */
+  private async killDuringMove(added: ProcNode, coin: number, hold: number, more: (text: string) => void): Promise<void> {
+    const { cluster } = this.o;
+    const moving = await this.movingShard(MOVE_WAIT_MS);
+    const sender = moving && this.liveMembers().find((n) => n.id === moving.leader);
+    const victim = coin < 0.5 || !sender ? added : sender;
+    more(`kill -9 ${victim.id} ${moving ? `while shard ${moving.id} moves (leader ${moving.leader ?? 'unknown'})` : `(no move seen in ${MOVE_WAIT_MS} ms)`}, restart after ${Math.round(hold)} ms`);
+    await cluster.kill9(victim);
+    await sleep(hold);
+    cluster.start(victim);
+    await cluster.waitHealthy(victim, 30_000);
+  }
+
+  /** A shard some member reports moving (a learner in it, or `move: running`), polled until `waitMs`. */
+  private async movingShard(waitMs: number): Promise<{ id: string; leader: string | null } | undefined> {
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      for (const n of this.liveMembers()) {
+        const status = await fetch(`${n.url}/v1/cluster`, { signal: AbortSignal.timeout(1000) })
+          .then((r) => r.json() as Promise<{ shards?: Array<{ id: string; leader: string | null; learners?: string[]; move?: string }> }>)
+          .catch(() => undefined);
+        const shard = status?.shards?.find((x) => x.move === 'running' || (x.learners?.length ?? 0) > 0);
+        if (shard) return { id: shard.id, leader: shard.leader };
+      }
+      await sleep(100);
+    }
+    return undefined;
   }
 
   private async cutBetween(a: ProcNode[], b: ProcNode[]): Promise<void> {

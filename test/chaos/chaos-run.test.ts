@@ -12,7 +12,7 @@ const log = (line: string) => {
 };
 
 describe('chaos (real processes, faults, linearizability checker)', () => {
-  it('3 nodes, 4 shards, 10 clients, kill / pause / partitions / bridge / membership for 45 s: linearizable, nothing lost', async () => {
+  it('3 nodes, 4 shards, 10 clients, kill / pause / partitions / bridge / membership / kill during moves for 45 s: linearizable, nothing lost', async () => {
     const out = tempDir('chaos');
     try {
       const report = await runChaos({ ...CHAOS_DEFAULTS, shards: 4, seconds: 45, seed: Number(process.env.CHAOS_SEED ?? 1), out, log });
@@ -23,6 +23,19 @@ describe('chaos (real processes, faults, linearizability checker)', () => {
       const acked = report.history.operations.filter((op) => op.outcome === 'ok' && op.kind !== 'get').length;
       assert.ok(acked > 200, `enough acknowledged writes to mean something (${acked})`);
       assert.ok(fs.readFileSync(report.timelineFile, 'utf8').includes('<svg'), 'a timeline was written');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
+  it('3 nodes, 4 shards: members replaced and a node killed -9 while shards move to the new one, for 30 s: linearizable, nothing lost', async () => {
+    const out = tempDir('chaos-move-kill');
+    try {
+      const report = await runChaos({ ...CHAOS_DEFAULTS, shards: 4, seconds: 30, seed: 3, faults: ['move-kill'], out, log });
+      assert.equal(report.verdict, 'linearizable', `${report.line}\n${report.check.keys.map((k) => `${k.key}: ${k.verdict} ${k.explanation ?? ''}`).join('\n')}`);
+      assert.equal(report.unansweredFinalReads, 0, 'every node answers the final reads after healing');
+      const duringMoves = report.history.faults.filter((f) => f.kind === 'move-kill' && / while shard \S+ moves/.test(f.description));
+      assert.ok(duringMoves.length >= 1, `a node was killed while a shard moved: ${report.history.faults.map((f) => f.description).join(' / ')}`);
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
