@@ -1,11 +1,10 @@
-// Where a group's in-memory log keeps its entries' bytes. Each entry's data as the WAL record holds it
-// is a view of that record's own buffer: one allocation per record, and with many groups each record
-// holds one small entry, so a 130-byte entry cost an ArrayBuffer object, V8's backing store and its
-// allocator's overhead besides the view and the Entry — three times its data in resident memory.
-// Small data is copied instead, one entry after another, into slabs that the log fills in order; a
-// slab is freed by the collector once no entry views it any more, which, as a log is compacted from
-// its front, is soon after its last entry goes. Larger data stays in its record (one allocation holds
-// only it, so nothing is gained by copying).
+// Where a group's in-memory log keeps its entries' bytes. Kept as a view of its own WAL record's buffer,
+// a small entry would cost an ArrayBuffer object, V8's backing store and the allocator's overhead besides
+// the view and the Entry: about three times its data in resident memory when, with many groups, each
+// record holds one small entry. So small data is copied, one entry after another, into slabs that the
+// log fills in order; a slab is freed by the collector once no entry views it any more, which, as a log
+// is compacted from its front, is soon after its last entry goes. Larger data stays in its record (an
+// allocation that holds little else, so copying would gain nothing).
 
 import type { Entry } from '../raft/types.ts';
 import type { EncodedEntry } from './raft-log-state.ts';
