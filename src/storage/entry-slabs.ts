@@ -4,7 +4,8 @@
 // record holds one small entry. So small data is copied, one entry after another, into slabs that the
 // log fills in order; a slab is freed by the collector once no entry views it any more, which, as a log
 // is compacted from its front, is soon after its last entry goes. Larger data stays in its record (an
-// allocation that holds little else, so copying would gain nothing).
+// allocation that holds little else, so copying would gain nothing), except when it was read back from
+// a segment at start.
 
 import type { Entry } from '../raft/types.ts';
 import type { EncodedEntry } from './raft-log-state.ts';
@@ -28,11 +29,14 @@ export class EntrySlabs {
   private slab = new Uint8Array(0);
   private used = 0;
 
-  /** The Entry for `e`, its data copied into a slab when small. */
-  entry(e: EncodedEntry): Entry {
+  /**
+   * The Entry for `e`, its data copied into a slab when small. `replayed`: `e` views a whole segment read
+   * at start, which a kept view would pin; larger data then gets a buffer of its own.
+   */
+  entry(e: EncodedEntry, replayed = false): Entry {
     const entry = walEntry(e);
     const n = entry.data.byteLength;
-    if (e.data || n > SLAB_ENTRY_MAX_BYTES) return entry;
+    if (n > SLAB_ENTRY_MAX_BYTES) return replayed && !e.data ? { ...entry, data: entry.data.slice() } : entry;
     if (this.used + n > this.slab.byteLength) {
       this.slab = new Uint8Array(SLAB_BYTES);
       this.used = 0;

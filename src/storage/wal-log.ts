@@ -1,12 +1,11 @@
-// A group's Raft log in memory, as its WAL records describe it: the entries after the log's offset,
-// their data in slabs or views of the records' bytes (entry-slabs.ts), and the state they belong to. Folding a
-// group's BASE and the operations after it (replay), or applying an operation once it is durable,
-// goes through raft-log-state.ts's transition(), whose side effects land here.
+// A group's Raft log in memory, as its WAL records describe it: the entries after the log's offset (their
+// data kept as entry-slabs.ts says) and the state they belong to. Folding a group's BASE and the
+// operations after it (replay), or applying an operation once it is durable, goes through
+// raft-log-state.ts's transition(), whose side effects land here.
 
 import type { Entry } from '../raft/types.ts';
 import { transition, type EncodedEntry, type LogOp, type LogState, type LogWriter } from './raft-log-state.ts';
 import type { BaseRecord, OpRecord } from './raft-wal-format.ts';
-
 import { EntrySlabs, entryOverheadBytes } from './entry-slabs.ts';
 
 const cost = (e: Entry) => e.data.byteLength + entryOverheadBytes(e.data.byteLength);
@@ -21,25 +20,27 @@ export class WalLog {
   private offset: number;
 
   private readonly slabs = new EntrySlabs();
-
   constructor(
     private readonly group: string,
     state: LogState,
     entries: readonly EncodedEntry[] = [],
+    /** Folding records read back from segments (replay): their entries view whole segment reads. */
+    private replaying = false,
   ) {
     this.state = state;
-    this.entries = entries.map((e) => this.slabs.entry(e));
+    this.entries = entries.map((e) => this.slabs.entry(e, replaying));
     this.offset = state.offset.index;
     for (const e of this.entries) this.bytes += cost(e);
   }
 
   /** The log a group's latest BASE and the operations after it describe. */
   static replay(group: string, base: BaseRecord, ops: readonly OpRecord[]): WalLog {
-    const log = new WalLog(group, base.state, base.entries);
+    const log = new WalLog(group, base.state, base.entries, true);
     for (const r of ops) {
       if (r.replacesCorrupt) log.state = { ...log.state, snapshot: { ...log.state.snapshot, corrupt: 'replaced by a later record' } };
       log.apply(r.op);
     }
+    log.replaying = false;
     return log;
   }
 
@@ -71,7 +72,7 @@ export class WalLog {
     termAt: (s, i) => (i === s.offset.index ? s.offset.term : this.entries[i - this.offset - 1].term),
     putEntry: (e) => {
       const at = e.index - this.offset - 1;
-      const entry = this.slabs.entry(e);
+      const entry = this.slabs.entry(e, this.replaying);
       if (at === this.entries.length) this.entries.push(entry);
       else if (at >= 0 && at < this.entries.length) {
         this.bytes -= cost(this.entries[at]);

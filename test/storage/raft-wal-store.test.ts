@@ -36,7 +36,7 @@ test('save persists entries and hard state; a reopen returns exactly the same st
   assert.deepStrictEqual(again.entries(2, 3, 0), [entry(2, 2)]);
 });
 
-test('small entries share slabs in memory, written one by one and after a reopen; larger ones keep their own buffer', async (t) => {
+test('small entries share slabs in memory, written one by one and after a reopen; larger ones keep a buffer of their own size', async (t) => {
   const dir = tempDir(t);
   const s = openStorage(dir);
   const small = (i: number) => ({ index: i, term: 1, type: EntryType.Normal, data: new Uint8Array(130).fill(i & 0xff) });
@@ -56,7 +56,9 @@ test('small entries share slabs in memory, written one by one and after a reopen
   const again = openStorage(dir);
   t.after(() => again.close());
   assert.ok(slabsFor(again) <= fewest + 1, 'replayed entries are copied into slabs too (not views of the segment read)');
-  assert.deepStrictEqual(again.entries(1, n + 1, Infinity), Array.from({ length: n }, (_, i) => small(i + 1)));
+  assert.deepStrictEqual(again.entries(1, n + 2, Infinity), [...Array.from({ length: n }, (_, i) => small(i + 1)), medium]);
+  const [replayed] = again.entries(n + 1, n + 2, Infinity);
+  assert.ok(replayed.data.buffer.byteLength < 2 * medium.data.byteLength, 'a replayed larger entry has its own buffer, not a view of the whole segment read');
 });
 
 test("large entries are written from and kept in the caller's buffers; a reopen and a checkpoint read them back intact", async (t) => {
