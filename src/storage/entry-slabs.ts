@@ -34,9 +34,12 @@ export class EntrySlabs {
    * at start, which a kept view would pin; larger data then gets a buffer of its own.
    */
   entry(e: EncodedEntry, replayed = false): Entry {
-    const entry = walEntry(e);
+    const entry = walEntry(e); // a fresh object: its data is replaced in place
     const n = entry.data.byteLength;
-    if (n > SLAB_ENTRY_MAX_BYTES) return replayed && !e.data ? { ...entry, data: entry.data.slice() } : entry;
+    if (n > SLAB_ENTRY_MAX_BYTES) {
+      if (replayed && !e.data) entry.data = entry.data.slice();
+      return entry;
+    }
     if (this.used + n > this.slab.byteLength) {
       this.slab = new Uint8Array(SLAB_BYTES);
       this.used = 0;
@@ -44,6 +47,7 @@ export class EntrySlabs {
     const data = this.slab.subarray(this.used, this.used + n);
     data.set(entry.data);
     this.used += n;
-    return { ...entry, data };
+    entry.data = data;
+    return entry;
   }
 }

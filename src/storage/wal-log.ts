@@ -20,6 +20,7 @@ export class WalLog {
   private offset: number;
 
   private readonly slabs = new EntrySlabs();
+
   constructor(
     private readonly group: string,
     state: LogState,

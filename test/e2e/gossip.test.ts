@@ -177,6 +177,7 @@ for (const shards of [1, 4]) describe(`gossip: five nodes joined through differe
   it('every copy of every shard holds the same keys, values and revisions, with every acknowledged write', async () => {
     // A serializable listing answers a hosted shard from this node's own copy; its items split by shard.
     type Item = { key: string; value: string; revision: number };
+    const shardIdOf = (key: string) => shardGroupId(shardOf(Buffer.from(key), shards), shards);
     /** The node's listing; undefined while some shard it forwards to does not answer (asked again). */
     const listing = async (n: ProcNode): Promise<{ items: Item[] } | undefined> => {
       const r = await fetch(`${n.url}/v1/kv?limit=${MAX_LIST_LIMIT}&consistency=serializable`, { signal: AbortSignal.timeout(5000) });
@@ -195,7 +196,7 @@ for (const shards of [1, 4]) describe(`gossip: five nodes joined through differe
         if (!list) return undefined;
         const mine = new Set(st.shards.filter((sh) => shards === 1 || sh.hosted).map((sh) => sh.id));
         const parts = new Map<string, Item[]>([...mine].map((id) => [id, []]));
-        for (const it of list.items) parts.get(shardGroupId(shardOf(Buffer.from(it.key), shards), shards))?.push(it);
+        for (const it of list.items) parts.get(shardIdOf(it.key))?.push(it);
         for (const [id, items] of parts) byShard.set(id, (byShard.get(id) ?? new Map()).set(n.id, JSON.stringify(items)));
       }
       return byShard;
@@ -212,7 +213,7 @@ for (const shards of [1, 4]) describe(`gossip: five nodes joined through differe
     });
     for (const [id, c] of last) {
       const items = new Map((JSON.parse([...c.values()][0]) as Item[]).map((it) => [it.key, it.value]));
-      for (const [k, v] of acked) if (shardGroupId(shardOf(Buffer.from(k), shards), shards) === id) assert.equal(items.get(k), v, `acknowledged ${k} in ${id}`);
+      for (const [k, v] of acked) if (shardIdOf(k) === id) assert.equal(items.get(k), v, `acknowledged ${k} in ${id}`);
     }
   });
 });
