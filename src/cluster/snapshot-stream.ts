@@ -11,8 +11,9 @@ import { MessageType, type Message, type NodeId, type SnapshotMeta } from '../ra
 export interface SnapshotChunk {
   /** Transfer id, unique per sender. */
   id: number;
-  /** The Snap message without its data (term, meta). */
+  /** The Snap message without its data (term, copy, meta). */
   term: number;
+  copy?: number;
   meta: SnapshotMeta;
   seq: number;
   total: number;
@@ -45,6 +46,7 @@ export interface StreamOptions {
 interface Outgoing {
   id: number;
   term: number;
+  copy?: number;
   meta: SnapshotMeta;
   data: Uint8Array;
   crc: number;
@@ -81,6 +83,7 @@ export class SnapshotStreamer {
     const out: Outgoing = {
       id: this.nextId++,
       term: m.term,
+      copy: m.copy,
       meta: snap.meta,
       data: snap.data,
       crc: crc32(snap.data),
@@ -117,7 +120,7 @@ export class SnapshotStreamer {
     while (out.next < out.total && out.next - out.acked < this.o.window) {
       const seq = out.next++;
       const bytes = out.data.subarray(seq * this.o.chunkBytes, Math.min(out.data.byteLength, (seq + 1) * this.o.chunkBytes));
-      this.o.sendChunk(to, { id: out.id, term: out.term, meta: out.meta, seq, total: out.total, crc: out.crc, bytes });
+      this.o.sendChunk(to, { id: out.id, term: out.term, copy: out.copy, meta: out.meta, seq, total: out.total, crc: out.crc, bytes });
       this.chunksSent++;
     }
   }
@@ -167,7 +170,7 @@ export class SnapshotStreamer {
     const data = Buffer.concat(inc.parts);
     if (crc32(data) !== c.crc) return; // damaged on the way: never applied; the sender will try again
     this.received++;
-    this.o.deliver({ type: MessageType.Snap, from, to: this.o.self, term: c.term, snapshot: { meta: c.meta, data } });
+    this.o.deliver({ type: MessageType.Snap, from, to: this.o.self, term: c.term, copy: c.copy, snapshot: { meta: c.meta, data } });
   }
 
   private abandon(to: NodeId, report: boolean): void {

@@ -73,8 +73,10 @@ export class Progress {
   ackedLeaseTick = -Infinity;
   readonly inflights: Inflights;
 
+  /** `copy`: the leader's number for this member's copy (Message.copy); answers carrying another are not its. */
   constructor(
     readonly id: NodeId,
+    readonly copy: number,
     next: number,
     maxInflight: number,
     public isLearner: boolean,

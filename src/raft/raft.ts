@@ -79,6 +79,8 @@ export interface TestingOnlyBugs {
   voteWithoutLogCheck?: boolean;
   /** Grant votes with an empty log (a replica created to be added, or deleted and created again). */
   voteWithEmptyLog?: boolean;
+  /** Count a follower's answer whatever copy it came from (Message.copy). */
+  acceptAnyCopy?: boolean;
 }
 
 /** Bound on proposals held during a leadership transfer (beyond it they are dropped, as before). */
@@ -93,6 +95,11 @@ export class Raft {
   readonly log: RaftLog;
   /** Replication state of every member, this node included. */
   readonly prs = new Map<NodeId, Progress>();
+  /**
+   * Numbers handed to each Progress made (Message.copy). Unique for this process's life, which is enough: a
+   * leader only counts answers in its own term, and a term's leader is one process.
+   */
+  private copies = 0;
   msgs: Message[] = [];
   readStates: ReadState[] = [];
 
@@ -199,8 +206,8 @@ export class Raft {
   private setConf(cs: ConfState): void {
     this.prs.clear();
     const next = this.log.lastIndex() + 1;
-    for (const id of cs.voters) this.prs.set(id, new Progress(id, next, this.maxInflight, false, this.maxInflightBytes));
-    for (const id of cs.learners) this.prs.set(id, new Progress(id, next, this.maxInflight, true, this.maxInflightBytes));
+    for (const id of cs.voters) this.prs.set(id, new Progress(id, ++this.copies, next, this.maxInflight, false, this.maxInflightBytes));
+    for (const id of cs.learners) this.prs.set(id, new Progress(id, ++this.copies, next, this.maxInflight, true, this.maxInflightBytes));
     const self = this.prs.get(this.id);
     if (self) self.match = this.log.unstableOffset - 1;
   }
@@ -236,7 +243,7 @@ export class Raft {
   }
 
   private newProgress(id: NodeId, learner: boolean): Progress {
-    const pr = new Progress(id, this.log.lastIndex() + 1, this.maxInflight, learner, this.maxInflightBytes);
+    const pr = new Progress(id, ++this.copies, this.log.lastIndex() + 1, this.maxInflight, learner, this.maxInflightBytes);
     // A new member starts as recently active so the first check-quorum round does not count it as lost.
     pr.recentActive = true;
     return pr;
@@ -384,7 +391,7 @@ export class Raft {
   private quiesce(): void {
     this.quiesced = true;
     for (const pr of this.prs.values()) {
-      if (pr.id !== this.id) this.send({ type: MessageType.Heartbeat, to: pr.id, commit: this.log.committed, quiesce: true, readSeq: this.readOnly.seq, leaseTick: this.ticks });
+      if (pr.id !== this.id) this.send({ type: MessageType.Heartbeat, to: pr.id, copy: pr.copy, commit: this.log.committed, quiesce: true, readSeq: this.readOnly.seq, leaseTick: this.ticks });
     }
   }
 
@@ -624,7 +631,7 @@ export class Raft {
         return;
     }
     const pr = this.prs.get(m.from);
-    if (!pr) return;
+    if (!pr || (m.copy !== undefined && m.copy !== pr.copy && !this.bugs.acceptAnyCopy)) return;
     switch (m.type) {
       case MessageType.AppResp:
         pr.recentActive = true;
@@ -770,11 +777,11 @@ export class Raft {
       if (!pr.recentActive) return false;
       const snapshot = this.log.snapshot();
       pr.becomeSnapshot(snapshot.meta.index);
-      this.send({ type: MessageType.Snap, to, snapshot });
+      this.send({ type: MessageType.Snap, to, copy: pr.copy, snapshot });
       return true;
     }
     if (entries.length === 0 && !sendIfEmpty) return false;
-    this.send({ type: MessageType.App, to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
+    this.send({ type: MessageType.App, to, copy: pr.copy, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
     let bytes = 0;
     for (const e of entries) bytes += e.data.byteLength;
     pr.sentEntries(entries.length, entries.length > 0 ? entries[entries.length - 1].index : prevIndex, bytes);
@@ -789,6 +796,7 @@ export class Raft {
       this.send({
         type: MessageType.Heartbeat,
         to: pr.id,
+        copy: pr.copy,
         // Never tell a follower to commit past what it is known to hold.
         commit: Math.min(pr.match, this.log.committed),
         readSeq: seq,
@@ -818,22 +826,22 @@ export class Raft {
   private handleAppend(m: Message): void {
     const index = m.index ?? 0;
     if (index < this.log.committed) {
-      this.send({ type: MessageType.AppResp, to: m.from, index: this.log.committed });
+      this.send({ type: MessageType.AppResp, to: m.from, copy: m.copy, index: this.log.committed });
       return;
     }
     const lastNew = this.log.maybeAppend(index, m.logTerm ?? 0, m.commit ?? 0, m.entries ?? []);
     if (lastNew !== undefined) {
-      this.send({ type: MessageType.AppResp, to: m.from, index: lastNew });
+      this.send({ type: MessageType.AppResp, to: m.from, copy: m.copy, index: lastNew });
       return;
     }
     // Tell the leader where our log could match, so it skips whole terms (thesis §5.3 optimisation).
     const hint = this.log.findConflictByTerm(Math.min(index, this.log.lastIndex()), m.logTerm ?? 0);
-    this.send({ type: MessageType.AppResp, to: m.from, index, reject: true, rejectHint: hint.index, logTerm: hint.term });
+    this.send({ type: MessageType.AppResp, to: m.from, copy: m.copy, index, reject: true, rejectHint: hint.index, logTerm: hint.term });
   }
 
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(Math.min(m.commit ?? 0, this.log.lastIndex()));
-    this.send({ type: MessageType.HeartbeatResp, to: m.from, readSeq: m.readSeq, leaseTick: m.leaseTick });
+    this.send({ type: MessageType.HeartbeatResp, to: m.from, copy: m.copy, readSeq: m.readSeq, leaseTick: m.leaseTick });
     // Quiet only with the whole of the leader's log: a follower missing entries keeps its timer (and the
     // leader, seeing it behind, wakes at its next message).
     if (m.quiesce && this.log.lastIndex() === m.commit) this.quiesced = true;
@@ -842,9 +850,9 @@ export class Raft {
   private handleSnapshot(m: Message): void {
     const snap = m.snapshot;
     if (snap && this.restore(snap)) {
-      this.send({ type: MessageType.AppResp, to: m.from, index: this.log.lastIndex() });
+      this.send({ type: MessageType.AppResp, to: m.from, copy: m.copy, index: this.log.lastIndex() });
     } else {
-      this.send({ type: MessageType.AppResp, to: m.from, index: this.log.committed });
+      this.send({ type: MessageType.AppResp, to: m.from, copy: m.copy, index: this.log.committed });
     }
   }
 

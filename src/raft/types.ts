@@ -98,6 +98,13 @@ export interface Message {
   context?: number;
   /** On a heartbeat: the group is idle and every member caught up; stop the election timer until anything else arrives. */
   quiesce?: boolean;
+  /**
+   * On App, Heartbeat and Snap: the leader's number for the copy it writes to (new each time the member is
+   * added); echoed in the AppResp or HeartbeatResp. The leader ignores an answer carrying another number: it
+   * came from a copy since removed (and perhaps deleted and created again under the same member id), whose
+   * log says nothing about the copy there now. Absent in answers from a node that does not echo it.
+   */
+  copy?: number;
 }
 
 /** A linearizable read may be served once the local applied index reaches `index`. */

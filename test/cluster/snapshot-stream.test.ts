@@ -37,7 +37,7 @@ function pair(opts: { lose?: (c: SnapshotChunk) => boolean; damage?: (c: Snapsho
     deliver: (m) => delivered.push(m),
   });
   const data = Buffer.from('0123456789'.repeat(9) + 'tail');
-  const snap: Message = { type: MessageType.Snap, from: 'leader', to: 'follower', term: 3, snapshot: { meta: { index: 42, term: 2, confState: { voters: ['leader', 'follower'], learners: [] } }, data } };
+  const snap: Message = { type: MessageType.Snap, from: 'leader', to: 'follower', term: 3, copy: 7, snapshot: { meta: { index: 42, term: 2, confState: { voters: ['leader', 'follower'], learners: [] } }, data } };
   return { sender, receiver, finished, delivered, snap, data };
 }
 
@@ -52,6 +52,7 @@ describe('chunked snapshot streaming', () => {
     assert.deepEqual(Buffer.from(p.delivered[0].snapshot!.data), p.data);
     assert.equal(p.delivered[0].snapshot!.meta.index, 42);
     assert.equal(p.delivered[0].term, 3);
+    assert.equal(p.delivered[0].copy, 7, "the leader's number for the copy, which the follower's answer echoes");
     assert.equal(p.sender.chunksSent, 10);
   });
 

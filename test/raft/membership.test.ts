@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster, enc } from './harness.ts';
-import { EntryType, MessageType, RaftError } from '../../src/raft/types.ts';
+import { EntryType, MessageType, RaftError, type Message } from '../../src/raft/types.ts';
 
 describe('learners', () => {
   it('a learner receives the log but neither votes nor counts toward a quorum', () => {
@@ -219,5 +219,49 @@ describe('a replica deleted after its removal and created again empty', () => {
     c.tick(['b', 'c'], 60);
     assert.notEqual(c.get('b').status().role, 'leader', 'b must not lead without the committed entry x');
     assert.equal(c.delivered.slice(from).some((m) => m.from === 'c' && (m.type === MessageType.VoteResp || m.type === MessageType.PreVoteResp) && !m.reject), false, 'the empty replica granted no vote');
+  });
+
+  /**
+   * a leads a, b, c and commits x, y, z; c acknowledges them; c is removed, deletes its copy and has a new,
+   * empty one, which a adds back as a learner while c is cut off. Returns the old copy's last acknowledgement,
+   * still on its way to a.
+   */
+  function removeAndReAdd(c: TestCluster): Message {
+    c.elect('a');
+    for (const v of ['x', 'y', 'z']) c.get('a').propose(enc(v));
+    c.stabilize();
+    const acks = c.delivered.filter((m) => m.from === 'c' && m.type === MessageType.AppResp && !m.reject);
+    const late = acks[acks.length - 1];
+    assert.equal(late.index, c.get('a').status().lastIndex, 'the old copy acknowledged the whole log');
+    c.get('a').proposeConfChange({ type: 'remove', node: 'c' });
+    c.stabilize();
+    c.add('c');
+    c.isolate('c');
+    c.get('a').proposeConfChange({ type: 'addLearner', node: 'c' });
+    c.stabilize();
+    assert.deepEqual(c.get('a').confState().learners, ['c']);
+    return late;
+  }
+
+  it("an acknowledgement from the deleted copy, arriving after the member is added again, is not the new copy's", () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    const late = removeAndReAdd(c);
+    c.get('a').step(late);
+    assert.equal(c.get('a').status().progress!.c.match, 0, "the deleted copy's log says nothing about the new one");
+    c.heal();
+    c.tick('all', 3);
+    assert.deepEqual(c.appliedData('c'), ['x', 'y', 'z'], 'the new copy catches up under the same leader');
+    assert.equal(c.get('c').status().applied, c.get('a').status().lastIndex);
+  });
+
+  it('a leader that counts answers from any copy (the broken variant) never catches the new copy up', () => {
+    const c = new TestCluster(['a', 'b', 'c'], { testingOnlyBugs: { acceptAnyCopy: true } });
+    const late = removeAndReAdd(c);
+    c.get('a').step(late);
+    assert.equal(c.get('a').status().progress!.c.match, late.index, "the stale ack set the new copy's match");
+    c.heal();
+    // The leader probes just above the stale match, the empty copy rejects, and round it goes without end.
+    assert.throws(() => c.tick('all', 1), /did not stabilize/);
+    assert.deepEqual(c.appliedData('c'), [], 'the new copy never catches up');
   });
 });

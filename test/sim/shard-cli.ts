@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { runShardSeed, SHARD_STEPS } from './shard-run.ts';
 import type { ShardSimOptions } from './shard-world.ts';
 
-const BUGS = ['deleteWhenMapDrops', 'gateOnHostedOnly', 'voteWithEmptyLog', 'voteWithoutLogCheck', 'commitPriorTermByCount'] as const;
+const BUGS = ['deleteWhenMapDrops', 'gateOnHostedOnly', 'voteWithEmptyLog', 'voteWithoutLogCheck', 'commitPriorTermByCount', 'acceptAnyCopy'] as const;
 const { values } = parseArgs({
   options: {
     seeds: { type: 'string', default: '1000' },
@@ -30,7 +30,7 @@ const seeds = values.seed !== undefined ? [Number(values.seed)] : Array.from({ l
 
 let failed = 0;
 const started = Date.now();
-const total = { memberChanges: 0, replicasDeleted: 0, replicasCreated: 0, writesAcked: 0 };
+const total = { memberChanges: 0, replicasDeleted: 0, replicasCreated: 0, lateAcks: 0, writesAcked: 0 };
 for (const seed of seeds) {
   const r = runShardSeed({ seed, steps, bugs, trace: values.trace ? (l) => console.log(l) : undefined });
   for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += r.stats[k] ?? 0;

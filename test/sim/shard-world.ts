@@ -4,7 +4,8 @@
 // nextShardStep is each shard leader's steward, replicaFate decides when a dropped copy is deleted, and the
 // raft core's own rules (an empty log never votes). A seeded nemesis crashes and restarts hosts, partitions
 // the network, drops, duplicates and reorders messages, transfers leadership, and adds and removes members
-// (which moves replicas). Every shard's safety is checked after every step, as in the one-group simulator.
+// (which moves replicas); an acknowledgement sent by a copy that is then deleted may reach its leader only after
+// the member holds a new copy (a connection that held it across both). Every shard's safety is checked after every step, as in the one-group simulator.
 
 import { RawNode } from '../../src/raft/node.ts';
 import { MemoryStorage } from '../../src/raft/storage.ts';
@@ -92,8 +93,11 @@ export class ShardWorld {
   private reads = new Map<number, { host: NodeId; shard: number; mustSee: number }>();
   private ackedIndex: number[];
   private nextCtx = 1;
+  /** Per `host/shard`: the copy's latest acknowledgement, and one held back past the copy's deletion. */
+  private lastAcks = new Map<string, Message>();
+  private lateAcks = new Map<string, Message>();
   now = 0;
-  readonly stats = { writesAcked: 0, readsChecked: 0, crashes: 0, memberChanges: 0, mapEpochs: 1, replicasDeleted: 0, replicasCreated: 0, shardConfChanges: 0 };
+  readonly stats = { writesAcked: 0, readsChecked: 0, crashes: 0, memberChanges: 0, mapEpochs: 1, replicasDeleted: 0, replicasCreated: 0, shardConfChanges: 0, lateAcks: 0 };
 
   constructor(readonly opts: ShardSimOptions) {
     this.rng = seededRng(opts.seed);
@@ -178,6 +182,7 @@ export class ShardWorld {
   }
 
   private send(shard: number, m: Message): void {
+    if (m.type === MessageType.AppResp && !m.reject) this.lastAcks.set(`${m.from}/${shard}`, m);
     if (this.faultsOn && this.rng.next() < this.profile.drop) return;
     const copies = this.faultsOn && this.rng.next() < this.profile.dup ? 2 : 1;
     for (let i = 0; i < copies; i++) this.queue.push({ at: this.now + this.rng.int(0, this.profile.maxDelay + 1), seq: this.seq++, shard, m });
@@ -277,6 +282,7 @@ export class ShardWorld {
         this.addReplica(h, s, new MemoryStorage());
         this.stats.replicasCreated++;
         this.trace(`${h.id} creates an empty copy of shard ${s} (map epoch ${h.map.epoch})`);
+        this.deliverLateAck(`${h.id}/${s}`, s);
       }
     }
     let busy = 0;
@@ -342,7 +348,24 @@ export class ShardWorld {
     if (fate !== 'delete') return;
     h.replicas.delete(r.shard);
     this.stats.replicasDeleted++;
+    const key = `${h.id}/${r.shard}`;
+    const ack = this.lastAcks.get(key);
+    this.lastAcks.delete(key);
+    if (ack && this.faultsOn) this.lateAcks.set(key, ack);
     this.trace(`${h.id} deletes its copy of shard ${r.shard} (its configuration ${JSON.stringify(raft.confState())}, last index ${raft.status().lastIndex}${why})`);
+  }
+
+  /**
+   * The deleted copy's held-back acknowledgement reaches its leader now that the host has a new copy, a few
+   * times over the next while (the leader adds the new copy when its steward gets to it).
+   */
+  private deliverLateAck(key: string, shard: number): void {
+    const m = this.lateAcks.get(key);
+    if (!m) return;
+    this.lateAcks.delete(key);
+    this.stats.lateAcks++;
+    this.trace(`a late ack from ${m.from}'s deleted copy of shard ${shard} (index ${m.index}, term ${m.term}) is on its way to ${m.to}`);
+    for (let i = 0; i < 4; i++) this.queue.push({ at: this.now + this.rng.int(1, 16 * HOST_EVERY), seq: this.seq++, shard, m });
   }
 
   // ------------------------------------------------------------------ clients
