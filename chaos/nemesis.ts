@@ -155,7 +155,8 @@ export class Nemesis {
     if (!leader) return;
     const members = this.liveMembers();
     const victim = members.filter((n) => n !== leader)[0] ?? pick();
-    const id = `n${this.nextNodeNumber++}`;
+    // The number is taken only once the removal is done: a refused one leaves no gap in the names.
+    const id = `n${this.nextNodeNumber}`;
     begin(`remove ${victim.id}, then add a new member ${id}`);
     const removed = await fetch(`${leader.url}/v1/cluster/nodes/${victim.id}`, { method: 'DELETE', signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
     if (!removed?.ok) {
@@ -163,6 +164,7 @@ export class Nemesis {
       if (ends) end();
       return undefined;
     }
+    this.nextNodeNumber++;
     this.removed.add(victim.id);
     await cluster.kill9(victim);
     const [raftPort, httpPort] = [await freePort(), await freePort()];
