@@ -46,13 +46,13 @@ async function ok(p: Promise<Response>, want?: string): Promise<boolean> {
   }
 }
 
-/** One `npm start -- --data-dir … --base-http-port … --base-raft-port … --base-grpc-port …`, timed, then stopped (SIGTERM to its process group). */
+/** One `npm start -- --data-dir … --base-http-port … --base-raft-port … --base-grpc-port … --base-text-port …`, timed, then stopped (SIGTERM to its process group). */
 export async function timeNpmStart(): Promise<StartupTime> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-bench-start-'));
   const base = await freeRange(3);
   const url = `http://127.0.0.1:${base}`;
   const started = performance.now();
-  const npm = spawn('npm', ['start', '--silent', '--', '--data-dir', dir, '--base-http-port', String(base), '--base-raft-port', String(base + 100), '--base-grpc-port', String(base + 200), '--log-level', 'warn'], {
+  const npm = spawn('npm', ['start', '--silent', '--', '--data-dir', dir, '--base-http-port', String(base), '--base-raft-port', String(base + 100), '--base-grpc-port', String(base + 200), '--base-text-port', String(base + 300), '--log-level', 'warn'], {
     cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));

@@ -16,6 +16,7 @@ export interface RawDevOptions {
   baseHttpPort: string;
   baseRaftPort: string;
   baseGrpcPort: string;
+  baseTextPort: string;
   dataDir: string;
   host: string;
   logLevel?: string;
@@ -32,6 +33,7 @@ export function devOptions(raw: RawDevOptions): DevOptions {
     baseHttpPort: int(raw.baseHttpPort, '--base-http-port'),
     baseRaftPort: int(raw.baseRaftPort, '--base-raft-port'),
     baseGrpcPort: int(raw.baseGrpcPort, '--base-grpc-port'),
+    baseTextPort: int(raw.baseTextPort, '--base-text-port'),
     dataDir: raw.dataDir,
     host: raw.host,
     logLevel: raw.logLevel,

@@ -1,6 +1,6 @@
 // `concord dev --nodes N`: a local static cluster as N child `concord server` processes with the same
-// --peers, each log line prefixed with its node id, one "nK http://…" line per node once it answers
-// /health. Data lives under <data-dir>/nK, so running it again over the same directory resumes the cluster.
+// --peers, each log line prefixed with its node id, one "nK http://… grpc host:port text host:port" line per
+// node once it answers /health. Data lives under <data-dir>/nK, so running it again over the same directory resumes the cluster.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,6 +19,8 @@ export interface DevOptions {
   baseRaftPort: number;
   /** n1's gRPC port (nK: base+K-1), so no two nodes reach for the same default one. */
   baseGrpcPort: number;
+  /** n1's text-protocol port (nK: base+K-1); seed 002's nodes listened on 3001, 3002, … */
+  baseTextPort: number;
   dataDir: string;
   host: string;
   logLevel?: string;
@@ -108,7 +110,7 @@ function portFree(host: string, port: number): Promise<NodeJS.ErrnoException | u
 }
 
 const portRanges = (opts: DevOptions) =>
-  [['http', opts.baseHttpPort], ['raft', opts.baseRaftPort], ['grpc', opts.baseGrpcPort]] as const;
+  [['http', opts.baseHttpPort], ['raft', opts.baseRaftPort], ['grpc', opts.baseGrpcPort], ['text', opts.baseTextPort]] as const;
 
 async function checkPorts(opts: DevOptions): Promise<void> {
   for (let k = 1; k <= opts.nodes; k++) {
@@ -200,7 +202,7 @@ export async function startDev(opts: DevOptions, deps: DevDeps = defaultDevDeps(
   const nodes = ids.map((id, i) => {
     const http = `${opts.host}:${opts.baseHttpPort + i}`;
     const args = ['server', '--node-id', id, '--http-addr', http, '--raft-addr', `${opts.host}:${opts.baseRaftPort + i}`, '--grpc-addr', `${opts.host}:${opts.baseGrpcPort + i}`,
-      '--data-dir', path.join(opts.dataDir, id), '--peers', peers,
+      '--text-addr', `${opts.host}:${opts.baseTextPort + i}`, '--data-dir', path.join(opts.dataDir, id), '--peers', peers,
       ...(opts.shards !== undefined ? ['--shards', String(opts.shards)] : []), ...(opts.replicas !== undefined ? ['--replicas', String(opts.replicas)] : []), ...(opts.logLevel ? ['--log-level', opts.logLevel] : [])];
     return spawnNode(id, args, `http://${http}`, deps);
   });
@@ -214,7 +216,8 @@ export async function startDev(opts: DevOptions, deps: DevDeps = defaultDevDeps(
   try {
     for (const n of nodes) {
       await waitHealthy(n, deps.healthTimeoutMs);
-      deps.out(`${n.id} ${n.url} grpc ${n.args[n.args.indexOf('--grpc-addr') + 1]}`);
+      const flag = (name: string) => n.args[n.args.indexOf(name) + 1];
+      deps.out(`${n.id} ${n.url} grpc ${flag('--grpc-addr')} text ${flag('--text-addr')}`);
     }
   } catch (e) {
     await stop();

@@ -100,11 +100,12 @@ Examples:
 
   program
     .command('dev')
-    .description('run a local N-node cluster (what `npm start` runs); prints "nK http://… grpc host:port" per node; Ctrl-C stops it')
+    .description('run a local N-node cluster (what `npm start` runs); prints "nK http://… grpc host:port text host:port" per node; Ctrl-C stops it')
     .option('--nodes <n>', 'number of nodes', '3')
     .option('--base-http-port <port>', 'n1\'s HTTP port; nK gets base+K-1', '8001')
     .option('--base-raft-port <port>', 'n1\'s Raft port; nK gets base+K-1', '7001')
     .option('--base-grpc-port <port>', 'n1\'s gRPC port; nK gets base+K-1', '50051')
+    .option('--base-text-port <port>', 'n1\'s text-protocol port (seed 002\'s PUT/READ/…, `nc host port`); nK gets base+K-1', '3001')
     .option('--data-dir <dir>', 'parent of the nodes\' data dirs (nK in <dir>/nK); reused on restart', './data')
     .option('--host <host>', 'address every node listens on', '127.0.0.1')
     .option('--log-level <level>', 'the nodes\' log level (default: theirs, or LOG_LEVEL)')

@@ -38,7 +38,7 @@ function listen(port: number): Promise<net.Server | undefined> {
 }
 
 async function setup(nodes: number, mode?: string): Promise<{ opts: DevOptions; deps: DevDeps; out: string[]; err: string[] }> {
-  const base = await freeRange(3 * nodes); // http ports, then raft ports, then gRPC ports
+  const base = await freeRange(4 * nodes); // http ports, then raft, gRPC and text ports
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-dev-'));
   dirs.push(dataDir);
   if (mode) process.env.FAKE_NODE_MODE = mode;
@@ -46,7 +46,7 @@ async function setup(nodes: number, mode?: string): Promise<{ opts: DevOptions; 
   const out: string[] = [];
   const err: string[] = [];
   const deps: DevDeps = { command: [process.execPath, FAKE], out: (l) => out.push(l), err: (l) => err.push(l), healthTimeoutMs: 10_000, stopTimeoutMs: 300 };
-  return { opts: { nodes, baseHttpPort: base, baseRaftPort: base + nodes, baseGrpcPort: base + 2 * nodes, dataDir, host: '127.0.0.1' }, deps, out, err };
+  return { opts: { nodes, baseHttpPort: base, baseRaftPort: base + nodes, baseGrpcPort: base + 2 * nodes, baseTextPort: base + 3 * nodes, dataDir, host: '127.0.0.1' }, deps, out, err };
 }
 
 describe('concord dev', () => {
@@ -55,13 +55,14 @@ describe('concord dev', () => {
     const c = await start(opts, deps);
     const h = opts.baseHttpPort;
     const g = opts.baseGrpcPort;
-    assert.deepEqual(out.slice(0, 3), [`n1 http://127.0.0.1:${h} grpc 127.0.0.1:${g}`, `n2 http://127.0.0.1:${h + 1} grpc 127.0.0.1:${g + 1}`, `n3 http://127.0.0.1:${h + 2} grpc 127.0.0.1:${g + 2}`]);
+    const t = opts.baseTextPort;
+    assert.deepEqual(out.slice(0, 3), [1, 2, 3].map((k) => `n${k} http://127.0.0.1:${h + k - 1} grpc 127.0.0.1:${g + k - 1} text 127.0.0.1:${t + k - 1}`));
     assert.equal(out.length, 4);
     assert.match(out[3], /Ctrl-C/);
     const r = opts.baseRaftPort;
     const peers = `n1=127.0.0.1:${r},n2=127.0.0.1:${r + 1},n3=127.0.0.1:${r + 2}`;
     for (const [i, n] of c.nodes.entries()) {
-      assert.deepEqual(n.args, ['server', '--node-id', n.id, '--http-addr', `127.0.0.1:${h + i}`, '--raft-addr', `127.0.0.1:${r + i}`, '--grpc-addr', `127.0.0.1:${g + i}`, '--data-dir', path.join(opts.dataDir, n.id), '--peers', peers]);
+      assert.deepEqual(n.args, ['server', '--node-id', n.id, '--http-addr', `127.0.0.1:${h + i}`, '--raft-addr', `127.0.0.1:${r + i}`, '--grpc-addr', `127.0.0.1:${g + i}`, '--text-addr', `127.0.0.1:${t + i}`, '--data-dir', path.join(opts.dataDir, n.id), '--peers', peers]);
     }
     await new Promise((res) => setTimeout(res, 200)); // log lines travel through pipes
     assert.ok(err.some((l) => l.startsWith('n2 | INFO  node started ') && l.includes(`peers=${peers}`)), err.join('\n'));
@@ -139,12 +140,13 @@ describe('concord dev', () => {
     await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7002 }, deps), /ranges overlap/);
     await assert.rejects(startDev({ ...opts, baseHttpPort: 65535, nodes: 2 }, deps), /--base-http-port: 65535\.\.65536 is not a port range/);
     await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7004, baseGrpcPort: 7006 }, deps), /--base-raft-port and --base-grpc-port ranges overlap/);
+    await assert.rejects(startDev({ ...opts, nodes: 3, baseHttpPort: 7001, baseRaftPort: 7004, baseGrpcPort: 7007, baseTextPort: 7009 }, deps), /--base-grpc-port and --base-text-port ranges overlap/);
     await assert.rejects(startDev({ ...opts, shards: 0 }, deps), (e: unknown) => e instanceof UsageError && /--shards: expected 1\.\.256 \(got 0\)/.test(e.message));
     await assert.rejects(startDev({ ...opts, shards: 257 }, deps), /--shards: expected 1\.\.256 \(got 257\)/);
   });
 
   it('--shards on the command line: a whole number, absent unless given', () => {
-    const raw = { nodes: '3', baseHttpPort: '8001', baseRaftPort: '7001', baseGrpcPort: '50051', dataDir: './data', host: '127.0.0.1' };
+    const raw = { nodes: '3', baseHttpPort: '8001', baseRaftPort: '7001', baseGrpcPort: '50051', baseTextPort: '3001', dataDir: './data', host: '127.0.0.1' };
     assert.equal(devOptions(raw).shards, undefined);
     assert.equal('shards' in devOptions(raw), false);
     assert.equal(devOptions({ ...raw, shards: '8' }).shards, 8);

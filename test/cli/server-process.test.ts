@@ -4,6 +4,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -16,6 +17,21 @@ after(() => {
   for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
+
+/** Sends `input` on a text-protocol connection, half-closes, and resolves with the first `answers` lines it gets back. */
+function textSession(port: number, input: string, answers: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let got = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.end(input));
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      got += d;
+      if (got.split('\n').length > answers) socket.destroy();
+    });
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+  });
+}
 
 function tempDir(): string {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'concord-cli-'));
@@ -58,17 +74,18 @@ describe('concord server', () => {
 });
 
 describe('concord dev', () => {
-  it('prints one line per node once it is healthy, stops on SIGINT, and resumes over the same data', async () => {
+  it('prints one line per node once it is healthy, serves the text protocol, stops on SIGINT, and resumes over the same data', async () => {
     const cwd = tempDir();
-    const base = await freeRange(9);
-    const args = ['dev', '--nodes', '3', '--base-http-port', String(base), '--base-raft-port', String(base + 3), '--base-grpc-port', String(base + 6)];
+    const base = await freeRange(12);
+    const args = ['dev', '--nodes', '3', '--base-http-port', String(base), '--base-raft-port', String(base + 3), '--base-grpc-port', String(base + 6), '--base-text-port', String(base + 9)];
     const urls = [0, 1, 2].map((i) => `http://127.0.0.1:${base + i}`);
 
     const first = start(args, cwd);
     await until('the node lines', async () => first.stdout.length >= 4, 30_000);
-    assert.deepEqual(first.stdout.slice(0, 3), urls.map((u, i) => `n${i + 1} ${u} grpc 127.0.0.1:${base + 6 + i}`));
+    assert.deepEqual(first.stdout.slice(0, 3), urls.map((u, i) => `n${i + 1} ${u} grpc 127.0.0.1:${base + 6 + i} text 127.0.0.1:${base + 9 + i}`));
     assert.match(first.stdout[3], /Ctrl-C/);
     await until('a write through n2', async () => (await runCli(['put', 'kept', 'yes', '--server', urls[1]])).code === 0);
+    assert.equal(await textSession(base + 11, 'READ kept\nPUT typed "by hand"\nREAD typed\n', 3), 'yes\nOK\n"by hand"\n', "n3's text port, as printed");
     first.proc.kill('SIGINT');
     assert.equal(await first.exit, 0, first.stderr.join('\n'));
     assert.deepEqual(fs.readdirSync(path.join(cwd, 'data')).sort(), ['concord-dev.json', 'n1', 'n2', 'n3']);
