@@ -101,8 +101,11 @@ describe('text protocol: words', () => {
 describe('text protocol: limits', () => {
   const kv = new MemoryKv();
   let server: TextServer;
+  /** When the server logged closing an idle connection. */
+  const idleCloses: number[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void (line.includes('text connection idle') && idleCloses.push(Date.now())) });
   before(async () => {
-    server = await startTextServer({ kv, host: '127.0.0.1', port: 0, logger: pino({ level: 'silent' }), limits: { maxLineBytes: 64 * 1024, idleTimeoutMs: 500, maxPendingBytes: 256 * 1024 } });
+    server = await startTextServer({ kv, host: '127.0.0.1', port: 0, logger, limits: { maxLineBytes: 64 * 1024, idleTimeoutMs: 1000, maxPendingBytes: 256 * 1024 } });
   });
   after(() => server.close());
 
@@ -121,13 +124,19 @@ describe('text protocol: limits', () => {
     assert.equal(await session(server.address, 'PUT a b\nREAD a\n'), 'OK\nb\n');
   });
 
-  it('an idle connection is closed after the idle timeout', async () => {
+  // Bounded: a server that never closed would otherwise leave the session waiting for good.
+  it('an idle connection is closed after the idle timeout', { timeout: 10_000 }, async () => {
     const started = Date.now();
     assert.equal(await session(server.address, 'PUT idle 1\n', { end: false }), 'OK\n');
-    assert.ok(Date.now() - started >= 450, 'closed by the server after the idle timeout');
+    assert.ok(Date.now() - started >= 950, 'closed by the server after the idle timeout');
   });
 
-  it('a client that never reads its answers is cut off, and the server holds a bounded amount for it', async () => {
+  it('a last line without its newline before the client half-closes is a command too', async () => {
+    assert.equal(await session(server.address, 'PUT last "no newline"\nREAD last'), 'OK\n"no newline"\n');
+    assert.equal(await session(server.address, 'READ last\r'), '"no newline"\n');
+  });
+
+  it('a client that never reads its answers is cut off after the idle timeout, and the server holds a bounded amount for it', async () => {
     await session(server.address, 'PUT r "' + 'x'.repeat(60_000) + '"\n');
     const [host, port] = [server.address.split(':')[0], Number(server.address.split(':')[1])];
     const s = net.connect(port, host);
@@ -140,8 +149,12 @@ describe('text protocol: limits', () => {
     s.on('data', (d: Buffer) => (received += d.length));
     const reads = () => kv.calls.filter((c) => c.method === 'get').length;
     const before = reads();
+    idleCloses.length = 0;
     s.write(big);
-    await new Promise((r) => setTimeout(r, 1500)); // three idle timeouts with nothing read
+    const wrote = Date.now();
+    while (idleCloses.length === 0 && Date.now() - wrote < 3000) await new Promise((r) => setTimeout(r, 20));
+    // Once the kernel's buffers are full nothing moves: closed one timeout (1 s) later, not two.
+    assert.ok(idleCloses.length === 1 && idleCloses[0] - wrote < 1600, `closed ${idleCloses[0] - wrote} ms after the client stopped reading`);
     const produced = reads() - before;
     assert.ok(produced < 200, `it stopped producing answers nobody read (${produced} of 20,000)`);
     s.resume(); // now read what was sent before the cut, and see the end

@@ -4,7 +4,8 @@
 // while the buffer is full or while the client is not reading its answers. Limits: a line longer than
 // maxLineBytes is answered with an error and the connection closed (there is no telling where the next
 // command starts); a connection idle for idleTimeoutMs — quiet, or stuck on a client that reads nothing —
-// is closed. A client that half-closes (nc -N) gets its answers, then the end of the connection.
+// is closed. A client that half-closes (nc -N) gets its answers, a last line without its newline included,
+// then the end of the connection.
 
 import net from 'node:net';
 import type { Logger } from 'pino';
@@ -16,7 +17,7 @@ import { splitWords, type TokenError } from './tokens.ts';
 export interface TextLimits {
   /** Longest command line accepted, in bytes. */
   maxLineBytes: number;
-  /** A connection with no traffic either way for this long is closed. */
+  /** A connection with no traffic either way for this long is closed (answers the client leaves unread are no traffic). */
   idleTimeoutMs: number;
   /** Bytes received but not yet executed before reading pauses (at least one whole line fits). */
   maxPendingBytes: number;
@@ -71,6 +72,11 @@ class TextConnection {
   private ended = false;
   /** After a fatal error: what the client still sends is dropped until it ends or a grace period passes. */
   private discarding = false;
+  /** When bytes last arrived, or the kernel last took some of our answers. */
+  private lastTraffic = Date.now();
+  private readonly traffic = (): void => {
+    this.lastTraffic = Date.now();
+  };
 
   constructor(
     private readonly socket: net.Socket,
@@ -79,13 +85,36 @@ class TextConnection {
     private readonly log: Logger,
   ) {
     socket.setNoDelay(true);
-    socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy()); // a reset by the client: nothing to answer
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
+    socket.on('data', (chunk: Buffer) => {
+      this.lastTraffic = Date.now();
+      this.receive(chunk);
+    });
+    this.watchIdle(limits.idleTimeoutMs);
     socket.on('end', () => {
       this.ended = true;
       this.pump();
     });
+  }
+
+  /**
+   * Closes the connection once idleMs pass without traffic. Not socket.setTimeout: that counts a write
+   * call as activity and lets its first expiry pass while a write is pending, so a client that reads
+   * nothing kept its connection for up to twice the timeout.
+   */
+  private watchIdle(idleMs: number): void {
+    let timer: NodeJS.Timeout;
+    const check = () => {
+      const left = this.lastTraffic + idleMs - Date.now();
+      if (left > 0) {
+        timer = setTimeout(check, left);
+        return;
+      }
+      this.log.debug({ remote: this.socket.remoteAddress, port: this.socket.remotePort, idleMs, unread: this.socket.writableLength }, 'text connection idle: closed');
+      this.socket.destroy();
+    };
+    timer = setTimeout(check, idleMs);
+    this.socket.once('close', () => clearTimeout(timer));
   }
 
   private get pending(): number {
@@ -105,7 +134,11 @@ class TextConnection {
     const nl = this.buf.indexOf(0x0a, this.pos);
     if (nl < 0) {
       if (this.pending > this.limits.maxLineBytes) throw tooLong(this.limits.maxLineBytes);
-      return undefined;
+      if (!this.ended || this.pending === 0) return undefined;
+      // The client half-closed after a last line without its newline (printf 'READ k' | nc -N): that is a command too.
+      const last = this.buf.subarray(this.pos, this.buf[this.buf.length - 1] === 0x0d ? this.buf.length - 1 : this.buf.length);
+      this.pos = this.buf.length;
+      return last;
     }
     const line = this.buf.subarray(this.pos, nl > this.pos && this.buf[nl - 1] === 0x0d ? nl - 1 : nl);
     this.pos = nl + 1;
@@ -169,7 +202,7 @@ class TextConnection {
   /** One answer line; waits while the client has not read the answers before it. */
   private async write(text: string): Promise<void> {
     if (this.socket.destroyed) return;
-    this.socket.write(`${text}\n`);
+    this.socket.write(`${text}\n`, this.traffic);
     if (this.socket.writableLength > HIGH_WATER) {
       this.socket.pause();
       await new Promise<void>((resolve) => {
