@@ -1,8 +1,8 @@
 // The npm package as another project uses it: `npm pack` in this checkout (its prepack builds dist/pkg),
-// the tarball installed into an empty project (dependencies from npm's cache where it has them), a node
-// started with the installed package's own `concord` — no TypeScript loader, no bundler installed — and
-// the script from docs/client.md run against it over HTTP and gRPC, then type-checked against the
-// package's declarations.
+// the tarball installed into an empty project (dependencies from npm's cache where it has them), a 3-node
+// cluster started with the installed package's own `concord` — no TypeScript loader, no bundler installed —
+// and the script from docs/client.md run against it over HTTP and gRPC, with every node and with one killed,
+// then type-checked against the package's declarations.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -29,8 +29,8 @@ describe('the npm package, installed into an empty project', () => {
   const c = new ProcCluster();
   const project = path.join(c.dir, 'consumer');
   let files: string[] = [];
-  let node: ProcNode;
-  let grpcPort: number;
+  let nodes: ProcNode[] = [];
+  const grpcEndpoints: string[] = [];
 
   before(async () => {
     fs.mkdirSync(project, { recursive: true });
@@ -39,12 +39,17 @@ describe('the npm package, installed into an empty project', () => {
     files = (await run('tar', ['tzf', tarball], { maxBuffer: 64 << 20 })).stdout.split('\n').filter(Boolean);
     fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], { cwd: project, maxBuffer: 64 << 20 });
-    const [raft, http] = [await freePort(), await freePort()];
-    grpcPort = await freePort();
     const bin = path.join(project, 'node_modules', ...pkg.name.split('/'), 'bin', 'concord.js');
-    const args = ['server', '--node-id', 'n1', '--raft-addr', `127.0.0.1:${raft}`, '--http-addr', `127.0.0.1:${http}`, '--grpc-addr', `127.0.0.1:${grpcPort}`, '--bootstrap'];
-    node = c.add('n1', args, `http://127.0.0.1:${http}`, project, bin);
-    await c.waitHealthy(node);
+    const ids = ['n1', 'n2', 'n3'];
+    const ports = await Promise.all(ids.map(async () => ({ raft: await freePort(), http: await freePort(), grpc: await freePort() })));
+    const peers = ids.map((id, i) => `${id}=127.0.0.1:${ports[i].raft}`).join(',');
+    nodes = ids.map((id, i) => {
+      const { raft, http, grpc } = ports[i];
+      grpcEndpoints.push(`grpc://127.0.0.1:${grpc}`);
+      const args = ['server', '--node-id', id, '--raft-addr', `127.0.0.1:${raft}`, '--http-addr', `127.0.0.1:${http}`, '--grpc-addr', `127.0.0.1:${grpc}`, '--peers', peers];
+      return c.add(id, args, `http://127.0.0.1:${http}`, project, bin);
+    });
+    await Promise.all(nodes.map((n) => c.waitHealthy(n)));
     await c.leader();
   });
   after(async () => c.stop());
@@ -60,12 +65,15 @@ describe('the npm package, installed into an empty project', () => {
     for (const dev of ['tsx', 'esbuild', 'typescript']) assert.equal(fs.existsSync(path.join(project, 'node_modules', dev)), false, `${dev} installed`);
   });
 
-  it('the guide\'s script talks to a node started from the installed package, over HTTP and over gRPC', async () => {
+  it('the guide\'s script talks to a cluster started from the installed package, over HTTP and over gRPC, and goes on with a node killed', async () => {
     fs.writeFileSync(path.join(project, 'demo.mjs'), guideScript());
-    for (const endpoint of [node.url, `grpc://127.0.0.1:${grpcPort}`]) {
-      const { stdout } = await run(process.execPath, ['demo.mjs', endpoint], { cwd: project });
-      assert.match(stdout, /^greeting = hello from a script \(revision \d+\)\nlisted greeting\nleader: n1\n$/, endpoint);
-    }
+    const demo = async (endpoints: string[]) => (await run(process.execPath, ['demo.mjs', ...endpoints], { cwd: project, timeout: 60_000 })).stdout;
+    const expected = /^greeting = hello from a script \(revision \d+\)\nlisted greeting\nleader: n[123]\n$/;
+    for (const endpoints of [nodes.map((n) => n.url), grpcEndpoints]) assert.match(await demo(endpoints), expected, endpoints.join());
+    // The first endpoint dead: the client goes to the next.
+    await c.kill9(nodes[0]);
+    await c.leader(15_000);
+    for (const endpoints of [nodes.map((n) => n.url), grpcEndpoints]) assert.match(await demo(endpoints), expected, `${endpoints.join()} without n1`);
   });
 
   it('the script type-checks against the package\'s declarations (strict, no skipLibCheck); a wrong type does not', async () => {
