@@ -1,19 +1,44 @@
-// Hostile and malformed input against a real node process: the right 4xx, the node stays up, data unchanged.
+// Hostile and malformed input against a real node process, on its HTTP, gRPC and text ports: the right 4xx
+// (or gRPC status, or ERR line), the node stays up with bounded memory, and the data is unchanged.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import zlib from 'node:zlib';
+import * as grpc from '@grpc/grpc-js';
+import { freePort } from '../../testkit/ports.ts';
 import { ProcCluster } from '../../testkit/processes.ts';
 import { until } from '../../testkit/wait.ts';
+import { frame, rawCall } from '../api/grpc-raw.ts';
+
+/** Sends `input` to a TCP port, half-closes, and resolves with everything until the other side closes. */
+function tcpSession(port: number, input: Buffer | string): Promise<string> {
+  return new Promise((resolve) => {
+    const out: Buffer[] = [];
+    const s = net.connect(port, '127.0.0.1', () => s.end(input));
+    s.on('data', (d: Buffer) => out.push(d));
+    s.on('error', () => undefined); // a reset after the answer: what came before counts
+    s.on('close', () => resolve(Buffer.concat(out).toString('latin1')));
+  });
+}
 
 describe('bad input to a real node', () => {
   let c: ProcCluster;
   let url: string;
   let before_: string;
+  let grpcAddr: string;
+  let textPort: number;
+  let rssAtStart: number;
   const dump = async () => (await fetch(`${url}/v1/kv?encoding=base64&limit=10000`)).text();
+  const rssMiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${c.nodes[0].proc!.pid}/status`, 'utf8'))![1]) / 1024;
 
   before(async () => {
-    c = await ProcCluster.create(1, ['--max-value-bytes', '65536']);
+    const [grpcPort, text] = [await freePort(), await freePort()];
+    grpcAddr = `127.0.0.1:${grpcPort}`;
+    textPort = text;
+    c = await ProcCluster.create(1, ['--max-value-bytes', '65536', '--grpc-addr', grpcAddr, '--text-addr', `127.0.0.1:${text}`]);
     url = (await c.leader()).url;
+    rssAtStart = rssMiB();
     assert.equal((await fetch(`${url}/v1/kv/existing`, { method: 'PUT', body: 'original' })).status, 200);
     before_ = await dump();
   });
@@ -87,9 +112,38 @@ describe('bad input to a real node', () => {
     assert.equal(await status('/v1/kv/%00%FF%2F', { method: 'DELETE' }), 200);
   });
 
-  it('after all of that the node is up and the data is unchanged', async () => {
+  it('gRPC: undecodable messages, lying lengths, a compression bomb, a wrong content type, plain junk: a clear status each, nothing written', async () => {
+    for (const junk of [Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff]), Buffer.from('not protobuf at all')]) {
+      const a = await rawCall(grpcAddr, '/concord.v1.KV/Put', (req) => req.end(frame(junk)));
+      assert.equal(a.grpcStatus, grpc.status.INVALID_ARGUMENT, junk.toString('hex'));
+    }
+    const huge = await rawCall(grpcAddr, '/concord.v1.KV/Put', (req) => req.end(frame(Buffer.alloc(100), { declared: 0xffff_fff0 })));
+    assert.equal(huge.grpcStatus, grpc.status.RESOURCE_EXHAUSTED);
+    const short = await rawCall(grpcAddr, '/concord.v1.KV/Put', (req) => req.end(frame(Buffer.alloc(10), { declared: 50 << 20 })));
+    assert.ok(short.grpcStatus !== undefined && short.grpcStatus !== grpc.status.OK, `a message cut short: ${JSON.stringify(short)}`);
+    const bomb = Buffer.concat(Array.from({ length: 160 }, () => zlib.gzipSync(Buffer.alloc(1 << 20))));
+    const unzipped = await rawCall(grpcAddr, '/concord.v1.KV/Put', (req) => req.end(frame(bomb, { compressed: true })), { 'grpc-encoding': 'gzip' });
+    assert.equal(unzipped.grpcStatus, grpc.status.RESOURCE_EXHAUSTED);
+    const json = await rawCall(grpcAddr, '/concord.v1.KV/Get', (req) => req.end('{"key":"existing"}'), { 'content-type': 'application/json' });
+    assert.notEqual(json.httpStatus, 200);
+    await tcpSession(Number(grpcAddr.split(':')[1]), Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.alloc(64 * 1024, 0xab)]));
+    assert.equal(await status('/health'), 200);
+  });
+
+  it('text protocol: a 10 MiB line is ERR too-large and the connection closed, junk gets ERR lines, a cut-off line is answered', async () => {
+    const long = await tcpSession(textPort, Buffer.concat([Buffer.from('PUT big '), Buffer.alloc(10 << 20, 0x61), Buffer.from('\nREAD existing\n')]));
+    assert.match(long, /^ERR too-large: [^\n]*\n$/);
+    const junk = await tcpSession(textPort, Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 131 + 7) % 256)));
+    const lines = junk.split('\n').slice(0, -1);
+    assert.ok(lines.length > 1, junk);
+    for (const line of lines) assert.match(line, /^ERR /);
+    assert.equal(await tcpSession(textPort, 'READ existing'), 'original\n');
+  });
+
+  it('after all of that the node is up, its memory bounded and the data unchanged', async () => {
     assert.equal(await status('/health'), 200);
     assert.equal(await dump(), before_);
+    assert.ok(rssMiB() - rssAtStart < 256, `RSS grew from ${rssAtStart.toFixed(0)} to ${rssMiB().toFixed(0)} MiB`);
   });
 
   it('serves metrics, readiness and the OpenAPI document', async () => {
