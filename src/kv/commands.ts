@@ -6,9 +6,12 @@
 // layout rather than msgpack: 1.3 -> ~0.3 µs to encode a put, ~1.3 -> ~0.2 µs to decode it):
 //
 //   u8 0xc1 (a byte msgpack never uses) | u8 version 1 | str node | f64 seq | u8 kind | kind's fields
-//   put    u8 flags (1 ifMatch, 2 ifNoneMatch, 4 expiresAt) | [f64 ifMatch] | [f64 expiresAt] | bytes key | bytes value
+//   put    u8 flags (1 ifMatch, 2 ifNoneMatch, 4 expiresAt, 8 ttl) | [f64 ifMatch] | [f64 expiresAt] | [f64 ttlMs | f64 now]
+//          | bytes key | bytes value
 //   del    u8 flags (1 ifMatch) | [f64 ifMatch] | bytes key
 //   batch  u32 count | count × (u8 kind | bytes key | [bytes value] for a put)
+//   clock  f64 now
+//   (expiresAt, an absolute wall-clock time, is what earlier versions wrote for a TTL; it is still applied.)
 //   str    u8 length | UTF-8;   bytes  u32 length | the bytes
 //
 // Entries written by Concord 0.1 are msgpack maps and still decode.
@@ -18,9 +21,15 @@ import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
 
 export type Command =
-  | { t: 'put'; key: Uint8Array; value: Uint8Array; ifMatch?: number; ifNoneMatch?: boolean; expiresAt?: number }
+  | { t: 'put'; key: Uint8Array; value: Uint8Array; ifMatch?: number; ifNoneMatch?: boolean; expiresAt?: number; ttl?: Timed & { ms: number } }
   | { t: 'del'; key: Uint8Array; ifMatch?: number }
+  | ({ t: 'clock' } & Timed)
   | { t: 'batch'; ops: Array<{ t: 'put'; key: Uint8Array; value: Uint8Array } | { t: 'del'; key: Uint8Array }> };
+
+/** A timed entry's stamp: the proposer's estimate of the log's time (storage/log-clock.ts), in ms. */
+export interface Timed {
+  now: number;
+}
 
 export interface Envelope {
   /** Proposing node. */
@@ -36,10 +45,11 @@ export type CommandResult =
 
 const MARKER = 0xc1;
 const VERSION = 1;
-const KIND = { put: 1, del: 2, batch: 3 } as const;
+const KIND = { put: 1, del: 2, batch: 3, clock: 4 } as const;
 const IF_MATCH = 1;
 const IF_NONE_MATCH = 2;
 const EXPIRES = 4;
+const TTL = 8;
 
 /** The 0.1 format, read only. */
 const legacy = new Packr({ useRecords: false, moreTypes: false });
@@ -73,7 +83,10 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
   let size = 2 + 1 + node.byteLength + 8 + 1;
   switch (c.t) {
     case 'put':
-      size += 1 + (c.ifMatch !== undefined ? 8 : 0) + (c.expiresAt !== undefined ? 8 : 0) + 8 + c.key.byteLength + c.value.byteLength;
+      size += 1 + (c.ifMatch !== undefined ? 8 : 0) + (c.expiresAt !== undefined ? 8 : 0) + (c.ttl !== undefined ? 16 : 0) + 8 + c.key.byteLength + c.value.byteLength;
+      break;
+    case 'clock':
+      size += 8;
       break;
     case 'del':
       size += 1 + (c.ifMatch !== undefined ? 8 : 0) + 4 + c.key.byteLength;
@@ -93,9 +106,13 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
   w.u8(KIND[c.t]);
   switch (c.t) {
     case 'put':
-      w.u8((c.ifMatch !== undefined ? IF_MATCH : 0) | (c.ifNoneMatch ? IF_NONE_MATCH : 0) | (c.expiresAt !== undefined ? EXPIRES : 0));
+      w.u8((c.ifMatch !== undefined ? IF_MATCH : 0) | (c.ifNoneMatch ? IF_NONE_MATCH : 0) | (c.expiresAt !== undefined ? EXPIRES : 0) | (c.ttl !== undefined ? TTL : 0));
       if (c.ifMatch !== undefined) w.f64(c.ifMatch);
       if (c.expiresAt !== undefined) w.f64(c.expiresAt);
+      if (c.ttl !== undefined) {
+        w.f64(c.ttl.ms);
+        w.f64(c.ttl.now);
+      }
       putBytes(w, c.key);
       if (deferValue) {
         w.u32(c.value.byteLength);
@@ -107,6 +124,9 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
       w.u8(c.ifMatch !== undefined ? IF_MATCH : 0);
       if (c.ifMatch !== undefined) w.f64(c.ifMatch);
       putBytes(w, c.key);
+      break;
+    case 'clock':
+      w.f64(c.now);
       break;
     case 'batch':
       w.u32(c.ops.length);
@@ -135,13 +155,16 @@ export function decodeCommand(data: Uint8Array): Envelope {
     const flags = r.u8();
     const ifMatch = flags & IF_MATCH ? r.f64() : undefined;
     const expiresAt = flags & EXPIRES ? r.f64() : undefined;
+    const ttl = flags & TTL ? { ms: r.f64(), now: r.f64() } : undefined;
     const key = readBytes(r);
     const value = readBytes(r);
-    c = { t: 'put', key, value, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(flags & IF_NONE_MATCH ? { ifNoneMatch: true } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}) };
+    c = { t: 'put', key, value, ...(ifMatch !== undefined ? { ifMatch } : {}), ...(flags & IF_NONE_MATCH ? { ifNoneMatch: true } : {}), ...(expiresAt !== undefined ? { expiresAt } : {}), ...(ttl ? { ttl } : {}) };
   } else if (kind === KIND.del) {
     const flags = r.u8();
     const ifMatch = flags & IF_MATCH ? r.f64() : undefined;
     c = { t: 'del', key: readBytes(r), ...(ifMatch !== undefined ? { ifMatch } : {}) };
+  } else if (kind === KIND.clock) {
+    c = { t: 'clock', now: r.f64() };
   } else if (kind === KIND.batch) {
     const count = r.u32();
     const ops: Extract<Command, { t: 'batch' }>['ops'] = [];

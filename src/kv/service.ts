@@ -1,6 +1,8 @@
 // KvService over one Raft group: writes are proposals answered when applied on this node (followers
 // forward them through Raft), linearizable reads wait for a ReadIndex barrier, serializable reads
-// are served from local state.
+// are served from local state. A put with a TTL is stamped with this node's estimate of the log's time;
+// while keys with an expiry are held, the leader proposes a clock entry when the soonest falls due
+// (state-machine.ts says what applying one does).
 
 import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
@@ -15,13 +17,58 @@ export interface KvLimits {
   requestTimeoutMs: number;
 }
 
+/** How often a node that does not lead looks again whether it leads, while expiries are pending. */
+const CLOCK_RECHECK_MS = 1000;
+
 export class RaftKvService implements KvService, BackupSource {
+  private clockTimer: NodeJS.Timeout | undefined;
+  private clockDue = Infinity;
+
   constructor(
     private readonly nodeId: string,
     private readonly group: RaftGroup,
     private readonly store: KvStore,
     private readonly limits: KvLimits,
-  ) {}
+  ) {
+    store.expiries.onSooner = (at) => this.scheduleClock(at);
+    const next = store.expiries.next();
+    if (next !== undefined) this.scheduleClock(next);
+  }
+
+  /** Arms the clock timer for the log time `at` (unless it is already armed for as soon). */
+  private scheduleClock(at: number): void {
+    if (at >= this.clockDue) return;
+    clearTimeout(this.clockTimer);
+    this.clockDue = at;
+    this.clockTimer = setTimeout(() => void this.clockDueNow(), Math.max(0, at - this.store.clock.now()));
+    this.clockTimer.unref();
+  }
+
+  /** An expiry is due by this node's estimate: the leader proposes a clock entry; others look again later. */
+  private async clockDueNow(): Promise<void> {
+    this.clockDue = Infinity;
+    let next: number | undefined;
+    try {
+      next = this.store.expiries.next();
+    } catch {
+      return; // the store is closed: the group is gone
+    }
+    if (next === undefined) return;
+    const now = this.store.clock.now();
+    if (next > now) return this.scheduleClock(next);
+    if (this.group.role() === 'leader') {
+      try {
+        // Resolves once applied here, so the keys it made due are out of the index by then.
+        await this.submit({ t: 'clock', now });
+        const after = this.store.expiries.next();
+        if (after !== undefined) this.scheduleClock(after);
+        return;
+      } catch {
+        // Lost leadership, timed out or closed: whoever leads, or this node, tries again.
+      }
+    }
+    this.scheduleClock(this.store.clock.now() + CLOCK_RECHECK_MS);
+  }
 
   private checkKey(key: Uint8Array): void {
     if (key.byteLength === 0) throw new ConcordError('bad-request', 'key must not be empty');
@@ -75,7 +122,7 @@ export class RaftKvService implements KvService, BackupSource {
   async getOrStale(key: Uint8Array): Promise<{ record: KvRecord | undefined; stale?: StaleRead }> {
     this.checkKey(key);
     const stale = await this.barrierOrStale();
-    const record = live(this.store.get(key));
+    const record = this.store.get(key);
     return stale ? { record, stale } : { record };
   }
 
@@ -88,19 +135,19 @@ export class RaftKvService implements KvService, BackupSource {
   async get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined> {
     this.checkKey(key);
     await this.barrier(opts?.consistency);
-    return live(this.store.get(key));
+    return this.store.get(key);
   }
 
   getSerializable(key: Uint8Array): KvRecord | undefined {
     this.checkKey(key);
-    return live(this.store.get(key));
+    return this.store.get(key);
   }
 
   async put(key: Uint8Array, value: Uint8Array, opts: PutOptions = {}): Promise<{ revision: number }> {
     this.checkKey(key);
     this.checkValue(value);
-    const expiresAt = opts.ttlSeconds !== undefined ? Date.now() + opts.ttlSeconds * 1000 : undefined;
-    const c = { t: 'put', key, value, ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, expiresAt } as const;
+    const ttl = opts.ttlSeconds !== undefined ? { ms: opts.ttlSeconds * 1000, now: this.store.clock.now() } : undefined;
+    const c = { t: 'put', key, value, ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, ttl } as const;
     const r = value.byteLength >= LARGE_VALUE_BYTES ? await this.propose(await encodeLargePut(this.nodeId, c)) : await this.submit(c);
     if (!r.ok) throw new ConcordError('precondition-failed', 'the key does not match the precondition');
     return { revision: r.revision };
@@ -115,9 +162,7 @@ export class RaftKvService implements KvService, BackupSource {
 
   async list(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean }> {
     await this.barrier(opts.consistency);
-    // Expired keys are skipped inside the page, not filtered out of it: a page of them only would be
-    // empty with more = true, leaving the client no last key to continue after.
-    return this.store.range({ ...opts, liveAt: Date.now() });
+    return this.store.range(opts);
   }
 
   async backup(): Promise<BackupImage> {
@@ -140,9 +185,4 @@ export class RaftKvService implements KvService, BackupSource {
     const r = await this.submit({ t: 'batch', ops: ops.map((o) => (o.op === 'put' ? { t: 'put', key: o.key, value: o.value } : { t: 'del', key: o.key })) });
     return { revision: r.revision };
   }
-}
-
-/** A key past its TTL reads as absent (it is removed from storage by a later cleanup). */
-function live<T extends { expiresAt?: number }>(r: T | undefined): T | undefined {
-  return r && r.expiresAt !== undefined && r.expiresAt <= Date.now() ? undefined : r;
 }

@@ -18,6 +18,8 @@ import { exportImage, imageOf, importImage, joined, type KvSnapshotExport } from
 import { ExportWorker } from './kv-export-worker.ts';
 import { crc32 } from './checksum.ts';
 import { ReadCache, type CacheStats } from './read-cache.ts';
+import { ExpiryIndex } from './expiry-index.ts';
+import { LogClock } from './log-clock.ts';
 import { BufferedTx, BULK_WRITE_KEYS, LARGE_VALUE_BYTES, mapKey, readPriorRecord, readRecord, type DataDb, type KvTx, type WrittenRecords } from './kv-tx.ts';
 
 export type { KvRecord } from './kv-record.ts';
@@ -63,11 +65,6 @@ export interface RangeQuery {
    * RANGE_PAGE_BYTES). The first item always comes, so every record can be listed.
    */
   maxBytes?: number;
-  /**
-   * Skip records whose expiresAt is at or before this time (ms since the epoch): they count toward
-   * neither limit nor maxBytes, so a page is never empty while live keys follow it.
-   */
-  liveAt?: number;
 }
 
 /**
@@ -125,6 +122,10 @@ export class KvStore {
    * read meanwhile (see there).
    */
   private committing: WrittenRecords | undefined;
+  /** The records that carry an expiry, soonest first (what timed entries sweep). */
+  readonly expiries = new ExpiryIndex();
+  /** The log's time as the timed entries applied here tell it (log-clock.ts). */
+  readonly clock = new LogClock();
 
   constructor(options: KvStoreOptions) {
     assertGroupId(options.group);
@@ -145,6 +146,7 @@ export class KvStore {
     this.generation = meta.generation;
     this.data = this.openGeneration(meta.generation);
     this.applied = this.txApplied = this.durable = meta.appliedIndex;
+    this.expiries.rebuild(this.data);
     const cacheBytes = options.cacheBytes ?? 16 << 20;
     if (cacheBytes > 0) this.cache = new ReadCache(cacheBytes);
   }
@@ -188,7 +190,6 @@ export class KvStore {
     }
     const limit = q.limit && q.limit > 0 ? q.limit : Infinity;
     const maxBytes = q.maxBytes ?? RANGE_PAGE_BYTES;
-    const liveAt = q.liveAt ?? -Infinity;
     let bytes = 0;
     const items: KvRecord[] = [];
     if (lo && hi && compareBytes(lo, hi) >= 0) return { items, more: false };
@@ -202,7 +203,6 @@ export class KvStore {
     const emit = (r: KvRecord, full: () => KvRecord | undefined = () => r): boolean => {
       if (lo && compareBytes(r.key, lo) < 0) return true;
       if (hi && compareBytes(r.key, hi) >= 0) return false;
-      if (r.expiresAt !== undefined && r.expiresAt <= liveAt) return true;
       if (items.length === limit) {
         more = true;
         return false;
@@ -357,7 +357,7 @@ export class KvStore {
         outcomes.push({ skipped: true });
         continue;
       }
-      const tx = new BufferedTx(this.data, index, this.priorReader(written), true);
+      const tx = new BufferedTx(this.data, index, this.priorReader(written), true, this.expiries);
       try {
         outcomes.push({ result: fn(tx) });
       } catch (error) {
@@ -403,7 +403,7 @@ export class KvStore {
    */
   private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: WrittenRecords, viaCache: boolean): Outcome<T> {
     if (index <= this.txApplied) return { skipped: true };
-    const tx = new BufferedTx(this.data, index, viaCache ? this.priorReader(written) : undefined);
+    const tx = new BufferedTx(this.data, index, viaCache ? this.priorReader(written) : undefined, false, this.expiries);
     let result: T;
     try {
       result = fn(tx);
@@ -529,6 +529,7 @@ export class KvStore {
         index,
       });
       this.data = db;
+      this.expiries.rebuild(db);
       this.cache?.clear();
       this.generation = next;
       this.applied = this.txApplied = index;
@@ -560,6 +561,7 @@ export class KvStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.expiries.clear(); // nothing left to expire: the service's clock timer stops
     await this.lastWrite.catch(() => {});
     await this.ownExporter?.close();
     if (this.ownDir === undefined) return;

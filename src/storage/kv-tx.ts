@@ -4,6 +4,7 @@
 import type { Database } from 'lmdb';
 import { checkKey, decodeRecord, encodeRecord, encodeRecordHead, isHashedKey, storedKey, type KvRecord } from './kv-record.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
+import type { ExpiryIndex } from './expiry-index.ts';
 
 export type DataDb = Database<Buffer, Buffer>;
 
@@ -19,6 +20,8 @@ export interface KvTx {
   put(key: Uint8Array, value: Uint8Array, options?: PutOptions): KvRecord;
   /** Returns whether the key existed. */
   delete(key: Uint8Array): boolean;
+  /** Takes the keys whose records may have expired by `t` (candidates: check each record's expiresAt). */
+  takeDue(t: number): Uint8Array[];
 }
 
 
@@ -86,6 +89,8 @@ export class BufferedTx implements KvTx {
     private readonly readPrior: (key: Uint8Array, k: string) => KvRecord | undefined = (key) => readPriorRecord(db, key),
     /** Leave large values out of their records until fillLargeValues() (which must come before writeTo()). */
     private readonly deferLarge = false,
+    /** Where records written with an expiry are noted, and due ones found. */
+    private readonly expiries?: ExpiryIndex,
   ) {}
 
   /**
@@ -117,7 +122,10 @@ export class BufferedTx implements KvTx {
       modRevision: this.revision,
       version: prev ? prev.version + 1 : 1,
     };
-    if (options.expiresAt !== undefined) fields.expiresAt = options.expiresAt;
+    if (options.expiresAt !== undefined) {
+      fields.expiresAt = options.expiresAt;
+      this.expiries?.add(key, options.expiresAt);
+    }
     // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in
     // (a large value deferred is copied before the entry's writes reach LMDB or a read).
     let bytes: Buffer;
@@ -136,6 +144,10 @@ export class BufferedTx implements KvTx {
     if (!this.get(key)) return false;
     (this.writes ??= new Map()).set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
     return true;
+  }
+
+  takeDue(t: number): Uint8Array[] {
+    return this.expiries?.takeDue(t) ?? [];
   }
 
   /** Copies the deferred large values into their records, a slice per event-loop turn. */

@@ -1,0 +1,103 @@
+// Expiry in the replicated state machine, over a real KvStore: a timed entry (a put with a TTL, or a clock
+// entry) deletes every record due by its stamp at its own revision, before it runs, so an expired key is
+// absent for every operation; two replicas applying the same entries in different batches, one of them
+// restarted in between, end identical.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { encodeCommand, type Command } from '../../src/kv/commands.ts';
+import { KvStateMachine } from '../../src/kv/state-machine.ts';
+import { KvStore } from '../../src/storage/kv-store.ts';
+import { LogClock } from '../../src/storage/log-clock.ts';
+import type { Entry } from '../../src/raft/types.ts';
+import { bytes, tempDir, text } from '../storage/helpers.ts';
+
+const entry = (index: number, c: Command): Entry => ({ term: 1, index, type: 0, data: encodeCommand({ n: 'n1', s: index, c }) });
+const put = (key: string, value: string, more: Partial<Extract<Command, { t: 'put' }>> = {}): Command => ({ t: 'put', key: bytes(key), value: bytes(value), ...more });
+const ttl = (ms: number, now: number) => ({ ttl: { ms, now } });
+const clock = (now: number): Command => ({ t: 'clock', now });
+
+function open(dir: string): { store: KvStore; sm: KvStateMachine } {
+  const store = new KvStore({ env: path.join(dir, 'kv'), group: 'g1' });
+  return { store, sm: new KvStateMachine(store) };
+}
+
+const listing = (store: KvStore) => store.range({}).items.map((r) => `${text(r.key)}=${text(r.value)}@${r.modRevision}${r.expiresAt !== undefined ? `~${r.expiresAt}` : ''}`);
+
+test('a key is present until a timed entry past its expiry is applied, then absent for reads, create-only, compare-and-swap and delete', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  const results = await sm.apply([entry(1, put('k', 'v', ttl(1000, 10_000))), entry(2, clock(10_999))]);
+  assert.equal(store.get(bytes('k'))?.expiresAt, 11_000, 'expiry = the put\'s stamp + its TTL');
+  assert.deepEqual(results.get(2)?.result, { ok: true, revision: 2 });
+  assert.ok(store.get(bytes('k')), 'not yet: the clock has not reached it');
+  await sm.apply([entry(3, clock(11_000))]);
+  assert.equal(store.get(bytes('k')), undefined, 'deleted by the clock entry that reached it');
+  assert.equal(store.expiries.size, 0);
+  const after = await sm.apply([entry(4, { t: 'del', key: bytes('k') }), entry(5, put('k', 'again', { ifMatch: 1 })), entry(6, put('k', 'new', { ifNoneMatch: true }))]);
+  assert.deepEqual(after.get(4)?.result, { ok: false, reason: 'not-found', revision: 4 });
+  assert.deepEqual(after.get(5)?.result, { ok: false, reason: 'precondition-failed', revision: 5 });
+  assert.deepEqual(after.get(6)?.result, { ok: true, revision: 6 });
+  assert.deepEqual(listing(store), ['k=new@6'], 'a fresh key, version 1 again');
+  assert.equal(store.get(bytes('k'))?.version, 1);
+});
+
+test('a put with a TTL sweeps before it runs: a create-only put of a key that expired by its stamp succeeds', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  await sm.apply([entry(1, put('lock', 'a', ttl(500, 1000)))]);
+  const r = await sm.apply([entry(2, put('lock', 'b', { ifNoneMatch: true, ...ttl(500, 1400) })), entry(3, put('lock', 'c', { ifNoneMatch: true, ...ttl(500, 1500) }))]);
+  assert.deepEqual(r.get(2)?.result, { ok: false, reason: 'precondition-failed', revision: 2 }, 'at 1400 the first holder still holds it');
+  assert.deepEqual(r.get(3)?.result, { ok: true, revision: 3 }, 'at 1500 it has expired: taken');
+  assert.deepEqual(listing(store), ['lock=c@3~2000']);
+});
+
+test('a key written again without a TTL, or with a later one, is not deleted by its earlier expiry', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  await sm.apply([entry(1, put('a', '1', ttl(100, 0))), entry(2, put('b', '1', ttl(100, 0))), entry(3, put('a', '2')), entry(4, put('b', '2', ttl(1000, 50)))]);
+  await sm.apply([entry(5, clock(500))]);
+  assert.deepEqual(listing(store), ['a=2@3', 'b=2@4~1050']);
+  await sm.apply([entry(6, clock(1050))]);
+  assert.deepEqual(listing(store), ['a=2@3']);
+});
+
+test('two replicas applying the same entries — one in a single batch, one entry by entry with a restart between — end identical', async (t) => {
+  const log: Entry[] = [];
+  let i = 0;
+  for (let k = 0; k < 40; k++) {
+    const now = 1000 + k * 37;
+    log.push(entry(++i, put(`key${k % 13}`, `v${k}`, k % 3 === 0 ? {} : ttl((k % 7) * 60, now))));
+    if (k % 5 === 4) log.push(entry(++i, clock(now + 20)));
+  }
+  log.push(entry(++i, clock(100_000)));
+  const a = open(tempDir(t));
+  await a.sm.apply(log);
+  const dirB = tempDir(t);
+  let b = open(dirB);
+  const seen: string[][] = [];
+  for (const [n, e] of log.entries()) {
+    if (n === 25) {
+      await b.store.close();
+      b = open(dirB);
+    }
+    await b.sm.apply([e]);
+    seen.push(listing(b.store));
+  }
+  assert.deepEqual(listing(b.store), listing(a.store));
+  assert.ok(seen.some((l) => l.some((r) => r.includes('~'))), 'keys with expiries were held on the way');
+  assert.ok(listing(a.store).every((r) => !r.includes('~')), 'and all of them expired by the last clock entry');
+  await a.store.close();
+  await b.store.close();
+});
+
+test('the log clock: a node estimates the log\'s time from the newest stamp it applied plus the time since; before any, its wall clock', async () => {
+  const clock = new LogClock();
+  const wall = Date.now();
+  assert.ok(Math.abs(clock.now() - wall) < 1000);
+  clock.observe(5000);
+  const at = clock.now();
+  assert.ok(at >= 5000 && at < 6000, String(at));
+  clock.observe(4000);
+  assert.ok(clock.now() >= at, 'an older stamp (another node\'s lagging estimate) does not set it back');
+});
