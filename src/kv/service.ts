@@ -19,6 +19,8 @@ export interface KvLimits {
 
 /** How often a node that does not lead looks again whether it leads, while expiries are pending. */
 const CLOCK_RECHECK_MS = 1000;
+/** The longest a clock timer is armed for (setTimeout fires at once past 2^31 - 1 ms); it looks again then. */
+const CLOCK_TIMER_MAX_MS = 3_600_000;
 
 export class RaftKvService implements KvService, BackupSource {
   private clockTimer: NodeJS.Timeout | undefined;
@@ -40,7 +42,7 @@ export class RaftKvService implements KvService, BackupSource {
     if (at >= this.clockDue) return;
     clearTimeout(this.clockTimer);
     this.clockDue = at;
-    this.clockTimer = setTimeout(() => void this.clockDueNow(), Math.max(0, at - this.store.clock.now()));
+    this.clockTimer = setTimeout(() => void this.clockDueNow(), Math.min(CLOCK_TIMER_MAX_MS, Math.max(0, at - this.store.clock.now())));
     this.clockTimer.unref();
   }
 

@@ -37,6 +37,15 @@ describe('TTLs on a 3-process cluster', () => {
     assert.equal(await status(follower, '/v1/kv/session/a', { method: 'PUT', body: 'mine', headers: { 'if-none-match': '*' } }), 200, 'create-only succeeds on the expired key');
   });
 
+  it('the largest TTL (9999999999 s) keeps its key and arms no timer past what setTimeout can hold', async () => {
+    const leader = await c.leader();
+    assert.equal(await status(leader, '/v1/kv/forever?ttl=9999999999', { method: 'PUT', body: 'x' }), 200);
+    await sleep(500);
+    assert.equal(await status(leader, '/v1/kv/forever'), 200);
+    for (const n of live()) assert.ok(!n.output.join('').includes('TimeoutOverflowWarning'), `${n.id}: ${n.output.join('').slice(-500)}`);
+    assert.equal(await status(leader, '/v1/kv/forever', { method: 'DELETE' }), 200);
+  });
+
   it('across kill -9 of the leader a key is neither lost before its TTL nor resurrected after it', async () => {
     const leader = await c.leader();
     const t0 = Date.now();
