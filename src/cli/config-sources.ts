@@ -22,6 +22,7 @@ export interface ServerFlags {
   bootstrap?: boolean;
   maxKeyBytes?: string;
   maxValueBytes?: string;
+  maxTxnOps?: string;
   requestTimeoutMs?: string;
   tickMs?: string;
   electionTicks?: string;
@@ -68,6 +69,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   bootstrap: { flag: '--bootstrap', kind: 'bool' },
   maxKeyBytes: { flag: '--max-key-bytes', kind: 'string' },
   maxValueBytes: { flag: '--max-value-bytes', kind: 'string' },
+  maxTxnOps: { flag: '--max-txn-ops', kind: 'string' },
   requestTimeoutMs: { flag: '--request-timeout-ms', kind: 'string' },
   tickMs: { flag: '--tick-ms', kind: 'string' },
   electionTicks: { flag: '--election-ticks', kind: 'string' },

@@ -32,6 +32,8 @@ export interface NodeConfig {
   bootstrap: boolean;
   maxKeyBytes: number;
   maxValueBytes: number;
+  /** Most operations (compares and the ops of both branches) one transaction may hold. */
+  maxTxnOps: number;
   /** A request that cannot complete in this time fails with 503/504. */
   requestTimeoutMs: number;
   /** Raft tick interval; election timeout = electionTicks * tickMs (randomized up to 2x). */
@@ -84,6 +86,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   bootstrap: true,
   maxKeyBytes: 8 * 1024,
   maxValueBytes: 64 * 1024 * 1024,
+  maxTxnOps: 128,
   requestTimeoutMs: 5000,
   tickMs: 100,
   electionTicks: 10,

@@ -11,6 +11,8 @@
 //   del    u8 flags (1 ifMatch) | [f64 ifMatch] | bytes key
 //   batch  u32 count | count × (u8 kind | bytes key | [bytes value] for a put)
 //   clock  f64 now
+//   txn    u32 count × compare (u8 target | u8 result | bytes key | bytes value, or f64 number) |
+//          u32 count × op (u8 kind: 1 get, 2 put, 3 del | bytes key | [bytes value] for a put) for success, then failure
 //   (expiresAt, an absolute wall-clock time, is what earlier versions wrote for a TTL; it is still applied.)
 //   str    u8 length | UTF-8;   bytes  u32 length | the bytes
 //
@@ -19,12 +21,14 @@
 import { Packr } from 'msgpackr';
 import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
+import type { TxnCompare, TxnOp, TxnOpResult, TxnRequest } from './types.ts';
 
 export type Command =
   | { t: 'put'; key: Uint8Array; value: Uint8Array; ifMatch?: number; ifNoneMatch?: boolean; expiresAt?: number; ttl?: Timed & { ms: number } }
   | { t: 'del'; key: Uint8Array; ifMatch?: number }
   | ({ t: 'clock' } & Timed)
-  | { t: 'batch'; ops: Array<{ t: 'put'; key: Uint8Array; value: Uint8Array } | { t: 'del'; key: Uint8Array }> };
+  | { t: 'batch'; ops: Array<{ t: 'put'; key: Uint8Array; value: Uint8Array } | { t: 'del'; key: Uint8Array }> }
+  | ({ t: 'txn' } & TxnRequest);
 
 /** A timed entry's stamp: the proposer's estimate of the log's time (storage/log-clock.ts), in ms. */
 export interface Timed {
@@ -40,12 +44,15 @@ export interface Envelope {
 }
 
 export type CommandResult =
-  | { ok: true; revision: number; deleted?: number }
+  | { ok: true; revision: number; deleted?: number; txn?: { succeeded: boolean; results: TxnOpResult[] } }
   | { ok: false; reason: 'precondition-failed' | 'not-found'; revision: number };
 
 const MARKER = 0xc1;
 const VERSION = 1;
-const KIND = { put: 1, del: 2, batch: 3, clock: 4 } as const;
+const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5 } as const;
+const TXN_OP = { get: 1, put: 2, delete: 3 } as const;
+const TARGETS = ['value', 'version', 'create', 'mod'] as const;
+const RESULTS = ['equal', 'not-equal', 'greater', 'less'] as const;
 const IF_MATCH = 1;
 const IF_NONE_MATCH = 2;
 const EXPIRES = 4;
@@ -88,6 +95,11 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
     case 'clock':
       size += 8;
       break;
+    case 'txn':
+      size += 12;
+      for (const cmp of c.compare) size += 2 + 4 + cmp.key.byteLength + (typeof cmp.operand === 'number' ? 8 : 4 + cmp.operand.byteLength);
+      for (const op of [...c.success, ...c.failure]) size += 1 + 4 + op.key.byteLength + (op.op === 'put' ? 4 + op.value.byteLength : 0);
+      break;
     case 'del':
       size += 1 + (c.ifMatch !== undefined ? 8 : 0) + 4 + c.key.byteLength;
       break;
@@ -128,6 +140,24 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
     case 'clock':
       w.f64(c.now);
       break;
+    case 'txn':
+      w.u32(c.compare.length);
+      for (const cmp of c.compare) {
+        w.u8(TARGETS.indexOf(cmp.target));
+        w.u8(RESULTS.indexOf(cmp.result));
+        putBytes(w, cmp.key);
+        if (typeof cmp.operand === 'number') w.f64(cmp.operand);
+        else putBytes(w, cmp.operand);
+      }
+      for (const ops of [c.success, c.failure]) {
+        w.u32(ops.length);
+        for (const op of ops) {
+          w.u8(TXN_OP[op.op]);
+          putBytes(w, op.key);
+          if (op.op === 'put') putBytes(w, op.value);
+        }
+      }
+      break;
     case 'batch':
       w.u32(c.ops.length);
       for (const op of c.ops) {
@@ -165,6 +195,8 @@ export function decodeCommand(data: Uint8Array): Envelope {
     c = { t: 'del', key: readBytes(r), ...(ifMatch !== undefined ? { ifMatch } : {}) };
   } else if (kind === KIND.clock) {
     c = { t: 'clock', now: r.f64() };
+  } else if (kind === KIND.txn) {
+    c = { t: 'txn', compare: readCompares(r), success: readTxnOps(r), failure: readTxnOps(r) };
   } else if (kind === KIND.batch) {
     const count = r.u32();
     const ops: Extract<Command, { t: 'batch' }>['ops'] = [];
@@ -180,6 +212,31 @@ export function decodeCommand(data: Uint8Array): Envelope {
   }
   if (r.at !== r.end) throw new Error('trailing bytes after the command');
   return { n, s, c };
+}
+
+function readCompares(r: ByteReader): TxnCompare[] {
+  const out: TxnCompare[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const target = TARGETS[r.u8()];
+    const result = RESULTS[r.u8()];
+    if (target === undefined || result === undefined) throw new Error('unknown compare');
+    const key = readBytes(r);
+    out.push({ key, target, result, operand: target === 'value' ? readBytes(r) : r.f64() });
+  }
+  return out;
+}
+
+function readTxnOps(r: ByteReader): TxnOp[] {
+  const out: TxnOp[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const kind = r.u8();
+    const key = readBytes(r);
+    if (kind === TXN_OP.get) out.push({ op: 'get', key });
+    else if (kind === TXN_OP.put) out.push({ op: 'put', key, value: readBytes(r) });
+    else if (kind === TXN_OP.delete) out.push({ op: 'delete', key });
+    else throw new Error(`unknown transaction operation ${kind}`);
+  }
+  return out;
 }
 
 /** A byte string: u32 length, then the bytes. */

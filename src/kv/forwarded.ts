@@ -7,7 +7,7 @@
 // on its account.
 
 import { ConcordError, type ErrorCode } from '../util/errors.ts';
-import type { BackupImage, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
+import type { BackupImage, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { remoteImage, type BackupOp } from './remote-backup.ts';
 
 export type ForwardedOp =
@@ -17,7 +17,8 @@ export type ForwardedOp =
   | { t: 'delete'; key: Uint8Array; opts?: { ifMatch?: number } }
   | { t: 'list'; opts: ListOptions }
   | { t: 'listOrStale'; opts: ListOptions }
-  | { t: 'batch'; ops: BatchOp[] };
+  | { t: 'batch'; ops: BatchOp[] }
+  | { t: 'txn'; req: TxnRequest };
 
 /** An error as it travels back: the catalogue's code, message and retry hint. */
 export interface ForwardedError {
@@ -43,6 +44,8 @@ export function runForwarded(svc: KvService, op: ForwardedOp): Promise<unknown> 
       return svc.listOrStale(op.opts);
     case 'batch':
       return svc.batch(op.ops);
+    case 'txn':
+      return svc.txn(op.req);
     default:
       throw new ConcordError('bad-request', `unknown forwarded operation ${JSON.stringify((op as { t?: unknown }).t)}`);
   }
@@ -112,5 +115,9 @@ export class RemoteShard implements KvService {
 
   batch(ops: BatchOp[]): Promise<{ revision: number }> {
     return this.call({ t: 'batch', ops }) as Promise<{ revision: number }>;
+  }
+
+  txn(req: TxnRequest): Promise<TxnResult> {
+    return this.call({ t: 'txn', req }) as Promise<TxnResult>;
   }
 }

@@ -9,11 +9,13 @@ import type { KvStore } from '../storage/kv-store.ts';
 import { encodeCommand, encodeLargePut, type Command, type CommandResult } from './commands.ts';
 import { LARGE_VALUE_BYTES } from '../storage/kv-store.ts';
 import { ConcordError } from '../util/errors.ts';
-import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import { checkTxn } from './txn.ts';
 
 export interface KvLimits {
   maxKeyBytes: number;
   maxValueBytes: number;
+  maxTxnOps: number;
   requestTimeoutMs: number;
 }
 
@@ -186,5 +188,12 @@ export class RaftKvService implements KvService, BackupSource {
     if (bytes > this.limits.maxValueBytes) throw new ConcordError('too-large', `batch carries ${bytes} bytes; the limit is ${this.limits.maxValueBytes}`);
     const r = await this.submit({ t: 'batch', ops: ops.map((o) => (o.op === 'put' ? { t: 'put', key: o.key, value: o.value } : { t: 'del', key: o.key })) });
     return { revision: r.revision };
+  }
+
+  async txn(req: TxnRequest): Promise<TxnResult> {
+    checkTxn(req, this.limits, (key) => this.checkKey(key));
+    const r = await this.submit({ t: 'txn', ...req });
+    if (!r.ok || !r.txn) throw new Error('a transaction applied without its outcome');
+    return { succeeded: r.txn.succeeded, revision: r.revision, results: r.txn.results };
   }
 }

@@ -18,7 +18,8 @@ import { RANGE_PAGE_BYTES } from '../storage/kv-store.ts';
 import { sections } from './backup-sections.ts';
 import { RemoteShard } from './forwarded.ts';
 import { ConcordError } from '../util/errors.ts';
-import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import { txnKeys } from './txn.ts';
 
 /** A shard's service; with one shard it must also be a BackupSource for `backup()` to work. */
 export type ShardKvService = KvService & Partial<BackupSource>;
@@ -117,16 +118,12 @@ export class ShardedKvService implements KvService, BackupSource {
 
   async batch(ops: BatchOp[]): Promise<{ revision: number }> {
     const shards = await this.knownSoon();
-    if (shards.length === 1) return shards[0].batch(ops);
-    // Empty keys do not choose the shard: they go along, and the shard's own check refuses them.
-    let shard: number | undefined;
-    for (const op of ops) {
-      if (op.key.byteLength === 0) continue;
-      const s = shardOf(op.key, shards.length);
-      if (shard === undefined) shard = s;
-      else if (s !== shard) throw crossShardBatch(ops, shards.length);
-    }
-    return shards[shard ?? 0].batch(ops);
+    return shards[oneShard(ops.map((o) => o.key), shards.length, 'a batch')].batch(ops);
+  }
+
+  async txn(req: TxnRequest): Promise<TxnResult> {
+    const shards = await this.knownSoon();
+    return shards[oneShard(txnKeys(req), shards.length, 'a transaction')].txn(req);
   }
 
   /**
@@ -209,10 +206,25 @@ const SHARDS_NAMED = 10;
 const SHARDS_SHOWN = 3;
 const KEYS_SHOWN = 2;
 
-/** The refusal of a batch whose keys span shards: where its first keys go, and how to keep them together. */
-function crossShardBatch(ops: readonly BatchOp[], shardCount: number): ConcordError {
+/**
+ * The one shard all of `keys` fall in (empty keys do not choose: they go along, and the shard's own check
+ * refuses them); for keys in several, the refusal of `what`: where its first keys go, and how to keep them together.
+ */
+function oneShard(keys: readonly Uint8Array[], shardCount: number, what: string): number {
+  if (shardCount === 1) return 0;
+  let shard: number | undefined;
+  for (const key of keys) {
+    if (key.byteLength === 0) continue;
+    const s = shardOf(key, shardCount);
+    if (shard === undefined) shard = s;
+    else if (s !== shard) throw crossShard(keys, shardCount, what);
+  }
+  return shard ?? 0;
+}
+
+function crossShard(keys: readonly Uint8Array[], shardCount: number, what: string): ConcordError {
   const byShard = new Map<number, Uint8Array[]>();
-  for (const { key } of ops) {
+  for (const key of keys) {
     if (key.byteLength === 0) continue;
     const s = shardOf(key, shardCount);
     const keys = byShard.get(s);
@@ -229,7 +241,7 @@ function crossShardBatch(ops: readonly BatchOp[], shardCount: number): ConcordEr
   const named = shards.length > SHARDS_NAMED ? `${shards.slice(0, SHARDS_NAMED).join(', ')}, … (${shards.length} shards)` : shards.join(', ');
   return new ConcordError(
     'bad-request',
-    `a batch is atomic only within one shard, but its keys fall in shards ${named} of ${shardCount}: ${where.join('; ')}. ` +
+    `${what} is atomic only within one shard, but its keys fall in shards ${named} of ${shardCount}: ${where.join('; ')}. ` +
       'To change keys together, give them a common {tag}: only the part in braces is hashed, so {user1}.name and {user1}.mail share a shard',
   );
 }

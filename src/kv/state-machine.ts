@@ -13,6 +13,7 @@ import { EntryType, type Entry, type Snapshot } from '../raft/types.ts';
 import type { StateMachine } from '../cluster/raft-group.ts';
 import { LARGE_VALUE_BYTES, type KvStore, type KvTx } from '../storage/kv-store.ts';
 import type { LogClock } from '../storage/log-clock.ts';
+import { applyTxn } from './txn.ts';
 import { decodeCommand, type Command, type CommandResult, type Envelope } from './commands.ts';
 
 /** What apply() hands back: each applied entry's result, by index, with the node and sequence number that proposed it. */
@@ -101,5 +102,7 @@ function execute(tx: KvTx, c: Command, revision: number): CommandResult {
       return { ok: true, revision };
     case 'clock':
       return { ok: true, revision };
+    case 'txn':
+      return { ok: true, revision, txn: applyTxn(tx, c) };
   }
 }

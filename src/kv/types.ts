@@ -32,6 +32,36 @@ export interface StaleRead {
 
 export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array };
 
+/**
+ * A condition on one key, etcd's Compare: its value, version, create or mod revision against `operand`.
+ * An absent key has version and revisions 0, and no value (a value comparison on it is false).
+ */
+export interface TxnCompare {
+  key: Uint8Array;
+  target: 'value' | 'version' | 'create' | 'mod';
+  result: 'equal' | 'not-equal' | 'greater' | 'less';
+  /** A value for target 'value', a number for the others. */
+  operand: Uint8Array | number;
+}
+
+export type TxnOp = { op: 'get'; key: Uint8Array } | { op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array };
+
+export type TxnOpResult = { op: 'get'; record?: KvRecord } | { op: 'put'; revision: number } | { op: 'delete'; deleted: number };
+
+/** If every compare holds, `success` runs, else `failure`; atomically, at one revision, each op seeing the ones before it. */
+export interface TxnRequest {
+  compare: TxnCompare[];
+  success: TxnOp[];
+  failure: TxnOp[];
+}
+
+export interface TxnResult {
+  succeeded: boolean;
+  revision: number;
+  /** One per op of the branch that ran, in order. */
+  results: TxnOpResult[];
+}
+
 export interface KvService {
   /** Undefined if absent. */
   get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined>;
@@ -55,6 +85,8 @@ export interface KvService {
   listOrStale(opts: ListOptions): Promise<{ items: KvRecord[]; more: boolean; stale?: StaleRead }>;
   /** All ops applied atomically at one revision. */
   batch(ops: BatchOp[]): Promise<{ revision: number }>;
+  /** A transaction within one shard (keys in several: bad-request naming them). */
+  txn(req: TxnRequest): Promise<TxnResult>;
 }
 
 /** A consistent image of the whole key space, as a stream of self-checking chunks. */

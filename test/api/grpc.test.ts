@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { startGrpcServer, type GrpcServer } from '../../src/api/grpc/server.ts';
-import { Cluster, Consistency, KV, Lease } from '../../src/api/grpc/gen/concord_pb.ts';
+import { Cluster, Compare_Result, Compare_Target, Consistency, KV, Lease } from '../../src/api/grpc/gen/concord_pb.ts';
 import { GRPC_STATUS } from '../../src/api/grpc/status.ts';
 import { ConcordError, type ErrorCode } from '../../src/util/errors.ts';
 import { GrpcTestClient } from './grpc-client.ts';
@@ -210,10 +210,25 @@ describe('gRPC API', () => {
     }
   });
 
-  it('Txn, Watch and every Lease RPC answer UNIMPLEMENTED at once, with a message', async () => {
+  it('Txn: compares, then the branch that holds, with each op\'s result; operands checked against the target; options that do not apply refused', async () => {
+    const lock = { compare: [{ key: b('txn/lock'), target: Compare_Target.VERSION, result: Compare_Result.EQUAL, operand: { case: 'version' as const, value: 0n } }], success: [{ op: { case: 'put' as const, value: { key: b('txn/lock'), value: b('alice') } } }], failure: [{ op: { case: 'get' as const, value: { key: b('txn/lock') } } }] };
+    const first = await c.call(KV, 'txn', lock);
+    assert.equal(first.succeeded, true);
+    assert.equal(first.results[0].result.case, 'put');
+    const second = await c.call(KV, 'txn', { ...lock, success: [{ op: { case: 'put' as const, value: { key: b('txn/lock'), value: b('bob') } } }] });
+    assert.equal(second.succeeded, false);
+    const got = second.results[0].result;
+    assert.ok(got.case === 'get' && Buffer.from(got.value.kv!.value).toString() === 'alice' && got.value.kv!.modRevision === first.revision);
+    const wrongOperand = await failure(c.call(KV, 'txn', { compare: [{ key: b('k'), target: Compare_Target.VERSION, result: Compare_Result.EQUAL, operand: { case: 'value' as const, value: b('x') } }] }));
+    assert.equal(wrongOperand.code, grpc.status.INVALID_ARGUMENT);
+    assert.match(wrongOperand.details, /needs its operand in version/);
+    const ttl = await failure(c.call(KV, 'txn', { success: [{ op: { case: 'put' as const, value: { key: b('k'), value: b('v'), ttlSeconds: 5n } } }] }));
+    assert.equal(ttl.code, grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('Watch and every Lease RPC answer UNIMPLEMENTED at once, with a message', async () => {
     const t0 = Date.now();
     const results = await Promise.all([
-      failure(c.call(KV, 'txn', {}, { deadlineMs: 5000 })),
       failure(c.stream(KV, 'watch', { prefix: b('a') }, { deadlineMs: 5000 })),
       failure(c.call(Lease, 'grant', { ttlSeconds: 10n }, { deadlineMs: 5000 })),
       failure(c.call(Lease, 'keepAlive', { id: 1n }, { deadlineMs: 5000 })),

@@ -4,7 +4,8 @@
 
 import { ConcordError } from '../../src/util/errors.ts';
 import type { ClusterService, ClusterStatus, NodeStatus } from '../../src/cluster/types.ts';
-import type { BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead } from '../../src/kv/types.ts';
+import type { BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnOpResult, TxnRequest, TxnResult } from '../../src/kv/types.ts';
+import { compareHolds } from '../../src/kv/txn.ts';
 
 const id = (key: Uint8Array) => Buffer.from(key).toString('latin1');
 
@@ -126,6 +127,23 @@ export class MemoryKv implements KvService {
       else this.data.delete(id(op.key));
     }
     return { revision };
+  }
+
+  async txn(req: TxnRequest): Promise<TxnResult> {
+    await this.enter('txn', undefined, req);
+    const succeeded = req.compare.every((c) => compareHolds(c, this.live(c.key)));
+    const revision = ++this.revision;
+    const results: TxnOpResult[] = [];
+    for (const op of succeeded ? req.success : req.failure) {
+      if (op.op === 'get') {
+        const record = this.live(op.key);
+        results.push(record ? { op: 'get', record } : { op: 'get' });
+      } else if (op.op === 'put') {
+        this.write(op.key, op.value, revision);
+        results.push({ op: 'put', revision });
+      } else results.push({ op: 'delete', deleted: this.data.delete(id(op.key)) ? 1 : 0 });
+    }
+    return { succeeded, revision, results };
   }
 
   /** The whole state, to compare before and after a request that must change nothing. */

@@ -1,25 +1,31 @@
 // KV service handlers: request messages become KvService calls with HTTP v1's checks (the shared helpers
-// and limits of ../shared), and results become response messages. Txn and Watch answer UNIMPLEMENTED at once.
+// and limits of ../shared), and results become response messages. Watch answers UNIMPLEMENTED at once.
 
 import { create } from '@bufbuild/protobuf';
 import { ConcordError } from '../../util/errors.ts';
-import type { BatchOp, Consistency as KvConsistency, KvRecord, KvService, PutOptions } from '../../kv/types.ts';
+import type { BatchOp, Consistency as KvConsistency, KvRecord, KvService, PutOptions, TxnCompare, TxnOp, TxnOpResult } from '../../kv/types.ts';
 import { checkBatchValues, checkKey, checkValue, listBound } from '../shared/input-checks.ts';
 import { deleteOrNotFound, keyNotFound } from '../shared/kv-calls.ts';
 import { DEFAULT_LIST_LIMIT, MAX_BATCH_OPS, MAX_LIST_LIMIT, type ApiLimits } from '../shared/limits.ts';
 import {
   BatchResponseSchema,
+  Compare_Result,
+  Compare_Target,
   Consistency,
   DeleteResponseSchema,
   GetResponseSchema,
   KeyValueSchema,
   ListResponseSchema,
   PutResponseSchema,
+  TxnOpResultSchema,
+  TxnResponseSchema,
+  type Compare,
   type KeyValue,
   type KV,
+  type TxnOp as GrpcTxnOp,
 } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
-import { NotBuilt, unimplemented, unimplementedStream, type Calls } from './status.ts';
+import { NotBuilt, unimplementedStream, type Calls } from './status.ts';
 
 /** The largest ttl_seconds, as HTTP's ?ttl= (ten digits). */
 const MAX_TTL_SECONDS = 9_999_999_999n;
@@ -55,6 +61,60 @@ export function keyValue(r: KvRecord): KeyValue {
     modRevision: BigInt(r.modRevision),
     version: BigInt(r.version),
   });
+}
+
+const TARGETS: Partial<Record<Compare_Target, { target: TxnCompare['target']; operand: NonNullable<Compare['operand']['case']> }>> = {
+  [Compare_Target.VALUE]: { target: 'value', operand: 'value' },
+  [Compare_Target.VERSION]: { target: 'version', operand: 'version' },
+  [Compare_Target.CREATE_REVISION]: { target: 'create', operand: 'createRevision' },
+  [Compare_Target.MOD_REVISION]: { target: 'mod', operand: 'modRevision' },
+};
+const RESULTS: Partial<Record<Compare_Result, TxnCompare['result']>> = {
+  [Compare_Result.EQUAL]: 'equal',
+  [Compare_Result.NOT_EQUAL]: 'not-equal',
+  [Compare_Result.GREATER]: 'greater',
+  [Compare_Result.LESS]: 'less',
+};
+
+function txnCompare(c: Compare, what: string, limits: ApiLimits): TxnCompare {
+  const t = TARGETS[c.target];
+  const result = RESULTS[c.result];
+  if (!t) throw bad(`${what}.target: expected VALUE, VERSION, CREATE_REVISION or MOD_REVISION`);
+  if (!result) throw bad(`${what}.result: expected EQUAL, NOT_EQUAL, GREATER or LESS`);
+  if (c.operand.case !== t.operand) throw bad(`${what}: target ${Compare_Target[c.target]} needs its operand in ${t.operand}`);
+  const key = checkKey(c.key, limits, `${what}.key`);
+  const v = c.operand.value;
+  if (typeof v === 'bigint' && (v < 0n || v > MAX_REVISION)) throw bad(`${what}: expected 0 to ${MAX_REVISION}`);
+  return { key, target: t.target, result, operand: typeof v === 'bigint' ? Number(v) : v };
+}
+
+function txnOp(o: GrpcTxnOp, what: string, limits: ApiLimits): TxnOp {
+  switch (o.op.case) {
+    case 'get':
+      if (o.op.value.consistency === Consistency.SERIALIZABLE) throw bad(`${what}.get: a transaction reads at its own revision (no serializable reads)`);
+      return { op: 'get', key: checkKey(o.op.value.key, limits, `${what}.key`) };
+    case 'put': {
+      const p = o.op.value;
+      if (p.ifMatch !== undefined || p.createOnly || p.ttlSeconds !== undefined || p.lease !== 0n) throw bad(`${what}.put: if_match, create_only, ttl_seconds and lease do not apply inside a transaction (use compares)`);
+      return { op: 'put', key: checkKey(p.key, limits, `${what}.key`), value: checkValue(p.value, limits, `${what}.value`) };
+    }
+    case 'delete':
+      if (o.op.value.ifMatch !== undefined) throw bad(`${what}.delete: if_match does not apply inside a transaction (use compares)`);
+      return { op: 'delete', key: checkKey(o.op.value.key, limits, `${what}.key`) };
+    default:
+      throw bad(`${what}: neither get, put nor delete`);
+  }
+}
+
+function txnResult(r: TxnOpResult, revision: number) {
+  switch (r.op) {
+    case 'get':
+      return create(TxnOpResultSchema, { result: { case: 'get', value: create(GetResponseSchema, r.record ? { kv: keyValue(r.record) } : {}) } });
+    case 'put':
+      return create(TxnOpResultSchema, { result: { case: 'put', value: create(PutResponseSchema, { revision: BigInt(r.revision) }) } });
+    case 'delete':
+      return create(TxnOpResultSchema, { result: { case: 'delete', value: create(DeleteResponseSchema, { deleted: BigInt(r.deleted), revision: BigInt(revision) }) } });
+  }
 }
 
 export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls): GrpcHandlers<MethodsOf<typeof KV>> {
@@ -128,7 +188,14 @@ export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls): Grpc
       return create(BatchResponseSchema, { revision: BigInt(revision) });
     }),
 
-    txn: unimplemented('KV.Txn (transactions)'),
+    txn: unary(async (req) => {
+      const r = await kv.txn({
+        compare: req.compare.map((c, i) => txnCompare(c, `compare[${i}]`, limits)),
+        success: req.success.map((o, i) => txnOp(o, `success[${i}]`, limits)),
+        failure: req.failure.map((o, i) => txnOp(o, `failure[${i}]`, limits)),
+      });
+      return create(TxnResponseSchema, { succeeded: r.succeeded, revision: BigInt(r.revision), results: r.results.map((x) => txnResult(x, r.revision)) });
+    }),
     watch: unimplementedStream('KV.Watch'),
   };
 }

@@ -14,6 +14,7 @@ import { seed000And001Routes } from './routes-seed-000-001.ts';
 import { seed003Routes } from './routes-seed-003.ts';
 import { v1KeyRoutes } from './routes-v1-key.ts';
 import { v1ListBatchRoutes } from './routes-v1-list-batch.ts';
+import { v1TxnRoutes } from './routes-v1-txn.ts';
 import { serverOptions, serverWithFastRoutes } from './server-options.ts';
 import { fastGet } from './fast-get.ts';
 import { fastPut } from './fast-put.ts';
@@ -44,6 +45,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   // Each group is a plugin so that the raw-body parser of /v1/kv/{key} stays inside its own.
   void app.register(async (i) => v1KeyRoutes(i, deps));
   void app.register(async (i) => v1ListBatchRoutes(i, deps));
+  void app.register(async (i) => v1TxnRoutes(i, deps));
   void app.register(async (i) => clusterRoutes(i, deps));
   void app.register(async (i) => opsRoutes(i, deps));
   void app.register(async (i) => backupRoutes(i, deps));

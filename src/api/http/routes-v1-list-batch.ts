@@ -1,6 +1,5 @@
-// GET /v1/kv (ordered listing), POST /v1/batch (atomic multi-key write), and the two v1 routes
-// whose semantics are not built yet (txn, watch): those answer 501 so clients can tell "not yet"
-// from "no such route".
+// GET /v1/kv (ordered listing), POST /v1/batch (atomic multi-key write), and the v1 route whose
+// semantics are not built yet (watch): it answers 501 so clients can tell "not yet" from "no such route".
 
 import type { FastifyInstance } from 'fastify';
 import type { BatchOp } from '../../kv/types.ts';
@@ -63,10 +62,6 @@ export async function v1ListBatchRoutes(app: FastifyInstance, deps: HttpApiDeps)
       const { revision } = await kv.batch(ops);
       return { revision };
     },
-  );
-
-  app.post('/v1/txn', { schema: { summary: 'Transaction (not implemented yet: 501)', tags: ['kv'], response: errorResponses } }, async (_request, reply) =>
-    sendError(reply, 501, 'POST /v1/txn is not implemented yet'),
   );
 
   app.get('/v1/watch', { schema: { summary: 'Watch changes (not implemented yet: 501)', tags: ['kv'], response: errorResponses } }, async (_request, reply) =>

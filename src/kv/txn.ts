@@ -1,0 +1,79 @@
+// Transactions as the state machine applies them (etcd's Txn): every compare is checked against the state
+// the entry sees, then the ops of the branch that holds run in order, each seeing the writes before it,
+// all at the entry's revision. Identical on every replica, like any other command.
+
+import type { KvTx } from '../storage/kv-tx.ts';
+import { ConcordError } from '../util/errors.ts';
+import type { KvRecord, TxnCompare, TxnOpResult, TxnRequest } from './types.ts';
+
+/**
+ * Refuses a transaction over the limits before it is proposed: at most `maxTxnOps` compares and ops in
+ * all, numeric operands whole and not negative, and the values it writes within maxValueBytes together.
+ */
+export function checkTxn(req: TxnRequest, limits: { maxTxnOps: number; maxValueBytes: number }, checkKey: (key: Uint8Array) => void): void {
+  const count = req.compare.length + req.success.length + req.failure.length;
+  if (count > limits.maxTxnOps) throw new ConcordError('too-large', `a transaction holds ${count} compares and operations; the limit is ${limits.maxTxnOps} (--max-txn-ops)`);
+  for (const cmp of req.compare) {
+    checkKey(cmp.key);
+    if (typeof cmp.operand === 'number' && !(Number.isSafeInteger(cmp.operand) && cmp.operand >= 0)) {
+      throw new ConcordError('bad-request', `compare on ${cmp.target}: expected a whole number of 0 or more (got ${cmp.operand})`);
+    }
+    if ((cmp.target === 'value') !== (typeof cmp.operand !== 'number')) throw new ConcordError('bad-request', `compare on ${cmp.target}: wrong kind of operand`);
+  }
+  let bytes = 0;
+  for (const op of [...req.success, ...req.failure]) {
+    checkKey(op.key);
+    if (op.op === 'put') bytes += op.value.byteLength;
+  }
+  if (bytes > limits.maxValueBytes) throw new ConcordError('too-large', `a transaction writes ${bytes} bytes of values; the limit is ${limits.maxValueBytes}`);
+}
+
+/** Whether `cmp` holds for `record` (undefined = absent: version and revisions 0; a value comparison is false). */
+export function compareHolds(cmp: TxnCompare, record: KvRecord | undefined): boolean {
+  let order: number;
+  if (cmp.target === 'value') {
+    if (!record || typeof cmp.operand === 'number') return false;
+    order = Buffer.compare(Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength), Buffer.from(cmp.operand.buffer, cmp.operand.byteOffset, cmp.operand.byteLength));
+  } else {
+    if (typeof cmp.operand !== 'number') return false;
+    const have = !record ? 0 : cmp.target === 'version' ? record.version : cmp.target === 'create' ? record.createRevision : record.modRevision;
+    order = Math.sign(have - cmp.operand);
+  }
+  switch (cmp.result) {
+    case 'equal':
+      return order === 0;
+    case 'not-equal':
+      return order !== 0;
+    case 'greater':
+      return order > 0;
+    case 'less':
+      return order < 0;
+  }
+}
+
+export function applyTxn(tx: KvTx, req: TxnRequest): { succeeded: boolean; results: TxnOpResult[] } {
+  const succeeded = req.compare.every((cmp) => compareHolds(cmp, tx.get(cmp.key)));
+  const results: TxnOpResult[] = [];
+  for (const op of succeeded ? req.success : req.failure) {
+    switch (op.op) {
+      case 'get': {
+        const record = tx.get(op.key);
+        results.push(record ? { op: 'get', record } : { op: 'get' });
+        break;
+      }
+      case 'put':
+        tx.put(op.key, op.value);
+        results.push({ op: 'put', revision: tx.revision });
+        break;
+      case 'delete':
+        results.push({ op: 'delete', deleted: tx.delete(op.key) ? 1 : 0 });
+        break;
+    }
+  }
+  return { succeeded, results };
+}
+
+/** Every key a transaction names, compares and both branches (the shards it needs). */
+export function txnKeys(req: TxnRequest): Uint8Array[] {
+  return [...req.compare.map((c) => c.key), ...req.success.map((o) => o.key), ...req.failure.map((o) => o.key)];
+}

@@ -1,0 +1,69 @@
+// Transactions on three real processes with 4 shards on 2 replicas each, so every node lacks some shard and
+// forwards its transactions: one {tag}'s keys change together from every node; of many concurrent takers
+// of a lock, exactly one succeeds; keys in two shards are refused with the shards named.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { shardOf } from '../../src/shard/key-hash.ts';
+import { ProcCluster } from '../../testkit/processes.ts';
+
+interface TxnAnswer {
+  succeeded: boolean;
+  revision: number;
+  results: Array<{ op: string; kv?: { key: string; value: string; version: number } | null; revision?: number }>;
+}
+
+describe('transactions on a 3-process cluster with 4 shards', () => {
+  let c: ProcCluster;
+  before(async () => {
+    c = await ProcCluster.create(3, ['--shards', '4', '--replicas', '2']);
+    await c.leader();
+  });
+  after(async () => c?.stop());
+
+  const txn = async (url: string, body: unknown) => {
+    const r = await fetch(`${url}/v1/txn`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(15_000) });
+    return { status: r.status, body: (await r.json()) as TxnAnswer & { error?: { message: string } } };
+  };
+
+  it('from every node, a transfer between two keys of one {tag} happens whole, compared on the balance it read', async () => {
+    const [a, b] = ['{acct}.alice', '{acct}.bob'];
+    assert.equal((await txn(c.nodes[0].url, { success: [{ op: 'put', key: a, value: '100' }, { op: 'put', key: b, value: '0' }] })).status, 200);
+    for (const n of c.nodes) {
+      const read = await txn(n.url, { success: [{ op: 'get', key: a }, { op: 'get', key: b }] });
+      const [from, to] = read.body.results.map((r) => Number(r.kv!.value));
+      const moved = await txn(n.url, {
+        compare: [{ key: a, target: 'value', result: 'equal', value: String(from) }],
+        success: [{ op: 'put', key: a, value: String(from - 10) }, { op: 'put', key: b, value: String(to + 10) }, { op: 'get', key: a }],
+        failure: [{ op: 'get', key: a }],
+      });
+      assert.equal(moved.status, 200, JSON.stringify(moved.body));
+      assert.equal(moved.body.succeeded, true, `${n.id}: ${JSON.stringify(moved.body)}`);
+      assert.equal(moved.body.results[2].kv!.value, String(from - 10));
+    }
+    const end = await txn(c.nodes[2].url, { success: [{ op: 'get', key: a }, { op: 'get', key: b }] });
+    assert.deepEqual(end.body.results.map((r) => r.kv!.value), ['70', '30']);
+  });
+
+  it('of 30 concurrent takers of one lock, spread over the nodes, exactly one succeeds and the rest read its holder', async () => {
+    const takers = Array.from({ length: 30 }, (_, i) => txn(c.nodes[i % 3].url, {
+      compare: [{ key: 'lock/{job}', target: 'version', result: 'equal', version: 0 }],
+      success: [{ op: 'put', key: 'lock/{job}', value: `taker-${i}` }],
+      failure: [{ op: 'get', key: 'lock/{job}' }],
+    }));
+    const answers = await Promise.all(takers);
+    assert.ok(answers.every((a) => a.status === 200), JSON.stringify(answers.find((a) => a.status !== 200)));
+    const winners = answers.flatMap((a, i) => (a.body.succeeded ? [i] : []));
+    assert.equal(winners.length, 1, `winners: ${winners}`);
+    for (const a of answers) if (!a.body.succeeded) assert.equal(a.body.results[0].kv!.value, `taker-${winners[0]}`);
+  });
+
+  it('keys in two shards are refused with 400, naming the shards, and nothing is written', async () => {
+    const keys = Array.from({ length: 50 }, (_, i) => `spread-${i}`);
+    const first = keys[0];
+    const other = keys.find((k) => shardOf(Buffer.from(k), 4) !== shardOf(Buffer.from(first), 4))!;
+    const r = await txn(c.nodes[1].url, { success: [{ op: 'put', key: first, value: '1' }, { op: 'put', key: other, value: '1' }] });
+    assert.equal(r.status, 400);
+    assert.match(r.body.error!.message, /a transaction is atomic only within one shard, but its keys fall in shards \d, \d of 4/);
+    assert.equal((await fetch(`${c.nodes[0].url}/v1/kv/${first}`)).status, 404);
+  });
+});
