@@ -8,6 +8,18 @@ const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array(b));
 const command = fc.oneof(
   fc.record({ t: fc.constant('put' as const), key: bytes, value: bytes, ifMatch: fc.option(fc.nat(), { nil: undefined }), ifNoneMatch: fc.option(fc.constant(true), { nil: undefined }), expiresAt: fc.option(fc.nat(), { nil: undefined }), ttl: fc.option(fc.record({ ms: fc.nat(), now: fc.nat() }), { nil: undefined }) }, { requiredKeys: ['t', 'key', 'value'] }),
   fc.record({ t: fc.constant('clock' as const), now: fc.double({ min: 0, max: 1e13, noNaN: true }) }),
+  fc.record({
+    t: fc.constant('txn' as const),
+    compare: fc.array(
+      fc.oneof(
+        fc.record({ key: bytes, target: fc.constant('value' as const), result: fc.constantFrom('equal' as const, 'not-equal' as const, 'greater' as const, 'less' as const), operand: bytes }),
+        fc.record({ key: bytes, target: fc.constantFrom('version' as const, 'create' as const, 'mod' as const), result: fc.constantFrom('equal' as const, 'less' as const), operand: fc.nat() }),
+      ),
+      { maxLength: 3 },
+    ),
+    success: fc.array(fc.oneof(fc.record({ op: fc.constantFrom('get' as const, 'delete' as const), key: bytes }), fc.record({ op: fc.constant('put' as const), key: bytes, value: bytes })), { maxLength: 3 }),
+    failure: fc.array(fc.record({ op: fc.constant('get' as const), key: bytes }), { maxLength: 2 }),
+  }),
   fc.record({ t: fc.constant('del' as const), key: bytes, ifMatch: fc.option(fc.nat(), { nil: undefined }) }, { requiredKeys: ['t', 'key'] }),
   fc.record({ t: fc.constant('batch' as const), ops: fc.array(fc.oneof(fc.record({ t: fc.constant('put' as const), key: bytes, value: bytes }), fc.record({ t: fc.constant('del' as const), key: bytes })), { maxLength: 5 }) }),
 );

@@ -1,11 +1,11 @@
-// Expiry in the replicated state machine, over a real KvStore: a timed entry (a put with a TTL, or a clock
+// The replicated state machine over a real KvStore. Expiry: a timed entry (a put with a TTL, or a clock
 // entry) deletes every record due by its stamp at its own revision, before it runs, so an expired key is
 // absent for every operation; two replicas applying the same entries in different batches, one of them
-// restarted in between, end identical.
+// restarted in between, end identical. Transactions: one entry, compares against the state before it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { encodeCommand, type Command } from '../../src/kv/commands.ts';
+import { encodeCommand, type Command, type CommandResult } from '../../src/kv/commands.ts';
 import { KvStateMachine } from '../../src/kv/state-machine.ts';
 import { KvStore } from '../../src/storage/kv-store.ts';
 import { LogClock } from '../../src/storage/log-clock.ts';
@@ -100,4 +100,27 @@ test('the log clock: a node estimates the log\'s time from the newest stamp it a
   assert.ok(at >= 5000 && at < 6000, String(at));
   clock.observe(4000);
   assert.ok(clock.now() >= at, 'an older stamp (another node\'s lagging estimate) does not set it back');
+});
+
+test('a transaction is one entry: its compares see the state before it, its ops each see the ones before, and two replicas agree', async (t) => {
+  const txnEntries = [
+    entry(1, put('a', '1')),
+    entry(2, { t: 'txn', compare: [{ key: bytes('a'), target: 'value', result: 'equal', operand: bytes('1') }], success: [{ op: 'put', key: bytes('a'), value: bytes('2') }, { op: 'get', key: bytes('a') }, { op: 'delete', key: bytes('b') }], failure: [] }),
+    entry(3, { t: 'txn', compare: [{ key: bytes('a'), target: 'version', result: 'equal', operand: 1 }], success: [{ op: 'put', key: bytes('a'), value: bytes('x') }], failure: [{ op: 'get', key: bytes('a') }, { op: 'put', key: bytes('b'), value: bytes('lost') }] }),
+  ];
+  const one = open(tempDir(t));
+  const two = open(tempDir(t));
+  t.after(async () => {
+    await one.store.close();
+    await two.store.close();
+  });
+  const r = await one.sm.apply(txnEntries);
+  for (const e of txnEntries) await two.sm.apply([e]);
+  const two1 = r.get(2)?.result as CommandResult | undefined;
+  assert.ok(two1?.ok && two1.txn?.succeeded);
+  assert.equal(two1.txn.results[1].op === 'get' && text(two1.txn.results[1].record!.value), '2', 'the get saw the put before it');
+  const three = r.get(3)?.result as CommandResult | undefined;
+  assert.ok(three?.ok && three.txn && !three.txn.succeeded, 'version is 2 by then: the failure branch ran');
+  assert.deepEqual(listing(one.store), ['a=2@2', 'b=lost@3']);
+  assert.deepEqual(listing(two.store), listing(one.store));
 });
