@@ -1,4 +1,4 @@
-// Seed 003's client: put, get, delete, list, cluster-status, cluster-add, cluster-remove, health, through
+// Seed 003's client: put, get, delete, list, txn, cluster-status, cluster-add, cluster-remove, health, through
 // the Node client (src/client) over HTTP or gRPC. Exit 0 on success; otherwise a CliError with the
 // exit code errors.ts names (3 not found, 4 cluster unreachable) — or UsageError (2) for a bad command line.
 
@@ -10,6 +10,7 @@ import { isTransient } from '../client/errors.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
 import { parseTimeout } from './http-client.ts';
 import { CELL_CHARS, cell, escapedBytes, jsonValue, parseFormat, printJson, printTable, write, type Format } from './output.ts';
+import { formatTxnText, parseTxnText, txnJson } from './txn-text.ts';
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:8080';
 /** Seed 003's client default, tried when nothing listens on Concord's: a seed 003 node serves HTTP on 8081. */
@@ -186,6 +187,15 @@ async function list(opts: { prefix?: string; limit?: string }, cmd: Command): Pr
   if (page.more) write('(more keys: raise --limit or narrow --prefix)\n');
 }
 
+async function txn(_opts: unknown, cmd: Command): Promise<void> {
+  const ctx = context(cmd, 'text');
+  if (process.stdin.isTTY) throw new UsageError('concord txn reads the transaction from stdin: compares, a blank line, the success requests, a blank line, the failure requests (etcdctl\'s form)');
+  const req = parseTxnText((await readStdin()).toString('utf8'));
+  const r = await withClient(ctx, (c) => c.txn(req));
+  if (ctx.format === 'json') printJson(txnJson(r));
+  else write(formatTxnText(r));
+}
+
 async function clusterStatus(_opts: unknown, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'table');
   const st = await withClient(ctx, (c) => c.status());
@@ -249,6 +259,11 @@ export function registerClientCommands(program: Command): void {
     .option('--prefix <prefix>', 'only keys starting with this')
     .option('--limit <n>', 'at most this many keys')
     .action(list);
+  withOptions(
+    program
+      .command('txn')
+      .description('a transaction read from stdin as etcdctl writes it: compares (mod("k") > "0"), a blank line, success requests (put/get/del), a blank line, failure requests; prints SUCCESS or FAILURE and each answer'),
+  ).action(txn);
   withOptions(program.command('cluster-status').description('members, their roles and progress, the leader; default --format table')).action(clusterStatus);
   withOptions(program.command('cluster-add').description('add a member by its Raft address (a voter unless --learner); refused if it would risk the quorum').argument('<id>').argument('<raft-addr>'))
     .option('--learner', 'add as a learner: receives the log, does not vote')

@@ -10,7 +10,8 @@
 //   put, a delete with `ifMatch` — so a second attempt after a first that did apply fails its condition
 //   (precondition-failed) instead of writing again. Any other write that may have reached a server is
 //   reported as it failed: it may or may not have been applied, and only the caller knows whether
-//   repeating it is right.
+//   repeating it is right. A transaction counts as a read when it writes nothing in either branch (its
+//   compares would not keep a repeat from running the other branch).
 
 import { shardOf } from '../shard/key-hash.ts';
 import { keyAfter, toBytes } from './bytes.ts';
@@ -28,6 +29,8 @@ import type {
   Health,
   KeyValue,
   ListItem,
+  TxnRequest,
+  TxnResult,
   ListOptions,
   ListPage,
   PutOptions,
@@ -66,6 +69,8 @@ export interface ConcordClient {
   listAll(opts?: ListOptions): AsyncGenerator<ListItem>;
   /** Puts and deletes applied atomically at one revision; resolves with it. */
   batch(ops: BatchOp[], opts?: CallOptions): Promise<number>;
+  /** Compares, then the `success` or the `failure` ops, atomically at one revision; the keys must share a shard. */
+  txn(req: TxnRequest, opts?: CallOptions): Promise<TxnResult>;
   status(opts?: CallOptions): Promise<ClusterStatus>;
   addNode(id: string, raftAddress: string, opts?: CallOptions & { learner?: boolean }): Promise<ClusterStatus>;
   removeNode(id: string, opts?: CallOptions): Promise<ClusterStatus>;
@@ -191,6 +196,19 @@ export function createClient(options: ClientOptions): ConcordClient {
     batch: (ops, o) => {
       const bytes = ops.map((op) => (op.op === 'put' ? { op: 'put' as const, key: toBytes(op.key), value: toBytes(op.value) } : { op: 'delete' as const, key: toBytes(op.key) }));
       return run('batch', 'if-not-sent', true, o, (t, s) => t.batch(bytes, s));
+    },
+    txn: (req, o) => {
+      const ops = (list: TxnRequest['success']) => (list ?? []).map((op) => (op.op === 'put' ? { op: 'put' as const, key: toBytes(op.key), value: toBytes(op.value) } : { op: op.op, key: toBytes(op.key) }));
+      const r = {
+        compare: (req.compare ?? []).map((c) => ({ ...c, key: toBytes(c.key), operand: typeof c.operand === 'number' ? c.operand : toBytes(c.operand) })),
+        success: ops(req.success),
+        failure: ops(req.failure),
+      };
+      const wrong = r.compare.find((c) => (c.target === 'value') === (typeof c.operand === 'number'));
+      if (wrong) return Promise.reject(new TypeError(`txn compare on ${wrong.target}: the operand must be ${wrong.target === 'value' ? 'bytes or a string' : 'a number'}`));
+      const readOnly = [...r.success, ...r.failure].every((op) => op.op === 'get');
+      const first = [...r.compare, ...r.success, ...r.failure][0]?.key;
+      return run('txn', readOnly ? 'always' : 'if-not-sent', true, o, (t, s) => t.txn(r, s), first);
     },
     status: (o) =>
       run('status', 'always', false, o, async (t, s) => {

@@ -5,11 +5,19 @@
 import { create, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import type * as grpc from '@grpc/grpc-js';
-import { Cluster, Consistency as PbConsistency, KV, type ClusterStatus as PbStatus, type KeyValue as PbKeyValue } from '../api/grpc/gen/concord_pb.ts';
+import { Cluster, Compare_Result, Compare_Target, Consistency as PbConsistency, KV, type ClusterStatus as PbStatus, type KeyValue as PbKeyValue, type TxnOpResult as PbTxnOpResult } from '../api/grpc/gen/concord_pb.ts';
 import { grpcDefinition, type GrpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
-import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
+import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult } from './types.ts';
+
+const TXN_TARGETS = {
+  value: { target: Compare_Target.VALUE, operand: 'value' },
+  version: { target: Compare_Target.VERSION, operand: 'version' },
+  createRevision: { target: Compare_Target.CREATE_REVISION, operand: 'createRevision' },
+  modRevision: { target: Compare_Target.MOD_REVISION, operand: 'modRevision' },
+} as const;
+const TXN_RESULTS = { '=': Compare_Result.EQUAL, '!=': Compare_Result.NOT_EQUAL, '>': Compare_Result.GREATER, '<': Compare_Result.LESS } as const;
 
 /** Above the server's largest message (a 64 MiB value or listing page plus framing). */
 const MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
@@ -158,6 +166,24 @@ export class GrpcTransport implements Transport {
       ops: ops.map((o) => (o.op === 'put' ? { op: { case: 'put' as const, value: { key: o.key, value: o.value } } } : { op: { case: 'delete' as const, value: { key: o.key } } })),
     };
     return Number((await this.call(KV, 'batch', req, at)).revision);
+  }
+
+  async txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult> {
+    const ops = (list: Required<TxnRequest<Uint8Array>>['success']) =>
+      list.map((o) => ({ op: o.op === 'put' ? { case: 'put' as const, value: { key: o.key, value: o.value } } : o.op === 'get' ? { case: 'get' as const, value: { key: o.key } } : { case: 'delete' as const, value: { key: o.key } } }));
+    const compare = req.compare.map((c) => {
+      const t = TXN_TARGETS[c.target];
+      const operand = typeof c.operand === 'number' ? BigInt(c.operand) : c.operand;
+      return { key: c.key, target: t.target, result: TXN_RESULTS[c.result], operand: { case: t.operand, value: operand } as never };
+    });
+    const res = await this.call(KV, 'txn', { compare, success: ops(req.success), failure: ops(req.failure) }, at);
+    const result = (r: PbTxnOpResult): TxnOpResult => {
+      if (r.result.case === 'put') return { op: 'put', revision: Number(r.result.value.revision) };
+      if (r.result.case === 'delete') return { op: 'delete', deleted: Number(r.result.value.deleted) };
+      const kv = r.result.case === 'get' ? r.result.value.kv : undefined;
+      return kv ? { op: 'get', kv: { ...keyValue(kv), stale: false } } : { op: 'get' };
+    };
+    return { succeeded: res.succeeded, revision: Number(res.revision), results: res.results.map(result) };
   }
 
   async status(at: Attempt): Promise<ClusterStatus> {

@@ -6,7 +6,10 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
 import { asBuffer, percentEncode } from './bytes.ts';
-import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport } from './types.ts';
+import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult } from './types.ts';
+
+const TXN_TARGETS = { value: 'value', version: 'version', createRevision: 'create_revision', modRevision: 'mod_revision' } as const;
+type RawTxnResult = { op: 'get'; kv: { key: string; value: string; revision: number; create_revision: number; version: number } | null } | { op: 'put'; revision: number } | { op: 'delete'; deleted: number };
 
 /** Socket errors raised before any byte of the request could reach a server. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
@@ -142,6 +145,26 @@ export class HttpTransport implements Transport {
     const b64 = (b: Uint8Array) => asBuffer(b).toString('base64');
     const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: 'delete', key: b64(o.key) })) };
     return num((await this.json<{ revision: number }>('POST', '/v1/batch', at, body)).revision);
+  }
+
+  async txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult> {
+    const b64 = (b: Uint8Array) => asBuffer(b).toString('base64');
+    const ops = (list: Required<TxnRequest<Uint8Array>>['success']) => list.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: o.op, key: b64(o.key) }));
+    const body = {
+      encoding: 'base64',
+      compare: req.compare.map((c) => ({ key: b64(c.key), target: TXN_TARGETS[c.target], result: c.result, [TXN_TARGETS[c.target]]: typeof c.operand === 'number' ? c.operand : b64(c.operand) })),
+      success: ops(req.success),
+      failure: ops(req.failure),
+    };
+    const res = await this.json<{ succeeded: boolean; revision: number; results: RawTxnResult[] }>('POST', '/v1/txn', at, body);
+    const result = (r: RawTxnResult): TxnOpResult => {
+      if (r.op === 'put') return { op: 'put', revision: num(r.revision) };
+      if (r.op === 'delete') return { op: 'delete', deleted: num(r.deleted) };
+      if (!r.kv) return { op: 'get' };
+      const kv = r.kv;
+      return { op: 'get', kv: { key: Buffer.from(kv.key, 'base64'), value: Buffer.from(kv.value, 'base64'), modRevision: num(kv.revision), createRevision: num(kv.create_revision), version: num(kv.version), stale: false } };
+    };
+    return { succeeded: res.succeeded === true, revision: num(res.revision), results: res.results.map(result) };
   }
 
   async status(at: Attempt): Promise<ClusterStatus> {

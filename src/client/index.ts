@@ -19,4 +19,9 @@ export type {
   ListPage,
   NodeStatus,
   PutOptions,
+  TxnCompare,
+  TxnOp,
+  TxnOpResult,
+  TxnRequest,
+  TxnResult,
 } from './types.ts';

@@ -80,6 +80,36 @@ export interface ListPage {
 
 export type BatchOp = { op: 'put'; key: Bytes; value: Bytes } | { op: 'delete'; key: Bytes };
 
+/**
+ * A transaction's condition on one key (etcd's Compare): its value, version, create or mod revision against
+ * `operand` (bytes for the value, a number otherwise). An absent key has version and revisions 0 and no value.
+ */
+export interface TxnCompare<B = Bytes> {
+  key: B;
+  target: 'value' | 'version' | 'createRevision' | 'modRevision';
+  result: '=' | '!=' | '>' | '<';
+  operand: B | number;
+}
+
+export type TxnOp<B = Bytes> = { op: 'get'; key: B } | { op: 'put'; key: B; value: B } | { op: 'delete'; key: B };
+
+export interface TxnRequest<B = Bytes> {
+  compare?: Array<TxnCompare<B>>;
+  /** Run when every compare holds. */
+  success?: Array<TxnOp<B>>;
+  /** Run otherwise. */
+  failure?: Array<TxnOp<B>>;
+}
+
+export type TxnOpResult = { op: 'get'; kv?: KeyValue } | { op: 'put'; revision: number } | { op: 'delete'; deleted: number };
+
+export interface TxnResult {
+  succeeded: boolean;
+  revision: number;
+  /** One per op of the branch that ran. */
+  results: TxnOpResult[];
+}
+
 export interface NodeStatus {
   id: string;
   raftAddr: string;
@@ -147,6 +177,7 @@ export interface Transport {
   delete(key: Uint8Array, ifMatch: number | undefined, at: Attempt): Promise<DeleteResult>;
   list(opts: ListOptions, at: Attempt): Promise<{ items: ListItem[]; more: boolean }>;
   batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number>;
+  txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult>;
   status(at: Attempt): Promise<ClusterStatus>;
   addNode(id: string, address: string, learner: boolean, at: Attempt): Promise<ClusterStatus>;
   removeNode(id: string, at: Attempt): Promise<ClusterStatus>;

@@ -3,7 +3,10 @@
 // of a lock, exactly one succeeds; keys in two shards are refused with the shards named.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createClient } from '../../src/client/index.ts';
 import { shardOf } from '../../src/shard/key-hash.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { runCli } from '../cli/helpers.ts';
 import { ProcCluster } from '../../testkit/processes.ts';
 
 interface TxnAnswer {
@@ -14,8 +17,10 @@ interface TxnAnswer {
 
 describe('transactions on a 3-process cluster with 4 shards', () => {
   let c: ProcCluster;
+  const grpc = new Map<string, number>();
   before(async () => {
-    c = await ProcCluster.create(3, ['--shards', '4', '--replicas', '2']);
+    for (const id of ['n1', 'n2', 'n3']) grpc.set(id, await freePort());
+    c = await ProcCluster.create(3, (id) => ['--shards', '4', '--replicas', '2', '--grpc-addr', `127.0.0.1:${grpc.get(id)}`]);
     await c.leader();
   });
   after(async () => c?.stop());
@@ -55,6 +60,49 @@ describe('transactions on a 3-process cluster with 4 shards', () => {
     const winners = answers.flatMap((a, i) => (a.body.succeeded ? [i] : []));
     assert.equal(winners.length, 1, `winners: ${winners}`);
     for (const a of answers) if (!a.body.succeeded) assert.equal(a.body.results[0].kv!.value, `taker-${winners[0]}`);
+  });
+
+  it('the client library, over HTTP and over gRPC: compares on each target, each op\'s result, and a read-only transaction', async () => {
+    for (const [protocol, endpoints] of [['http', c.nodes.map((n) => n.url)], ['grpc', c.nodes.map((n) => `127.0.0.1:${grpc.get(n.id)}`)]] as const) {
+      const client = createClient({ endpoints: [...endpoints], protocol });
+      try {
+        const key = `{client}.${protocol}`;
+        const created = await client.txn({ compare: [{ key, target: 'version', result: '=', operand: 0 }], success: [{ op: 'put', key, value: 'v1' }, { op: 'get', key }] });
+        assert.equal(created.succeeded, true, protocol);
+        const got = created.results[1];
+        assert.ok(got.op === 'get' && got.kv?.value.toString() === 'v1' && got.kv.modRevision === created.revision && got.kv.version === 1, `${protocol}: ${JSON.stringify(got)}`);
+        const swapped = await client.txn({
+          compare: [
+            { key, target: 'value', result: '=', operand: 'v1' },
+            { key, target: 'modRevision', result: '=', operand: created.revision },
+            { key, target: 'createRevision', result: '>', operand: 0 },
+          ],
+          success: [{ op: 'put', key, value: 'v2' }, { op: 'delete', key: `{client}.absent` }],
+          failure: [{ op: 'get', key }],
+        });
+        assert.deepEqual([swapped.succeeded, swapped.results.map((r) => r.op)], [true, ['put', 'delete']], protocol);
+        assert.ok(swapped.results[1].op === 'delete' && swapped.results[1].deleted === 0);
+        const read = await client.txn({ compare: [{ key, target: 'value', result: '=', operand: 'v1' }], failure: [{ op: 'get', key }] });
+        assert.ok(!read.succeeded && read.results[0].op === 'get' && read.results[0].kv?.value.toString() === 'v2', protocol);
+        await assert.rejects(client.txn({ compare: [{ key, target: 'version', result: '=', operand: 'one' }] }), TypeError);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it('concord txn reads etcdctl\'s text on stdin, over HTTP and over gRPC, and prints as etcdctl does', async () => {
+    const text = ['version("{cli}.k") = "0"', '', 'put {cli}.k "first value"', 'get {cli}.k', '', 'get {cli}.k', ''].join('\n');
+    const first = await runCli(['txn', '--server', c.nodes[1].url], { input: text });
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(first.stdout.toString(), 'SUCCESS\n\nOK\n\n{cli}.k\nfirst value\n');
+    const again = await runCli(['txn', '--protocol', 'grpc', '--server', `127.0.0.1:${grpc.get('n3')}`, '--format', 'json'], { input: text });
+    assert.equal(again.code, 0, again.stderr);
+    const j = JSON.parse(again.stdout.toString()) as { succeeded: boolean; results: Array<{ op: string; kv: { value: string; version: number } }> };
+    assert.deepEqual([j.succeeded, j.results[0].kv.value, j.results[0].kv.version], [false, 'first value', 1]);
+    const bad = await runCli(['txn', '--server', c.nodes[0].url], { input: 'size("k") = "1"\n' });
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /target size is not one of/);
   });
 
   it('keys in two shards are refused with 400, naming the shards, and nothing is written', async () => {
