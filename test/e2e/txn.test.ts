@@ -8,6 +8,7 @@ import { shardOf } from '../../src/shard/key-hash.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { runCli } from '../cli/helpers.ts';
 import { ProcCluster } from '../../testkit/processes.ts';
+import { until } from '../../testkit/wait.ts';
 
 interface TxnAnswer {
   succeeded: boolean;
@@ -103,6 +104,28 @@ describe('transactions on a 3-process cluster with 4 shards', () => {
     const bad = await runCli(['txn', '--server', c.nodes[0].url], { input: 'size("k") = "1"\n' });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /target size is not one of/);
+  });
+
+  it('the lock recipe of docs/client.md: a holder that stalls past its TTL loses the lock, and its fenced write is refused', async () => {
+    const client = createClient({ endpoints: c.nodes.map((n) => n.url) });
+    try {
+      const lock = '{report}.lock';
+      const fencedWrite = (token: number, who: string) =>
+        client.txn({ compare: [{ key: lock, target: 'modRevision', result: '=', operand: token }], success: [{ op: 'put', key: '{report}.data', value: `written by ${who}` }] });
+      const slow = await client.put(lock, 'slow', { createOnly: true, ttlSeconds: 1 });
+      assert.equal((await fencedWrite(slow, 'slow')).succeeded, true);
+      await assert.rejects(client.put(lock, 'fast', { createOnly: true, ttlSeconds: 10 }), (e: { code?: string }) => e.code === 'precondition-failed', 'held');
+      // The slow holder stalls past its TTL; the lock expires and another takes it.
+      const fast = await until('the lock free again', async () => client.put(lock, 'fast', { createOnly: true, ttlSeconds: 10 }).catch(() => undefined), 10_000);
+      assert.ok(fast > slow);
+      assert.equal((await fencedWrite(slow, 'slow')).succeeded, false, "the stale holder's write is refused");
+      assert.equal((await fencedWrite(fast, 'fast')).succeeded, true);
+      const renewed = await client.put(lock, 'fast', { ifMatch: fast, ttlSeconds: 10 });
+      assert.equal((await client.delete(lock, { ifMatch: renewed })).deleted, 1);
+      assert.equal((await client.get('{report}.data'))?.value.toString(), 'written by fast');
+    } finally {
+      client.close();
+    }
   });
 
   it('keys in two shards are refused with 400, naming the shards, and nothing is written', async () => {
