@@ -32,7 +32,7 @@ export interface NodeConfig {
   bootstrap: boolean;
   maxKeyBytes: number;
   maxValueBytes: number;
-  /** Most operations (compares and the ops of both branches) one transaction may hold. */
+  /** Most compares one transaction may hold, and most ops in each of its branches (etcd's --max-txn-ops). */
   maxTxnOps: number;
   /** A request that cannot complete in this time fails with 503/504. */
   requestTimeoutMs: number;

@@ -22,6 +22,7 @@ import { Packr } from 'msgpackr';
 import { ByteReader, ByteWriter } from '../util/byte-cursor.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
 import type { TxnCompare, TxnOp, TxnOpResult, TxnRequest } from './types.ts';
+import { TXN_OPS, TXN_RESULTS, TXN_TARGETS } from './txn.ts';
 
 export type Command =
   | { t: 'put'; key: Uint8Array; value: Uint8Array; ifMatch?: number; ifNoneMatch?: boolean; expiresAt?: number; ttl?: Timed & { ms: number } }
@@ -50,9 +51,6 @@ export type CommandResult =
 const MARKER = 0xc1;
 const VERSION = 1;
 const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5 } as const;
-const TXN_OP = { get: 1, put: 2, delete: 3 } as const;
-const TARGETS = ['value', 'version', 'create', 'mod'] as const;
-const RESULTS = ['equal', 'not-equal', 'greater', 'less'] as const;
 const IF_MATCH = 1;
 const IF_NONE_MATCH = 2;
 const EXPIRES = 4;
@@ -96,9 +94,7 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
       size += 8;
       break;
     case 'txn':
-      size += 12;
-      for (const cmp of c.compare) size += 2 + 4 + cmp.key.byteLength + (typeof cmp.operand === 'number' ? 8 : 4 + cmp.operand.byteLength);
-      for (const op of [...c.success, ...c.failure]) size += 1 + 4 + op.key.byteLength + (op.op === 'put' ? 4 + op.value.byteLength : 0);
+      size += txnSize(c);
       break;
     case 'del':
       size += 1 + (c.ifMatch !== undefined ? 8 : 0) + 4 + c.key.byteLength;
@@ -141,22 +137,7 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
       w.f64(c.now);
       break;
     case 'txn':
-      w.u32(c.compare.length);
-      for (const cmp of c.compare) {
-        w.u8(TARGETS.indexOf(cmp.target));
-        w.u8(RESULTS.indexOf(cmp.result));
-        putBytes(w, cmp.key);
-        if (typeof cmp.operand === 'number') w.f64(cmp.operand);
-        else putBytes(w, cmp.operand);
-      }
-      for (const ops of [c.success, c.failure]) {
-        w.u32(ops.length);
-        for (const op of ops) {
-          w.u8(TXN_OP[op.op]);
-          putBytes(w, op.key);
-          if (op.op === 'put') putBytes(w, op.value);
-        }
-      }
+      writeTxn(w, c);
       break;
     case 'batch':
       w.u32(c.ops.length);
@@ -214,11 +195,56 @@ export function decodeCommand(data: Uint8Array): Envelope {
   return { n, s, c };
 }
 
+// A transaction's parts: a compare's target, result and an op's kind as their index in TXN_TARGETS,
+// TXN_RESULTS and TXN_OPS (plus one for the op); the operand by the target: bytes for the value, else f64.
+
+/** The index of `v` in `list`; throws for anything else (what is written must decode). */
+function code<T>(list: readonly T[], v: T, what: string): number {
+  const i = list.indexOf(v);
+  if (i < 0) throw new RangeError(`unknown ${what} ${String(v)}`);
+  return i;
+}
+
+function operandBytes(cmp: TxnCompare): Uint8Array | number {
+  if ((cmp.target === 'value') !== cmp.operand instanceof Uint8Array) throw new RangeError(`compare on ${cmp.target}: wrong kind of operand`);
+  return cmp.operand;
+}
+
+function txnSize(c: TxnRequest): number {
+  let size = 12;
+  for (const cmp of c.compare) {
+    const operand = operandBytes(cmp);
+    size += 2 + 4 + cmp.key.byteLength + (typeof operand === 'number' ? 8 : 4 + operand.byteLength);
+  }
+  for (const op of [...c.success, ...c.failure]) size += 1 + 4 + op.key.byteLength + (op.op === 'put' ? 4 + op.value.byteLength : 0);
+  return size;
+}
+
+function writeTxn(w: ByteWriter, c: TxnRequest): void {
+  w.u32(c.compare.length);
+  for (const cmp of c.compare) {
+    w.u8(code(TXN_TARGETS, cmp.target, 'compare target'));
+    w.u8(code(TXN_RESULTS, cmp.result, 'compare result'));
+    putBytes(w, cmp.key);
+    const operand = operandBytes(cmp);
+    if (typeof operand === 'number') w.f64(operand);
+    else putBytes(w, operand);
+  }
+  for (const ops of [c.success, c.failure]) {
+    w.u32(ops.length);
+    for (const op of ops) {
+      w.u8(code(TXN_OPS, op.op, 'transaction operation') + 1);
+      putBytes(w, op.key);
+      if (op.op === 'put') putBytes(w, op.value);
+    }
+  }
+}
+
 function readCompares(r: ByteReader): TxnCompare[] {
   const out: TxnCompare[] = [];
   for (let n = r.u32(); n > 0; n--) {
-    const target = TARGETS[r.u8()];
-    const result = RESULTS[r.u8()];
+    const target = TXN_TARGETS[r.u8()];
+    const result = TXN_RESULTS[r.u8()];
     if (target === undefined || result === undefined) throw new Error('unknown compare');
     const key = readBytes(r);
     out.push({ key, target, result, operand: target === 'value' ? readBytes(r) : r.f64() });
@@ -229,12 +255,10 @@ function readCompares(r: ByteReader): TxnCompare[] {
 function readTxnOps(r: ByteReader): TxnOp[] {
   const out: TxnOp[] = [];
   for (let n = r.u32(); n > 0; n--) {
-    const kind = r.u8();
+    const op = TXN_OPS[r.u8() - 1];
     const key = readBytes(r);
-    if (kind === TXN_OP.get) out.push({ op: 'get', key });
-    else if (kind === TXN_OP.put) out.push({ op: 'put', key, value: readBytes(r) });
-    else if (kind === TXN_OP.delete) out.push({ op: 'delete', key });
-    else throw new Error(`unknown transaction operation ${kind}`);
+    if (op === undefined) throw new Error('unknown transaction operation');
+    out.push(op === 'put' ? { op, key, value: readBytes(r) } : { op, key });
   }
   return out;
 }

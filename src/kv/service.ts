@@ -21,8 +21,11 @@ export interface KvLimits {
 
 /** How often a node that does not lead looks again whether it leads, while expiries are pending. */
 const CLOCK_RECHECK_MS = 1000;
-/** The longest a clock timer is armed for (setTimeout fires at once past 2^31 - 1 ms); it looks again then. */
-const CLOCK_TIMER_MAX_MS = 3_600_000;
+/**
+ * The longest a clock timer is armed for: it looks again then, so an estimate that jumped forward (a newer
+ * stamp applied) is noticed within it. (setTimeout also fires at once past 2^31 - 1 ms.)
+ */
+const CLOCK_TIMER_MAX_MS = 1000;
 
 export class RaftKvService implements KvService, BackupSource {
   private clockTimer: NodeJS.Timeout | undefined;
@@ -51,12 +54,7 @@ export class RaftKvService implements KvService, BackupSource {
   /** An expiry is due by this node's estimate: the leader proposes a clock entry; others look again later. */
   private async clockDueNow(): Promise<void> {
     this.clockDue = Infinity;
-    let next: number | undefined;
-    try {
-      next = this.store.expiries.next();
-    } catch {
-      return; // the store is closed: the group is gone
-    }
+    const next = this.store.expiries.next(); // none once the store is closed: the timer stops
     if (next === undefined) return;
     const now = this.store.clock.now();
     if (next > now) return this.scheduleClock(next);

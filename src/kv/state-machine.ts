@@ -2,12 +2,12 @@
 // write = the Raft index of the entry that made it, so every replica computes the same revisions and
 // the same precondition outcomes.
 //
-// Expiry is decided the same way. A timed entry (a put with a TTL, or a clock entry the leader proposes when
-// an expiry falls due) carries a stamp, its proposer's estimate of the log's time (storage/log-clock.ts);
-// applying it first deletes every record whose expiry is at or before the stamp, at the entry's revision,
-// and a put's expiry is its stamp plus the TTL. So a key is present until a timed entry past its expiry is
-// applied, then gone for every read and write on every replica alike — never resurrected, since nothing
-// but a new put brings it back.
+// Expiry is decided the same way. A timed entry carries a stamp, its proposer's estimate of the log's time
+// (storage/log-clock.ts): a put with a TTL, whose expiry is its stamp plus the TTL, and a clock entry, which
+// the shard's leader proposes when an expiry falls due and whose applying deletes every record due by its
+// stamp, at its revision. Only clock entries delete, so only a leader's estimate decides when keys go, not a
+// stamp from whichever node took a put. A key is present until such a clock entry is applied, then gone for
+// every read and write on every replica alike — never resurrected, since only a new put brings it back.
 
 import { EntryType, type Entry, type Snapshot } from '../raft/types.ts';
 import type { StateMachine } from '../cluster/raft-group.ts';
@@ -59,11 +59,9 @@ const nothingToApply = (): undefined => undefined;
  */
 function commandApplier(env: Envelope, index: number, out: Applied, clock: LogClock): (tx: KvTx) => CommandResult {
   return (tx) => {
+    if (env.c.t === 'clock') sweep(tx, env.c.now);
     const stamp = env.c.t === 'clock' ? env.c.now : env.c.t === 'put' ? env.c.ttl?.now : undefined;
-    if (stamp !== undefined) {
-      sweep(tx, stamp);
-      clock.observe(stamp);
-    }
+    if (stamp !== undefined) clock.observe(stamp);
     const result = execute(tx, env.c, index);
     out.set(index, { node: env.n, seq: env.s, result });
     return result;

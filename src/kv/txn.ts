@@ -6,26 +6,38 @@ import type { KvTx } from '../storage/kv-tx.ts';
 import { ConcordError } from '../util/errors.ts';
 import type { KvRecord, TxnCompare, TxnOpResult, TxnRequest } from './types.ts';
 
+export const TXN_TARGETS = ['value', 'version', 'create', 'mod'] as const;
+export const TXN_RESULTS = ['equal', 'not-equal', 'greater', 'less'] as const;
+export const TXN_OPS = ['get', 'put', 'delete'] as const;
+
 /**
- * Refuses a transaction over the limits before it is proposed: at most `maxTxnOps` compares and ops in
- * all, numeric operands whole and not negative, and the values it writes within maxValueBytes together.
+ * Refuses a transaction before it is proposed unless every part is well formed (what reaches the log must
+ * decode and apply on every replica): known targets, results and ops, a whole number of 0 or more for every
+ * target but the value, at most `maxTxnOps` compares and at most that many ops in each branch (etcd's
+ * --max-txn-ops), and the values it carries within maxValueBytes together.
  */
 export function checkTxn(req: TxnRequest, limits: { maxTxnOps: number; maxValueBytes: number }, checkKey: (key: Uint8Array) => void): void {
-  const count = req.compare.length + req.success.length + req.failure.length;
-  if (count > limits.maxTxnOps) throw new ConcordError('too-large', `a transaction holds ${count} compares and operations; the limit is ${limits.maxTxnOps} (--max-txn-ops)`);
-  for (const cmp of req.compare) {
-    checkKey(cmp.key);
-    if (typeof cmp.operand === 'number' && !(Number.isSafeInteger(cmp.operand) && cmp.operand >= 0)) {
-      throw new ConcordError('bad-request', `compare on ${cmp.target}: expected a whole number of 0 or more (got ${cmp.operand})`);
-    }
-    if ((cmp.target === 'value') !== (typeof cmp.operand !== 'number')) throw new ConcordError('bad-request', `compare on ${cmp.target}: wrong kind of operand`);
+  const bad = (m: string) => new ConcordError('bad-request', m);
+  for (const [name, list] of [['compares', req.compare], ['success ops', req.success], ['failure ops', req.failure]] as const) {
+    if (list.length > limits.maxTxnOps) throw new ConcordError('too-large', `a transaction holds ${list.length} ${name}; the limit is ${limits.maxTxnOps} (--max-txn-ops)`);
   }
   let bytes = 0;
+  for (const cmp of req.compare) {
+    checkKey(cmp.key);
+    if (!TXN_TARGETS.includes(cmp.target) || !TXN_RESULTS.includes(cmp.result)) throw bad(`compare: unknown target ${String(cmp.target)} or result ${String(cmp.result)}`);
+    if (cmp.target === 'value') {
+      if (!(cmp.operand instanceof Uint8Array)) throw bad('compare on value: the operand must be bytes');
+      bytes += cmp.operand.byteLength;
+    } else if (!(typeof cmp.operand === 'number' && Number.isSafeInteger(cmp.operand) && cmp.operand >= 0)) {
+      throw bad(`compare on ${cmp.target}: expected a whole number of 0 or more`);
+    }
+  }
   for (const op of [...req.success, ...req.failure]) {
+    if (!TXN_OPS.includes(op.op)) throw bad(`unknown transaction operation ${String(op.op)}`);
     checkKey(op.key);
     if (op.op === 'put') bytes += op.value.byteLength;
   }
-  if (bytes > limits.maxValueBytes) throw new ConcordError('too-large', `a transaction writes ${bytes} bytes of values; the limit is ${limits.maxValueBytes}`);
+  if (bytes > limits.maxValueBytes) throw new ConcordError('too-large', `a transaction carries ${bytes} bytes of values; the limit is ${limits.maxValueBytes}`);
 }
 
 /** Whether `cmp` holds for `record` (undefined = absent: version and revisions 0; a value comparison is false). */
@@ -57,8 +69,10 @@ export function applyTxn(tx: KvTx, req: TxnRequest): { succeeded: boolean; resul
   for (const op of succeeded ? req.success : req.failure) {
     switch (op.op) {
       case 'get': {
+        // Copied now: a large value's record reads LMDB lazily, and by the time the answer is sent a later
+        // entry may have changed the key.
         const record = tx.get(op.key);
-        results.push(record ? { op: 'get', record } : { op: 'get' });
+        results.push(record ? { op: 'get', record: { ...record } } : { op: 'get' });
         break;
       }
       case 'put':

@@ -86,6 +86,8 @@ export interface KvMeta {
   appliedIndex: number;
   importing?: number;
   dropping?: number;
+  /** The log clock's estimate and this node's wall time when it was written (log-clock.ts). */
+  clock?: [number, number];
 }
 
 type Outcome<T> = { skipped: true } | { result: T } | { error: unknown };
@@ -146,6 +148,7 @@ export class KvStore {
     this.generation = meta.generation;
     this.data = this.openGeneration(meta.generation);
     this.applied = this.txApplied = this.durable = meta.appliedIndex;
+    if (meta.clock) this.clock.restore(...meta.clock);
     this.expiries.rebuild(this.data);
     const cacheBytes = options.cacheBytes ?? 16 << 20;
     if (cacheBytes > 0) this.cache = new ReadCache(cacheBytes);
@@ -380,7 +383,7 @@ export class KvStore {
     for (const k of written.keys()) this.cache?.delete(k);
     this.committing = written;
     for (const tx of txs) tx.writeTo(this.data);
-    const committed = applied !== this.txApplied ? this.meta.put(this.group, { generation: this.generation, appliedIndex: applied }) : Promise.resolve(true);
+    const committed = applied !== this.txApplied ? this.meta.put(this.group, this.metaRecord(this.generation, applied)) : Promise.resolve(true);
     this.txApplied = applied;
     this.lastWrite = committed;
     try {
@@ -459,7 +462,12 @@ export class KvStore {
   }
 
   private writeMeta(appliedIndex: number): void {
-    void this.meta.put(this.group, { generation: this.generation, appliedIndex });
+    void this.meta.put(this.group, this.metaRecord(this.generation, appliedIndex));
+  }
+
+  private metaRecord(generation: number, appliedIndex: number): KvMeta {
+    const clock = this.clock.persisted();
+    return clock ? { generation, appliedIndex, clock } : { generation, appliedIndex };
   }
 
   private settle<T>(index: number, o: Outcome<T>): T | undefined {
@@ -534,7 +542,7 @@ export class KvStore {
       this.generation = next;
       this.applied = this.txApplied = index;
       await old.drop();
-      await this.meta.put(this.group, { generation: next, appliedIndex: index });
+      await this.meta.put(this.group, this.metaRecord(next, index));
       await this.flush();
     } finally {
       this.importing = false;
@@ -561,7 +569,7 @@ export class KvStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.expiries.clear(); // nothing left to expire: the service's clock timer stops
+    this.expiries.clear(); // nothing left to expire: the service's clock timer stops at its next look
     await this.lastWrite.catch(() => {});
     await this.ownExporter?.close();
     if (this.ownDir === undefined) return;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { encodeCommand, type Command, type CommandResult } from '../../src/kv/commands.ts';
 import { KvStateMachine } from '../../src/kv/state-machine.ts';
-import { KvStore } from '../../src/storage/kv-store.ts';
+import { KvStore, LARGE_VALUE_BYTES } from '../../src/storage/kv-store.ts';
 import { LogClock } from '../../src/storage/log-clock.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { bytes, tempDir, text } from '../storage/helpers.ts';
@@ -22,7 +22,7 @@ function open(dir: string): { store: KvStore; sm: KvStateMachine } {
   return { store, sm: new KvStateMachine(store) };
 }
 
-const listing = (store: KvStore) => store.range({}).items.map((r) => `${text(r.key)}=${text(r.value)}@${r.modRevision}${r.expiresAt !== undefined ? `~${r.expiresAt}` : ''}`);
+const listing = (store: KvStore) => store.range({}).items.map((r) => `${text(r.key)}=${text(r.value)}@${r.modRevision} v${r.version} c${r.createRevision}${r.expiresAt !== undefined ? `~${r.expiresAt}` : ''}`);
 
 test('a key is present until a timed entry past its expiry is applied, then absent for reads, create-only, compare-and-swap and delete', async (t) => {
   const { store, sm } = open(tempDir(t));
@@ -38,18 +38,20 @@ test('a key is present until a timed entry past its expiry is applied, then abse
   assert.deepEqual(after.get(4)?.result, { ok: false, reason: 'not-found', revision: 4 });
   assert.deepEqual(after.get(5)?.result, { ok: false, reason: 'precondition-failed', revision: 5 });
   assert.deepEqual(after.get(6)?.result, { ok: true, revision: 6 });
-  assert.deepEqual(listing(store), ['k=new@6'], 'a fresh key, version 1 again');
+  assert.deepEqual(listing(store), ['k=new@6 v1 c6'], 'a fresh key, version 1 again');
   assert.equal(store.get(bytes('k'))?.version, 1);
 });
 
-test('a put with a TTL sweeps before it runs: a create-only put of a key that expired by its stamp succeeds', async (t) => {
+test('only a clock entry deletes: a put stamped past another key\'s expiry deletes nothing (a stamp from whichever node took it does not decide)', async (t) => {
   const { store, sm } = open(tempDir(t));
   t.after(() => store.close());
   await sm.apply([entry(1, put('lock', 'a', ttl(500, 1000)))]);
-  const r = await sm.apply([entry(2, put('lock', 'b', { ifNoneMatch: true, ...ttl(500, 1400) })), entry(3, put('lock', 'c', { ifNoneMatch: true, ...ttl(500, 1500) }))]);
-  assert.deepEqual(r.get(2)?.result, { ok: false, reason: 'precondition-failed', revision: 2 }, 'at 1400 the first holder still holds it');
-  assert.deepEqual(r.get(3)?.result, { ok: true, revision: 3 }, 'at 1500 it has expired: taken');
-  assert.deepEqual(listing(store), ['lock=c@3~2000']);
+  const r = await sm.apply([entry(2, put('lock', 'b', { ifNoneMatch: true, ...ttl(500, 9000) })), entry(3, put('other', 'x', ttl(500, 9000)))]);
+  assert.deepEqual(r.get(2)?.result, { ok: false, reason: 'precondition-failed', revision: 2 }, 'still held until a clock entry reaches its expiry');
+  assert.ok(store.get(bytes('lock')));
+  const after = await sm.apply([entry(4, clock(1500)), entry(5, put('lock', 'c', { ifNoneMatch: true, ...ttl(500, 1600) }))]);
+  assert.deepEqual(after.get(5)?.result, { ok: true, revision: 5 }, 'gone at the clock entry: taken');
+  assert.deepEqual(listing(store), ['lock=c@5 v1 c5~2100', 'other=x@3 v1 c3~9500']);
 });
 
 test('a key written again without a TTL, or with a later one, is not deleted by its earlier expiry', async (t) => {
@@ -57,9 +59,9 @@ test('a key written again without a TTL, or with a later one, is not deleted by 
   t.after(() => store.close());
   await sm.apply([entry(1, put('a', '1', ttl(100, 0))), entry(2, put('b', '1', ttl(100, 0))), entry(3, put('a', '2')), entry(4, put('b', '2', ttl(1000, 50)))]);
   await sm.apply([entry(5, clock(500))]);
-  assert.deepEqual(listing(store), ['a=2@3', 'b=2@4~1050']);
+  assert.deepEqual(listing(store), ['a=2@3 v2 c1', 'b=2@4 v2 c2~1050']);
   await sm.apply([entry(6, clock(1050))]);
-  assert.deepEqual(listing(store), ['a=2@3']);
+  assert.deepEqual(listing(store), ['a=2@3 v2 c1']);
 });
 
 test('two replicas applying the same entries — one in a single batch, one entry by entry with a restart between — end identical', async (t) => {
@@ -91,15 +93,21 @@ test('two replicas applying the same entries — one in a single batch, one entr
   await b.store.close();
 });
 
-test('the log clock: a node estimates the log\'s time from the newest stamp it applied plus the time since; before any, its wall clock', async () => {
+test('the log clock: the newest stamp applied plus the time since; continued from a persisted estimate by this node\'s own elapsed time; before either, the wall clock', async () => {
   const clock = new LogClock();
-  const wall = Date.now();
-  assert.ok(Math.abs(clock.now() - wall) < 1000);
+  assert.equal(clock.persisted(), undefined);
+  assert.ok(Math.abs(clock.now() - Date.now()) < 1000);
   clock.observe(5000);
   const at = clock.now();
   assert.ok(at >= 5000 && at < 6000, String(at));
   clock.observe(4000);
   assert.ok(clock.now() >= at, 'an older stamp (another node\'s lagging estimate) does not set it back');
+  const [stamp, wall] = clock.persisted()!;
+  const restarted = new LogClock();
+  restarted.restore(stamp, wall - 60_000); // persisted a minute ago by this node's wall clock
+  assert.ok(restarted.now() >= stamp + 60_000 && restarted.now() < stamp + 61_000, 'the downtime counted, not replayed stamps');
+  restarted.observe(stamp + 1);
+  assert.ok(restarted.now() >= stamp + 60_000, 'replaying an old stamp after a restart does not set it back');
 });
 
 test('a transaction is one entry: its compares see the state before it, its ops each see the ones before, and two replicas agree', async (t) => {
@@ -115,12 +123,25 @@ test('a transaction is one entry: its compares see the state before it, its ops 
     await two.store.close();
   });
   const r = await one.sm.apply(txnEntries);
+  assert.ok(r.size > 0);
   for (const e of txnEntries) await two.sm.apply([e]);
   const two1 = r.get(2)?.result as CommandResult | undefined;
   assert.ok(two1?.ok && two1.txn?.succeeded);
   assert.equal(two1.txn.results[1].op === 'get' && text(two1.txn.results[1].record!.value), '2', 'the get saw the put before it');
   const three = r.get(3)?.result as CommandResult | undefined;
   assert.ok(three?.ok && three.txn && !three.txn.succeeded, 'version is 2 by then: the failure branch ran');
-  assert.deepEqual(listing(one.store), ['a=2@2', 'b=lost@3']);
+  assert.deepEqual(listing(one.store), ['a=2@2 v2 c1', 'b=lost@3 v1 c3']);
   assert.deepEqual(listing(two.store), listing(one.store));
+});
+
+test('a transaction\'s get of a large value answers it as of its own revision, though a later entry of the batch deletes the key', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  const big = 'x'.repeat(LARGE_VALUE_BYTES);
+  await sm.apply([entry(1, put('big', big))]);
+  const r = await sm.apply([entry(2, { t: 'txn', compare: [], success: [{ op: 'get', key: bytes('big') }], failure: [] }), entry(3, { t: 'del', key: bytes('big') })]);
+  const got = (r.get(2)?.result as CommandResult | undefined)?.ok ? (r.get(2)!.result as Extract<CommandResult, { ok: true }>).txn?.results[0] : undefined;
+  assert.ok(got?.op === 'get' && got.record);
+  assert.equal(got.record.value.byteLength, big.length);
+  assert.equal(got.record.modRevision, 1);
 });

@@ -73,9 +73,9 @@ class TextConnection {
   /** After a fatal error: what the client still sends is dropped until it ends or a grace period passes. */
   private discarding = false;
   /** When bytes last arrived, or the kernel last took some of our answers. */
-  private lastTraffic = Date.now();
+  private lastTraffic = performance.now();
   private readonly traffic = (): void => {
-    this.lastTraffic = Date.now();
+    this.lastTraffic = performance.now();
   };
 
   constructor(
@@ -87,7 +87,7 @@ class TextConnection {
     socket.setNoDelay(true);
     socket.on('error', () => socket.destroy()); // a reset by the client: nothing to answer
     socket.on('data', (chunk: Buffer) => {
-      this.lastTraffic = Date.now();
+      this.lastTraffic = performance.now();
       this.receive(chunk);
     });
     this.watchIdle(limits.idleTimeoutMs);
@@ -105,7 +105,7 @@ class TextConnection {
   private watchIdle(idleMs: number): void {
     let timer: NodeJS.Timeout;
     const check = () => {
-      const left = this.lastTraffic + idleMs - Date.now();
+      const left = this.lastTraffic + idleMs - performance.now();
       if (left > 0) {
         timer = setTimeout(check, left);
         return;
