@@ -23,6 +23,7 @@ export interface ServerFlags {
   maxKeyBytes?: string;
   maxValueBytes?: string;
   maxTxnOps?: string;
+  maxKeys?: string;
   requestTimeoutMs?: string;
   tickMs?: string;
   electionTicks?: string;
@@ -70,6 +71,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   maxKeyBytes: { flag: '--max-key-bytes', kind: 'string' },
   maxValueBytes: { flag: '--max-value-bytes', kind: 'string' },
   maxTxnOps: { flag: '--max-txn-ops', kind: 'string' },
+  maxKeys: { flag: '--max-keys', kind: 'string' },
   requestTimeoutMs: { flag: '--request-timeout-ms', kind: 'string' },
   tickMs: { flag: '--tick-ms', kind: 'string' },
   electionTicks: { flag: '--election-ticks', kind: 'string' },

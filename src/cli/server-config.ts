@@ -36,7 +36,7 @@ function parseBytes(s: Setting<string>, min = 1): number {
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'shards' | 'replicas' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'raftLogMemoryBytes';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'maxKeys' | 'shards' | 'replicas' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'raftLogMemoryBytes';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -137,6 +137,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     maxKeyBytes: count('maxKeyBytes', DEFAULTS.maxKeyBytes, true),
     maxValueBytes: count('maxValueBytes', DEFAULTS.maxValueBytes, true),
     maxTxnOps: count('maxTxnOps', DEFAULTS.maxTxnOps, false, 1),
+    maxKeys: count('maxKeys', DEFAULTS.maxKeys, false, 0),
     requestTimeoutMs: count('requestTimeoutMs', DEFAULTS.requestTimeoutMs),
     tickMs: count('tickMs', DEFAULTS.tickMs),
     electionTicks: count('electionTicks', DEFAULTS.electionTicks),

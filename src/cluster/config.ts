@@ -34,6 +34,8 @@ export interface NodeConfig {
   maxValueBytes: number;
   /** Most compares one transaction may hold, and most ops in each of its branches (etcd's --max-txn-ops). */
   maxTxnOps: number;
+  /** Cache mode: beyond this many keys the least recently written are evicted (0: no limit). */
+  maxKeys: number;
   /** A request that cannot complete in this time fails with 503/504. */
   requestTimeoutMs: number;
   /** Raft tick interval; election timeout = electionTicks * tickMs (randomized up to 2x). */
@@ -87,6 +89,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   maxKeyBytes: 8 * 1024,
   maxValueBytes: 64 * 1024 * 1024,
   maxTxnOps: 128,
+  maxKeys: 0,
   requestTimeoutMs: 5000,
   tickMs: 100,
   electionTicks: 10,

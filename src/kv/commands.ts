@@ -11,6 +11,7 @@
 //   del    u8 flags (1 ifMatch) | [f64 ifMatch] | bytes key
 //   batch  u32 count | count × (u8 kind | bytes key | [bytes value] for a put)
 //   clock  f64 now
+//   evict  u32 count × (bytes key | f64 revision)
 //   txn    u32 count × compare (u8 target | u8 result | bytes key | bytes value, or f64 number) |
 //          u32 count × op (u8 kind: 1 get, 2 put, 3 del | bytes key | [bytes value] for a put) for success, then failure
 //   (expiresAt, an absolute wall-clock time, is what earlier versions wrote for a TTL; it is still applied.)
@@ -29,7 +30,8 @@ export type Command =
   | { t: 'del'; key: Uint8Array; ifMatch?: number }
   | ({ t: 'clock' } & Timed)
   | { t: 'batch'; ops: Array<{ t: 'put'; key: Uint8Array; value: Uint8Array } | { t: 'del'; key: Uint8Array }> }
-  | ({ t: 'txn' } & TxnRequest);
+  | ({ t: 'txn' } & TxnRequest)
+  | { t: 'evict'; keys: Array<{ key: Uint8Array; revision: number }> };
 
 /** A timed entry's stamp: the proposer's estimate of the log's time (storage/log-clock.ts), in ms. */
 export interface Timed {
@@ -50,7 +52,7 @@ export type CommandResult =
 
 const MARKER = 0xc1;
 const VERSION = 1;
-const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5 } as const;
+const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5, evict: 6 } as const;
 const IF_MATCH = 1;
 const IF_NONE_MATCH = 2;
 const EXPIRES = 4;
@@ -96,6 +98,10 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
     case 'txn':
       size += txnSize(c);
       break;
+    case 'evict':
+      size += 4;
+      for (const e of c.keys) size += 4 + e.key.byteLength + 8;
+      break;
     case 'del':
       size += 1 + (c.ifMatch !== undefined ? 8 : 0) + 4 + c.key.byteLength;
       break;
@@ -139,6 +145,13 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
     case 'txn':
       writeTxn(w, c);
       break;
+    case 'evict':
+      w.u32(c.keys.length);
+      for (const e of c.keys) {
+        putBytes(w, e.key);
+        w.f64(e.revision);
+      }
+      break;
     case 'batch':
       w.u32(c.ops.length);
       for (const op of c.ops) {
@@ -176,6 +189,10 @@ export function decodeCommand(data: Uint8Array): Envelope {
     c = { t: 'del', key: readBytes(r), ...(ifMatch !== undefined ? { ifMatch } : {}) };
   } else if (kind === KIND.clock) {
     c = { t: 'clock', now: r.f64() };
+  } else if (kind === KIND.evict) {
+    const keys: Array<{ key: Uint8Array; revision: number }> = [];
+    for (let n = r.u32(); n > 0; n--) keys.push({ key: readBytes(r), revision: r.f64() });
+    c = { t: 'evict', keys };
   } else if (kind === KIND.txn) {
     c = { t: 'txn', compare: readCompares(r), success: readTxnOps(r), failure: readTxnOps(r) };
   } else if (kind === KIND.batch) {

@@ -2,7 +2,8 @@
 // forward them through Raft), linearizable reads wait for a ReadIndex barrier, serializable reads
 // are served from local state. A put with a TTL is stamped with this node's estimate of the log's time;
 // while keys with an expiry are held, the leader proposes a clock entry when the soonest falls due
-// (state-machine.ts says what applying one does).
+// (state-machine.ts says what applying one does). In cache mode (limits.maxKeys) the leader evicts the least
+// recently written keys past the limit, naming each with the revision it saw.
 
 import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
@@ -16,8 +17,15 @@ export interface KvLimits {
   maxKeyBytes: number;
   maxValueBytes: number;
   maxTxnOps: number;
+  /** Cache mode: the most keys this group keeps (0 or absent: no limit; needs a store that tracks writes). */
+  maxKeys?: number;
   requestTimeoutMs: number;
 }
+
+/** How often a node in cache mode looks whether its group, if it leads it, holds more keys than it may. */
+const EVICT_CHECK_MS = 250;
+/** Keys named in one eviction entry. */
+const EVICT_BATCH = 1000;
 
 /** How often a node that does not lead looks again whether it leads, while expiries are pending. */
 const CLOCK_RECHECK_MS = 1000;
@@ -40,6 +48,24 @@ export class RaftKvService implements KvService, BackupSource {
     store.expiries.onSooner = (at) => this.scheduleClock(at);
     const next = store.expiries.next();
     if (next !== undefined) this.scheduleClock(next);
+    if (limits.maxKeys && store.writeOrder) this.watchKeyCount(limits.maxKeys);
+  }
+
+  /** Cache mode: while the store is open, the leader evicts the least recently written keys past `max`. */
+  private watchKeyCount(max: number): void {
+    const check = async () => {
+      const order = this.store.writeOrder!;
+      try {
+        while (!this.store.isClosed && order.size > max && this.group.role() === 'leader') {
+          // Resolves once applied here, so the write order has lost the evicted keys by then.
+          await this.submit({ t: 'evict', keys: order.oldest(Math.min(EVICT_BATCH, order.size - max)) });
+        }
+      } catch {
+        // Lost leadership, timed out or closed: looked at again at the next check.
+      }
+      if (!this.store.isClosed) setTimeout(() => void check(), EVICT_CHECK_MS).unref();
+    };
+    void check();
   }
 
   /** Arms the clock timer for the log time `at` (unless it is already armed for as soon). */

@@ -102,5 +102,11 @@ function execute(tx: KvTx, c: Command, revision: number): CommandResult {
       return { ok: true, revision };
     case 'txn':
       return { ok: true, revision, txn: applyTxn(tx, c) };
+    case 'evict': {
+      // Only a key still at the revision the leader saw: one written again since stays.
+      let deleted = 0;
+      for (const { key, revision: seen } of c.keys) if (tx.get(key)?.modRevision === seen && tx.delete(key)) deleted++;
+      return { ok: true, revision, deleted };
+    }
   }
 }

@@ -35,6 +35,8 @@ export interface GroupContext {
   peerIds(): string[];
   /** This group's share of the node's read cache. */
   cacheBytes: number;
+  /** Keep the store's write order (cache mode, --max-keys). */
+  trackWrites?: boolean;
   /** The node's ticker, shared by its groups. */
   ticker: NodeTicker;
   /** The node's WAL, shared by its groups. */
@@ -80,7 +82,7 @@ export class HostedGroup {
 
   /** Opens the group's key-value state (LMDB). */
   openState(): { store: KvStore; stateMachine: KvStateMachine } {
-    const store = new KvStore({ env: this.ctx.kvEnv(), group: this.id, cacheBytes: this.ctx.cacheBytes });
+    const store = new KvStore({ env: this.ctx.kvEnv(), group: this.id, cacheBytes: this.ctx.cacheBytes, trackWrites: this.ctx.trackWrites === true });
     if (store.discardedAfterOsCrash) {
       this.ctx.log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
     }

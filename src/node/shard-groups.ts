@@ -164,6 +164,7 @@ export class ShardGroups {
       peerIds: () => this.d.peerIds(),
       // The node's cache budget is shared by the shards the map gives it.
       cacheBytes: Math.floor(config.cacheBytes / Math.max(1, mine)),
+      trackWrites: config.maxKeys > 0,
       ticker: this.d.ticker,
       wal: this.d.wal,
       kvEnv: this.d.kvEnv,
@@ -220,7 +221,7 @@ export class ShardGroups {
     if (this.closed) return;
     const { group } = h.start(() => this.metrics!, false);
     void group.failed.then((e) => this.d.fail(new Error(`the Raft group ${h.id} stopped: ${e.message}`)));
-    this.runningShards.set(i, { id: h.id, group, kv: new RaftKvService(this.d.config.nodeId, group, store, this.d.config), cacheStats: () => h.cacheStats(), size: () => h.size() });
+    this.runningShards.set(i, { id: h.id, group, kv: new RaftKvService(this.d.config.nodeId, group, store, { ...this.d.config, maxKeys: Math.ceil(this.d.config.maxKeys / this.count!) }), cacheStats: () => h.cacheStats(), size: () => h.size() });
   }
 
   private want(i: number): { conf: ConfState; preferred?: string } | undefined {

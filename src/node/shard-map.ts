@@ -19,12 +19,13 @@
 
 import { EntryType, type Entry } from '../raft/types.ts';
 import type { KvStore } from '../storage/kv-store.ts';
+import { RESERVED_KEY_PREFIX } from '../storage/kv-record.ts';
 import { encodeCommand } from '../kv/commands.ts';
 import { GROUP } from '../cluster/data-dir.ts';
 import { planPlacement } from '../shard/placement.ts';
 
-const SHARDS_KEY = new TextEncoder().encode('\u0000concord:shards');
-export const SHARD_MAP_KEY = new TextEncoder().encode('\u0000concord:shard-map');
+const SHARDS_KEY = new TextEncoder().encode(`${RESERVED_KEY_PREFIX}shards`);
+export const SHARD_MAP_KEY = new TextEncoder().encode(`${RESERVED_KEY_PREFIX}shard-map`);
 
 /** Which members hold each shard. */
 export interface ShardMap {

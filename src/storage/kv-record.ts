@@ -9,6 +9,9 @@
 
 import { createHash } from 'node:crypto';
 
+/** Keys the node itself keeps in a group's state (the metadata group's shard count and map): never evicted. */
+export const RESERVED_KEY_PREFIX = '\u0000concord:';
+
 export const MAX_KEY_BYTES = 8192;
 export const DIRECT_KEY_MAX = 1900;
 const HASH_BYTES = 32;

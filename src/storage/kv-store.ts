@@ -20,6 +20,7 @@ import { crc32 } from './checksum.ts';
 import { ReadCache, type CacheStats } from './read-cache.ts';
 import { ExpiryIndex } from './expiry-index.ts';
 import { LogClock } from './log-clock.ts';
+import { WriteOrder } from './write-order.ts';
 import { BufferedTx, BULK_WRITE_KEYS, LARGE_VALUE_BYTES, mapKey, readPriorRecord, readRecord, type DataDb, type KvTx, type WrittenRecords } from './kv-tx.ts';
 
 export type { KvRecord } from './kv-record.ts';
@@ -40,6 +41,8 @@ export interface KvStoreOptions {
   bootId?: string;
   /** Bytes of records (and of "absent" answers) kept in the read cache; 0 turns it off. Default 16 MiB. */
   cacheBytes?: number;
+  /** Keep `writeOrder` (cache mode: the leader evicts the least recently written keys). */
+  trackWrites?: boolean;
 }
 
 /**
@@ -105,6 +108,9 @@ export class KvStore {
   private importing = false;
   private failure: Error | undefined;
   private closed = false;
+  get isClosed(): boolean {
+    return this.closed;
+  }
   private lastWrite: Promise<unknown> = Promise.resolve();
   /** Reads the records of exportSnapshotParts() off the event loop: the KvEnv's, or one of an own environment's. */
   private readonly exporter: (() => ExportWorker) | undefined;
@@ -128,6 +134,8 @@ export class KvStore {
   readonly expiries = new ExpiryIndex();
   /** The log's time as the timed entries applied here tell it (log-clock.ts). */
   readonly clock = new LogClock();
+  /** With trackWrites: the keys from the least recently written on (write-order.ts). */
+  readonly writeOrder: WriteOrder | undefined;
 
   constructor(options: KvStoreOptions) {
     assertGroupId(options.group);
@@ -150,6 +158,10 @@ export class KvStore {
     this.applied = this.txApplied = this.durable = meta.appliedIndex;
     if (meta.clock) this.clock.restore(...meta.clock);
     this.expiries.rebuild(this.data);
+    if (options.trackWrites) {
+      this.writeOrder = new WriteOrder();
+      this.writeOrder.rebuild(this.data);
+    }
     const cacheBytes = options.cacheBytes ?? 16 << 20;
     if (cacheBytes > 0) this.cache = new ReadCache(cacheBytes);
   }
@@ -288,7 +300,7 @@ export class KvStore {
     const written: WrittenRecords = new Map();
     const done = this.root.transaction(() => this.applyInTxn(index, fn, true, written, false)).then(
       (o) => {
-        this.updateCache(written);
+        this.afterCommit(written);
         return this.settle(index, o);
       },
       (err: Error) => {
@@ -333,7 +345,7 @@ export class KvStore {
       this.failure ??= err as Error;
       throw err;
     }
-    this.updateCache(written);
+    this.afterCommit(written);
     return outcomes.map((o, i) => this.settle(items[i].index, o));
   }
 
@@ -394,7 +406,7 @@ export class KvStore {
     } finally {
       this.committing = undefined;
     }
-    this.updateCache(written);
+    this.afterCommit(written);
     return outcomes.map((o, i) => this.settle(items[i].index, o));
   }
 
@@ -443,12 +455,14 @@ export class KvStore {
   }
 
   /**
-   * Committed writes go into the cache (a key just written is likely read or written again soon, and
-   * the next write to it reads it); admission to the main part still goes by how often a key is read.
-   * Keys of a bulk write (an entry writing more than BULK_WRITE_KEYS) only refresh what is cached.
-   * A large value is never cached (it would take the cache's whole room): its key is dropped.
+   * A batch's writes, once committed: into the write order (cache mode), and into the cache (a key just
+   * written is likely read or written again soon, and the next write to it reads it); admission to the
+   * cache's main part still goes by how often a key is read. Keys of a bulk write (an entry writing more
+   * than BULK_WRITE_KEYS) only refresh what is cached. A large value is never cached (it would take the
+   * cache's whole room): its key is dropped.
    */
-  private updateCache(written: WrittenRecords): void {
+  private afterCommit(written: WrittenRecords): void {
+    this.writeOrder?.noteWritten(written);
     if (!this.cache) return;
     for (const [k, fresh] of written) {
       if (fresh && fresh.value.byteLength >= LARGE_VALUE_BYTES) {
@@ -538,6 +552,7 @@ export class KvStore {
       });
       this.data = db;
       this.expiries.rebuild(db);
+      this.writeOrder?.rebuild(db);
       this.cache?.clear();
       this.generation = next;
       this.applied = this.txApplied = index;

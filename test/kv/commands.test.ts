@@ -8,6 +8,7 @@ const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => new Uint8Array(b));
 const command = fc.oneof(
   fc.record({ t: fc.constant('put' as const), key: bytes, value: bytes, ifMatch: fc.option(fc.nat(), { nil: undefined }), ifNoneMatch: fc.option(fc.constant(true), { nil: undefined }), expiresAt: fc.option(fc.nat(), { nil: undefined }), ttl: fc.option(fc.record({ ms: fc.nat(), now: fc.nat() }), { nil: undefined }) }, { requiredKeys: ['t', 'key', 'value'] }),
   fc.record({ t: fc.constant('clock' as const), now: fc.double({ min: 0, max: 1e13, noNaN: true }) }),
+  fc.record({ t: fc.constant('evict' as const), keys: fc.array(fc.record({ key: bytes, revision: fc.nat() }), { maxLength: 4 }) }),
   fc.record({
     t: fc.constant('txn' as const),
     compare: fc.array(

@@ -145,3 +145,12 @@ test('a transaction\'s get of a large value answers it as of its own revision, t
   assert.equal(got.record.value.byteLength, big.length);
   assert.equal(got.record.modRevision, 1);
 });
+
+test('an eviction deletes each named key only if it is still at the revision the leader saw', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  await sm.apply([entry(1, put('old', '1')), entry(2, put('kept', '1')), entry(3, put('kept', '2'))]);
+  const r = await sm.apply([entry(4, { t: 'evict', keys: [{ key: bytes('old'), revision: 1 }, { key: bytes('kept'), revision: 2 }, { key: bytes('gone'), revision: 1 }] })]);
+  assert.deepEqual(r.get(4)?.result, { ok: true, revision: 4, deleted: 1 });
+  assert.deepEqual(listing(store), ['kept=2@3 v2 c2'], 'written again since the leader looked: kept');
+});
