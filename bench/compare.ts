@@ -46,13 +46,15 @@ const STARTUP_RUNS = num('BENCH_STARTUP_RUNS', 3);
 const ROUNDS = Math.max(1, num('BENCH_ROUNDS', 3));
 const KEYS = 10_000;
 const VALUE = Buffer.alloc(100, 'v');
-const OPS: Op[] = ['put', 'lin-get', 'ser-get', 'mix'];
+/** BENCH_OPS (put,lin-get,ser-get,mix,txn) narrows the HTTP cells; a run without all of them is a shortened one. */
+const ALL_OPS: Op[] = ['put', 'lin-get', 'ser-get', 'mix', 'txn'];
+const OPS: Op[] = process.env.BENCH_OPS ? (process.env.BENCH_OPS.split(',') as Op[]).filter((o) => ALL_OPS.includes(o)) : ALL_OPS;
 const SINGLE_OPS: Op[] = ['put', 'lin-get'];
 const SINGLE_CONNS = Math.max(...CONNS);
 const GRPC_OPS: GrpcOp[] = num('BENCH_GRPC', 1) > 0 ? ['grpc-put', 'grpc-lin-get'] : [];
 /** Lets the preload and the 1M-key load use 1,000-put transactions; single-key requests are unaffected. */
 const ETCD_FLAGS = ['--max-txn-ops', '1000'];
-const FULL = SECONDS >= 10 && CONNS.join() === '16,64' && MEMORY_KEYS >= 1_000_000 && STARTUP_RUNS >= 1 && ROUNDS >= 3;
+const FULL = SECONDS >= 10 && CONNS.join() === '16,64' && MEMORY_KEYS >= 1_000_000 && STARTUP_RUNS >= 1 && ROUNDS >= 3 && OPS.length === ALL_OPS.length;
 
 const { log, note, notes, elapsedSec } = progress('compare');
 
@@ -83,7 +85,7 @@ function etcdSut(c: EtcdCluster): Sut {
       return { leader: t(leader), follower: t(c.members.find((m) => m !== leader) ?? leader) };
     },
     pids: () => c.pids(),
-    script: (op) => ({ script: 'etcd.lua', env: { OP: op === 'put' ? 'put' : op === 'mix' ? 'mix' : 'get', SERIALIZABLE: op === 'ser-get' ? '1' : '0', KEYS: String(KEYS) } }),
+    script: (op) => ({ script: 'etcd.lua', env: { OP: wrkOp(op), SERIALIZABLE: op === 'ser-get' ? '1' : '0', KEYS: String(KEYS) } }),
     stop: () => c.stop(),
   };
 }
@@ -99,11 +101,14 @@ function concordSut(c: ProcCluster, stop: () => Promise<void>): Sut {
     pids: () => c.nodes.flatMap((n) => (n.proc?.pid !== undefined && n.proc.exitCode === null ? [n.proc.pid] : [])),
     script: (op) => ({
       script: 'concord.lua',
-      env: { OP: op === 'put' ? 'put' : op === 'mix' ? 'mix' : 'get', KEYS: String(KEYS), ...(op === 'ser-get' ? { CONSISTENCY: 'serializable' } : {}) },
+      env: { OP: wrkOp(op), KEYS: String(KEYS), ...(op === 'ser-get' ? { CONSISTENCY: 'serializable' } : {}) },
     }),
     stop,
   };
 }
+
+/** The wrk scripts' OP for a cell's op (both reads are "get"; the script's own setting picks the consistency). */
+const wrkOp = (op: Op): string => (op === 'put' || op === 'mix' || op === 'txn' ? op : 'get');
 
 async function checkLoaded(s: Sut): Promise<void> {
   const { leader } = await s.targets();
@@ -274,7 +279,7 @@ async function comparison(): Promise<void> {
 }
 
 async function main(results: Results): Promise<void> {
-  cellTotal = ROUNDS * (CONNS.length * ((OPS.length + GRPC_OPS.length) * 2 + 1) + SINGLE_OPS.length * 2);
+  cellTotal = ROUNDS * (CONNS.length * ((OPS.length + GRPC_OPS.length) * 2 + (OPS.includes('ser-get') ? 1 : 0)) + SINGLE_OPS.length * 2);
   log(`${cellTotal} cells of ${WARMUP} s warm-up + ${SECONDS} s; about ${Math.round((cellTotal * (WARMUP + SECONDS)) / 60)} min of load, plus setup, startup timing and the ${MEMORY_KEYS.toLocaleString('en')}-key memory test`);
 
   // Time to a working cluster first, while nothing else of ours runs.

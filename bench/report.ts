@@ -10,7 +10,7 @@ import type { WrkResult } from './wrk.ts';
 import { grpcMethod, grpcTable, isGrpcOp } from './grpc-report.ts';
 
 /** The HTTP cells' operations, and the gRPC cells' (Concord's KV.Put / KV.Get, etcd's KV.Put / KV.Range). */
-export type Op = 'put' | 'lin-get' | 'ser-get' | 'mix' | 'grpc-put' | 'grpc-lin-get';
+export type Op = 'put' | 'lin-get' | 'ser-get' | 'mix' | 'txn' | 'grpc-put' | 'grpc-lin-get';
 export type System = 'etcd' | 'concord' | 'ceiling';
 
 export interface CellResult {
@@ -60,10 +60,11 @@ export const OP_LABEL: Record<Op, string> = {
   'lin-get': 'linearizable get',
   'ser-get': 'serializable get',
   mix: '90/10 get/put mix',
+  txn: 'txn (compare + put)',
   'grpc-put': 'gRPC put',
   'grpc-lin-get': 'gRPC linearizable get',
 };
-const OP_SHORT: Record<Op, string> = { put: 'put', 'lin-get': 'lin get', 'ser-get': 'ser get', mix: 'mix 90/10', 'grpc-put': 'gRPC put', 'grpc-lin-get': 'gRPC lin get' };
+const OP_SHORT: Record<Op, string> = { put: 'put', 'lin-get': 'lin get', 'ser-get': 'ser get', mix: 'mix 90/10', txn: 'txn', 'grpc-put': 'gRPC put', 'grpc-lin-get': 'gRPC lin get' };
 
 const ops = (v: number) => Math.round(v).toLocaleString('en');
 const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '–');

@@ -1,4 +1,5 @@
--- etcd's v3 JSON gateway. OP=put|get|mix (mix: 90% range / 10% put, or PUT_SHARE of puts), SERIALIZABLE=1 for serializable ranges
+-- etcd's v3 JSON gateway. OP=put|get|mix|txn (mix: 90% range / 10% put, or PUT_SHARE of puts; txn: /v3/kv/txn of one compare on
+-- the key's version, always true, and a put), SERIALIZABLE=1 for serializable ranges
 -- (default linearizable). Keys key-0 … key-(KEYS-1) (10,000 unless KEYS is set) chosen uniformly, 100-byte
 -- values; keys and values travel base64-encoded as the gateway requires. done() prints a WRK_JSON line.
 local op = os.getenv("OP") or "get"
@@ -23,16 +24,20 @@ local function b64(s)
 end
 
 local value = b64(string.rep("v", 100))
-local puts, ranges = {}, {}
+local puts, ranges, txns = {}, {}, {}
 for i = 0, keys - 1 do
   local k = b64("key-" .. i)
   puts[i] = '{"key":"' .. k .. '","value":"' .. value .. '"}'
+  txns[i] = '{"compare":[{"key":"' .. k .. '","target":"VERSION","result":"LESS","version":"1000000000"}],"success":[{"request_put":' .. puts[i] .. '}]}'
   ranges[i] = serializable and ('{"key":"' .. k .. '","serializable":true}') or ('{"key":"' .. k .. '"}')
 end
 local headers = { ["Content-Type"] = "application/json" }
 
 request = function()
   local i = math.random(0, keys - 1)
+  if op == "txn" then
+    return wrk.format("POST", "/v3/kv/txn", headers, txns[i])
+  end
   if op == "put" or (op == "mix" and math.random() < putShare) then
     return wrk.format("POST", "/v3/kv/put", headers, puts[i])
   end
