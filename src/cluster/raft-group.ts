@@ -411,6 +411,11 @@ export class RaftGroup {
     }
   }
 
+  /** Shutting down: this node takes no leadership of the group from now on (RawNode's refusesLeadership). */
+  refuseLeadership(): void {
+    this.node.raft.refusesLeadership = true;
+  }
+
   /** A snapshot transfer to `to` ended. */
   reportSnapshot(to: NodeId, ok: boolean): void {
     this.node.reportSnapshot(to, ok);

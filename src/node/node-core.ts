@@ -44,6 +44,11 @@ export interface NodeCore {
   log: { firstIndex(): number; lastIndex(): number };
   /** The peer transport's fault-injection seam (tests, chaos). */
   faults: PeerTransport<unknown>['faults'];
+  /**
+   * The node is shutting down: none of its groups takes leadership from now on, so the others stop handing
+   * it groups (a shard map planned before they knew may still name it a shard's preferred leader).
+   */
+  refuseLeadership(): void;
   /** With gossip: leave the cluster gracefully (call before close()). */
   leave(): Promise<void>;
   raftAddress: string;
@@ -188,6 +193,10 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     faults: peers.faults,
     raftAddress: selfAddr,
     failed,
+    refuseLeadership: () => {
+      group.refuseLeadership();
+      shards.refuseLeadership();
+    },
     leave: async () => {
       if (!gossip) return;
       // Graceful leave: leadership handed off, removed from Raft, then gossip says goodbye.

@@ -79,6 +79,7 @@ export class ShardGroups {
   private count: number | undefined;
   private readonly hosted = new Map<number, HostedGroup>();
   private readonly runningShards = new Map<number, RunningShard>();
+  private refusingLeadership = false;
   /** Shards being deleted here (not to be created again until that is done), and the deletions under way. */
   private readonly removing = new Set<number>();
   private readonly deleting = new Set<Promise<void>>();
@@ -221,6 +222,7 @@ export class ShardGroups {
     if (this.closed) return;
     const { group } = h.start(() => this.metrics!, false);
     void group.failed.then((e) => this.d.fail(new Error(`the Raft group ${h.id} stopped: ${e.message}`)));
+    if (this.refusingLeadership) group.refuseLeadership();
     this.runningShards.set(i, { id: h.id, group, kv: new RaftKvService(this.d.config.nodeId, group, store, { ...this.d.config, maxKeys: Math.ceil(this.d.config.maxKeys / this.count!) }), cacheStats: () => h.cacheStats(), size: () => h.size() });
   }
 
@@ -371,6 +373,12 @@ export class ShardGroups {
   }
 
   /** Hands off the shards this node leads, in parallel, and stops them. */
+  /** Every group this node runs, and any it starts later, takes no leadership (shutting down). */
+  refuseLeadership(): void {
+    this.refusingLeadership = true;
+    for (const r of this.runningShards.values()) r.group.refuseLeadership();
+  }
+
   async close(handOffMs: number): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);

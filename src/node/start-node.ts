@@ -29,7 +29,7 @@ export interface RunningNode {
 
 export async function startNode(config: NodeConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningNode> {
   const log = logger.child({ node: config.nodeId });
-  const { kv, cluster, metrics, raftAddress, faults, leave, failed, close: closeCore } = await startNodeCore(config, log);
+  const { kv, cluster, metrics, raftAddress, faults, refuseLeadership, leave, failed, close: closeCore } = await startNodeCore(config, log);
   const http = buildHttpApi({
     kv,
     cluster,
@@ -70,6 +70,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
     close: () =>
       (closing ??= (async () => {
         log.info('shutting down');
+        refuseLeadership();
         await Promise.all([http.close(), grpc?.close(), text?.close()]); // stop accepting; HTTP and gRPC let calls in flight finish
         await leave(); // with gossip: hand off leadership, leave Raft, announce the departure
         await closeCore();

@@ -249,9 +249,16 @@ export class Raft {
     return pr;
   }
 
-  /** Whether this node may campaign: a voter with no unapplied snapshot or membership change. */
+  /**
+   * Set by a host that is shutting down: the node takes no leadership from now on — it neither campaigns nor
+   * answers a transfer (TimeoutNow) — so a leaving node is not handed groups it would have to hand on again
+   * at once, with proposals made to it meanwhile waiting on two transfers or lost with its term.
+   */
+  refusesLeadership = false;
+
+  /** Whether this node may campaign: a voter with no unapplied snapshot or membership change, not shutting down. */
   private promotable(): boolean {
-    if (!this.isVoter(this.id) || this.log.unstableSnapshot) return false;
+    if (this.refusesLeadership || !this.isVoter(this.id) || this.log.unstableSnapshot) return false;
     for (let i = this.log.applied + 1; i <= this.log.committed; i++) {
       const [e] = this.log.slice(i, i + 1, Infinity);
       if (e.type === EntryType.ConfChange) return false;

@@ -191,6 +191,24 @@ describe('leadership transfer (thesis §3.10)', () => {
     assert.deepEqual(c.appliedData('b'), ['x']);
   });
 
+  it('a node that refuses leadership (shutting down) ignores a transfer to it and never campaigns; proposals held meanwhile are kept', () => {
+    const c = new TestCluster(['a', 'b', 'c']);
+    c.elect('a');
+    c.get('c').raft.refusesLeadership = true;
+    c.get('a').transferLeader('c');
+    c.get('b').propose(enc('x'));
+    c.stabilize();
+    assert.equal(c.leader(), 'a', 'c ignored TimeoutNow');
+    c.tick(['a', 'b', 'c'], 12);
+    assert.equal(c.leader(), 'a', 'the transfer was abandoned; a leads on');
+    assert.deepEqual(c.appliedData('c'), ['x'], 'the held proposal was appended');
+    // a goes away: b is elected, never c, however long c waits.
+    c.isolate('a');
+    c.tick(['b', 'c'], 60);
+    assert.equal(c.get('b').status().role, 'leader');
+    assert.equal(c.get('c').status().role, 'follower');
+  });
+
   it('a transfer to a learner is refused', () => {
     const c = new TestCluster(['a', 'b'], { learners: ['l'] });
     c.elect('a');
