@@ -430,7 +430,7 @@ export class RaftGroup {
     const st = this.node.status();
     if (st.role !== 'leader' || !st.progress) return false;
     const candidates = Object.entries(st.progress)
-      .filter(([id, pr]) => id !== this.o.nodeId && !pr.learner && pr.recentActive)
+      .filter(([id, pr]) => id !== this.o.nodeId && !pr.learner && pr.recentActive && !this.node.raft.refusedTransfer(id))
       .sort((a, b) => b[1].match - a[1].match);
     if (candidates.length === 0) return false;
     const target = candidates[0][0];

@@ -255,6 +255,8 @@ export class Raft {
    * at once, with proposals made to it meanwhile waiting on two transfers or lost with its term.
    */
   refusesLeadership = false;
+  /** As leader: the peers that refused a transfer (shutting down), not offered leadership again this term. */
+  private readonly refusingPeers = new Set<NodeId>();
 
   /** Whether this node may campaign: a voter with no unapplied snapshot or membership change, not shutting down. */
   private promotable(): boolean {
@@ -281,6 +283,7 @@ export class Raft {
     this.randomizedElectionTimeout = this.electionTimeout + this.rng.int(0, this.electionTimeout);
     this.abortLeaderTransfer();
     this.transferStarted = false;
+    this.refusingPeers.clear();
     this.votes.clear();
     this.readOnly.reset();
     // Deferred changes go to whoever leads next, like proposals held during a transfer.
@@ -618,8 +621,10 @@ export class Raft {
         this.handleSnapshot(m);
         break;
       case MessageType.TimeoutNow:
-        // Leadership transfer (thesis §3.10): campaign at once, past the leases of the other voters.
-        this.campaign('transfer');
+        // Leadership transfer (thesis §3.10): campaign at once, past the leases of the other voters — unless
+        // shutting down, when the leader is told at once rather than left holding proposals until it gives up.
+        if (this.refusesLeadership) this.send({ type: MessageType.TransferRefused, to: m.from });
+        else this.campaign('transfer');
         break;
       case MessageType.ReadIndexResp:
         this.readStates.push({ index: m.index ?? 0, context: m.context ?? 0 });
@@ -644,6 +649,10 @@ export class Raft {
         pr.recentActive = true;
         pr.lastHeardTick = this.ticks;
         this.handleAppendResponse(pr, m);
+        break;
+      case MessageType.TransferRefused:
+        this.refusingPeers.add(m.from);
+        if (m.from === this.leadTransferee) this.abandonLeaderTransfer();
         break;
       case MessageType.HeartbeatResp:
         pr.recentActive = true;
@@ -929,12 +938,17 @@ export class Raft {
 
   // ---------------------------------------------------------------- leadership transfer
 
+  /** As leader: whether `id` refused a transfer this term (it is shutting down). */
+  refusedTransfer(id: NodeId): boolean {
+    return this.refusingPeers.has(id);
+  }
+
   transferLeader(to: NodeId): void {
     if (this.role !== Role.Leader) throw new RaftError('not-leader', 'only the leader can transfer leadership');
     this.wake();
     if (to === this.id) return;
     if (!this.isVoter(to)) throw new RaftError('invalid', `${to} is not a voter`);
-    if (this.leadTransferee === to) return;
+    if (this.leadTransferee === to || this.refusingPeers.has(to)) return;
     this.leadTransferee = to;
     // The transfer is abandoned if it has not happened within an election timeout.
     this.electionElapsed = 0;
@@ -999,7 +1013,7 @@ export class Raft {
   private transferToBestVoter(): void {
     let best: Progress | undefined;
     for (const pr of this.prs.values()) {
-      if (pr.id === this.id || pr.isLearner) continue;
+      if (pr.id === this.id || pr.isLearner || this.refusingPeers.has(pr.id)) continue;
       if (!best || pr.match > best.match) best = pr;
     }
     if (best) this.transferLeader(best.id);

@@ -69,6 +69,8 @@ export const MessageType = {
   TimeoutNow: 11,
   ReadIndex: 12,
   ReadIndexResp: 13,
+  /** A node that takes no leadership (shutting down) answers TimeoutNow with this: the leader abandons the transfer at once. */
+  TransferRefused: 14,
 } as const;
 export type MessageType = (typeof MessageType)[keyof typeof MessageType];
 

@@ -191,17 +191,21 @@ describe('leadership transfer (thesis §3.10)', () => {
     assert.deepEqual(c.appliedData('b'), ['x']);
   });
 
-  it('a node that refuses leadership (shutting down) ignores a transfer to it and never campaigns; proposals held meanwhile are kept', () => {
+  it('a node that refuses leadership (shutting down) turns a transfer down at once and never campaigns; the leader appends what it held and offers it no more', () => {
     const c = new TestCluster(['a', 'b', 'c']);
     c.elect('a');
     c.get('c').raft.refusesLeadership = true;
     c.get('a').transferLeader('c');
     c.get('b').propose(enc('x'));
     c.stabilize();
-    assert.equal(c.leader(), 'a', 'c ignored TimeoutNow');
-    c.tick(['a', 'b', 'c'], 12);
-    assert.equal(c.leader(), 'a', 'the transfer was abandoned; a leads on');
-    assert.deepEqual(c.appliedData('c'), ['x'], 'the held proposal was appended');
+    assert.equal(c.leader(), 'a', 'c did not campaign on TimeoutNow');
+    assert.equal(c.get('a').status().leadTransferee, '', 'the transfer was abandoned on the refusal, not an election timeout later');
+    assert.deepEqual(c.appliedData('c'), ['x'], 'the held proposal was appended at once');
+    const from = c.delivered.length;
+    c.get('a').transferLeader('c');
+    c.stabilize();
+    assert.equal(c.delivered.slice(from).some((m) => m.type === MessageType.TimeoutNow), false, 'not offered again this term');
+    assert.equal(c.get('a').raft.refusedTransfer('c'), true);
     // a goes away: b is elected, never c, however long c waits.
     c.isolate('a');
     c.tick(['b', 'c'], 60);
