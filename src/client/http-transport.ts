@@ -22,6 +22,7 @@ interface Reply {
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? 0));
+const b64 = (b: Uint8Array): string => asBuffer(b).toString('base64');
 
 export class HttpTransport implements Transport {
   private readonly agent: http.Agent;
@@ -142,13 +143,11 @@ export class HttpTransport implements Transport {
   }
 
   async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number> {
-    const b64 = (b: Uint8Array) => asBuffer(b).toString('base64');
     const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: 'delete', key: b64(o.key) })) };
     return num((await this.json<{ revision: number }>('POST', '/v1/batch', at, body)).revision);
   }
 
   async txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult> {
-    const b64 = (b: Uint8Array) => asBuffer(b).toString('base64');
     const ops = (list: Required<TxnRequest<Uint8Array>>['success']) => list.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: o.op, key: b64(o.key) }));
     const body = {
       encoding: 'base64',

@@ -3,6 +3,7 @@
 // all at the entry's revision. Identical on every replica, like any other command.
 
 import type { KvTx } from '../storage/kv-tx.ts';
+import { compareBytes } from '../storage/kv-record.ts';
 import { ConcordError } from '../util/errors.ts';
 import type { KvRecord, TxnCompare, TxnOpResult, TxnRequest } from './types.ts';
 
@@ -45,7 +46,7 @@ export function compareHolds(cmp: TxnCompare, record: KvRecord | undefined): boo
   let order: number;
   if (cmp.target === 'value') {
     if (!record || typeof cmp.operand === 'number') return false;
-    order = Buffer.compare(Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength), Buffer.from(cmp.operand.buffer, cmp.operand.byteOffset, cmp.operand.byteLength));
+    order = compareBytes(record.value, cmp.operand);
   } else {
     if (typeof cmp.operand !== 'number') return false;
     const have = !record ? 0 : cmp.target === 'version' ? record.version : cmp.target === 'create' ? record.createRevision : record.modRevision;

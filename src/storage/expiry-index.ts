@@ -1,12 +1,11 @@
 // Which records carry an expiry, soonest first: what a clock entry's sweep deletes (state-machine.ts).
-// In memory only, rebuilt by scanning the records when the store opens or imports a snapshot. Every write
+// In memory only, filled from the store's scan of its records when it opens or imports a snapshot. Every write
 // of a record with an expiry notes it. A key's candidate may be stale (the key written again without an
 // expiry, or deleted): the sweep checks each one against the record itself, so only a missing candidate
 // would matter. A key written again with an expiry keeps only its newest one; the heap drops the older
 // entries when they surface, and is rebuilt when they outnumber the live ones.
 
-import { decodeRecord } from './kv-record.ts';
-import { mapKey, type DataDb } from './kv-tx.ts';
+import { mapKey } from './kv-tx.ts';
 
 interface Candidate {
   at: number;
@@ -22,15 +21,6 @@ export class ExpiryIndex {
   private readonly current = new Map<string, number>();
   /** Called when the soonest expiry becomes earlier (or the index was empty): a timer may need moving. */
   onSooner: (at: number) => void = () => {};
-
-  /** Every record of `db` that carries an expiry (the index starts over). */
-  rebuild(db: DataDb): void {
-    this.clear();
-    for (const { key, value } of db.getRange({})) {
-      const r = decodeRecord(key, value, true);
-      if (r.expiresAt !== undefined) this.add(r.key, r.expiresAt);
-    }
-  }
 
   /** A record of `key` written with an expiry at `at` (ms of the log clock). */
   add(key: Uint8Array, at: number): void {

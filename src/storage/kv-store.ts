@@ -20,7 +20,7 @@ import { crc32 } from './checksum.ts';
 import { ReadCache, type CacheStats } from './read-cache.ts';
 import { ExpiryIndex } from './expiry-index.ts';
 import { LogClock } from './log-clock.ts';
-import { WriteOrder } from './write-order.ts';
+import { WriteOrder, type WrittenKey } from './write-order.ts';
 import { BufferedTx, BULK_WRITE_KEYS, LARGE_VALUE_BYTES, mapKey, readPriorRecord, readRecord, type DataDb, type KvTx, type WrittenRecords } from './kv-tx.ts';
 
 export type { KvRecord } from './kv-record.ts';
@@ -157,11 +157,8 @@ export class KvStore {
     this.data = this.openGeneration(meta.generation);
     this.applied = this.txApplied = this.durable = meta.appliedIndex;
     if (meta.clock) this.clock.restore(...meta.clock);
-    this.expiries.rebuild(this.data);
-    if (options.trackWrites) {
-      this.writeOrder = new WriteOrder();
-      this.writeOrder.rebuild(this.data);
-    }
+    if (options.trackWrites) this.writeOrder = new WriteOrder();
+    this.indexRecords(this.data);
     const cacheBytes = options.cacheBytes ?? 16 << 20;
     if (cacheBytes > 0) this.cache = new ReadCache(cacheBytes);
   }
@@ -479,6 +476,19 @@ export class KvStore {
     void this.meta.put(this.group, this.metaRecord(this.generation, appliedIndex));
   }
 
+  /** Fills the expiry index and, in cache mode, the write order from one scan of `db`'s records (headers only). */
+  private indexRecords(db: DataDb): void {
+    this.expiries.clear();
+    const written: WrittenKey[] = [];
+    for (const { key, value } of db.getRange({})) {
+      const r = decodeRecord(key, value, true);
+      if (r.expiresAt !== undefined) this.expiries.add(r.key, r.expiresAt);
+      // Copied: the iteration's key buffers are not ours to keep.
+      if (this.writeOrder) written.push({ key: Uint8Array.from(r.key), revision: r.modRevision });
+    }
+    this.writeOrder?.load(written);
+  }
+
   private metaRecord(generation: number, appliedIndex: number): KvMeta {
     const clock = this.clock.persisted();
     return clock ? { generation, appliedIndex, clock } : { generation, appliedIndex };
@@ -551,8 +561,7 @@ export class KvStore {
         index,
       });
       this.data = db;
-      this.expiries.rebuild(db);
-      this.writeOrder?.rebuild(db);
+      this.indexRecords(db);
       this.cache?.clear();
       this.generation = next;
       this.applied = this.txApplied = index;
