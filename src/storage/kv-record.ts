@@ -99,6 +99,14 @@ export function encodeRecordHead(r: KvRecord, withFullKey: boolean): { bytes: Bu
   return { bytes: b, valueAt: at };
 }
 
+/** Where the value starts in a record's bytes `b`. */
+export function valueOffset(b: Uint8Array): number {
+  const flags = b[0];
+  let at = FIXED + (flags & FLAG_EXPIRES ? 8 : 0);
+  if (flags & FLAG_FULL_KEY) at += 4 + new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, true);
+  return at;
+}
+
 /** Decode a record read under `stored`; the value is a view into `b`, which must not be reused. */
 export function decodeRecord(stored: Uint8Array, b: Uint8Array, keysOnly = false): KvRecord {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -114,7 +114,8 @@ const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.fro
 export interface ImportArgs {
   meta: Database<KvMeta, string>;
   group: string;
-  current: { generation: number; appliedIndex: number };
+  /** The group's meta now (restored as it is if the import fails). */
+  current: KvMeta;
   generation: number;
   open: (generation: number) => DataDb;
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -127,7 +128,7 @@ export interface ImportArgs {
  * Any failure, a frame failing its checksum included, drops the new generation: the old state stays.
  */
 export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
-  const current: KvMeta = { generation: a.current.generation, appliedIndex: a.current.appliedIndex };
+  const current = a.current;
   await a.meta.put(a.group, { ...current, importing: a.generation });
   const db = a.open(a.generation);
   try {

@@ -21,12 +21,14 @@ import { ReadCache, type CacheStats } from './read-cache.ts';
 import { ExpiryIndex } from './expiry-index.ts';
 import { LogClock } from './log-clock.ts';
 import { WriteOrder, type WrittenKey } from './write-order.ts';
+import { DEFAULT_HISTORY_LIMITS, History, historyDbName, type HistoryLimits, type HistoryMeta, type RevisionChanges } from './history.ts';
 import { BufferedTx, BULK_WRITE_KEYS, LARGE_VALUE_BYTES, mapKey, readPriorRecord, readRecord, type DataDb, type KvTx, type WrittenRecords } from './kv-tx.ts';
 
 export type { KvRecord } from './kv-record.ts';
 export type { KvTx, PutOptions } from './kv-tx.ts';
 export { LARGE_VALUE_BYTES } from './kv-tx.ts';
 export type { KvSnapshotExport } from './kv-snapshot.ts';
+export type { Change, HistoryLimits, PriorRecord, RevisionChanges } from './history.ts';
 export { CorruptKvSnapshotError } from './kv-snapshot-format.ts';
 
 export interface KvStoreOptions {
@@ -43,6 +45,15 @@ export interface KvStoreOptions {
   cacheBytes?: number;
   /** Keep `writeOrder` (cache mode: the leader evicts the least recently written keys). */
   trackWrites?: boolean;
+  /** The window of history kept (history.ts); default DEFAULT_HISTORY_LIMITS. */
+  history?: HistoryLimits;
+}
+
+/** A page of history (readHistory). */
+export interface HistoryPage {
+  revisions: RevisionChanges[];
+  /** The last revision the page covers: every revision from `from` to it is in the page or changed nothing. */
+  last: number;
 }
 
 /**
@@ -91,6 +102,8 @@ export interface KvMeta {
   dropping?: number;
   /** The log clock's estimate and this node's wall time when it was written (log-clock.ts). */
   clock?: [number, number];
+  /** The history's floor and bytes (history.ts). */
+  history?: HistoryMeta;
 }
 
 type Outcome<T> = { skipped: true } | { result: T } | { error: unknown };
@@ -136,6 +149,10 @@ export class KvStore {
   readonly clock = new LogClock();
   /** With trackWrites: the keys from the least recently written on (write-order.ts). */
   readonly writeOrder: WriteOrder | undefined;
+  private history: History;
+  private readonly historyLimits: HistoryLimits;
+  /** Who waits for the applied index to pass a revision (waitApplied). */
+  private appliedWaiters = new Set<{ after: number; wake: () => void }>();
 
   constructor(options: KvStoreOptions) {
     assertGroupId(options.group);
@@ -157,6 +174,8 @@ export class KvStore {
     this.data = this.openGeneration(meta.generation);
     this.applied = this.txApplied = this.durable = meta.appliedIndex;
     if (meta.clock) this.clock.restore(...meta.clock);
+    this.historyLimits = options.history ?? DEFAULT_HISTORY_LIMITS;
+    this.history = new History(this.root, this.group, meta.generation, meta.history, meta.appliedIndex, this.historyLimits);
     if (options.trackWrites) this.writeOrder = new WriteOrder();
     this.indexRecords(this.data);
     const cacheBytes = options.cacheBytes ?? 16 << 20;
@@ -391,7 +410,11 @@ export class KvStore {
     // LMDB (all of them old, or all new) until the commit is known.
     for (const k of written.keys()) this.cache?.delete(k);
     this.committing = written;
-    for (const tx of txs) tx.writeTo(this.data);
+    for (const tx of txs) {
+      tx.writeTo(this.data);
+      this.history.record(tx.revision, tx.changes());
+    }
+    if (applied !== this.txApplied) this.history.compact(applied);
     const committed = applied !== this.txApplied ? this.meta.put(this.group, this.metaRecord(this.generation, applied)) : Promise.resolve(true);
     this.txApplied = applied;
     this.lastWrite = committed;
@@ -423,6 +446,7 @@ export class KvStore {
       return { error };
     }
     tx.writeTo(this.data);
+    this.history.record(index, tx.changes());
     this.noteWritten(tx, written);
     this.txApplied = index;
     if (writeMeta) this.writeMeta(index);
@@ -472,7 +496,9 @@ export class KvStore {
     }
   }
 
+  /** Compacts the history a step and records the applied index with it; inside the applying transaction. */
   private writeMeta(appliedIndex: number): void {
+    this.history.compact(appliedIndex);
     void this.meta.put(this.group, this.metaRecord(this.generation, appliedIndex));
   }
 
@@ -491,14 +517,57 @@ export class KvStore {
 
   private metaRecord(generation: number, appliedIndex: number): KvMeta {
     const clock = this.clock.persisted();
-    return clock ? { generation, appliedIndex, clock } : { generation, appliedIndex };
+    const meta: KvMeta = { generation, appliedIndex, history: this.history.meta() };
+    if (clock) meta.clock = clock;
+    return meta;
   }
 
   private settle<T>(index: number, o: Outcome<T>): T | undefined {
     if ('skipped' in o) return undefined;
     if ('error' in o) throw o.error;
-    if (index > this.applied) this.applied = index;
+    if (index > this.applied) {
+      this.applied = index;
+      if (this.appliedWaiters.size > 0) this.wakeWaiters();
+    }
     return o.result;
+  }
+
+  private wakeWaiters(): void {
+    for (const w of this.appliedWaiters) if (this.applied > w.after || this.closed) w.wake();
+  }
+
+  // ---- history ----
+
+  /** The oldest revision whose changes readHistory still has (every later one up to the applied index too). */
+  historyFloor(): number {
+    return this.history.floor;
+  }
+
+  /**
+   * The applied revisions from `from` on (at most the ones up to the applied index), with their changes, in
+   * pages of about `maxBytes` (at least one revision). Revisions before historyFloor() are gone: the caller
+   * checks first.
+   */
+  readHistory(from: number, maxBytes: number): HistoryPage {
+    this.assertOpen();
+    return this.history.read(from, this.applied, maxBytes);
+  }
+
+  /** Resolves once the applied index passes `after`, or after `ms`, or when the store closes or imports. */
+  waitApplied(after: number, ms: number): Promise<void> {
+    if (this.applied > after || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const w = {
+        after,
+        wake: () => {
+          clearTimeout(timer);
+          this.appliedWaiters.delete(w);
+          resolve();
+        },
+      };
+      const timer = setTimeout(w.wake, ms);
+      this.appliedWaiters.add(w);
+    });
   }
 
   // ---- snapshots ----
@@ -554,7 +623,7 @@ export class KvStore {
       const { db } = await importImage({
         meta: this.meta,
         group: this.group,
-        current: { generation: this.generation, appliedIndex: this.applied },
+        current: this.metaRecord(this.generation, this.applied),
         generation: next,
         open: (gen) => this.openGeneration(gen),
         chunks,
@@ -563,13 +632,17 @@ export class KvStore {
       this.data = db;
       this.indexRecords(db);
       this.cache?.clear();
+      const oldHistory = this.history;
+      this.history = new History(this.root, this.group, next, undefined, index, this.historyLimits);
       this.generation = next;
       this.applied = this.txApplied = index;
       await old.drop();
+      await oldHistory.drop();
       await this.meta.put(this.group, this.metaRecord(next, index));
       await this.flush();
     } finally {
       this.importing = false;
+      this.wakeWaiters();
     }
   }
 
@@ -584,6 +657,7 @@ export class KvStore {
     // One transaction: a crash leaves the group whole or gone, never its records without their applied index.
     this.root.transactionSync(() => {
       this.data.dropSync();
+      this.history.dropSync();
       this.meta.removeSync(this.group);
     });
     this.cache?.clear();
@@ -594,6 +668,7 @@ export class KvStore {
     if (this.closed) return;
     this.closed = true;
     this.expiries.clear(); // nothing left to expire: the service's clock timer stops at its next look
+    this.wakeWaiters();
     await this.lastWrite.catch(() => {});
     await this.ownExporter?.close();
     if (this.ownDir === undefined) return;
@@ -614,8 +689,13 @@ export class KvStore {
   private recoverMeta(): KvMeta {
     const stored = this.meta.get(this.group);
     const meta: KvMeta = { generation: stored?.generation ?? 0, appliedIndex: stored?.appliedIndex ?? 0 };
+    if (stored?.clock) meta.clock = stored.clock;
+    if (stored?.history) meta.history = stored.history;
     for (const gen of [stored?.importing, stored?.dropping]) {
-      if (gen !== undefined && gen !== meta.generation) this.openGeneration(gen).dropSync();
+      if (gen !== undefined && gen !== meta.generation) {
+        this.openGeneration(gen).dropSync();
+        this.root.openDB(historyDbName(this.group, gen), {}).dropSync();
+      }
     }
     if (stored && (stored.importing !== undefined || stored.dropping !== undefined)) this.meta.putSync(this.group, meta);
     return meta;

@@ -2,9 +2,10 @@
 // that a throwing entry leaves nothing behind (KvStore applies them, kv-store.ts).
 
 import type { Database } from 'lmdb';
-import { checkKey, decodeRecord, encodeRecord, encodeRecordHead, isHashedKey, storedKey, type KvRecord } from './kv-record.ts';
+import { checkKey, decodeRecord, encodeRecord, encodeRecordHead, isHashedKey, storedKey, valueOffset, type KvRecord } from './kv-record.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
 import type { ExpiryIndex } from './expiry-index.ts';
+import { priorOf, type Change } from './history.ts';
 
 export type DataDb = Database<Buffer, Buffer>;
 
@@ -48,15 +49,24 @@ function recordOf(sk: Buffer, key: Uint8Array, b: Uint8Array, keysOnly = false):
 export function readPriorRecord(db: DataDb, key: Uint8Array): KvRecord | undefined {
   checkKey(key);
   const sk = storedKey(key);
-  // lmdb-js's own buffer, reused by its next read (or, for a large value, a view of the map).
+  // lmdb-js's own buffer, reused by its next read (or, for a large value, a view of the map); the value's
+  // bytes are its first `length` (lmdb-js sets that property), not its byteLength.
   const b = db.getBinaryFast(sk);
   if (!b) return undefined;
-  if (b.byteLength < LARGE_VALUE_BYTES) return recordOf(sk, key, Uint8Array.prototype.slice.call(b));
+  if (b.length < LARGE_VALUE_BYTES) return recordOf(sk, key, Uint8Array.prototype.slice.call(b, 0, b.length));
   const viewed = recordOf(sk, key, b, true); // the key is copied or our own: nothing keeps the view
   if (!viewed) return undefined;
   const r: KvRecord = { ...viewed };
   Object.defineProperty(r, 'value', { enumerable: true, get: () => readRecord(db, key)?.value ?? new Uint8Array(0) });
+  unreadValueBytes.set(r, b.length - valueOffset(b));
   return r;
+}
+
+/** The value sizes of records from readPriorRecord whose value is read only when asked for. */
+const unreadValueBytes = new WeakMap<KvRecord, number>();
+
+function valueBytesOf(r: KvRecord): number {
+  return unreadValueBytes.get(r) ?? r.value.byteLength;
 }
 
 /**
@@ -76,8 +86,11 @@ export const LARGE_VALUE_BYTES = 1 << 20;
 
 /** Buffers an entry's writes so that a throwing entry leaves no partial state behind. */
 export class BufferedTx implements KvTx {
-  /** By key (latin1), created at the first write: most entries write one key and read it only before. */
-  private writes: Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null }> | undefined;
+  /**
+   * By key (latin1), created at the first write: most entries write one key and read it only before.
+   * `prior`: the record before this entry's first write of the key.
+   */
+  private writes: Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null; prior: KvRecord | undefined }> | undefined;
 
   /** Large values still to be copied into their records (fillLargeValues). */
   private unfilled: Array<{ into: Buffer; at: number; value: Uint8Array }> | undefined;
@@ -136,14 +149,42 @@ export class BufferedTx implements KvTx {
     } else bytes = encodeRecord(fields, isHashedKey(sk));
     // The record as a later read would see it: key and value are views of the copies just made.
     const record: KvRecord = { ...fields, key: isHashedKey(sk) ? Uint8Array.from(key) : new Uint8Array(sk.buffer, sk.byteOffset, sk.byteLength), value: new Uint8Array(bytes.buffer, bytes.byteOffset + bytes.byteLength - value.byteLength, value.byteLength) };
-    (this.writes ??= new Map()).set(mapKey(key), { sk, bytes, record });
+    this.noteWrite(key, sk, bytes, record, prev);
     return record;
   }
 
   delete(key: Uint8Array): boolean {
-    if (!this.get(key)) return false;
-    (this.writes ??= new Map()).set(mapKey(key), { sk: storedKey(key), bytes: null, record: null });
+    const prev = this.get(key);
+    if (!prev) return false;
+    this.noteWrite(key, storedKey(key), null, null, prev);
     return true;
+  }
+
+  private noteWrite(key: Uint8Array, sk: Buffer, bytes: Buffer | null, record: KvRecord | null, current: KvRecord | undefined): void {
+    const k = mapKey(key);
+    const writes = (this.writes ??= new Map());
+    const earlier = writes.get(k);
+    writes.set(k, { sk, bytes, record, prior: earlier ? earlier.prior : current });
+  }
+
+  /** What this entry changed, one change per key written (its last write), for the history (history.ts). */
+  changes(): Change[] {
+    const out: Change[] = [];
+    if (!this.writes) return out;
+    for (const { record, prior } of this.writes.values()) {
+      const prev = prior && priorOf(prior, valueBytesOf(prior), LARGE_VALUE_BYTES);
+      if (record === null) {
+        // A key this entry created and then deleted changed nothing.
+        if (prior && prev) out.push({ kind: 'delete', key: prior.key, valueBytes: 0, createRevision: 0, version: 0, prev });
+        continue;
+      }
+      const valueBytes = record.value.byteLength;
+      const change: Change = { kind: 'put', key: record.key, valueBytes, createRevision: record.createRevision, version: record.version };
+      if (valueBytes < LARGE_VALUE_BYTES) change.value = record.value;
+      if (prev) change.prev = prev;
+      out.push(change);
+    }
+    return out;
   }
 
   takeDue(t: number): Uint8Array[] {

@@ -1,0 +1,174 @@
+// A group's recent history: every applied revision that changed keys, with each change's kind, new record
+// and previous record, in revision order. Watch reads it (src/kv/watch-hub.ts). Kept in LMDB beside the
+// records, one entry per revision, written in the transaction that applies the revision, so it survives
+// restarts and agrees with the records; every replica writes the same changes at the same revisions.
+//
+// Bounded by a window: revisions older than the newest `maxRevisions`, and the oldest entries while the
+// history holds more than `maxBytes` (encoded), are removed a few at a time in the applying transactions
+// themselves, so compaction is online and in small steps. `floor` is the oldest revision whose changes
+// are all here: every revision from it to the applied index is complete (a revision missing from the
+// database changed nothing). A snapshot import starts a new history, whose floor is the revision after
+// the image (the image carries no history).
+//
+// Values of LARGE_VALUE_BYTES and more are not kept (the change says how big they were): history would
+// otherwise copy 64 MiB values twice per write.
+
+import type { Database, RootDatabase } from 'lmdb';
+import { Packr } from 'msgpackr';
+import type { KvRecord } from './kv-record.ts';
+
+export interface PriorRecord {
+  /** Undefined when the value is not kept (LARGE_VALUE_BYTES or more). */
+  value?: Uint8Array;
+  valueBytes: number;
+  createRevision: number;
+  modRevision: number;
+  version: number;
+}
+
+export interface Change {
+  kind: 'put' | 'delete';
+  key: Uint8Array;
+  /** A put's new value; undefined when it is not kept (LARGE_VALUE_BYTES or more). */
+  value?: Uint8Array;
+  /** A put's value size (0 for a delete). */
+  valueBytes: number;
+  /** A put's new record's (0 for a delete). */
+  createRevision: number;
+  version: number;
+  /** The record the change replaced (absent for a put that created the key). */
+  prev?: PriorRecord;
+}
+
+export interface RevisionChanges {
+  revision: number;
+  changes: Change[];
+}
+
+export interface HistoryLimits {
+  /** Keep at least the newest this many revisions (older ones are removed). */
+  maxRevisions: number;
+  /** Remove the oldest entries while the history's encoded entries take more than this. */
+  maxBytes: number;
+}
+
+export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { maxRevisions: 100_000, maxBytes: 256 << 20 };
+
+/** Entries removed per applying transaction at most: compaction keeps up, since each adds one. */
+const COMPACT_STEP = 64;
+
+/** What KvMeta keeps of a history: its floor and its bytes. */
+export type HistoryMeta = [floor: number, bytes: number];
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** The history database of a group's generation (a new generation, a new history). */
+export function historyDbName(group: string, generation: number): string {
+  return `hist:${group}:${generation}`;
+}
+
+export class History {
+  private readonly db: Database<Buffer, number>;
+  private floorRev: number;
+  private bytes: number;
+
+  constructor(
+    root: RootDatabase,
+    group: string,
+    generation: number,
+    /** KvMeta's record of this history, or undefined: then only revisions after `applied` count as kept. */
+    meta: HistoryMeta | undefined,
+    applied: number,
+    private readonly limits: HistoryLimits,
+  ) {
+    this.db = root.openDB<Buffer, number>(historyDbName(group, generation), { encoding: 'binary' });
+    [this.floorRev, this.bytes] = meta ?? [applied + 1, 0];
+  }
+
+  get floor(): number {
+    return this.floorRev;
+  }
+
+  /** What KvMeta keeps (written with the applied index, in the same transaction). */
+  meta(): HistoryMeta {
+    return [this.floorRev, this.bytes];
+  }
+
+  drop(): Promise<void> {
+    return this.db.drop();
+  }
+
+  dropSync(): void {
+    this.db.dropSync();
+  }
+
+  /** Records `revision`'s changes; call inside the write transaction that applies it. */
+  record(revision: number, changes: readonly Change[]): void {
+    if (changes.length === 0) return;
+    const bytes = packr.pack(changes.map(changeTuple));
+    void this.db.put(revision, bytes);
+    this.bytes += bytes.byteLength;
+  }
+
+  /** Removes up to COMPACT_STEP entries outside the window after `applied`; call inside a write transaction. */
+  compact(applied: number): void {
+    const keepFrom = applied - this.limits.maxRevisions + 1;
+    const doomed: number[] = [];
+    let bytes = this.bytes;
+    let reachedKept = false;
+    for (const { key, value } of this.db.getRange({ limit: COMPACT_STEP })) {
+      if (key >= keepFrom && bytes <= this.limits.maxBytes) {
+        reachedKept = true;
+        break;
+      }
+      doomed.push(key);
+      bytes -= value.byteLength;
+    }
+    for (const key of doomed) void this.db.remove(key);
+    this.bytes = bytes;
+    const last = doomed.at(-1);
+    if (last !== undefined) this.floorRev = Math.max(this.floorRev, last + 1);
+    // Every entry before keepFrom is gone once the scan met one to keep or ran out of entries.
+    if (reachedKept || doomed.length < COMPACT_STEP) this.floorRev = Math.max(this.floorRev, keepFrom);
+  }
+
+  /**
+   * The changes of revisions from `from` to `to` in order, stopping after the entry that takes the page past
+   * `maxBytes` (encoded). `to`: the last revision to look at (the applied index). Whether the page ended
+   * early is told by `last`: the last revision looked at, `to` unless it stopped at the byte bound.
+   */
+  read(from: number, to: number, maxBytes: number): { revisions: RevisionChanges[]; last: number } {
+    const revisions: RevisionChanges[] = [];
+    let bytes = 0;
+    for (const { key, value } of this.db.getRange({ start: from, end: to + 1 })) {
+      revisions.push({ revision: key, changes: (packr.unpack(value) as ChangeTuple[]).map(changeOf) });
+      bytes += value.byteLength;
+      if (bytes >= maxBytes) return { revisions, last: key };
+    }
+    return { revisions, last: to };
+  }
+}
+
+/** A change as stored: [kind, key, value | null, valueBytes, createRevision, version, prev | null], kind 0 put / 1 delete. */
+type ChangeTuple = [number, Uint8Array, Uint8Array | null, number, number, number, PriorTuple | null];
+type PriorTuple = [Uint8Array | null, number, number, number, number];
+
+function changeTuple(c: Change): ChangeTuple {
+  const p = c.prev;
+  return [c.kind === 'put' ? 0 : 1, c.key, c.value ?? null, c.valueBytes, c.createRevision, c.version, p ? [p.value ?? null, p.valueBytes, p.createRevision, p.modRevision, p.version] : null];
+}
+
+function changeOf(t: ChangeTuple): Change {
+  const c: Change = { kind: t[0] === 0 ? 'put' : 'delete', key: t[1], valueBytes: t[3], createRevision: t[4], version: t[5] };
+  if (t[2] !== null) c.value = t[2];
+  const p = t[6];
+  if (p) c.prev = { valueBytes: p[1], createRevision: p[2], modRevision: p[3], version: p[4], ...(p[0] !== null ? { value: p[0] } : {}) };
+  return c;
+}
+
+/** The record `r` as a change's prior record, its value kept if smaller than `largeBytes`. */
+export function priorOf(r: KvRecord, valueBytes: number, largeBytes: number): PriorRecord {
+  const p: PriorRecord = { valueBytes, createRevision: r.createRevision, modRevision: r.modRevision, version: r.version };
+  if (valueBytes < largeBytes) p.value = r.value;
+  return p;
+}
