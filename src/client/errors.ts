@@ -7,7 +7,7 @@
  * which the transports read as `unimplemented`, as they must a gRPC UNIMPLEMENTED without a catalogue
  * code (Txn, Watch). Listing `not-implemented` here would give one failure two codes by transport.
  */
-export type ServerErrorCode = 'bad-request' | 'not-found' | 'method-not-allowed' | 'precondition-failed' | 'too-large' | 'unavailable' | 'timeout' | 'internal' | 'unimplemented';
+export type ServerErrorCode = 'bad-request' | 'not-found' | 'method-not-allowed' | 'precondition-failed' | 'compacted' | 'too-large' | 'unavailable' | 'timeout' | 'internal' | 'unimplemented';
 
 export type ClientErrorCode = ServerErrorCode | 'unreachable' | 'deadline';
 
@@ -16,6 +16,7 @@ const SERVER_CODES: Record<ServerErrorCode, true> = {
   'not-found': true,
   'method-not-allowed': true,
   'precondition-failed': true,
+  compacted: true,
   'too-large': true,
   unavailable: true,
   timeout: true,

@@ -29,6 +29,7 @@ const BY_STATUS: Record<number, ServerErrorCode> = {
   5: 'not-found',
   8: 'too-large',
   9: 'precondition-failed',
+  11: 'compacted',
   12: 'unimplemented',
   13: 'internal',
   14: 'unavailable',

@@ -7,7 +7,7 @@
 // on its account.
 
 import { ConcordError, type ErrorCode } from '../util/errors.ts';
-import type { BackupImage, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import type { BackupImage, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { remoteImage, type BackupOp } from './remote-backup.ts';
 
 export type ForwardedOp =
@@ -18,7 +18,8 @@ export type ForwardedOp =
   | { t: 'list'; opts: ListOptions }
   | { t: 'listOrStale'; opts: ListOptions }
   | { t: 'batch'; ops: BatchOp[] }
-  | { t: 'txn'; req: TxnRequest };
+  | { t: 'txn'; req: TxnRequest }
+  | { t: 'changes'; from: number; opts: ChangeFeedOptions };
 
 /** An error as it travels back: the catalogue's code, message and retry hint. */
 export interface ForwardedError {
@@ -46,6 +47,9 @@ export function runForwarded(svc: KvService, op: ForwardedOp): Promise<unknown> 
       return svc.batch(op.ops);
     case 'txn':
       return svc.txn(op.req);
+    case 'changes':
+      if (!svc.changes) throw new ConcordError('not-implemented', 'this replica keeps no history');
+      return svc.changes(op.from, op.opts);
     default:
       throw new ConcordError('bad-request', `unknown forwarded operation ${JSON.stringify((op as { t?: unknown }).t)}`);
   }
@@ -119,5 +123,9 @@ export class RemoteShard implements KvService {
 
   txn(req: TxnRequest): Promise<TxnResult> {
     return this.call({ t: 'txn', req }) as Promise<TxnResult>;
+  }
+
+  changes(from: number, opts: ChangeFeedOptions): Promise<ChangePage> {
+    return this.call({ t: 'changes', from, opts }) as Promise<ChangePage>;
   }
 }

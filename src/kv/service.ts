@@ -10,7 +10,7 @@ import type { KvStore } from '../storage/kv-store.ts';
 import { encodeCommand, encodeLargePut, type Command, type CommandResult } from './commands.ts';
 import { LARGE_VALUE_BYTES } from '../storage/kv-store.ts';
 import { ConcordError } from '../util/errors.ts';
-import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { checkTxn } from './txn.ts';
 
 export interface KvLimits {
@@ -34,6 +34,18 @@ const CLOCK_RECHECK_MS = 1000;
  * stamp applied) is noticed within it. (setTimeout also fires at once past 2^31 - 1 ms.)
  */
 const CLOCK_TIMER_MAX_MS = 1000;
+
+/** KvService.changes from a store's history. */
+export async function storeChanges(store: KvStore, from: number, opts: ChangeFeedOptions): Promise<ChangePage> {
+  if (!Number.isSafeInteger(from) || from < 0) throw new ConcordError('bad-request', `revision ${from} is not a revision`);
+  if (from === 0) return { revisions: [], next: store.appliedIndex() + 1 };
+  if (from > store.appliedIndex()) await store.waitApplied(from - 1, opts.waitMs);
+  const floor = store.historyFloor();
+  if (from < floor) throw new ConcordError('compacted', `revision ${from} is compacted: the oldest revision this history holds is ${floor}`);
+  if (from > store.appliedIndex()) return { revisions: [], next: from };
+  const page = store.readHistory(from, opts.maxBytes);
+  return { revisions: page.revisions, next: page.last + 1 };
+}
 
 export class RaftKvService implements KvService, BackupSource {
   private clockTimer: NodeJS.Timeout | undefined;
@@ -212,6 +224,11 @@ export class RaftKvService implements KvService, BackupSource {
     if (bytes > this.limits.maxValueBytes) throw new ConcordError('too-large', `batch carries ${bytes} bytes; the limit is ${this.limits.maxValueBytes}`);
     const r = await this.submit({ t: 'batch', ops: ops.map((o) => (o.op === 'put' ? { t: 'put', key: o.key, value: o.value } : { t: 'del', key: o.key })) });
     return { revision: r.revision };
+  }
+
+  /** From this replica's history: a follower's lags its leader's by what it has not applied yet, and is the same. */
+  changes(from: number, opts: ChangeFeedOptions): Promise<ChangePage> {
+    return storeChanges(this.store, from, opts);
   }
 
   async txn(req: TxnRequest): Promise<TxnResult> {

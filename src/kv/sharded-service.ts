@@ -18,7 +18,7 @@ import { RANGE_PAGE_BYTES } from '../storage/kv-store.ts';
 import { sections } from './backup-sections.ts';
 import { RemoteShard } from './forwarded.ts';
 import { ConcordError } from '../util/errors.ts';
-import type { BackupImage, BackupSource, BatchOp, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { txnKeys } from './txn.ts';
 
 /** A shard's service; with one shard it must also be a BackupSource for `backup()` to work. */
@@ -124,6 +124,18 @@ export class ShardedKvService implements KvService, BackupSource {
   async txn(req: TxnRequest): Promise<TxnResult> {
     const shards = await this.knownSoon();
     return shards[oneShard(txnKeys(req), shards.length, 'a transaction')].txn(req);
+  }
+
+  /** The cluster's shard count, once this node knows it (waits as the other calls do). */
+  async shardCount(): Promise<number> {
+    return (await this.knownSoon()).length;
+  }
+
+  /** Shard `shard`'s changes (KvService.changes), from this node's replica or, if it hosts none, another's. */
+  async shardChanges(shard: number, from: number, opts: ChangeFeedOptions): Promise<ChangePage> {
+    const s = (await this.knownSoon())[shard];
+    if (!s?.changes) throw new ConcordError('not-implemented', `shard ${shard} keeps no history on this node`);
+    return s.changes(from, opts);
   }
 
   /**

@@ -3,6 +3,8 @@
 /** A key's value and its etcd-style revisions (defined by the store that keeps them). */
 export type { KvRecord } from '../storage/kv-record.ts';
 import type { KvRecord } from '../storage/kv-record.ts';
+import type { RevisionChanges } from '../storage/kv-store.ts';
+export type { Change, PriorRecord, RevisionChanges } from '../storage/kv-store.ts';
 
 export type Consistency = 'linearizable' | 'serializable';
 
@@ -62,6 +64,21 @@ export interface TxnResult {
   results: TxnOpResult[];
 }
 
+/** A page of one shard's applied changes (KvService.changes). */
+export interface ChangePage {
+  /** Revisions with changes, in order; every revision from the request's `from` to `next - 1` not among them changed nothing. */
+  revisions: RevisionChanges[];
+  /** The revision to ask for next. */
+  next: number;
+}
+
+export interface ChangeFeedOptions {
+  /** End the page after the revision that takes it past this many bytes (at least one revision). */
+  maxBytes: number;
+  /** With nothing applied from `from` on yet, wait this long for it before answering an empty page. */
+  waitMs: number;
+}
+
 export interface KvService {
   /** Undefined if absent. */
   get(key: Uint8Array, opts?: { consistency?: Consistency }): Promise<KvRecord | undefined>;
@@ -87,6 +104,12 @@ export interface KvService {
   batch(ops: BatchOp[]): Promise<{ revision: number }>;
   /** A transaction within one shard (keys in several: bad-request naming them). */
   txn(req: TxnRequest): Promise<TxnResult>;
+  /**
+   * One shard's applied changes from revision `from` on, from the replica's history (what watch reads).
+   * `from` = 0: none, only where the history ends now (`next`). A revision the history no longer holds:
+   * `compacted`, naming the oldest it does.
+   */
+  changes?(from: number, opts: ChangeFeedOptions): Promise<ChangePage>;
 }
 
 /** A consistent image of the whole key space, as a stream of self-checking chunks. */

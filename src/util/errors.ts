@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'not-found'
   | 'method-not-allowed'
   | 'precondition-failed'
+  | 'compacted'
   | 'too-large'
   | 'unavailable'
   | 'timeout'
@@ -18,6 +19,8 @@ const STATUS: Record<ErrorCode, number> = {
   'not-found': 404,
   'method-not-allowed': 405,
   'precondition-failed': 412,
+  // A watch from a revision the history no longer holds (the message names the oldest it does).
+  compacted: 410,
   'too-large': 413,
   unavailable: 503,
   timeout: 504,

@@ -170,6 +170,7 @@ describe('gRPC API', () => {
       'not-found': grpc.status.NOT_FOUND,
       'method-not-allowed': grpc.status.UNIMPLEMENTED,
       'precondition-failed': grpc.status.FAILED_PRECONDITION,
+      compacted: grpc.status.OUT_OF_RANGE,
       'too-large': grpc.status.RESOURCE_EXHAUSTED,
       unavailable: grpc.status.UNAVAILABLE,
       timeout: grpc.status.DEADLINE_EXCEEDED,

@@ -16,6 +16,7 @@ export const Code = {
   INVALID_ARGUMENT: 3 as grpc.status,
   DEADLINE_EXCEEDED: 4 as grpc.status,
   NOT_FOUND: 5 as grpc.status,
+  OUT_OF_RANGE: 11 as grpc.status,
   RESOURCE_EXHAUSTED: 8 as grpc.status,
   FAILED_PRECONDITION: 9 as grpc.status,
   UNIMPLEMENTED: 12 as grpc.status,
@@ -29,6 +30,7 @@ export const GRPC_STATUS: Record<ErrorCode, grpc.status> = {
   // HTTP's 405 has no gRPC counterpart (a method either exists or does not); kept so the table is total.
   'method-not-allowed': Code.UNIMPLEMENTED,
   'precondition-failed': Code.FAILED_PRECONDITION,
+  compacted: Code.OUT_OF_RANGE,
   'too-large': Code.RESOURCE_EXHAUSTED,
   unavailable: Code.UNAVAILABLE,
   timeout: Code.DEADLINE_EXCEEDED,

@@ -12,6 +12,7 @@ const CODE_BY_STATUS: Record<number, string> = {
   404: 'not-found',
   405: 'method-not-allowed',
   408: 'request-timeout',
+  410: 'compacted',
   412: 'precondition-failed',
   413: 'too-large',
   414: 'uri-too-long',
