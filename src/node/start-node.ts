@@ -6,6 +6,7 @@ import net from 'node:net';
 import { pino, type Logger } from 'pino';
 import { startGrpcServer, type GrpcServer } from '../api/grpc/server.ts';
 import { buildHttpApi } from '../api/http/index.ts';
+import { WatchHub } from '../kv/watch-hub.ts';
 import { startTextServer, type TextServer } from '../api/text/server.ts';
 import type { ClusterService } from '../cluster/types.ts';
 import type { KvService } from '../kv/types.ts';
@@ -30,8 +31,10 @@ export interface RunningNode {
 export async function startNode(config: NodeConfig, logger: Logger = pino({ level: config.logLevel })): Promise<RunningNode> {
   const log = logger.child({ node: config.nodeId });
   const { kv, cluster, metrics, raftAddress, faults, refuseLeadership, leave, failed, close: closeCore } = await startNodeCore(config, log);
+  const watch = new WatchHub(kv);
   const http = buildHttpApi({
     kv,
+    watch,
     cluster,
     limits: config,
     logger: log.child({ part: 'http' }),
@@ -46,10 +49,11 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
   let text: TextServer | undefined;
   let grpc: GrpcServer | undefined;
   try {
-    grpc = await startGrpc(config, kv, cluster, log);
+    grpc = await startGrpc(config, kv, cluster, watch, log);
     if (config.textAddr) text = await startTextServer({ kv, host: config.textAddr.host, port: config.textAddr.port, logger: log.child({ part: 'text' }) });
     await http.listen({ host: config.httpAddr.host, port: config.httpAddr.port });
   } catch (e) {
+    watch.close();
     await Promise.all([http.close(), grpc?.close(), text?.close()]);
     await closeCore();
     throw e;
@@ -71,6 +75,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
       (closing ??= (async () => {
         log.info('shutting down');
         refuseLeadership();
+        watch.close(); // streams end with a resumable error, so the front ends have no call left that never ends
         await Promise.all([http.close(), grpc?.close(), text?.close()]); // stop accepting; HTTP and gRPC let calls in flight finish
         await leave(); // with gossip: hand off leadership, leave Raft, announce the departure
         await closeCore();
@@ -93,7 +98,7 @@ function canListen(host: string, port: number): Promise<boolean> {
  * bind the built-in default (config.grpcOptional: another node on this machine has it) is a warning. The
  * default is probed first, so the nodes that will not get it do not load the gRPC packages for nothing.
  */
-async function startGrpc(config: NodeConfig, kv: KvService, cluster: ClusterService, log: Logger): Promise<GrpcServer | undefined> {
+async function startGrpc(config: NodeConfig, kv: KvService, cluster: ClusterService, watch: WatchHub, log: Logger): Promise<GrpcServer | undefined> {
   const addr = config.grpcAddr;
   if (!addr) return undefined;
   const skip = (why: string): undefined => {
@@ -102,7 +107,7 @@ async function startGrpc(config: NodeConfig, kv: KvService, cluster: ClusterServ
   };
   if (config.grpcOptional && !(await canListen(addr.host, addr.port))) return skip('in use');
   try {
-    return await startGrpcServer({ kv, cluster, limits: config, host: addr.host, port: addr.port, logger: log.child({ part: 'grpc' }) });
+    return await startGrpcServer({ kv, cluster, watch, limits: config, host: addr.host, port: addr.port, logger: log.child({ part: 'grpc' }) });
   } catch (e) {
     if (!config.grpcOptional) throw e;
     return skip(e instanceof Error ? e.message : String(e));

@@ -149,7 +149,7 @@ describe('service failures', () => {
   });
 
   it('watch is 501 for now', async () => {
-    assert.deepEqual(await errorOf(await fetch(`${api.url}/v1/watch?prefix=a`)), { status: 501, code: 'not-implemented', message: 'GET /v1/watch is not implemented yet' });
+    assert.deepEqual(await errorOf(await fetch(`${api.url}/v1/watch?prefix=a`)), { status: 501, code: 'not-implemented', message: 'GET /v1/watch is not served by this node' });
   });
 });
 

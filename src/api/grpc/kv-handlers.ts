@@ -1,5 +1,5 @@
 // KV service handlers: request messages become KvService calls with HTTP v1's checks (the shared helpers
-// and limits of ../shared), and results become response messages. Watch answers UNIMPLEMENTED at once.
+// and limits of ../shared), and results become response messages. Watch is watch-handler.ts's.
 
 import { create } from '@bufbuild/protobuf';
 import { ConcordError } from '../../util/errors.ts';
@@ -25,7 +25,9 @@ import {
   type TxnOp as GrpcTxnOp,
 } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
-import { NotBuilt, unimplementedStream, type Calls } from './status.ts';
+import { NotBuilt, type Calls } from './status.ts';
+import { watchHandler } from './watch-handler.ts';
+import type { WatchHub } from '../../kv/watch-hub.ts';
 
 /** The largest ttl_seconds, as HTTP's ?ttl= (ten digits). */
 const MAX_TTL_SECONDS = 9_999_999_999n;
@@ -117,7 +119,7 @@ function txnResult(r: TxnOpResult, revision: number) {
   }
 }
 
-export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls): GrpcHandlers<MethodsOf<typeof KV>> {
+export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls, watch?: WatchHub): GrpcHandlers<MethodsOf<typeof KV>> {
   const { unary } = calls;
   return {
     get: unary(async (req) => {
@@ -196,6 +198,6 @@ export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls): Grpc
       });
       return create(TxnResponseSchema, { succeeded: r.succeeded, revision: BigInt(r.revision), results: r.results.map((x) => txnResult(x, r.revision)) });
     }),
-    watch: unimplementedStream('KV.Watch'),
+    watch: watchHandler(watch, limits, calls),
   };
 }

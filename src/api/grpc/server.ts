@@ -9,6 +9,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ClusterService } from '../../cluster/types.ts';
 import type { KvService } from '../../kv/types.ts';
+import type { WatchHub } from '../../kv/watch-hub.ts';
 import { RANGE_PAGE_BYTES } from '../../storage/kv-store.ts';
 import type { ApiLimits } from '../shared/limits.ts';
 import { clusterHandlers, leaseHandlers } from './cluster-handlers.ts';
@@ -45,6 +46,8 @@ export function messageLimits(l: ApiLimits): GrpcMessageLimits {
 export interface GrpcServerDeps {
   kv: KvService;
   cluster: ClusterService;
+  /** Serves KV.Watch when present (UNIMPLEMENTED without). */
+  watch?: WatchHub;
   limits: ApiLimits;
   logger: Logger;
   host: string;
@@ -83,7 +86,7 @@ export async function startGrpcServer(deps: GrpcServerDeps): Promise<GrpcServer>
     'grpc.enable_channelz': 0,
   });
   const calls = grpcCalls(grpcJs.Metadata, log);
-  server.addService(grpcDefinition(KV), kvHandlers(kv, limits, calls));
+  server.addService(grpcDefinition(KV), kvHandlers(kv, limits, calls, deps.watch));
   server.addService(grpcDefinition(Lease), leaseHandlers());
   server.addService(grpcDefinition(Cluster), clusterHandlers(cluster, calls));
   // Liveness, as GET /health: SERVING while the process serves; NOT_SERVING once it is closing.

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { ClusterService } from '../../cluster/types.ts';
 import type { BackupSource, KvService } from '../../kv/types.ts';
+import type { WatchHub } from '../../kv/watch-hub.ts';
 import type { FaultRules } from '../../transport/faults.ts';
 import type { ApiLimits } from '../shared/limits.ts';
 import type { HttpTimeouts } from './limits.ts';
@@ -16,6 +17,8 @@ export interface HttpApiDeps {
   /** Prometheus text exposition of the node's metrics; /metrics answers 404 without it. */
   metrics?: () => Promise<string>;
   nodeId: string;
+  /** Serves GET /v1/watch when present (501 without). */
+  watch?: WatchHub;
   /** Serves GET /v1/backup when present. */
   backup?: BackupSource;
   /** Serves POST /v1/debug/faults when present (nodes started with --fault-injection). */

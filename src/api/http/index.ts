@@ -15,6 +15,7 @@ import { seed003Routes } from './routes-seed-003.ts';
 import { v1KeyRoutes } from './routes-v1-key.ts';
 import { v1ListBatchRoutes } from './routes-v1-list-batch.ts';
 import { v1TxnRoutes } from './routes-v1-txn.ts';
+import { v1WatchRoutes } from './routes-v1-watch.ts';
 import { serverOptions, serverWithFastRoutes } from './server-options.ts';
 import { fastGet } from './fast-get.ts';
 import { fastPut } from './fast-put.ts';
@@ -46,6 +47,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   void app.register(async (i) => v1KeyRoutes(i, deps));
   void app.register(async (i) => v1ListBatchRoutes(i, deps));
   void app.register(async (i) => v1TxnRoutes(i, deps));
+  void app.register(async (i) => v1WatchRoutes(i, deps));
   void app.register(async (i) => clusterRoutes(i, deps));
   void app.register(async (i) => opsRoutes(i, deps));
   void app.register(async (i) => backupRoutes(i, deps));

@@ -26,7 +26,7 @@ export interface ListItem {
 }
 
 /** Bytes as the listing asked, or in base64 (`marked`) when they are not UTF-8 text. */
-function encodeField(bytes: Uint8Array, encoding: JsonEncoding): { text: string; marked: boolean } {
+export function encodeField(bytes: Uint8Array, encoding: JsonEncoding): { text: string; marked: boolean } {
   if (encoding === 'base64') return { text: toBase64(bytes), marked: false };
   if (isUtf8(bytes)) return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'), marked: false };
   return { text: toBase64(bytes), marked: true };

@@ -1,10 +1,8 @@
-// GET /v1/kv (ordered listing), POST /v1/batch (atomic multi-key write), and the v1 route whose
-// semantics are not built yet (watch): it answers 501 so clients can tell "not yet" from "no such route".
+// GET /v1/kv (ordered listing) and POST /v1/batch (atomic multi-key write).
 
 import type { FastifyInstance } from 'fastify';
 import type { BatchOp } from '../../kv/types.ts';
 import { checkBatchValues, checkKey, checkValue } from '../shared/input-checks.ts';
-import { sendError } from './errors.ts';
 import type { HttpApiDeps } from './deps.ts';
 import { decodeBytes, listItems, type JsonEncoding } from './kv-json.ts';
 import { listOptions, type ListQuery } from './request-input.ts';
@@ -62,9 +60,5 @@ export async function v1ListBatchRoutes(app: FastifyInstance, deps: HttpApiDeps)
       const { revision } = await kv.batch(ops);
       return { revision };
     },
-  );
-
-  app.get('/v1/watch', { schema: { summary: 'Watch changes (not implemented yet: 501)', tags: ['kv'], response: errorResponses } }, async (_request, reply) =>
-    sendError(reply, 501, 'GET /v1/watch is not implemented yet'),
   );
 }
