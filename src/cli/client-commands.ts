@@ -187,6 +187,78 @@ async function list(opts: { prefix?: string; limit?: string }, cmd: Command): Pr
   if (page.more) write('(more keys: raise --limit or narrow --prefix)\n');
 }
 
+interface WatchFlags {
+  key?: string;
+  fromRevision?: string;
+  cursor?: string;
+  prevKv?: boolean;
+  progress?: boolean;
+  count?: string;
+}
+
+/** A stream's JSON: one object per line, as it comes. */
+const jsonLine = (value: unknown) => write(`${JSON.stringify(value)}\n`);
+
+/** Bytes on one line: escaped where they are not printable text. */
+const oneLine = (b: Uint8Array) => cell(escapedBytes(b), Infinity);
+
+async function watch(prefix: string | undefined, opts: WatchFlags, cmd: Command): Promise<void> {
+  const ctx = context(cmd, 'text');
+  if (opts.key !== undefined && prefix !== undefined) throw new UsageError('give a PREFIX or --key, not both');
+  if (opts.key !== undefined) keyArg(opts.key);
+  if (opts.cursor !== undefined && opts.fromRevision !== undefined) throw new UsageError('give --from-revision or --cursor, not both');
+  const fromRevision = wholeNumber(opts.fromRevision, '--from-revision', 1);
+  const count = wholeNumber(opts.count, '--count', 1);
+  const stop = new AbortController();
+  const interrupted = () => stop.abort();
+  process.once('SIGINT', interrupted).once('SIGTERM', interrupted);
+  const c = createClient({ endpoints: ctx.endpoints[0], protocol: ctx.protocol, timeoutMs: ctx.timeoutMs });
+  let changes = 0;
+  try {
+    const events = c.watch({
+      ...(opts.key !== undefined ? { key: opts.key } : prefix !== undefined ? { prefix } : {}),
+      ...(fromRevision !== undefined ? { fromRevision } : {}),
+      ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}),
+      prevKv: opts.prevKv === true,
+      signal: stop.signal,
+    });
+    for await (const e of events) {
+      if (e.type === 'progress') {
+        if (!opts.progress) continue;
+        if (ctx.format === 'json') jsonLine({ type: 'progress', cursor: e.cursor });
+        else write(`PROGRESS ${e.cursor}\n`);
+        continue;
+      }
+      if (ctx.format === 'json') {
+        const k = jsonValue(e.kv.key);
+        const v = jsonValue(e.kv.value);
+        const prev = e.prev && jsonValue(e.prev.value);
+        jsonLine({
+          type: e.type,
+          key: k.value,
+          ...(k.encoding ? { keyEncoding: k.encoding } : {}),
+          ...(e.type === 'put' ? { value: v.value, ...(v.encoding ? { valueEncoding: v.encoding } : {}) } : {}),
+          revision: e.revision,
+          shard: e.shard,
+          cursor: e.cursor,
+          ...(prev ? { prev: { value: prev.value, ...(prev.encoding ? { valueEncoding: prev.encoding } : {}), revision: e.prev!.modRevision } } : {}),
+        });
+      } else {
+        const value = e.type === 'put' ? ` ${e.valueOmittedBytes !== undefined ? `(${e.valueOmittedBytes} bytes)` : oneLine(e.kv.value)}` : '';
+        const prev = e.prev ? ` (was ${e.prevValueOmittedBytes !== undefined ? `${e.prevValueOmittedBytes} bytes` : oneLine(e.prev.value)})` : '';
+        write(`${e.type.toUpperCase()} ${oneLine(e.kv.key)}${value}${prev}  revision ${e.revision}\n`);
+      }
+      if (count !== undefined && ++changes >= count) stop.abort();
+    }
+  } catch (e) {
+    if (e instanceof ConcordClientError) throw cliError(e, ctx);
+    throw e;
+  } finally {
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted);
+    c.close();
+  }
+}
+
 async function txn(_opts: unknown, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
   if (process.stdin.isTTY) throw new UsageError('concord txn reads the transaction from stdin: compares, a blank line, the success requests, a blank line, the failure requests (etcdctl\'s form)');
@@ -259,6 +331,21 @@ export function registerClientCommands(program: Command): void {
     .option('--prefix <prefix>', 'only keys starting with this')
     .option('--limit <n>', 'at most this many keys')
     .action(list);
+  withOptions(
+    program
+      .command('watch')
+      .description(
+        'print changes to keys under PREFIX (every key if none) as they happen, one line each (--format json: one object per line), until interrupted; resumes on another --server from where it was when a node fails',
+      )
+      .argument('[prefix]'),
+  )
+    .option('--key <key>', 'watch this key only')
+    .option('--from-revision <n>', 'start at this revision, replaying the history from there (a key, or a cluster of one shard)')
+    .option('--cursor <cursor>', "resume from an event's cursor (--format json prints it)")
+    .option('--prev-kv', 'show the value each change replaced')
+    .option('--progress', 'print progress notifications too (their cursor resumes the watch)')
+    .option('--count <n>', 'exit after this many changes')
+    .action(watch);
   withOptions(
     program
       .command('txn')

@@ -34,6 +34,8 @@ export interface ServerFlags {
   snapshotBytes?: string;
   snapshotKeepEntries?: string;
   cacheBytes?: string;
+  historyRevisions?: string;
+  historyBytes?: string;
   raftLogMemoryBytes?: string;
   shards?: string;
   replicas?: string;
@@ -82,6 +84,8 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   snapshotBytes: { flag: '--snapshot-bytes', kind: 'string' },
   snapshotKeepEntries: { flag: '--snapshot-keep-entries', kind: 'string' },
   cacheBytes: { flag: '--cache-bytes', kind: 'string' },
+  historyRevisions: { flag: '--history-revisions', kind: 'string' },
+  historyBytes: { flag: '--history-bytes', kind: 'string' },
   raftLogMemoryBytes: { flag: '--raft-log-memory-bytes', kind: 'string' },
   shards: { flag: '--shards', kind: 'string' },
   replicas: { flag: '--replicas', kind: 'string' },

@@ -13,7 +13,6 @@ import { mergeAliases, serverOptions, type RawServerOptions } from './server-fla
 const VERSION = '0.1.0';
 /** In the contract (DESIGN §3) but not built yet: listed in help as such, and say so when run. */
 const RESERVED: Record<string, { what: string; instead?: string }> = {
-  watch: { what: 'stream changes to keys under a prefix' },
   bench: { what: 'measure throughput and latency against a cluster' },
   // Seed 004's GUI client: Concord's is the web dashboard every node will serve.
   gui: {

@@ -36,7 +36,7 @@ function parseBytes(s: Setting<string>, min = 1): number {
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'maxKeys' | 'shards' | 'replicas' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'raftLogMemoryBytes';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'maxKeys' | 'shards' | 'replicas' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'historyRevisions' | 'historyBytes' | 'raftLogMemoryBytes';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -148,6 +148,8 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     snapshotBytes: count('snapshotBytes', DEFAULTS.snapshotBytes, true),
     snapshotKeepEntries: count('snapshotKeepEntries', DEFAULTS.snapshotKeepEntries),
     cacheBytes: count('cacheBytes', DEFAULTS.cacheBytes, true, 0),
+    historyRevisions: count('historyRevisions', DEFAULTS.historyRevisions, false, 100),
+    historyBytes: count('historyBytes', DEFAULTS.historyBytes, true, 1 << 20),
     raftLogMemoryBytes: count('raftLogMemoryBytes', DEFAULTS.raftLogMemoryBytes, true),
     shards: count('shards', DEFAULTS.shards, false, 1, MAX_CLUSTER_SHARDS),
     replicas: count('replicas', DEFAULTS.replicas, false, 1, MAX_REPLICAS),

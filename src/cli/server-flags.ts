@@ -45,6 +45,8 @@ export function serverOptions(): Option[] {
     new Option('--snapshot-entries <n>', `keep the Raft log under about this many entries: each node snapshots and compacts once per this many minus --snapshot-keep-entries applied entries, staggered between nodes (default: ${d.snapshotEntries})`),
     new Option('--snapshot-bytes <size>', `...or past this many bytes of applied entries since the last snapshot (default: ${d.snapshotBytes / 1024 ** 2}MiB)`),
     new Option('--raft-log-memory-bytes <size>', `the in-memory Raft logs of all this node's groups together; past it, the largest is snapshotted and compacted (default: ${d.raftLogMemoryBytes / 1024 ** 2}MiB)`),
+    new Option('--history-revisions <n>', `watch history: each shard keeps the changes of at least its last n revisions (at least 100; default: ${d.historyRevisions}), within --history-bytes`),
+    new Option('--history-bytes <size>', `watch history: the node's histories together keep at most about this much (each shard 1/S of it; at least 1MiB; default: ${d.historyBytes / 1024 ** 2}MiB)`),
     new Option('--cache-bytes <size>', `read cache of records in front of LMDB, frequency-aware (W-TinyLFU); 0 turns it off (default: ${d.cacheBytes / 1024 ** 2}MiB)`),
     new Option('--snapshot-keep-entries <n>', `entries kept behind a snapshot for lagging followers (default: ${d.snapshotKeepEntries})`),
     new Option(

@@ -35,6 +35,9 @@ import type {
   ListPage,
   PutOptions,
   Transport,
+  WatchEvent,
+  WatchOptions,
+  WatchStreamRequest,
 } from './types.ts';
 
 export interface ClientOptions {
@@ -76,6 +79,14 @@ export interface ConcordClient {
   removeNode(id: string, opts?: CallOptions): Promise<ClusterStatus>;
   /** The first endpoint that answers: its liveness and node id. */
   health(opts?: CallOptions): Promise<Health>;
+  /**
+   * Changes as they happen: a progress event with the start position first, then one event per change (and
+   * progress while quiet), until `signal` aborts. A stream the server ends (it fell behind, the node shut
+   * down) or a lost connection is resumed from the last event's cursor, on another endpoint after a failure,
+   * with backoff; the watch fails (ConcordClientError) when the server refuses it (`compacted`, bad input) or
+   * no endpoint takes it for `maxAttempts` tries in a row.
+   */
+  watch(opts?: WatchOptions): AsyncGenerator<WatchEvent>;
   /** Closes every connection; the client cannot be used after. */
   close(): void;
 }
@@ -219,6 +230,33 @@ export function createClient(options: ClientOptions): ConcordClient {
     addNode: (id, addr, o) => run('addNode', 'if-not-sent', true, o, (t, s) => t.addNode(id, addr, o?.learner === true, s)),
     removeNode: (id, o) => run('removeNode', 'if-not-sent', true, o, (t, s) => t.removeNode(id, s)),
     health: (o) => run('health', 'always', false, o, (t, s) => t.health(s)),
+    watch: async function* (o = {}) {
+      if (closed) throw new ConcordClientError('bad-request', 'the client is closed');
+      const signal = o.signal ?? new AbortController().signal;
+      const req: WatchStreamRequest = {
+        ...(o.key !== undefined ? { key: toBytes(o.key) } : {}),
+        ...(o.prefix !== undefined ? { prefix: toBytes(o.prefix) } : {}),
+        ...(o.cursor !== undefined ? { cursor: o.cursor } : o.fromRevision !== undefined ? { fromRevision: o.fromRevision } : {}),
+        prevKv: o.prevKv === true,
+        ...(o.progressMs !== undefined ? { progressMs: o.progressMs } : {}),
+      };
+      const order = endpoints.order(false);
+      let failures = 0;
+      for (let i = 0; !signal.aborted; ) {
+        try {
+          for await (const e of order[i % order.length].watch(req, signal)) {
+            failures = 0;
+            req.cursor = e.cursor;
+            yield e;
+          }
+        } catch (e) {
+          if (signal.aborted) return;
+          if (!(e instanceof ConcordClientError) || !isTransient(e) || ++failures >= maxAttempts) throw e;
+          if (e.code === 'unreachable') i++;
+          await sleep(Math.min(maxBackoffMs, Math.max(e.details.retryAfterMs ?? 0, backoffMs * 2 ** (failures - 1))), signal);
+        }
+      }
+    },
     close: () => {
       closed = true;
       endpoints.close();

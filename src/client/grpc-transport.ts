@@ -5,11 +5,23 @@
 import { create, type MessageInitShape, type MessageShape } from '@bufbuild/protobuf';
 import type { GenService, GenServiceMethods } from '@bufbuild/protobuf/codegenv2';
 import type * as grpc from '@grpc/grpc-js';
-import { Cluster, Compare_Result, Compare_Target, Consistency as PbConsistency, KV, type ClusterStatus as PbStatus, type KeyValue as PbKeyValue, type TxnOpResult as PbTxnOpResult } from '../api/grpc/gen/concord_pb.ts';
+import {
+  Cluster,
+  Compare_Result,
+  Compare_Target,
+  Consistency as PbConsistency,
+  KV,
+  WatchEvent_Type,
+  WatchRequestSchema,
+  type ClusterStatus as PbStatus,
+  type KeyValue as PbKeyValue,
+  type TxnOpResult as PbTxnOpResult,
+  type WatchEvent as PbWatchEvent,
+} from '../api/grpc/gen/concord_pb.ts';
 import { grpcDefinition, type GrpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
-import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult } from './types.ts';
+import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
 
 const TXN_TARGETS = {
   value: { target: Compare_Target.VALUE, operand: 'value' },
@@ -118,6 +130,31 @@ export class GrpcTransport implements Transport {
     });
   }
 
+  async *watch(req: WatchStreamRequest, signal: AbortSignal): AsyncGenerator<WatchEvent> {
+    const { grpcJs, client } = await this.connect();
+    signal.throwIfAborted();
+    const def = definition(KV).watch;
+    const message = create(WatchRequestSchema, {
+      ...(req.key ? { key: req.key } : {}),
+      ...(req.prefix ? { prefix: req.prefix } : {}),
+      ...(req.cursor !== undefined ? { cursor: req.cursor } : req.fromRevision !== undefined ? { fromRevision: BigInt(req.fromRevision) } : {}),
+      prevKv: req.prevKv,
+      ...(req.progressMs !== undefined ? { progressMs: req.progressMs } : {}),
+    });
+    const stream = client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, message as never, new grpcJs.Metadata(), {});
+    const cancel = () => stream.cancel();
+    signal.addEventListener('abort', cancel, { once: true });
+    try {
+      for await (const m of stream as AsyncIterable<PbWatchEvent>) yield watchEvent(m);
+    } catch (e) {
+      throw this.failure(e as grpc.ServiceError, { signal, deadline: Infinity });
+    } finally {
+      signal.removeEventListener('abort', cancel);
+      stream.cancel();
+    }
+    throw new ConcordClientError('unreachable', `the watch stream from ${this.endpoint} ended`, { endpoint: this.endpoint });
+  }
+
   async get(key: Uint8Array, c: Consistency | undefined, at: Attempt): Promise<KeyValue | undefined> {
     try {
       const res = await this.call(KV, 'get', { key, consistency: consistency(c) }, at);
@@ -204,6 +241,15 @@ export class GrpcTransport implements Transport {
     const s = await this.status(at);
     return { status: 'ok', nodeId: s.self };
   }
+}
+
+function watchEvent(m: PbWatchEvent): WatchEvent {
+  if (m.type === WatchEvent_Type.PROGRESS) return { type: 'progress', cursor: m.cursor };
+  const e: WatchEvent = { type: m.type === WatchEvent_Type.DELETE ? 'delete' : 'put', cursor: m.cursor, revision: Number(m.revision), shard: m.shard, kv: keyValue(m.kv) };
+  if (m.prevKv) e.prev = keyValue(m.prevKv);
+  if (m.valueOmitted) e.valueOmittedBytes = Number(m.valueSize);
+  if (m.prevValueOmitted) e.prevValueOmittedBytes = Number(m.prevValueSize);
+  return e;
 }
 
 function keyValue(kv: PbKeyValue | undefined): Omit<KeyValue, 'stale'> {

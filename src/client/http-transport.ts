@@ -6,7 +6,8 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
 import { asBuffer, percentEncode } from './bytes.ts';
-import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult } from './types.ts';
+import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
+import { readEvents, watchPath } from './sse-watch.ts';
 
 const TXN_TARGETS = { value: 'value', version: 'version', createRevision: 'create_revision', modRevision: 'mod_revision' } as const;
 type RawTxnResult = { op: 'get'; kv: { key: string; value: string; revision: number; create_revision: number; version: number } | null } | { op: 'put'; revision: number } | { op: 'delete'; deleted: number };
@@ -180,6 +181,31 @@ export class HttpTransport implements Transport {
 
   async health(at: Attempt): Promise<Health> {
     return this.json<Health>('GET', '/health', at);
+  }
+
+  async *watch(req: WatchStreamRequest, signal: AbortSignal): AsyncGenerator<WatchEvent> {
+    const mod = this.url.protocol === 'https:' ? https : http;
+    // Its own connection, not the agent's: a stream would hold one of the pooled sockets for as long as it runs.
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const r = mod.request({ host: this.url.hostname, port: this.url.port, path: watchPath(req), signal, headers: { accept: 'text/event-stream' } }, resolve);
+      r.on('error', (e) => reject(this.networkError(e)));
+      r.end();
+    });
+    try {
+      if (res.statusCode !== 200) {
+        const chunks: Buffer[] = [];
+        for await (const c of res) chunks.push(c as Buffer);
+        throw this.failure({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      }
+      yield* readEvents(res, this.endpoint);
+    } catch (e) {
+      if (e instanceof ConcordClientError) throw e;
+      throw this.networkError(e as Error);
+    } finally {
+      res.destroy();
+    }
+    // Ended without the server's error event: the connection was cut.
+    throw new ConcordClientError('unreachable', `the watch stream from ${this.endpoint} ended`, { endpoint: this.endpoint });
   }
 }
 

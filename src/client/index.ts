@@ -24,4 +24,7 @@ export type {
   TxnOpResult,
   TxnRequest,
   TxnResult,
+  WatchedRecord,
+  WatchEvent,
+  WatchOptions,
 } from './types.ts';

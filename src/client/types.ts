@@ -162,6 +162,58 @@ export interface Health {
   nodeId?: string;
 }
 
+export interface WatchOptions {
+  /** Watch this key only. */
+  key?: Bytes;
+  /** Watch keys starting with these bytes (neither key nor prefix: every key). */
+  prefix?: Bytes;
+  /** Start at this revision (a watch of one shard: a key, a prefix with a {tag}, or a one-shard cluster); default: from now. */
+  fromRevision?: number;
+  /** Resume where an earlier watch's event (its `cursor`) left off. */
+  cursor?: string;
+  /** Each change carries the record it replaced. */
+  prevKv?: boolean;
+  /** A progress event after this long without an event (server default 5000, 100 to 30000). */
+  progressMs?: number;
+  /** Ends the watch. */
+  signal?: AbortSignal;
+}
+
+/** A watched record: as KeyValue, without `stale`. */
+export type WatchedRecord = Omit<KeyValue, 'stale'>;
+
+export type WatchEvent =
+  | {
+      type: 'put' | 'delete';
+      /** The watch's position after this event: WatchOptions.cursor resumes after it. */
+      cursor: string;
+      /** The change's revision (in `shard`: revisions are per shard). */
+      revision: number;
+      shard: number;
+      /** After the change (a delete: the key, with the deleting revision as modRevision and version 0). */
+      kv: WatchedRecord;
+      /** With prevKv: what the change replaced (absent if the put created the key). */
+      prev?: WatchedRecord;
+      /** The server keeps no value of 1 MiB or more in its history: kv.value is then empty, and this is its size. */
+      valueOmittedBytes?: number;
+      prevValueOmittedBytes?: number;
+    }
+  | {
+      /** No change: the watch's position, sent first and while quiet. */
+      type: 'progress';
+      cursor: string;
+    };
+
+/** What a transport's watch stream is asked for: WatchOptions with bytes, without the signal. */
+export interface WatchStreamRequest {
+  key?: Uint8Array;
+  prefix?: Uint8Array;
+  fromRevision?: number;
+  cursor?: string;
+  prevKv: boolean;
+  progressMs?: number;
+}
+
 /** What bounds one attempt: the call's signal (its deadline or the caller's abort) and the deadline itself. */
 export interface Attempt {
   signal: AbortSignal;
@@ -182,5 +234,7 @@ export interface Transport {
   addNode(id: string, address: string, learner: boolean, at: Attempt): Promise<ClusterStatus>;
   removeNode(id: string, at: Attempt): Promise<ClusterStatus>;
   health(at: Attempt): Promise<Health>;
+  /** One watch stream, until it ends (the server closed it: an error, or done) or `signal` aborts. */
+  watch(req: WatchStreamRequest, signal: AbortSignal): AsyncGenerator<WatchEvent>;
   close(): void;
 }

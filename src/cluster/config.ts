@@ -55,6 +55,10 @@ export interface NodeConfig {
   snapshotKeepEntries: number;
   /** Bytes of the read cache in front of the KV state machine (0: off). */
   cacheBytes: number;
+  /** Each shard's history (watch) keeps at least its last this many revisions... */
+  historyRevisions: number;
+  /** ...within this many bytes for all the node's shards together (each 1/S of it). */
+  historyBytes: number;
   /** The in-memory Raft logs of all the node's groups together: past this, the largest is snapshotted (cluster/log-budget.ts). */
   raftLogMemoryBytes: number;
   /** Snapshots are sent to followers in chunks of this size. */
@@ -101,6 +105,8 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   snapshotChunkBytes: 1 << 20,
   walSegmentBytes: 32 << 20,
   cacheBytes: 64 * 1024 * 1024,
+  historyRevisions: 100_000,
+  historyBytes: 256 * 1024 * 1024,
   raftLogMemoryBytes: 64 * 1024 * 1024,
   shards: 1,
   replicas: 3,

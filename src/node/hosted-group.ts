@@ -7,7 +7,7 @@ import { MessageType, type Message } from '../raft/types.ts';
 import { decodeConfChange } from '../raft/conf-change.ts';
 import { RaftWalStore } from '../storage/raft-wal-store.ts';
 import type { NodeWal } from '../storage/node-wal.ts';
-import { KvStore } from '../storage/kv-store.ts';
+import { KvStore, type HistoryLimits } from '../storage/kv-store.ts';
 import type { KvEnv } from '../storage/kv-env.ts';
 import type { DataDirLayout } from '../cluster/data-dir.ts';
 import type { NodeConfig } from '../cluster/config.ts';
@@ -35,6 +35,8 @@ export interface GroupContext {
   peerIds(): string[];
   /** This group's share of the node's read cache. */
   cacheBytes: number;
+  /** This group's history window (watch). */
+  history: HistoryLimits;
   /** Keep the store's write order (cache mode, --max-keys). */
   trackWrites?: boolean;
   /** The node's ticker, shared by its groups. */
@@ -82,7 +84,7 @@ export class HostedGroup {
 
   /** Opens the group's key-value state (LMDB). */
   openState(): { store: KvStore; stateMachine: KvStateMachine } {
-    const store = new KvStore({ env: this.ctx.kvEnv(), group: this.id, cacheBytes: this.ctx.cacheBytes, trackWrites: this.ctx.trackWrites === true });
+    const store = new KvStore({ env: this.ctx.kvEnv(), group: this.id, cacheBytes: this.ctx.cacheBytes, trackWrites: this.ctx.trackWrites === true, history: this.ctx.history });
     if (store.discardedAfterOsCrash) {
       this.ctx.log.warn('the state machine was open when the system went down and its files may be torn: discarded; rebuilding it from the Raft snapshot and log');
     }

@@ -165,6 +165,7 @@ export class ShardGroups {
       peerIds: () => this.d.peerIds(),
       // The node's cache budget is shared by the shards the map gives it.
       cacheBytes: Math.floor(config.cacheBytes / Math.max(1, mine)),
+      history: { maxRevisions: config.historyRevisions, maxBytes: Math.ceil(config.historyBytes / this.count!) },
       trackWrites: config.maxKeys > 0,
       ticker: this.d.ticker,
       wal: this.d.wal,
