@@ -6,6 +6,7 @@
 // `npm run bench -- idle-cluster` (CPU and RSS of idle nodes at --shards S, groups quiet and not; bench/results/idle-cluster-latest.md);
 // `npm run bench -- move-latency` (puts while a fourth node takes its share of the shards' replicas; bench/results/move-latency-latest.md);
 // `npm run bench -- memory-soak` (RSS of each node under a 15-minute 50/50 put/get load, etcd vs --shards S; bench/results/memory-soak-latest.md);
+// `npm run bench -- watch-fanout` (1,000 and 10,000 watchers on one node under puts, etcd vs Concord; bench/results/watch-fanout-latest.md);
 // `npm run bench -- compare` runs the comparison alone.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,7 +15,7 @@ import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEFAULT = ['raft-throughput.ts', 'compare.ts'];
-const OPT_IN = ['cluster-http.ts', 'disk-bound.ts', 'large-value.ts', 'shard-puts.ts', 'idle-cluster.ts', 'memory-soak.ts', 'move-latency.ts'];
+const OPT_IN = ['cluster-http.ts', 'disk-bound.ts', 'large-value.ts', 'shard-puts.ts', 'idle-cluster.ts', 'memory-soak.ts', 'move-latency.ts', 'watch-fanout.ts'];
 const only = process.argv.slice(2);
 const benches = only.length === 0 ? DEFAULT : [...DEFAULT, ...OPT_IN].filter((b) => only.some((o) => b.includes(o)));
 if (benches.length === 0) {

@@ -49,4 +49,4 @@ const report = await runChaos({
   log: (line) => console.error(line),
 });
 console.log(report.line);
-process.exitCode = report.verdict === 'linearizable' && report.unansweredFinalReads === 0 ? 0 : report.verdict === 'not linearizable' ? 1 : 2;
+process.exitCode = report.verdict === 'not linearizable' || report.watchProblems.length > 0 ? 1 : report.verdict === 'linearizable' && report.unansweredFinalReads === 0 ? 0 : 2;

@@ -44,6 +44,8 @@ export interface Operation {
    * without `result` is taken as "deleted or not, we don't know which".
    */
   result?: string | null;
+  /** A write that took effect ('ok', and a delete that deleted): the revision the server answered with. */
+  revision?: number;
 }
 
 export interface FaultEvent {

@@ -12,6 +12,10 @@ import type { History, Operation } from './history.ts';
 import { renderTimeline } from './timeline.ts';
 import { chaosServerFlags, DEFAULT_FAULTS, Nemesis, type FaultKind } from './nemesis.ts';
 import { Workload } from './workload.ts';
+import { ChaosWatcher } from './watchers.ts';
+import { checkWatches } from './watch-check.ts';
+import { shardOf } from '../src/shard/key-hash.ts';
+import { until } from '../testkit/wait.ts';
 
 export interface ChaosOptions {
   nodes: number;
@@ -42,7 +46,14 @@ export interface ChaosReport {
   timelineFile: string;
   /** Final reads that got no answer even after retries (a node that never recovered). */
   unansweredFinalReads: number;
+  /** What the watchers' streams got wrong (watch-check.ts); empty when they are right. */
+  watchProblems: string[];
 }
+
+/** Watchers of the run's keys, each first trying another member. */
+const WATCHERS = 3;
+/** The keys the runs write start with this; the watchers watch it. */
+const KEY_PREFIX = 'chaos-';
 
 /** Client id of the checker's final reads, after the workload's clients. */
 const FINAL_READER = 1000;
@@ -57,9 +68,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const cluster = await ProcCluster.create(o.nodes, [...chaosServerFlags(), '--shards', String(o.shards)]);
   const t0 = performance.now();
   const now = () => performance.now() - t0;
+  const nemesis = new Nemesis({ cluster, rng: nemesisRng, faults: o.faults, now, log: o.log, holdMs: [2000, 5000], gapMs: [1000, 3000] });
+  let watchers: ChaosWatcher[] = [];
   try {
-    const nemesis = new Nemesis({ cluster, rng: nemesisRng, faults: o.faults, now, log: o.log, holdMs: [2000, 5000], gapMs: [1000, 3000] });
-    const keys = Array.from({ length: o.keys }, (_, i) => `chaos-${i}`);
+    const keys = Array.from({ length: o.keys }, (_, i) => `${KEY_PREFIX}${i}`);
+    watchers = Array.from({ length: Math.min(WATCHERS, o.nodes) }, (_, w) => new ChaosWatcher(`watcher ${w + 1}`, () => rotate(nemesis.liveMembers().map((n) => n.url), w), KEY_PREFIX));
+    for (const w of watchers) w.start();
+    await until('every watcher to start', () => watchers.every((w) => w.started || w.failure), 30_000);
     const workload = new Workload({
       clients: o.clients,
       keys,
@@ -83,6 +98,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (const [i, node] of members.entries()) {
       for (const key of keys) if ((await finalReadWithRetry(workload, FINAL_READER + i, key, node)).outcome !== 'ok') unanswered++;
     }
+    const watchProblems = await closeWatches(watchers, members, o.shards, workload.operations);
     const operations = workload.operations;
     const history: History = { operations, faults: nemesis.events, startedAt, nodes: cluster.nodes.map((n) => n.id) };
     const check = checkHistory(operations);
@@ -95,13 +111,52 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const line =
       `chaos: ${check.verdict.toUpperCase()} — seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${operations.length} ops ` +
       `(ok ${count('ok')}, fail ${count('fail')}, unknown ${count('unknown')}), ${nemesis.events.length} faults, ` +
-      `final reads on ${members.length} nodes${unanswered > 0 ? ` (${unanswered} UNANSWERED)` : ''}; timeline ${timelineFile}`;
+      `final reads on ${members.length} nodes${unanswered > 0 ? ` (${unanswered} UNANSWERED)` : ''}; ` +
+      `${watchers.length} watch streams (${watchers.map((w) => w.changes.length).join('/')} changes, ${watchers.reduce((n, w) => n + w.resumes, 0)} resumes) ${watchProblems.length === 0 ? 'complete and identical' : `WRONG (${watchProblems.length} problems)`}; timeline ${timelineFile}`;
     o.log(line);
     for (const k of check.keys) if (k.verdict !== 'ok') o.log(`  ${k.key}: ${k.verdict}${k.explanation ? ` — ${k.explanation}` : ''}`);
-    return { verdict: check.verdict, line, check, history, historyFile, timelineFile, unansweredFinalReads: unanswered };
+    for (const p of watchProblems) o.log(`  watch: ${p}`);
+    return { verdict: check.verdict, line, check, history, historyFile, timelineFile, unansweredFinalReads: unanswered, watchProblems };
   } finally {
+    await Promise.all(watchers.map((w) => w.stop()));
     await cluster.stop();
   }
+}
+
+/** The list rotated to start at its `by`-th element. */
+function rotate<T>(list: T[], by: number): T[] {
+  if (list.length === 0) return list;
+  const k = by % list.length;
+  return [...list.slice(k), ...list.slice(0, k)];
+}
+
+/**
+ * Writes one closing key per shard, waits (up to a minute) for every watcher to see them all, stops the
+ * watchers and checks their streams against the history.
+ */
+async function closeWatches(watchers: ChaosWatcher[], members: Array<{ url: string }>, shards: number, ops: Parameters<typeof checkWatches>[1]): Promise<string[]> {
+  const sentinels: string[] = [];
+  const covered = new Set<number>();
+  for (let i = 0; covered.size < shards; i++) {
+    const key = `${KEY_PREFIX}watch-end-${i}`;
+    const s = shards === 1 ? 0 : shardOf(Buffer.from(key), shards);
+    if (covered.has(s)) continue;
+    covered.add(s);
+    sentinels.push(key);
+  }
+  for (const key of sentinels) {
+    await until(`the closing write to ${key}`, async () => {
+      for (const m of members) {
+        const res = await fetch(`${m.url}/v1/kv/${key}`, { method: 'PUT', body: 'end', signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+        if (res?.ok) return true;
+      }
+      return false;
+    }, 60_000);
+  }
+  const sawAll = () => watchers.every((w) => w.failure || sentinels.every((k) => w.changes.some((c) => c.key === k)));
+  await until('every watcher to see the closing writes', sawAll, 60_000).catch(() => undefined);
+  await Promise.all(watchers.map((w) => w.stop()));
+  return checkWatches(watchers, ops, sentinels);
 }
 
 /** A final read that hits a node still catching up can time out; retried until answered (each try is in the history). */

@@ -91,11 +91,18 @@ export class Workload {
     if (result !== undefined) op.result = result;
   }
 
+  /** A write answered 200: ok, at the revision its answer names. */
+  private applied(op: Operation, body: string, result?: string): void {
+    this.finish(op, 'ok', result);
+    const revision = (JSON.parse(body) as { revision?: unknown }).revision;
+    if (typeof revision === 'number') op.revision = revision;
+  }
+
   private async put(client: number, key: string, value: string, node: { id: string; url: string }): Promise<void> {
     const op = this.begin(client, node.id, key, 'put', { value });
     const res = await this.request(`${node.url}/v1/kv/${encodeURIComponent(key)}`, { method: 'PUT', body: this.body(value) });
     if (res === 'refused') this.finish(op, 'fail');
-    else if (res !== 'lost' && res.status === 200) this.finish(op, 'ok');
+    else if (res !== 'lost' && res.status === 200) this.applied(op, res.body);
   }
 
   private async cas(client: number, key: string, seen: { value: string; revision: string }, value: string, node: { id: string; url: string }): Promise<void> {
@@ -105,14 +112,14 @@ export class Workload {
       op.failure = 'refused';
       this.finish(op, 'fail');
     } else if (res !== 'lost' && res.status === 412) this.finish(op, 'fail'); // the compare did not hold
-    else if (res !== 'lost' && res.status === 200) this.finish(op, 'ok');
+    else if (res !== 'lost' && res.status === 200) this.applied(op, res.body);
   }
 
   private async del(client: number, key: string, node: { id: string; url: string }): Promise<void> {
     const op = this.begin(client, node.id, key, 'delete');
     const res = await this.request(`${node.url}/v1/kv/${encodeURIComponent(key)}`, { method: 'DELETE' });
     if (res === 'refused') this.finish(op, 'fail');
-    else if (res !== 'lost' && res.status === 200) this.finish(op, 'ok', 'deleted');
+    else if (res !== 'lost' && res.status === 200) this.applied(op, res.body, 'deleted');
     else if (res !== 'lost' && res.status === 404) this.finish(op, 'ok', null);
   }
 

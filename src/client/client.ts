@@ -102,6 +102,10 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', done, { once: true });
   });
 
+/** The server's progress interval when a watch names none, and how many of them without any event mean a lost stream. */
+const DEFAULT_WATCH_PROGRESS_MS = 5000;
+const WATCH_SILENCE_PROGRESS_PERIODS = 3;
+
 export function createClient(options: ClientOptions): ConcordClient {
   const endpoints = new Endpoints(options.endpoints, options.protocol);
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -241,19 +245,39 @@ export function createClient(options: ClientOptions): ConcordClient {
         ...(o.progressMs !== undefined ? { progressMs: o.progressMs } : {}),
       };
       const order = endpoints.order(false);
+      // A stream that brings nothing, not even its progress events, for this long is taken as lost (a node
+      // frozen or cut off keeps its connections open) and resumed elsewhere.
+      const silentMs = WATCH_SILENCE_PROGRESS_PERIODS * (o.progressMs ?? DEFAULT_WATCH_PROGRESS_MS);
       let failures = 0;
+      /** Endpoints that answered `compacted` since the last event: each replica keeps its own history, so every one is asked. */
+      const compacted = new Set<Transport>();
       for (let i = 0; !signal.aborted; ) {
+        const stream = new AbortController();
+        const both = AbortSignal.any([signal, stream.signal]);
+        let silence = setTimeout(() => stream.abort(), silentMs);
         try {
-          for await (const e of order[i % order.length].watch(req, signal)) {
+          for await (const e of order[i % order.length].watch(req, both)) {
+            clearTimeout(silence);
+            silence = setTimeout(() => stream.abort(), silentMs);
             failures = 0;
+            compacted.clear();
             req.cursor = e.cursor;
             yield e;
           }
         } catch (e) {
           if (signal.aborted) return;
-          if (!(e instanceof ConcordClientError) || !isTransient(e) || ++failures >= maxAttempts) throw e;
-          if (e.code === 'unreachable') i++;
-          await sleep(Math.min(maxBackoffMs, Math.max(e.details.retryAfterMs ?? 0, backoffMs * 2 ** (failures - 1))), signal);
+          const t = order[i % order.length];
+          if (e instanceof ConcordClientError && e.code === 'compacted' && compacted.size < order.length - 1 && !compacted.has(t)) {
+            compacted.add(t);
+            i++;
+            continue;
+          }
+          const lost = stream.signal.aborted ? new ConcordClientError('unreachable', `the watch stream from ${order[i % order.length].endpoint} went silent for ${silentMs} ms`) : e;
+          if (!(lost instanceof ConcordClientError) || !isTransient(lost) || ++failures >= maxAttempts) throw lost;
+          i++; // any replica resumes a cursor: the next endpoint, so a node shutting down or cut off is not asked again at once
+          await sleep(Math.min(maxBackoffMs, Math.max(lost.details.retryAfterMs ?? 0, backoffMs * 2 ** (failures - 1))), signal);
+        } finally {
+          clearTimeout(silence);
         }
       }
     },

@@ -38,6 +38,8 @@ export class ShardedKvService implements KvService, BackupSource {
     private readonly shards: () => readonly ShardKvService[] | undefined,
     private readonly learnt: Promise<unknown> = Promise.resolve(),
     private readonly waitMs = 0,
+    /** A shard as its replicas elsewhere serve it, for what this node's own replica cannot answer (an older history). */
+    private readonly elsewhere: (shard: number) => KvService | undefined = () => undefined,
   ) {}
 
   /** known(), once the shards are known or `waitMs` has passed. */
@@ -131,11 +133,21 @@ export class ShardedKvService implements KvService, BackupSource {
     return (await this.knownSoon()).length;
   }
 
-  /** Shard `shard`'s changes (KvService.changes), from this node's replica or, if it hosts none, another's. */
+  /**
+   * Shard `shard`'s changes (KvService.changes), from this node's replica or, if it hosts none, another's. A
+   * replica installed from a snapshot keeps no history before it: what it no longer holds is asked of the
+   * shard's other replicas before it is `compacted`.
+   */
   async shardChanges(shard: number, from: number, opts: ChangeFeedOptions): Promise<ChangePage> {
     const s = (await this.knownSoon())[shard];
     if (!s?.changes) throw new ConcordError('not-implemented', `shard ${shard} keeps no history on this node`);
-    return s.changes(from, opts);
+    try {
+      return await s.changes(from, opts);
+    } catch (e) {
+      const other = this.elsewhere(shard);
+      if (!(e instanceof ConcordError && e.code === 'compacted') || !other?.changes || other === s) throw e;
+      return other.changes(from, opts);
+    }
   }
 
   /**

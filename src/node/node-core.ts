@@ -173,7 +173,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
     await shards.start(meta, metrics);
     place(shardCount);
   } else void learnShardCount(config, meta, storage, shards, metrics, remember, log).then((count) => count !== undefined && place(count));
-  const kv = new ShardedKvService(() => shards.servicesByShard(), shards.started, config.requestTimeoutMs);
+  const kv = new ShardedKvService(() => shards.servicesByShard(), shards.started, config.requestTimeoutMs, (i) => shards.remoteShard(i));
   let gossip: Awaited<ReturnType<typeof startGossip>> | undefined;
   const cluster = new RaftClusterService(config, group, addresses, peers, selfAddr, () => gossip?.node, {
     running: () => shards.running(),

@@ -323,8 +323,14 @@ export class ShardGroups {
   private rebuild(): void {
     const count = this.count!;
     const services: ShardKvService[] = [];
-    for (let i = 0; i < count; i++) services.push(this.serving(i) ?? (this.remote[i] ??= new RemoteShard(i, (op) => this.calls.call(i, op), (node, op) => this.calls.callOn(node, i, op))));
+    for (let i = 0; i < count; i++) services.push(this.serving(i) ?? this.remoteShard(i)!);
     this.services = services;
+  }
+
+  /** Shard `i` as served by its replicas elsewhere (with one shard: none, every node hosts it). */
+  remoteShard(i: number): RemoteShard | undefined {
+    if (this.count === undefined || this.count === 1) return undefined;
+    return (this.remote[i] ??= new RemoteShard(i, (op) => this.calls.call(i, op), (node, op) => this.calls.callOn(node, i, op)));
   }
 
   private waitForEpoch(epoch: number, ms: number): Promise<void> {

@@ -1,5 +1,6 @@
 // The short chaos runs npm test includes (the long one is `npm run chaos -- --time 600 --nodes 5`):
-// real processes, every kind of fault, a recorded history checked for linearizability. And proof that
+// real processes, every kind of fault, a recorded history checked for linearizability, and watchers whose
+// streams are checked against it. And proof that
 // the machinery can fail: the same run with serializable reads checked as linearizable is caught.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ describe('chaos (real processes, faults, linearizability checker)', () => {
       const report = await runChaos({ ...CHAOS_DEFAULTS, shards: 4, seconds: 45, seed: Number(process.env.CHAOS_SEED ?? 1), out, log });
       assert.equal(report.verdict, 'linearizable', `${report.line}\n${report.check.keys.map((k) => `${k.key}: ${k.verdict} ${k.explanation ?? ''}`).join('\n')}`);
       assert.equal(report.unansweredFinalReads, 0, 'every node answers the final reads after healing');
+      assert.deepStrictEqual(report.watchProblems, [], 'every watcher saw every acknowledged write once, in order, as the others did');
       const kinds = new Set(report.history.faults.map((f) => f.kind));
       assert.ok(kinds.size >= 3, `several kinds of fault happened: ${[...kinds].join(', ')}`);
       const acked = report.history.operations.filter((op) => op.outcome === 'ok' && op.kind !== 'get').length;
@@ -34,6 +36,7 @@ describe('chaos (real processes, faults, linearizability checker)', () => {
       const report = await runChaos({ ...CHAOS_DEFAULTS, shards: 4, seconds: 30, seed: 3, faults: ['move-kill'], out, log });
       assert.equal(report.verdict, 'linearizable', `${report.line}\n${report.check.keys.map((k) => `${k.key}: ${k.verdict} ${k.explanation ?? ''}`).join('\n')}`);
       assert.equal(report.unansweredFinalReads, 0, 'every node answers the final reads after healing');
+      assert.deepStrictEqual(report.watchProblems, [], 'every watcher saw every acknowledged write once, in order, as the others did');
       const duringMoves = report.history.faults.filter((f) => f.kind === 'move-kill' && / while shard \S+ moves/.test(f.description));
       assert.ok(duringMoves.length >= 1, `a node was killed while a shard moved: ${report.history.faults.map((f) => f.description).join(' / ')}`);
     } finally {

@@ -342,4 +342,15 @@ describe('ShardedKvService', () => {
     for await (const c of three.chunks) body.push(c);
     assert.deepEqual(readSections(Buffer.concat(body), 3).map((s) => s.map((p) => Buffer.from(p).toString())), [['a', 'b'], [], ['c']]);
   });
+  it("asks a shard's replicas elsewhere for history its own replica no longer holds, and says compacted when they do not hold it either", async () => {
+    const page = { revisions: [], next: 11 };
+    const local = Object.assign(new MemoryKv(), { changes: async () => Promise.reject(new ConcordError('compacted', 'revision 3 is compacted: the oldest revision this history holds is 40')) });
+    const asked: number[] = [];
+    const elsewhere = Object.assign(new MemoryKv(), { changes: async (from: number) => (asked.push(from), page) });
+    const svc = new ShardedKvService(() => [local, local], Promise.resolve(), 0, () => elsewhere);
+    assert.deepStrictEqual(await svc.shardChanges(1, 3, { maxBytes: 100, waitMs: 0 }), page);
+    assert.deepStrictEqual(asked, [3]);
+    const alone = new ShardedKvService(() => [local, local]);
+    await assert.rejects(alone.shardChanges(1, 3, { maxBytes: 100, waitMs: 0 }), failsWith('compacted', 410, /oldest revision this history holds is 40/));
+  });
 });
