@@ -112,7 +112,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       `chaos: ${check.verdict.toUpperCase()} — seed ${o.seed}, ${o.nodes} nodes, ${o.seconds} s, ${operations.length} ops ` +
       `(ok ${count('ok')}, fail ${count('fail')}, unknown ${count('unknown')}), ${nemesis.events.length} faults, ` +
       `final reads on ${members.length} nodes${unanswered > 0 ? ` (${unanswered} UNANSWERED)` : ''}; ` +
-      `${watchers.length} watch streams (${watchers.map((w) => w.changes.length).join('/')} changes, ${watchers.reduce((n, w) => n + w.resumes, 0)} resumes) ${watchProblems.length === 0 ? 'complete and identical' : `WRONG (${watchProblems.length} problems)`}; timeline ${timelineFile}`;
+      `${watchers.length} watch streams (${watchers.map((w) => w.changes.length).join('/')} changes, ${watchers.reduce((n, w) => n + w.restarts, 0)} restarts) ${watchProblems.length === 0 ? 'complete and identical' : `WRONG (${watchProblems.length} problems)`}; timeline ${timelineFile}`;
     o.log(line);
     for (const k of check.keys) if (k.verdict !== 'ok') o.log(`  ${k.key}: ${k.verdict}${k.explanation ? ` — ${k.explanation}` : ''}`);
     for (const p of watchProblems) o.log(`  watch: ${p}`);

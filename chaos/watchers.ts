@@ -22,8 +22,8 @@ export class ChaosWatcher {
   started = false;
   /** Why the watch ended for good (a refusal no resume mends), if it did. */
   failure: string | undefined;
-  /** Resumes after a failure. */
-  resumes = 0;
+  /** Watch calls started again after one failed for good (the client library resumes most failures itself, unseen here). */
+  restarts = 0;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
 
@@ -69,7 +69,7 @@ export class ChaosWatcher {
           this.failure = `${e.code}: ${e.message}`;
           return;
         }
-        this.resumes++;
+        this.restarts++;
         await sleep(100);
       } finally {
         client.close();
