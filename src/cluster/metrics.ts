@@ -111,6 +111,21 @@ export class NodeMetrics {
     this.gauge('concord_cache_bytes', 'Bytes in the read cache, as weighed against --cache-bytes', () => stats().bytes);
   }
 
+  /** The node's watch streams and the shard feeds that serve them (kv/watch-hub.ts). */
+  watchWatches(hub: { size: number; feedCount: number; cutOff: number }): void {
+    this.gauge('concord_watch_streams', 'Watch streams open on this node (HTTP and gRPC)', () => hub.size);
+    this.gauge('concord_watch_feeds', 'Shard histories this node reads for its watch streams (one feed per shard, shared by its streams)', () => hub.feedCount);
+    new Counter({
+      name: 'concord_watch_cut_total',
+      help: 'Watch streams ended because their client took events slower than they came (resumable from their cursor)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(hub.cutOff);
+      },
+    });
+  }
+
   /** Requests for shards hosted elsewhere: forwarded, re-routed after a `moved` answer, failed. */
   watchForwarded(counts: { forwarded: number; moved: number; failed: number }): void {
     this.countsByLabel(

@@ -94,6 +94,14 @@ export class WatchHub {
     return this.watchers.size;
   }
 
+  /** Shard feeds running now. */
+  get feedCount(): number {
+    return this.feeds.size;
+  }
+
+  /** Watchers ended because they fell behind, since the start. */
+  cutOff = 0;
+
   /**
    * Opens a watch: once every covered shard's start is known (and, for a given one, still in its history:
    * else `compacted`), events go to `sink` until cancel() or close(reason).
@@ -297,6 +305,7 @@ class Watcher {
     this.sink.send(events);
     this.lastSent = performance.now();
     if (cut && this.sink.backlog() > this.hub.options.maxBacklogBytes) {
+      this.hub.cutOff++;
       this.fail(new ConcordError('unavailable', `this watch fell more than ${this.hub.options.maxBacklogBytes} bytes behind its feed and was ended: resume from cursor ${this.cursor()}`, 0));
     }
   }

@@ -32,6 +32,7 @@ export async function startNode(config: NodeConfig, logger: Logger = pino({ leve
   const log = logger.child({ node: config.nodeId });
   const { kv, cluster, metrics, raftAddress, faults, refuseLeadership, leave, failed, close: closeCore } = await startNodeCore(config, log);
   const watch = new WatchHub(kv);
+  metrics.watchWatches(watch);
   const http = buildHttpApi({
     kv,
     watch,

@@ -167,6 +167,9 @@ describe('watch on a 3-process cluster of one shard', () => {
       }
     })();
     await until('the first progress event', () => text.includes('event: progress'));
+    const metrics = await (await fetch(`${n.url}/metrics`)).text();
+    assert.match(metrics, /^concord_watch_streams [1-9]/m);
+    assert.match(metrics, /^concord_watch_feeds 1$/m);
     const exited = new Promise<number | null>((r) => n.proc!.once('exit', (code) => r(code)));
     const started = Date.now();
     n.proc!.kill('SIGTERM');

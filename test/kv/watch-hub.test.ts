@@ -170,6 +170,8 @@ test('a live watcher whose connection falls behind is ended with a resumable err
   await until('the rest', () => fine.events.length === 3);
   assert.equal(slow.events.length, 2);
   assert.equal(c.hub.size, 1);
+  assert.equal(c.hub.cutOff, 1);
+  assert.equal(c.hub.feedCount, 1);
 });
 
 test('with several shards: a prefix watch covers them all, from_revision is refused, and a cursor resumes every shard exactly where it stopped', async (t) => {

@@ -74,6 +74,8 @@ export async function v1WatchRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
       const sink = new SseSink(reply.raw, q.encoding ?? 'utf8', isSet(q.prev_kv));
       const w = await watch.open(req, sink);
       void reply.hijack();
+      // The client may have gone while the watch opened: its 'close' has passed then.
+      if (reply.raw.destroyed || !reply.raw.socket || reply.raw.socket.destroyed) return w.cancel();
       reply.raw.on('close', () => w.cancel());
       sink.start(w.cursor);
     },
