@@ -209,7 +209,7 @@ export function createClient(options: ClientOptions): ConcordClient {
       }
     },
     batch: (ops, o) => {
-      const bytes = ops.map((op) => (op.op === 'put' ? { op: 'put' as const, key: toBytes(op.key), value: toBytes(op.value) } : { op: 'delete' as const, key: toBytes(op.key) }));
+      const bytes = ops.map((op): BatchOp<Uint8Array> => (op.op === 'put' ? { op: 'put', key: toBytes(op.key), value: toBytes(op.value), ...(op.ttlSeconds !== undefined ? { ttlSeconds: op.ttlSeconds } : {}) } : { op: 'delete', key: toBytes(op.key) }));
       return run('batch', 'if-not-sent', true, o, (t, s) => t.batch(bytes, s));
     },
     txn: (req, o) => {

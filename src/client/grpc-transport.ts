@@ -21,7 +21,7 @@ import {
 import { grpcDefinition, type GrpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
-import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
+import type { Attempt, BatchOp, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
 
 const TXN_TARGETS = {
   value: { target: Compare_Target.VALUE, operand: 'value' },
@@ -199,9 +199,13 @@ export class GrpcTransport implements Transport {
     return { items: res.items.map((i) => ({ key: asBuffer(i.key), value: asBuffer(i.value), modRevision: Number(i.modRevision) })), more: res.more };
   }
 
-  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number> {
+  async batch(ops: Array<BatchOp<Uint8Array>>, at: Attempt): Promise<number> {
     const req = {
-      ops: ops.map((o) => (o.op === 'put' ? { op: { case: 'put' as const, value: { key: o.key, value: o.value } } } : { op: { case: 'delete' as const, value: { key: o.key } } })),
+      ops: ops.map((o) =>
+        o.op === 'put'
+          ? { op: { case: 'put' as const, value: { key: o.key, value: o.value, ...(o.ttlSeconds !== undefined ? { ttlSeconds: BigInt(o.ttlSeconds) } : {}) } } }
+          : { op: { case: 'delete' as const, value: { key: o.key } } },
+      ),
     };
     return Number((await this.call(KV, 'batch', req, at)).revision);
   }

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
 import { asBuffer, percentEncode } from './bytes.ts';
-import type { Attempt, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
+import type { Attempt, BatchOp, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
 import { readEvents, watchPath } from './sse-watch.ts';
 
 const TXN_TARGETS = { value: 'value', version: 'version', createRevision: 'create_revision', modRevision: 'mod_revision' } as const;
@@ -143,8 +143,8 @@ export class HttpTransport implements Transport {
     };
   }
 
-  async batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number> {
-    const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: 'delete', key: b64(o.key) })) };
+  async batch(ops: Array<BatchOp<Uint8Array>>, at: Attempt): Promise<number> {
+    const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value), ...(o.ttlSeconds !== undefined ? { ttl: o.ttlSeconds } : {}) } : { op: 'delete', key: b64(o.key) })) };
     return num((await this.json<{ revision: number }>('POST', '/v1/batch', at, body)).revision);
   }
 

@@ -78,7 +78,8 @@ export interface ListPage {
   nextStart?: Buffer;
 }
 
-export type BatchOp = { op: 'put'; key: Bytes; value: Bytes } | { op: 'delete'; key: Bytes };
+/** A batch's operation; a put may expire after `ttlSeconds`, as PutOptions.ttlSeconds. */
+export type BatchOp<B = Bytes> = { op: 'put'; key: B; value: B; ttlSeconds?: number } | { op: 'delete'; key: B };
 
 /**
  * A transaction's condition on one key (etcd's Compare): its value, version, create or mod revision against
@@ -228,7 +229,7 @@ export interface Transport {
   put(key: Uint8Array, value: Uint8Array, opts: PutOptions, at: Attempt): Promise<number>;
   delete(key: Uint8Array, ifMatch: number | undefined, at: Attempt): Promise<DeleteResult>;
   list(opts: ListOptions, at: Attempt): Promise<{ items: ListItem[]; more: boolean }>;
-  batch(ops: Array<{ op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array }>, at: Attempt): Promise<number>;
+  batch(ops: Array<BatchOp<Uint8Array>>, at: Attempt): Promise<number>;
   txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult>;
   status(at: Attempt): Promise<ClusterStatus>;
   addNode(id: string, address: string, learner: boolean, at: Attempt): Promise<ClusterStatus>;

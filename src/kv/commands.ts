@@ -9,7 +9,8 @@
 //   put    u8 flags (1 ifMatch, 2 ifNoneMatch, 4 expiresAt, 8 ttl) | [f64 ifMatch] | [f64 expiresAt] | [f64 ttlMs | f64 now]
 //          | bytes key | bytes value
 //   del    u8 flags (1 ifMatch) | [f64 ifMatch] | bytes key
-//   batch  u32 count | count × (u8 kind | bytes key | [bytes value] for a put)
+//   batch  u32 count | count × (u8 kind: 1 put, 2 del, 3 put with a TTL | bytes key | [bytes value] for a put
+//          | [f64 ttlMs | f64 now] for a put with a TTL)
 //   clock  f64 now
 //   evict  u32 count × (bytes key | f64 revision)
 //   txn    u32 count × compare (u8 target | u8 result | bytes key | bytes value, or f64 number) |
@@ -29,7 +30,7 @@ export type Command =
   | { t: 'put'; key: Uint8Array; value: Uint8Array; ifMatch?: number; ifNoneMatch?: boolean; expiresAt?: number; ttl?: Timed & { ms: number } }
   | { t: 'del'; key: Uint8Array; ifMatch?: number }
   | ({ t: 'clock' } & Timed)
-  | { t: 'batch'; ops: Array<{ t: 'put'; key: Uint8Array; value: Uint8Array } | { t: 'del'; key: Uint8Array }> }
+  | { t: 'batch'; ops: Array<{ t: 'put'; key: Uint8Array; value: Uint8Array; ttl?: Timed & { ms: number } } | { t: 'del'; key: Uint8Array }> }
   | ({ t: 'txn' } & TxnRequest)
   | { t: 'evict'; keys: Array<{ key: Uint8Array; revision: number }> };
 
@@ -53,6 +54,8 @@ export type CommandResult =
 const MARKER = 0xc1;
 const VERSION = 1;
 const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5, evict: 6 } as const;
+/** A batch's put with a TTL (a batch's other ops are KIND.put and KIND.del). */
+const BATCH_PUT_TTL = 3;
 const IF_MATCH = 1;
 const IF_NONE_MATCH = 2;
 const EXPIRES = 4;
@@ -107,7 +110,7 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
       break;
     case 'batch':
       size += 4;
-      for (const op of c.ops) size += 1 + 4 + op.key.byteLength + (op.t === 'put' ? 4 + op.value.byteLength : 0);
+      for (const op of c.ops) size += 1 + 4 + op.key.byteLength + (op.t === 'put' ? 4 + op.value.byteLength + (op.ttl ? 16 : 0) : 0);
       break;
   }
   const w = new ByteWriter(Buffer.allocUnsafe(size));
@@ -155,9 +158,14 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
     case 'batch':
       w.u32(c.ops.length);
       for (const op of c.ops) {
-        w.u8(KIND[op.t]);
+        w.u8(op.t === 'put' && op.ttl ? BATCH_PUT_TTL : KIND[op.t]);
         putBytes(w, op.key);
-        if (op.t === 'put') putBytes(w, op.value);
+        if (op.t !== 'put') continue;
+        putBytes(w, op.value);
+        if (op.ttl) {
+          w.f64(op.ttl.ms);
+          w.f64(op.ttl.now);
+        }
       }
       break;
   }
@@ -201,6 +209,7 @@ export function decodeCommand(data: Uint8Array): Envelope {
     for (let i = 0; i < count; i++) {
       const t = r.u8();
       if (t === KIND.put) ops.push({ t: 'put', key: readBytes(r), value: readBytes(r) });
+      else if (t === BATCH_PUT_TTL) ops.push({ t: 'put', key: readBytes(r), value: readBytes(r), ttl: { ms: r.f64(), now: r.f64() } });
       else if (t === KIND.del) ops.push({ t: 'del', key: readBytes(r) });
       else throw new Error(`unknown batch operation ${t}`);
     }

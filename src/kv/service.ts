@@ -222,7 +222,11 @@ export class RaftKvService implements KvService, BackupSource {
       }
     }
     if (bytes > this.limits.maxValueBytes) throw new ConcordError('too-large', `batch carries ${bytes} bytes; the limit is ${this.limits.maxValueBytes}`);
-    const r = await this.submit({ t: 'batch', ops: ops.map((o) => (o.op === 'put' ? { t: 'put', key: o.key, value: o.value } : { t: 'del', key: o.key })) });
+    const now = this.store.clock.now();
+    const r = await this.submit({
+      t: 'batch',
+      ops: ops.map((o) => (o.op === 'put' ? { t: 'put', key: o.key, value: o.value, ...(o.ttlSeconds !== undefined ? { ttl: { ms: o.ttlSeconds * 1000, now } } : {}) } : { t: 'del', key: o.key })),
+    });
     return { revision: r.revision };
   }
 

@@ -59,9 +59,11 @@ const nothingToApply = (): undefined => undefined;
  */
 function commandApplier(env: Envelope, index: number, out: Applied, clock: LogClock): (tx: KvTx) => CommandResult {
   return (tx) => {
-    if (env.c.t === 'clock') sweep(tx, env.c.now);
-    const stamp = env.c.t === 'clock' ? env.c.now : env.c.t === 'put' ? env.c.ttl?.now : undefined;
+    const c = env.c;
+    if (c.t === 'clock') sweep(tx, c.now);
+    const stamp = c.t === 'clock' ? c.now : c.t === 'put' ? c.ttl?.now : undefined;
     if (stamp !== undefined) clock.observe(stamp);
+    if (c.t === 'batch') for (const op of c.ops) if (op.t === 'put' && op.ttl) clock.observe(op.ttl.now);
     const result = execute(tx, env.c, index);
     out.set(index, { node: env.n, seq: env.s, result });
     return result;
@@ -94,7 +96,7 @@ function execute(tx: KvTx, c: Command, revision: number): CommandResult {
     }
     case 'batch':
       for (const op of c.ops) {
-        if (op.t === 'put') tx.put(op.key, op.value);
+        if (op.t === 'put') tx.put(op.key, op.value, op.ttl ? { expiresAt: op.ttl.now + op.ttl.ms } : {});
         else tx.delete(op.key);
       }
       return { ok: true, revision };

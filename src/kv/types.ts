@@ -32,7 +32,7 @@ export interface StaleRead {
   lastContactMs?: number;
 }
 
-export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array };
+export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array; ttlSeconds?: number } | { op: 'delete'; key: Uint8Array };
 
 /**
  * A condition on one key, etcd's Compare: its value, version, create or mod revision against `operand`.

@@ -37,6 +37,20 @@ describe('TTLs on a 3-process cluster', () => {
     assert.equal(await status(follower, '/v1/kv/session/a', { method: 'PUT', body: 'mine', headers: { 'if-none-match': '*' } }), 200, 'create-only succeeds on the expired key');
   });
 
+  it('a batch\'s put with a ttl expires on every node; the batch\'s other put stays', async () => {
+    const post = await fetch(`${c.nodes[0].url}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ops: [{ op: 'put', key: 'bt/short', value: 'x', ttl: 1 }, { op: 'put', key: 'bt/keep', value: 'y' }] }),
+    });
+    assert.equal(post.status, 200);
+    assert.equal(await status(c.nodes[1], '/v1/kv/bt%2Fshort'), 200);
+    await until('the timed key gone from every node', () => everywhere('bt%2Fshort', 404), 10_000);
+    assert.ok(await everywhere('bt%2Fkeep', 200));
+    const refused = await fetch(`${c.nodes[0].url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ops: [{ op: 'put', key: 'k', value: 'v', ttl: 0 }] }) });
+    assert.equal(refused.status, 400);
+  });
+
   it('the largest TTL (9999999999 s) keeps its key and arms no timer past what setTimeout can hold', async () => {
     const leader = await c.leader();
     assert.equal(await status(leader, '/v1/kv/forever?ttl=9999999999', { method: 'PUT', body: 'x' }), 200);

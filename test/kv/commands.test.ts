@@ -22,7 +22,16 @@ const command = fc.oneof(
     failure: fc.array(fc.record({ op: fc.constant('get' as const), key: bytes }), { maxLength: 2 }),
   }),
   fc.record({ t: fc.constant('del' as const), key: bytes, ifMatch: fc.option(fc.nat(), { nil: undefined }) }, { requiredKeys: ['t', 'key'] }),
-  fc.record({ t: fc.constant('batch' as const), ops: fc.array(fc.oneof(fc.record({ t: fc.constant('put' as const), key: bytes, value: bytes }), fc.record({ t: fc.constant('del' as const), key: bytes })), { maxLength: 5 }) }),
+  fc.record({
+    t: fc.constant('batch' as const),
+    ops: fc.array(
+      fc.oneof(
+        fc.record({ t: fc.constant('put' as const), key: bytes, value: bytes, ttl: fc.option(fc.record({ ms: fc.nat(), now: fc.double({ min: 0, max: 1e13, noNaN: true }) }), { nil: undefined }) }, { requiredKeys: ['t', 'key', 'value'] }),
+        fc.record({ t: fc.constant('del' as const), key: bytes }),
+      ),
+      { maxLength: 5 },
+    ),
+  }),
 );
 const envelope = fc.record({ n: fc.string({ maxLength: 40 }), s: fc.nat(), c: command });
 

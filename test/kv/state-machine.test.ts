@@ -54,6 +54,19 @@ test('only a clock entry deletes: a put stamped past another key\'s expiry delet
   assert.deepEqual(listing(store), ['lock=c@5 v1 c5~2100', 'other=x@3 v1 c3~9500']);
 });
 
+test('a batch\'s puts with a TTL expire like single puts (stamped once for the batch); its other puts stay', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  const batch: Command = { t: 'batch', ops: [{ t: 'put', key: bytes('s1'), value: bytes('a'), ttl: { ms: 1000, now: 5000 } }, { t: 'put', key: bytes('keep'), value: bytes('b') }, { t: 'put', key: bytes('s2'), value: bytes('c'), ttl: { ms: 3000, now: 5000 } }] };
+  await sm.apply([entry(1, batch)]);
+  assert.deepEqual(listing(store), ['keep=b@1 v1 c1', 's1=a@1 v1 c1~6000', 's2=c@1 v1 c1~8000']);
+  assert.ok(store.clock.now() >= 5000, 'the batch\'s stamp moved the log clock');
+  await sm.apply([entry(2, clock(6000))]);
+  assert.deepEqual(listing(store), ['keep=b@1 v1 c1', 's2=c@1 v1 c1~8000']);
+  await sm.apply([entry(3, clock(8000))]);
+  assert.deepEqual(listing(store), ['keep=b@1 v1 c1']);
+});
+
 test('a key written again without a TTL, or with a later one, is not deleted by its earlier expiry', async (t) => {
   const { store, sm } = open(tempDir(t));
   t.after(() => store.close());

@@ -49,6 +49,11 @@ function consistency(c: Consistency): KvConsistency | undefined {
   }
 }
 
+function ttlSeconds(v: bigint, what: string): number {
+  if (v < 1n || v > MAX_TTL_SECONDS) throw bad(`${what}: expected 1 to ${MAX_TTL_SECONDS}`);
+  return Number(v);
+}
+
 function ifMatch(v: bigint | undefined): number | undefined {
   if (v === undefined) return undefined;
   if (v < 0n || v > MAX_REVISION) throw bad(`if_match: expected a revision from 0 to ${MAX_REVISION}`);
@@ -145,8 +150,7 @@ export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls, watch
       if (req.createOnly) opts.ifNoneMatch = true;
       if (m !== undefined && req.createOnly) throw bad('if_match and create_only cannot both hold');
       if (req.ttlSeconds !== undefined) {
-        if (req.ttlSeconds < 1n || req.ttlSeconds > MAX_TTL_SECONDS) throw bad(`ttl_seconds: expected 1 to ${MAX_TTL_SECONDS}`);
-        opts.ttlSeconds = Number(req.ttlSeconds);
+        opts.ttlSeconds = ttlSeconds(req.ttlSeconds, 'ttl_seconds');
       }
       const { revision } = await kv.put(key, value, opts);
       return create(PutResponseSchema, { revision: BigInt(revision) });
@@ -179,8 +183,11 @@ export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls, watch
       if (req.ops.length === 0 || req.ops.length > MAX_BATCH_OPS) throw bad(`ops: expected 1 to ${MAX_BATCH_OPS} operations`);
       const ops = req.ops.map((o, i): BatchOp => {
         if (o.op.case === 'put') {
-          const value = checkValue(o.op.value.value, limits, `ops[${i}].value`);
-          return { op: 'put', key: checkKey(o.op.value.key, limits, `ops[${i}].key`), value };
+          const p = o.op.value;
+          const value = checkValue(p.value, limits, `ops[${i}].value`);
+          const put: BatchOp = { op: 'put', key: checkKey(p.key, limits, `ops[${i}].key`), value };
+          if (p.ttlSeconds !== undefined) put.ttlSeconds = ttlSeconds(p.ttlSeconds, `ops[${i}].ttl_seconds`);
+          return put;
         }
         if (o.op.case === 'delete') return { op: 'delete', key: checkKey(o.op.value.key, limits, `ops[${i}].key`) };
         throw bad(`ops[${i}]: neither put nor delete`);

@@ -121,7 +121,7 @@ export const batchBodySchema = {
             type: 'object',
             additionalProperties: false,
             required: ['op', 'key', 'value'],
-            properties: { op: { type: 'string', enum: ['put'] }, key: batchKey, value: batchKey },
+            properties: { op: { type: 'string', enum: ['put'] }, key: batchKey, value: batchKey, ttl: { type: 'integer', minimum: 1, maximum: 9_999_999_999, description: 'Delete the key after this many seconds (as ?ttl= on a put)' } },
           },
           {
             type: 'object',
