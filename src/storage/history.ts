@@ -1,14 +1,17 @@
 // A group's recent history: every applied revision that changed keys, with each change's kind, new record
 // and previous record, in revision order. Watch reads it (src/kv/watch-hub.ts). Kept in LMDB beside the
-// records, one entry per revision, written in the transaction that applies the revision, so it survives
-// restarts and agrees with the records; every replica writes the same changes at the same revisions.
+// records, written in the transaction that applies the revisions, so it survives restarts and agrees with
+// the records; every replica keeps the same changes at the same revisions. One database entry per applying
+// transaction (a Raft host applies a batch of entries in one), keyed by its last revision with changes and
+// holding each of its revisions that changed something: one write per batch, not per revision, since an
+// entry per revision cost about as much as applying the put itself.
 //
 // Bounded by a window: revisions older than the newest `maxRevisions`, and the oldest entries while the
-// history holds more than `maxBytes` (encoded), are removed a few at a time in the applying transactions
-// themselves, so compaction is online and in small steps. `floor` is the oldest revision whose changes
-// are all here: every revision from it to the applied index is complete (a revision missing from the
-// database changed nothing). A snapshot import starts a new history, whose floor is the revision after
-// the image (the image carries no history).
+// history holds more than `maxBytes` (encoded), are removed in the applying transactions themselves, a
+// step once the history is COMPACT_SLACK revisions (or bytes' worth) past its bound — online, in small
+// steps. `floor` is the oldest revision whose changes are all here: every revision from it to the applied
+// index is complete (one missing from the database changed nothing). A snapshot import starts a new
+// history, whose floor is the revision after the image (the image carries no history).
 //
 // Values of LARGE_VALUE_BYTES and more are not kept (the change says how big they were): history would
 // otherwise copy 64 MiB values twice per write.
@@ -56,6 +59,11 @@ export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { maxRevisions: 100_000, ma
 
 /** Entries removed per applying transaction at most: compaction keeps up, since each adds one. */
 const COMPACT_STEP = 64;
+/**
+ * How far past its window the history may go before a compaction step (an eighth of the window, at most 256
+ * revisions or 256 KiB): a step then removes many revisions' entries at once.
+ */
+const COMPACT_SLACK = 256;
 
 /** What KvMeta keeps of a history: its floor and its bytes. */
 export type HistoryMeta = [floor: number, bytes: number];
@@ -102,17 +110,21 @@ export class History {
     this.db.dropSync();
   }
 
-  /** Records `revision`'s changes; call inside the write transaction that applies it. */
-  record(revision: number, changes: readonly Change[]): void {
-    if (changes.length === 0) return;
-    const bytes = packr.pack(changes.map(changeTuple));
-    void this.db.put(revision, bytes);
+  /** Records revisions' changes (ascending, each with some); call inside the write transaction that applies them. */
+  record(revisions: readonly RevisionChanges[]): void {
+    const last = revisions.at(-1);
+    if (last === undefined) return;
+    const bytes = packr.pack(revisions.map((r): RevisionTuple => [r.revision, r.changes.map(changeTuple)]));
+    void this.db.put(last.revision, bytes);
     this.bytes += bytes.byteLength;
   }
 
   /** Removes up to COMPACT_STEP entries outside the window after `applied`; call inside a write transaction. */
   compact(applied: number): void {
     const keepFrom = applied - this.limits.maxRevisions + 1;
+    const slack = Math.min(COMPACT_SLACK, Math.ceil(this.limits.maxRevisions / 8));
+    const byteSlack = Math.min(COMPACT_SLACK * 1024, Math.ceil(this.limits.maxBytes / 8));
+    if (keepFrom - this.floorRev < slack && this.bytes <= this.limits.maxBytes + byteSlack) return;
     const doomed: number[] = [];
     let bytes = this.bytes;
     let reachedKept = false;
@@ -140,14 +152,21 @@ export class History {
   read(from: number, to: number, maxBytes: number): { revisions: RevisionChanges[]; last: number } {
     const revisions: RevisionChanges[] = [];
     let bytes = 0;
-    for (const { key, value } of this.db.getRange({ start: from, end: to + 1 })) {
-      revisions.push({ revision: key, changes: (packr.unpack(value) as ChangeTuple[]).map(changeOf) });
+    // An entry is keyed by its last revision: the first with a key from `from` on may hold `from` itself.
+    for (const { key, value } of this.db.getRange({ start: from })) {
+      for (const [revision, changes] of packr.unpack(value) as RevisionTuple[]) {
+        if (revision > to) return { revisions, last: to };
+        if (revision >= from) revisions.push({ revision, changes: changes.map(changeOf) });
+      }
       bytes += value.byteLength;
-      if (bytes >= maxBytes) return { revisions, last: key };
+      if (bytes >= maxBytes && key < to) return { revisions, last: key };
     }
     return { revisions, last: to };
   }
 }
+
+/** A database entry holds [revision, its changes] for each revision of its applying transaction that changed keys. */
+type RevisionTuple = [number, ChangeTuple[]];
 
 /** A change as stored: [kind, key, value | null, valueBytes, createRevision, version, prev | null], kind 0 put / 1 delete. */
 type ChangeTuple = [number, Uint8Array, Uint8Array | null, number, number, number, PriorTuple | null];

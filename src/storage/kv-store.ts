@@ -314,7 +314,7 @@ export class KvStore {
     // Not through the cache: asynchronous transactions run on lmdb-js's schedule, and an earlier one's
     // cache update may not have happened yet when this one reads.
     const written: WrittenRecords = new Map();
-    const done = this.root.transaction(() => this.applyInTxn(index, fn, true, written, false)).then(
+    const done = this.root.transaction(() => this.applyInTxn(index, fn, true, written, false, [])).then(
       (o) => {
         this.afterCommit(written);
         return this.settle(index, o);
@@ -345,15 +345,17 @@ export class KvStore {
       outcomes = this.root.transactionSync(() => {
         const before = this.txApplied;
         const out: Array<Outcome<T>> = [];
+        const changed: RevisionChanges[] = [];
         let failed = false;
         for (const { index, fn } of items) {
           // Nothing after an entry that throws: applying the next one would record an index past it,
           // and the failed entry would never be applied (not even after a restart).
-          const o: Outcome<T> = failed ? { skipped: true } : this.applyInTxn(index, fn, false, written, true);
+          const o: Outcome<T> = failed ? { skipped: true } : this.applyInTxn(index, fn, false, written, true, changed);
           failed ||= 'error' in o;
           out.push(o);
         }
-        // One applied-index record for the whole batch: it is in the same transaction as every write.
+        // One history entry and one applied-index record for the whole batch, in the transaction of its writes.
+        this.history.record(changed);
         if (this.txApplied !== before) this.writeMeta(this.txApplied);
         return out;
       });
@@ -410,10 +412,12 @@ export class KvStore {
     // LMDB (all of them old, or all new) until the commit is known.
     for (const k of written.keys()) this.cache?.delete(k);
     this.committing = written;
+    const changed: RevisionChanges[] = [];
     for (const tx of txs) {
       tx.writeTo(this.data);
-      this.history.record(tx.revision, tx.changes());
+      noteChanges(tx, changed);
     }
+    this.history.record(changed);
     if (applied !== this.txApplied) this.history.compact(applied);
     const committed = applied !== this.txApplied ? this.meta.put(this.group, this.metaRecord(this.generation, applied)) : Promise.resolve(true);
     this.txApplied = applied;
@@ -436,7 +440,7 @@ export class KvStore {
    * answered from `written`, then from the cache (the committed state before this batch), before
    * LMDB: that read was ~10% of a follower's CPU under puts.
    */
-  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: WrittenRecords, viaCache: boolean): Outcome<T> {
+  private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: WrittenRecords, viaCache: boolean, changed: RevisionChanges[]): Outcome<T> {
     if (index <= this.txApplied) return { skipped: true };
     const tx = new BufferedTx(this.data, index, viaCache ? this.priorReader(written) : undefined, false, this.expiries);
     let result: T;
@@ -446,10 +450,13 @@ export class KvStore {
       return { error };
     }
     tx.writeTo(this.data);
-    this.history.record(index, tx.changes());
+    noteChanges(tx, changed);
     this.noteWritten(tx, written);
     this.txApplied = index;
-    if (writeMeta) this.writeMeta(index);
+    if (writeMeta) {
+      this.history.record(changed);
+      this.writeMeta(index);
+    }
     return { result };
   }
 
@@ -704,6 +711,12 @@ export class KvStore {
   private assertOpen(): void {
     if (this.closed) throw new Error(`kv store of group ${this.group} is closed`);
   }
+}
+
+/** Adds an applied entry's changes, if it made any, to its transaction's (for the history). */
+function noteChanges(tx: BufferedTx, changed: RevisionChanges[]): void {
+  const changes = tx.changes();
+  if (changes.length > 0) changed.push({ revision: tx.revision, changes });
 }
 
 /** The name of a group's record database is this and its generation. */

@@ -80,23 +80,36 @@ test('the history and its floor survive a reopen, and so does the log clock', as
   assert.ok(again.clock.now() >= stamp, 'the restored estimate continues from the persisted one, not from the wall clock');
 });
 
-test('compaction keeps the newest maxRevisions, a few entries per applying transaction, and the floor only rises', async (t) => {
-  const kv = open(tempDir(t), { maxRevisions: 10, maxBytes: 1 << 30 });
+test('compaction keeps the newest maxRevisions, removing at most a step of entries per applying transaction, and the floor only rises', async (t) => {
+  const dir = tempDir(t);
+  const wide = open(dir);
+  for (let i = 1; i <= 300; i++) await wide.applyAt(i, (tx) => tx.put(bytes(`k${i % 7}`), bytes(String(i))));
+  await wide.close();
+  // Reopened with a window of 10: 290 entries are outside it, and a transaction removes at most 64.
+  const kv = open(dir, { maxRevisions: 10, maxBytes: 1 << 30 });
   t.after(() => kv.close());
-  // One batch of 300 revisions: its transaction removes at most a step of them.
-  kv.applyAllSync(Array.from({ length: 300 }, (_, i) => ({ index: i + 1, fn: (tx) => tx.put(bytes(`k${i % 7}`), bytes(String(i))) })));
-  const afterBatch = kv.historyFloor();
-  assert.ok(afterBatch > 1 && afterBatch < 291, `one batch compacts a step, not all at once (floor ${afterBatch})`);
-  assert.deepStrictEqual(kv.readHistory(afterBatch, 1 << 30).revisions[0].revision, afterBatch);
-  let floor = afterBatch;
-  for (let i = 301; i <= 320; i++) {
+  await kv.applyAt(301, (tx) => tx.put(bytes('z'), bytes('301')));
+  assert.equal(kv.historyFloor(), 65, 'one step: the 64 oldest entries');
+  assert.equal(kv.readHistory(65, 1 << 30).revisions[0].revision, 65);
+  let floor = kv.historyFloor();
+  for (let i = 302; i <= 330; i++) {
     await kv.applyAt(i, (tx) => tx.put(bytes('z'), bytes(String(i))));
     assert.ok(kv.historyFloor() >= floor);
     floor = kv.historyFloor();
   }
-  assert.equal(kv.historyFloor(), 311);
-  const page = kv.readHistory(kv.historyFloor(), 1 << 30);
-  assert.deepStrictEqual(page.revisions.map((r) => r.revision), [311, 312, 313, 314, 315, 316, 317, 318, 319, 320]);
+  // Within the window's slack (an eighth of it, 2 revisions here) of its bound, every revision in it kept.
+  assert.ok(floor >= 330 - 10 - 2 + 1 && floor <= 321, `floor ${floor}`);
+  const page = kv.readHistory(floor, 1 << 30);
+  assert.deepStrictEqual(page.revisions.map((r) => r.revision), Array.from({ length: 331 - floor }, (_, i) => floor + i));
+});
+
+test('a batch applied in one transaction is one history entry; pages and reads from inside it still start at the revision asked', async (t) => {
+  const kv = open(tempDir(t));
+  t.after(() => kv.close());
+  kv.applyAllSync(Array.from({ length: 20 }, (_, i) => ({ index: i + 1, fn: (tx) => (i % 5 === 4 ? undefined : tx.put(bytes(`k${i}`), bytes('v'))) })));
+  const page = kv.readHistory(7, 1 << 30);
+  assert.deepStrictEqual(page.revisions.map((r) => r.revision), [7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 19]);
+  assert.equal(page.last, 20);
 });
 
 test('compaction by bytes removes the oldest entries while the history is larger than maxBytes', async (t) => {
@@ -104,8 +117,8 @@ test('compaction by bytes removes the oldest entries while the history is larger
   t.after(() => kv.close());
   for (let i = 1; i <= 100; i++) await kv.applyAt(i, (tx) => tx.put(bytes('k'), new Uint8Array(400)));
   const page = kv.readHistory(kv.historyFloor(), 1 << 30);
-  // Each revision keeps ~800 bytes (value and previous value): about 6 fit.
-  assert.ok(page.revisions.length >= 4 && page.revisions.length <= 7, `${page.revisions.length} revisions kept`);
+  // Each revision keeps ~800 bytes (value and previous value): about 6 fit, and an eighth more before a step.
+  assert.ok(page.revisions.length >= 4 && page.revisions.length <= 8, `${page.revisions.length} revisions kept`);
   assert.equal(page.revisions[0].revision, kv.historyFloor());
   assert.equal(page.revisions.at(-1)!.revision, 100);
 });
