@@ -115,7 +115,11 @@ export class BufferedTx implements KvTx {
 
   get(key: Uint8Array): KvRecord | undefined {
     checkKey(key);
-    const k = mapKey(key);
+    return this.lookup(key, mapKey(key));
+  }
+
+  /** get() of a checked key whose map key `k` is known. */
+  private lookup(key: Uint8Array, k: string): KvRecord | undefined {
     const w = this.writes?.get(k);
     if (w) return w.record ?? undefined;
     if (k !== this.priorKey) {
@@ -126,7 +130,9 @@ export class BufferedTx implements KvTx {
   }
 
   put(key: Uint8Array, value: Uint8Array, options: PutOptions = {}): KvRecord {
-    const prev = this.get(key);
+    checkKey(key);
+    const k = mapKey(key);
+    const prev = this.lookup(key, k);
     const sk = storedKey(key);
     const fields: KvRecord = {
       key,
@@ -149,19 +155,20 @@ export class BufferedTx implements KvTx {
     } else bytes = encodeRecord(fields, isHashedKey(sk));
     // The record as a later read would see it: key and value are views of the copies just made.
     const record: KvRecord = { ...fields, key: isHashedKey(sk) ? Uint8Array.from(key) : new Uint8Array(sk.buffer, sk.byteOffset, sk.byteLength), value: new Uint8Array(bytes.buffer, bytes.byteOffset + bytes.byteLength - value.byteLength, value.byteLength) };
-    this.noteWrite(key, sk, bytes, record, prev);
+    this.noteWrite(k, sk, bytes, record, prev);
     return record;
   }
 
   delete(key: Uint8Array): boolean {
-    const prev = this.get(key);
+    checkKey(key);
+    const k = mapKey(key);
+    const prev = this.lookup(key, k);
     if (!prev) return false;
-    this.noteWrite(key, storedKey(key), null, null, prev);
+    this.noteWrite(k, storedKey(key), null, null, prev);
     return true;
   }
 
-  private noteWrite(key: Uint8Array, sk: Buffer, bytes: Buffer | null, record: KvRecord | null, current: KvRecord | undefined): void {
-    const k = mapKey(key);
+  private noteWrite(k: string, sk: Buffer, bytes: Buffer | null, record: KvRecord | null, current: KvRecord | undefined): void {
     const writes = (this.writes ??= new Map());
     const earlier = writes.get(k);
     writes.set(k, { sk, bytes, record, prior: earlier ? earlier.prior : current });
