@@ -12,6 +12,7 @@
 import { EntryType, type Entry, type Snapshot } from '../raft/types.ts';
 import type { StateMachine } from '../cluster/raft-group.ts';
 import { LARGE_VALUE_BYTES, type KvStore, type KvTx } from '../storage/kv-store.ts';
+import { compareBytes } from '../storage/kv-record.ts';
 import type { LogClock } from '../storage/log-clock.ts';
 import { applyTxn } from './txn.ts';
 import { decodeCommand, type Command, type CommandResult, type Envelope } from './commands.ts';
@@ -70,9 +71,13 @@ function commandApplier(env: Envelope, index: number, out: Applied, clock: LogCl
   };
 }
 
-/** Deletes every record whose expiry is at or before `t`. */
+/**
+ * Deletes every record whose expiry is at or before `t`, in key order: the candidates come from each replica's
+ * own index in an order of its own (keys due at one instant, as a batch's are, in heap order), and the order
+ * of the deletes is the order of the revision's changes in the history, which a watch cursor counts in.
+ */
 function sweep(tx: KvTx, t: number): void {
-  for (const key of tx.takeDue(t)) {
+  for (const key of tx.takeDue(t).sort(compareBytes)) {
     const r = tx.get(key);
     if (r?.expiresAt !== undefined && r.expiresAt <= t) tx.delete(key);
   }

@@ -75,6 +75,9 @@ export interface Watch {
   cancel(): void;
 }
 
+/** What an event costs a connection beyond its key and values, for the backlog bound (its JSON or message framing). */
+const EVENT_OVERHEAD_BYTES = 128;
+
 /** How often watchers are looked at for a progress notification (the finest progressMs that means anything). */
 const PROGRESS_TICK_MS = 100;
 
@@ -221,7 +224,7 @@ class ShardFeed {
         try {
           page = await this.read(from);
         } catch (e) {
-          if (!this.failed(e, [...this.attached.keys()])) await sleep(this.hub.options.retryMs);
+          if (!this.failed(e, [...this.attached.keys()], true)) await sleep(this.hub.options.retryMs);
           continue;
         }
         for (const [w, a] of [...this.attached]) if (!a.catchingUp && w.positions[a.index].rev >= from) w.deliver(a.index, page);
@@ -246,18 +249,24 @@ class ShardFeed {
       try {
         page = await this.read(pos.rev);
       } catch (e) {
-        if (!this.failed(e, [w])) await sleep(this.hub.options.retryMs);
+        if (!this.failed(e, [w], false)) await sleep(this.hub.options.retryMs);
         continue;
       }
-      w.deliver(a.index, page, false);
-      await w.sink.drained(this.hub.options.maxBacklogBytes / 2);
+      await w.deliverPaced(a.index, page);
     }
   }
 
-  /** A read failed: a compacted history ends the watchers (true); anything else is tried again. */
-  private failed(e: unknown, watchers: Watcher[]): boolean {
+  /**
+   * A read failed: a compacted history or a refusal ends the watchers (true); anything else is tried again.
+   * The feed reads at the history's end, so a history compacted under it (`live`) is this replica's alone,
+   * installed from a snapshot that carried none: its watchers end `unavailable`, to resume on another member.
+   */
+  private failed(e: unknown, watchers: Watcher[], live: boolean): boolean {
     if (!(e instanceof ConcordError && ENDS_WATCH.has(e.code))) return false;
-    const reason = new ConcordError(e.code, `shard ${this.shard}: ${e.message}`);
+    const reason =
+      live && e.code === 'compacted'
+        ? new ConcordError('unavailable', `shard ${this.shard}: this node's copy no longer holds the revisions its watches are at (${e.message}); resume from the cursor on another member`, 0)
+        : new ConcordError(e.code, `shard ${this.shard}: ${e.message}`);
     for (const w of watchers) w.fail(reason);
     return true;
   }
@@ -281,33 +290,71 @@ class Watcher {
   }
 
   /**
-   * The page's changes this watch has not had and its filter takes, to the sink; its position moves past the
-   * page. `cut`: end the watch if its backlog is over the bound (the feed's pages; a watcher catching up
-   * waits for its connection instead).
+   * The page's changes this watch has not had and its filter takes, each with its position after it (positions
+   * are not moved here), their size, and the position after the page.
    */
-  deliver(index: number, page: ChangePage, cut = true): void {
-    if (this.stopped) return;
+  private collect(index: number, page: ChangePage): { events: Array<{ event: WatchEvent; pos: Position }>; bytes: number; end: Position } {
     const shard = this.shards[index];
-    const events: WatchEvent[] = [];
+    const before = this.positions[index];
+    const events: Array<{ event: WatchEvent; pos: Position }> = [];
+    let bytes = 0;
+    let pos = before;
     for (const r of page.revisions) {
-      const pos = this.positions[index];
       if (r.revision < pos.rev) continue;
       const n = r.changes.length;
       for (let j = r.revision === pos.rev ? pos.skip : 0; j < n; j++) {
         const change = r.changes[j];
         if (!matches(this.req.filter, change.key)) continue;
-        this.positions[index] = j + 1 < n ? { rev: r.revision, skip: j + 1 } : { rev: r.revision + 1, skip: 0 };
-        events.push({ change, revision: r.revision, shard, cursor: this.cursor() });
+        pos = j + 1 < n ? { rev: r.revision, skip: j + 1 } : { rev: r.revision + 1, skip: 0 };
+        this.positions[index] = pos; // for the event's cursor; put back below
+        events.push({ event: { change, revision: r.revision, shard, cursor: this.cursor() }, pos });
+        bytes += eventBytes(change);
       }
     }
-    if (page.next > this.positions[index].rev) this.positions[index] = { rev: page.next, skip: 0 };
-    if (events.length === 0) return;
-    this.sink.send(events);
-    this.lastSent = performance.now();
-    if (cut && this.sink.backlog() > this.hub.options.maxBacklogBytes) {
+    this.positions[index] = before;
+    return { events, bytes, end: page.next > pos.rev ? { rev: page.next, skip: 0 } : pos };
+  }
+
+  /**
+   * A page of the feed's, sent whole — unless it would take the watch's backlog past the bound: then the watch
+   * ends (`unavailable`, resumable from before the page; the feed waits for no one, and a client resuming
+   * it reads at its own pace).
+   */
+  deliver(index: number, page: ChangePage): void {
+    if (this.stopped) return;
+    const { events, bytes, end } = this.collect(index, page);
+    if (events.length > 0 && this.sink.backlog() + bytes > this.hub.options.maxBacklogBytes) {
       this.hub.cutOff++;
       this.fail(new ConcordError('unavailable', `this watch fell more than ${this.hub.options.maxBacklogBytes} bytes behind its feed and was ended: resume from cursor ${this.cursor()}`, 0));
+      return;
     }
+    if (events.length > 0) {
+      this.sink.send(events.map((e) => e.event));
+      this.lastSent = performance.now();
+    }
+    this.positions[index] = end;
+  }
+
+  /**
+   * A page read while catching up, sent in slices of at most a quarter of the backlog bound, each once the
+   * connection has taken what came before down to half of it: paced by the client, never buffered whole.
+   */
+  async deliverPaced(index: number, page: ChangePage): Promise<void> {
+    const { events, end } = this.collect(index, page);
+    const sliceBytes = this.hub.options.maxBacklogBytes / 4;
+    for (let i = 0; i < events.length && !this.stopped; ) {
+      const slice: WatchEvent[] = [];
+      let bytes = 0;
+      for (; i < events.length && (slice.length === 0 || bytes <= sliceBytes); i++) {
+        bytes += eventBytes(events[i].event.change);
+        slice.push(events[i].event);
+      }
+      this.sink.send(slice);
+      this.positions[index] = events[i - 1].pos;
+      this.lastSent = performance.now();
+      await this.sink.drained(this.hub.options.maxBacklogBytes / 2);
+    }
+    if (!this.stopped) this.positions[index] = end;
   }
 
   progressDue(now: number): void {
@@ -327,6 +374,11 @@ class Watcher {
     this.stopped = true;
     this.hub.watcherGone(this);
   }
+}
+
+/** What a change's event costs its connection, about. */
+function eventBytes(c: Change): number {
+  return EVENT_OVERHEAD_BYTES + c.key.byteLength + (c.value?.byteLength ?? 0) + (c.prev?.value?.byteLength ?? 0);
 }
 
 function sleep(ms: number): Promise<void> {

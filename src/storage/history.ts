@@ -51,7 +51,7 @@ export interface RevisionChanges {
 export interface HistoryLimits {
   /** Keep at least the newest this many revisions (older ones are removed). */
   maxRevisions: number;
-  /** Remove the oldest entries while the history's encoded entries take more than this. */
+  /** Remove the oldest entries while the history's encoded entries take more than this (but the newest few). */
   maxBytes: number;
 }
 
@@ -119,7 +119,11 @@ export class History {
     this.bytes += bytes.byteLength;
   }
 
-  /** Removes up to COMPACT_STEP entries outside the window after `applied`; call inside a write transaction. */
+  /**
+   * Removes up to COMPACT_STEP entries outside the window after `applied`: older than its last maxRevisions,
+   * or, while the history is over maxBytes, the oldest — but never the entries of its newest `slack` revisions,
+   * so a transaction larger than the byte bound still reaches the watches. Call inside a write transaction.
+   */
   compact(applied: number): void {
     const keepFrom = applied - this.limits.maxRevisions + 1;
     const slack = Math.min(COMPACT_SLACK, Math.ceil(this.limits.maxRevisions / 8));
@@ -129,7 +133,8 @@ export class History {
     let bytes = this.bytes;
     let reachedKept = false;
     for (const { key, value } of this.db.getRange({ limit: COMPACT_STEP })) {
-      if (key >= keepFrom && bytes <= this.limits.maxBytes) {
+      // The byte bound never takes the newest revisions' entries: a feed reading them now would find them gone.
+      if (key >= keepFrom && (bytes <= this.limits.maxBytes || key > applied - slack)) {
         reachedKept = true;
         break;
       }

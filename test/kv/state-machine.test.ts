@@ -67,6 +67,27 @@ test('a batch\'s puts with a TTL expire like single puts (stamped once for the b
   assert.deepEqual(listing(store), ['keep=b@1 v1 c1']);
 });
 
+test('keys due at one instant are deleted in key order, so a restarted replica\'s history lists the same changes in the same order', async (t) => {
+  const dir = tempDir(t);
+  const keys = ['zeta', 'alpha', 'mid', 'beta', 'omega', 'kappa'];
+  const batch: Command = { t: 'batch', ops: keys.map((k) => ({ t: 'put' as const, key: bytes(k), value: bytes('v'), ttl: { ms: 100, now: 1000 } })) };
+  const live = open(path.join(dir, 'a'));
+  const restarted = open(path.join(dir, 'b'));
+  await live.sm.apply([entry(1, batch)]);
+  await restarted.sm.apply([entry(1, batch)]);
+  await restarted.store.close();
+  const again = new KvStore({ env: path.join(dir, 'b', 'kv'), group: 'g1' }); // its expiry index rebuilt by a scan
+  t.after(async () => {
+    await live.store.close();
+    await again.close();
+  });
+  await live.sm.apply([entry(2, clock(1100))]);
+  await new KvStateMachine(again).apply([entry(2, clock(1100))]);
+  const order = (s: KvStore) => s.readHistory(2, 1 << 20).revisions[0].changes.map((c) => `${c.kind} ${text(c.key)}`);
+  assert.deepStrictEqual(order(live.store), [...keys].sort().map((k) => `delete ${k}`));
+  assert.deepStrictEqual(order(again), order(live.store));
+});
+
 test('a key written again without a TTL, or with a later one, is not deleted by its earlier expiry', async (t) => {
   const { store, sm } = open(tempDir(t));
   t.after(() => store.close());

@@ -51,8 +51,11 @@ class Recorder implements WatchSink {
   backlogBytes = 0;
   private release: (() => void) | undefined;
   private holding: Promise<void> | undefined;
+  /** The size of each send(), in events. */
+  sends: number[] = [];
   send(events: WatchEvent[]): void {
     this.events.push(...events);
+    this.sends.push(events.length);
   }
   progress(cursor: string): void {
     this.progressed.push(cursor);
@@ -155,7 +158,7 @@ test('history compacted while a watcher catches up ends it with compacted', asyn
   );
 });
 
-test('a live watcher whose connection falls behind is ended with a resumable error; the others go on', async (t) => {
+test('a live watcher whose connection falls behind is ended, before the page that would pass its bound, with a resumable error; the others go on', async (t) => {
   const c = cluster(t);
   const slow = new Recorder();
   const fine = new Recorder();
@@ -167,13 +170,40 @@ test('a live watcher whose connection falls behind is ended with a resumable err
   await c.put('b');
   await until('the cut', () => slow.closedWith !== undefined);
   assert.equal(slow.closedWith!.code, 'unavailable');
-  assert.match(slow.closedWith!.message, /resume from cursor 2/);
+  assert.match(slow.closedWith!.message, /resume from cursor 1/, 'the cursor before the page it was not sent');
   await c.put('c');
   await until('the rest', () => fine.events.length === 3);
-  assert.equal(slow.events.length, 2);
+  assert.equal(slow.events.length, 1);
   assert.equal(c.hub.size, 1);
   assert.equal(c.hub.cutOff, 1);
   assert.equal(c.hub.feedCount, 1);
+});
+
+test('a watcher catching up gets a large page in slices of a quarter of its backlog bound, not buffered whole', async (t) => {
+  const c = cluster(t, 1, undefined, { ...FAST, maxBacklogBytes: 2_000, pageBytes: 1 << 20 });
+  for (let i = 1; i <= 50; i++) await c.put(`k${i}`, 'x'.repeat(100));
+  const sink = new Recorder();
+  await c.hub.open(watch({}, { fromRevision: 1 }), sink);
+  await until('all 50', () => sink.events.length === 50);
+  assert.ok(sink.sends.length >= 10, `${sink.sends.length} sends`);
+  assert.ok(Math.max(...sink.sends) <= 3, `at most ${Math.max(...sink.sends)} events (~230 bytes each) in one send`);
+  assert.deepStrictEqual(sink.events.map((e) => e.revision), Array.from({ length: 50 }, (_, i) => i + 1));
+});
+
+test('a snapshot installed under a live feed ends its watchers unavailable (resume elsewhere), not compacted', async (t) => {
+  const c = cluster(t);
+  await c.put('a');
+  const sink = new Recorder();
+  await c.hub.open(watch({}), sink);
+  const other = new KvStore({ env: path.join(tempDir(t), 'other'), group: 'g0' });
+  t.after(() => other.close());
+  for (let i = 1; i <= 30; i++) await other.applyAt(i, (tx) => tx.put(bytes(`o${i}`), bytes('v')));
+  const image = await other.exportSnapshotBytes();
+  await c.stores[0].importSnapshot([image.data], 30);
+  await c.stores[0].applyAt(31, (tx) => tx.put(bytes('after'), bytes('v')));
+  await until('the end', () => sink.closedWith !== undefined);
+  assert.equal(sink.closedWith!.code, 'unavailable');
+  assert.match(sink.closedWith!.message, /resume from the cursor on another member/);
 });
 
 test('with several shards: a prefix watch covers them all, from_revision is refused, and a cursor resumes every shard exactly where it stopped', async (t) => {

@@ -113,7 +113,7 @@ test('a batch applied in one transaction is one history entry; pages and reads f
 });
 
 test('compaction by bytes removes the oldest entries while the history is larger than maxBytes', async (t) => {
-  const kv = open(tempDir(t), { maxRevisions: 1_000_000, maxBytes: 5_000 });
+  const kv = open(tempDir(t), { maxRevisions: 40, maxBytes: 5_000 });
   t.after(() => kv.close());
   for (let i = 1; i <= 100; i++) await kv.applyAt(i, (tx) => tx.put(bytes('k'), new Uint8Array(400)));
   const page = kv.readHistory(kv.historyFloor(), 1 << 30);
@@ -121,6 +121,16 @@ test('compaction by bytes removes the oldest entries while the history is larger
   assert.ok(page.revisions.length >= 4 && page.revisions.length <= 8, `${page.revisions.length} revisions kept`);
   assert.equal(page.revisions[0].revision, kv.historyFloor());
   assert.equal(page.revisions.at(-1)!.revision, 100);
+});
+
+test('a transaction larger than the byte bound is kept: the newest revisions are never taken by it', async (t) => {
+  const kv = open(tempDir(t), { maxRevisions: 1000, maxBytes: 1_000 });
+  t.after(() => kv.close());
+  kv.applyAllSync(Array.from({ length: 50 }, (_, i) => ({ index: i + 1, fn: (tx) => tx.put(bytes(`k${i}`), new Uint8Array(100)) })));
+  assert.equal(kv.historyFloor(), 1);
+  assert.equal(kv.readHistory(1, 1 << 30).revisions.length, 50);
+  for (let i = 51; i <= 400; i++) await kv.applyAt(i, (tx) => tx.put(bytes('k'), new Uint8Array(100)));
+  assert.ok(kv.historyFloor() > 51, `taken once older than the newest ones (floor ${kv.historyFloor()})`);
 });
 
 test('large values are not kept in the history, only their size', async (t) => {

@@ -132,6 +132,7 @@ class GrpcSink implements WatchSink {
         bytes,
         wake: () => {
           this.waiters.delete(w);
+          this.call.off('cancelled', w.wake);
           resolve();
         },
       };

@@ -6,7 +6,8 @@
 //   data: {"type":"put","key":"app/a","value":"1","revision":17,"createRevision":17,"modRevision":17,"version":1,"shard":0}
 //
 // Query: `key` or `prefix` (percent-encoded bytes; neither: every key), `from_revision` (a watch of one
-// shard), `cursor` (or the Last-Event-ID header: resume), `prev_kv` (each event carries the record it
+// shard), `cursor` (or the Last-Event-ID header, which EventSource sends when it reconnects: it wins over
+// both), `prev_kv` (each event carries the record it
 // replaced), `encoding` (utf8 or base64, as the listing), `progress_ms`. The stream opens with a
 // `progress` event carrying the start cursor, has one every progress_ms while quiet, and each event's `id`
 // is the cursor to resume from (EventSource does so by itself). A watch that ends on the server's side
@@ -60,13 +61,15 @@ export async function v1WatchRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
     async (request, reply) => {
       if (!watch) return sendError(reply, 501, 'GET /v1/watch is not served by this node');
       const q = request.query;
+      // EventSource reconnects to the same URL with the last id it got: that resumes the stream, whatever
+      // start (from_revision, cursor) the URL named for its first connection.
       const lastEventId = request.headers['last-event-id'];
+      const resumed = typeof lastEventId === 'string' && lastEventId !== '';
       const req = watchRequest(
         {
           key: queryBytes(request, 'key'),
           prefix: queryBytes(request, 'prefix'),
-          ...(q.from_revision !== undefined ? { fromRevision: Number(q.from_revision) } : {}),
-          ...(q.cursor !== undefined ? { cursor: q.cursor } : typeof lastEventId === 'string' ? { cursor: lastEventId } : {}),
+          ...(resumed ? { cursor: lastEventId } : { ...(q.cursor !== undefined ? { cursor: q.cursor } : {}), ...(q.from_revision !== undefined ? { fromRevision: Number(q.from_revision) } : {}) }),
           ...(q.progress_ms !== undefined ? { progressMs: Number(q.progress_ms) } : {}),
         },
         limits,
