@@ -130,3 +130,24 @@ it('a stream that goes silent (its node frozen, the connection open) is left aft
     await live.close();
   }
 });
+
+it('HTTP: Last-Event-ID (an EventSource reconnecting to its first URL) wins over the URL\'s from_revision and cursor', async () => {
+  const history = new History();
+  for (let i = 1; i <= 5; i++) history.put(`k${i}`);
+  const n = await node(history, () => 1);
+  try {
+    for (const start of ['from_revision=1', 'cursor=0']) {
+      const ac = new AbortController();
+      const res = await fetch(`${n.http}/v1/watch?${start}`, { headers: { 'last-event-id': '3' }, signal: ac.signal });
+      assert.equal(res.status, 200, start);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('event: put')) text += new TextDecoder().decode((await reader.read()).value);
+      ac.abort();
+      assert.match(text, /id: 3\nevent: progress/);
+      assert.match(text, /id: 4\nevent: put\ndata: \{"type":"put","key":"k4"/, start);
+    }
+  } finally {
+    await n.close();
+  }
+});
