@@ -46,23 +46,33 @@ export interface DataDirLock {
   release(): void;
 }
 
-function processStart(pid: number): string {
+/** Fields 3 on of /proc/PID/stat (Linux), from the state; undefined where there is none. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Field 22 (starttime); the command name (field 2) may hold spaces, so count from its closing paren.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
+    // The command name (field 2) may hold spaces: count from its closing paren.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return '';
+    return undefined;
   }
 }
 
+function processStart(pid: number): string {
+  return statFields(pid)?.[19] ?? ''; // field 22, starttime
+}
+
+/**
+ * Whether `pid` runs. A process killed but not yet reaped by its parent (a zombie: `kill -9` then a restart
+ * at once, under a supervisor slow to wait for it) still answers signal 0, but holds nothing.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  const state = statFields(pid)?.[0];
+  return state !== 'Z' && state !== 'X';
 }
 
 function readHolder(file: string): { text: string; holder?: Holder } | undefined {

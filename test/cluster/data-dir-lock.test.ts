@@ -48,6 +48,24 @@ it('a lock left by a process killed with SIGKILL is taken over', async () => {
   lock.release();
 });
 
+it('a lock of a killed process its parent has not reaped yet (a zombie) is taken over', async () => {
+  const dir = tempDir('lock-zombie');
+  // The shell's background child exits at once; the shell then becomes `sleep`, which never waits for it.
+  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 5'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d).trim()))));
+  try {
+    const start = () => fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    while (!/\) Z /.test(start())) await new Promise((r) => setTimeout(r, 10));
+    const started = start().slice(start().lastIndexOf(')') + 2).split(' ')[19];
+    writeLock(dir, { pid, started, host: os.hostname(), what: 'a killed node' });
+    const lock = lockDataDir(dir, 'me');
+    assert.equal(JSON.parse(lockText(dir)).pid, process.pid);
+    lock.release();
+  } finally {
+    parent.kill('SIGKILL');
+  }
+});
+
 it('a lock whose pid now belongs to a process started at another time (a reused pid) is stale', () => {
   const dir = tempDir('lock-reused');
   writeLock(dir, { pid: process.pid, started: 'another-start', host: os.hostname(), what: 'old' });
