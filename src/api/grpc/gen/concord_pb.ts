@@ -1384,7 +1384,7 @@ export const KV: GenService<{
     output: typeof BatchResponseSchema;
   },
   /**
-   * etcd-style transaction (not built yet: UNIMPLEMENTED).
+   * etcd-style transaction: compares, then the success or the failure ops, atomically within one shard.
    *
    * @generated from rpc concord.v1.KV.Txn
    */
