@@ -204,6 +204,9 @@ const oneLine = (b: Uint8Array) => cell(escapedBytes(b), Infinity);
 
 async function watch(prefix: string | undefined, opts: WatchFlags, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
+  if (cmd.optsWithGlobals<{ timeout?: string }>().timeout !== undefined) {
+    throw new UsageError('--timeout does not apply to concord watch: it runs until interrupted or --count changes, resuming on the next --server when one fails');
+  }
   if (opts.key !== undefined && prefix !== undefined) throw new UsageError('give a PREFIX or --key, not both');
   if (opts.key !== undefined) keyArg(opts.key);
   if (opts.cursor !== undefined && opts.fromRevision !== undefined) throw new UsageError('give --from-revision or --cursor, not both');

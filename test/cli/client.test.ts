@@ -216,6 +216,12 @@ describe('help', { concurrency: true }, () => {
     }
   });
 
+  it('concord watch refuses --timeout, which would do nothing there (exit 2)', async () => {
+    const r = await runCli(['watch', 'app/', '--timeout', '5s']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--timeout does not apply to concord watch/);
+  });
+
   it('reserved commands fail with exit 1', async () => {
     const r = await runCli(['bench']);
     assert.equal(r.code, 1);
