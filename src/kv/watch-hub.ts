@@ -7,9 +7,9 @@
 // Guarantees, per shard (revisions are per shard): events in revision order and, within a revision, in the
 // order the history keeps its changes; none skipped and none repeated from the position the watch started
 // or resumed at, as long as the history holds it — otherwise the watch ends with `compacted`. A watcher
-// whose client does not take events as fast as the feed brings them is ended (`unavailable`) once more
-// than `maxBacklogBytes` wait for its connection: the feed is shared and waits for no one; its cursor
-// resumes it. A quiet watcher gets a progress notification with its cursor every `progressMs`.
+// whose client does not take events as fast as the feed brings them is ended (`unavailable`) rather than
+// sent a page that would leave more than `maxBacklogBytes` waiting for its connection: the feed is shared
+// and waits for no one; its cursor resumes it. A quiet watcher gets a progress notification with its cursor every `progressMs`.
 
 import { ConcordError } from '../util/errors.ts';
 import type { Change, ChangeFeedOptions, ChangePage } from './types.ts';

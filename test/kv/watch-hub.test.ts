@@ -10,6 +10,7 @@ import { WatchHub, type WatchEvent, type WatchSink, type WatchHubOptions, type W
 import { shardOf } from '../../src/shard/key-hash.ts';
 import { ConcordError } from '../../src/util/errors.ts';
 import { bytes, tempDir, text } from '../storage/helpers.ts';
+import { until } from '../../testkit/wait.ts';
 
 const FAST: WatchHubOptions = { maxBacklogBytes: 1 << 20, pageBytes: 4096, pollMs: 50, retryMs: 20 };
 
@@ -78,14 +79,6 @@ class Recorder implements WatchSink {
   }
   keys(): string[] {
     return this.events.map((e) => `${e.change.kind} ${text(e.change.key)}@${e.revision}`);
-  }
-}
-
-async function until(what: string, done: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

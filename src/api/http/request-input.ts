@@ -65,13 +65,17 @@ export interface ListQuery extends ReadQuery {
   encoding?: 'utf8' | 'base64';
 }
 
+/** A flag in a query: present without a value (`?keys_only`) means true, as in most HTTP APIs. */
+export function queryFlag(v: string | undefined): boolean {
+  return v === '' || v === 'true' || v === '1';
+}
+
 /** The listing a GET /v1/kv-style query asks for (the schema has checked limit and the enums). */
 export function listOptions(request: FastifyRequest<{ Querystring: ListQuery }>, limits: ApiLimits): ListOptions {
   const q = request.query;
-  // Present without a value (`?keys_only`) means true, as in most HTTP APIs.
   const opts: ListOptions = {
     limit: q.limit === undefined ? DEFAULT_LIST_LIMIT : Number(q.limit),
-    keysOnly: q.keys_only === '' || q.keys_only === 'true' || q.keys_only === '1',
+    keysOnly: queryFlag(q.keys_only),
   };
   for (const name of ['prefix', 'start', 'end'] as const) {
     const bytes = listBound(queryBytes(request, name), name, limits);

@@ -24,7 +24,7 @@ import { MAX_CURSOR_LENGTH, PROGRESS_MS, watchRequest } from '../shared/watch-re
 import type { HttpApiDeps } from './deps.ts';
 import { errorBody, sendError } from './errors.ts';
 import { encodeField, type JsonEncoding } from './kv-json.ts';
-import { queryBytes } from './request-input.ts';
+import { queryBytes, queryFlag } from './request-input.ts';
 import { errorResponses } from './schemas.ts';
 
 interface WatchQuery {
@@ -51,7 +51,6 @@ const querySchema = {
   },
 } as const;
 
-const isSet = (v: string | undefined) => v === '' || v === 'true' || v === '1';
 
 export async function v1WatchRoutes(app: FastifyInstance, deps: HttpApiDeps): Promise<void> {
   const { watch, limits } = deps;
@@ -74,7 +73,7 @@ export async function v1WatchRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
         },
         limits,
       );
-      const sink = new SseSink(reply.raw, q.encoding ?? 'utf8', isSet(q.prev_kv));
+      const sink = new SseSink(reply.raw, q.encoding ?? 'utf8', queryFlag(q.prev_kv));
       const w = await watch.open(req, sink);
       void reply.hijack();
       // The client may have gone while the watch opened: its 'close' has passed then.
