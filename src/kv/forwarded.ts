@@ -7,7 +7,7 @@
 // on its account.
 
 import { ConcordError, type ErrorCode } from '../util/errors.ts';
-import type { BackupImage, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import type { BackupImage, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, LeaseGrant, LeaseInfo, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { remoteImage, type BackupOp } from './remote-backup.ts';
 
 export type ForwardedOp =
@@ -19,7 +19,11 @@ export type ForwardedOp =
   | { t: 'listOrStale'; opts: ListOptions }
   | { t: 'batch'; ops: BatchOp[] }
   | { t: 'txn'; req: TxnRequest }
-  | { t: 'changes'; from: number; opts: ChangeFeedOptions };
+  | { t: 'changes'; from: number; opts: ChangeFeedOptions }
+  | { t: 'grantLease'; ttlSeconds: number; id: number }
+  | { t: 'keepAliveLease'; id: number }
+  | { t: 'revokeLease'; id: number }
+  | { t: 'leaseTimeToLive'; id: number; keys?: boolean };
 
 /** An error as it travels back: the catalogue's code, message and retry hint. */
 export interface ForwardedError {
@@ -50,9 +54,23 @@ export function runForwarded(svc: KvService, op: ForwardedOp): Promise<unknown> 
     case 'changes':
       if (!svc.changes) throw new ConcordError('not-implemented', 'this replica keeps no history');
       return svc.changes(op.from, op.opts);
+    case 'grantLease':
+      return leases(svc.grantLease)?.call(svc, op.ttlSeconds, { id: op.id });
+    case 'keepAliveLease':
+      return leases(svc.keepAliveLease)?.call(svc, op.id);
+    case 'revokeLease':
+      return leases(svc.revokeLease)?.call(svc, op.id);
+    case 'leaseTimeToLive':
+      return leases(svc.leaseTimeToLive)?.call(svc, op.id, { keys: op.keys });
     default:
       throw new ConcordError('bad-request', `unknown forwarded operation ${JSON.stringify((op as { t?: unknown }).t)}`);
   }
+}
+
+/** A replica's lease method; not-implemented if it has none. */
+function leases<F>(f: F | undefined): F {
+  if (!f) throw new ConcordError('not-implemented', 'this replica keeps no leases');
+  return f;
 }
 
 export function toForwardedError(e: unknown): ForwardedError {
@@ -127,5 +145,23 @@ export class RemoteShard implements KvService {
 
   changes(from: number, opts: ChangeFeedOptions): Promise<ChangePage> {
     return this.call({ t: 'changes', from, opts }) as Promise<ChangePage>;
+  }
+
+  /** With the id its caller picked (ShardedKvService.grantLease). */
+  grantLease(ttlSeconds: number, opts: { id?: number } = {}): Promise<LeaseGrant> {
+    if (opts.id === undefined) throw new ConcordError('bad-request', 'a lease granted in another node\'s shard needs its id picked first');
+    return this.call({ t: 'grantLease', ttlSeconds, id: opts.id }) as Promise<LeaseGrant>;
+  }
+
+  keepAliveLease(id: number): Promise<LeaseGrant> {
+    return this.call({ t: 'keepAliveLease', id }) as Promise<LeaseGrant>;
+  }
+
+  revokeLease(id: number): Promise<{ revision: number; deleted: number }> {
+    return this.call({ t: 'revokeLease', id }) as Promise<{ revision: number; deleted: number }>;
+  }
+
+  leaseTimeToLive(id: number, opts: { keys?: boolean } = {}): Promise<LeaseInfo> {
+    return this.call({ t: 'leaseTimeToLive', id, ...(opts.keys ? { keys: true } : {}) }) as Promise<LeaseInfo>;
   }
 }

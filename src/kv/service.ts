@@ -1,8 +1,8 @@
 // KvService over one Raft group: writes are proposals answered when applied on this node (followers
 // forward them through Raft), linearizable reads wait for a ReadIndex barrier, serializable reads
 // are served from local state. A put with a TTL is stamped with this node's estimate of the log's time;
-// while keys with an expiry are held, the leader proposes a clock entry when the soonest falls due
-// (state-machine.ts says what applying one does). In cache mode (limits.maxKeys) the leader evicts the least
+// while keys or leases with an expiry are held, the leader proposes a clock entry when the soonest falls due
+// (state-machine.ts says what applying one does). Grants and keep-alives of leases are stamped as puts are. In cache mode (limits.maxKeys) the leader evicts the least
 // recently written keys past the limit, naming each with the revision it saw.
 
 import type { RaftGroup } from '../cluster/raft-group.ts';
@@ -10,8 +10,9 @@ import type { KvStore } from '../storage/kv-store.ts';
 import { encodeCommand, encodeLargePut, type Command, type CommandResult } from './commands.ts';
 import { LARGE_VALUE_BYTES } from '../storage/kv-store.ts';
 import { ConcordError } from '../util/errors.ts';
-import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, LeaseGrant, LeaseGrantOptions, LeaseInfo, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { checkTxn } from './txn.ts';
+import { checkLeaseId, checkLeaseTtl, leaseNotFound, randomLeaseId } from './lease-ids.ts';
 
 export interface KvLimits {
   maxKeyBytes: number;
@@ -57,8 +58,8 @@ export class RaftKvService implements KvService, BackupSource {
     private readonly store: KvStore,
     private readonly limits: KvLimits,
   ) {
-    store.expiries.onSooner = (at) => this.scheduleClock(at);
-    const next = store.expiries.next();
+    store.expiries.onSooner = store.leases.expiries.onSooner = (at) => this.scheduleClock(at);
+    const next = store.nextExpiry();
     if (next !== undefined) this.scheduleClock(next);
     if (limits.maxKeys && store.writeOrder) this.watchKeyCount(limits.maxKeys);
   }
@@ -92,7 +93,7 @@ export class RaftKvService implements KvService, BackupSource {
   /** An expiry is due by this node's estimate: the leader proposes a clock entry; others look again later. */
   private async clockDueNow(): Promise<void> {
     this.clockDue = Infinity;
-    const next = this.store.expiries.next(); // none once the store is closed: the timer stops
+    const next = this.store.nextExpiry(); // none once the store is closed: the timer stops
     if (next === undefined) return;
     const now = this.store.clock.now();
     if (next > now) return this.scheduleClock(next);
@@ -100,7 +101,7 @@ export class RaftKvService implements KvService, BackupSource {
       try {
         // Resolves once applied here, so the keys it made due are out of the index by then.
         await this.submit({ t: 'clock', now });
-        const after = this.store.expiries.next();
+        const after = this.store.nextExpiry();
         if (after !== undefined) this.scheduleClock(after);
         return;
       } catch {
@@ -186,9 +187,11 @@ export class RaftKvService implements KvService, BackupSource {
   async put(key: Uint8Array, value: Uint8Array, opts: PutOptions = {}): Promise<{ revision: number }> {
     this.checkKey(key);
     this.checkValue(value);
+    checkTimed(opts.ttlSeconds, opts.lease);
     const ttl = opts.ttlSeconds !== undefined ? { ms: opts.ttlSeconds * 1000, now: this.store.clock.now() } : undefined;
-    const c = { t: 'put', key, value, ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, ttl } as const;
+    const c = { t: 'put', key, value, ifMatch: opts.ifMatch, ifNoneMatch: opts.ifNoneMatch, ttl, lease: opts.lease } as const;
     const r = value.byteLength >= LARGE_VALUE_BYTES ? await this.propose(await encodeLargePut(this.nodeId, c)) : await this.submit(c);
+    if (!r.ok && r.reason === 'not-found') throw leaseNotFound(opts.lease!);
     if (!r.ok) throw new ConcordError('precondition-failed', 'the key does not match the precondition');
     return { revision: r.revision };
   }
@@ -218,6 +221,7 @@ export class RaftKvService implements KvService, BackupSource {
       this.checkKey(op.key);
       if (op.op === 'put') {
         this.checkValue(op.value);
+        checkTimed(op.ttlSeconds, op.lease);
         bytes += op.value.byteLength;
       }
     }
@@ -225,8 +229,16 @@ export class RaftKvService implements KvService, BackupSource {
     const now = this.store.clock.now();
     const r = await this.submit({
       t: 'batch',
-      ops: ops.map((o) => (o.op === 'put' ? { t: 'put', key: o.key, value: o.value, ...(o.ttlSeconds !== undefined ? { ttl: { ms: o.ttlSeconds * 1000, now } } : {}) } : { t: 'del', key: o.key })),
+      ops: ops.map((o) =>
+        o.op === 'put'
+          ? { t: 'put', key: o.key, value: o.value, ...(o.ttlSeconds !== undefined ? { ttl: { ms: o.ttlSeconds * 1000, now } } : {}), ...(o.lease !== undefined ? { lease: o.lease } : {}) }
+          : { t: 'del', key: o.key },
+      ),
     });
+    if (!r.ok) {
+      const leases = [...new Set(ops.flatMap((o) => (o.op === 'put' && o.lease !== undefined ? [o.lease] : [])))];
+      throw new ConcordError('not-found', `the batch attaches keys to leases ${leases.join(', ')}, and one does not exist (it expired, was revoked, or was never granted)`);
+    }
     return { revision: r.revision };
   }
 
@@ -235,10 +247,53 @@ export class RaftKvService implements KvService, BackupSource {
     return storeChanges(this.store, from, opts);
   }
 
+  async grantLease(ttlSeconds: number, opts: LeaseGrantOptions = {}): Promise<LeaseGrant> {
+    checkLeaseTtl(ttlSeconds);
+    if (opts.id !== undefined) checkLeaseId(opts.id);
+    // An id this service picks is random: one in use is picked again, twice at most.
+    for (let tries = 1; ; tries++) {
+      const id = opts.id ?? randomLeaseId(1, 0);
+      const r = await this.submit({ t: 'grant', lease: id, ms: ttlSeconds * 1000, now: this.store.clock.now() });
+      if (r.ok) return { id, ttlSeconds };
+      if (opts.id !== undefined || tries === 3) throw new ConcordError('precondition-failed', `lease ${id} already exists`);
+    }
+  }
+
+  async keepAliveLease(id: number): Promise<LeaseGrant> {
+    checkLeaseId(id);
+    const r = await this.submit({ t: 'keepalive', lease: id, now: this.store.clock.now() });
+    if (!r.ok) throw leaseNotFound(id);
+    return { id, ttlSeconds: (r.ttlMs ?? 0) / 1000 };
+  }
+
+  async revokeLease(id: number): Promise<{ revision: number; deleted: number }> {
+    checkLeaseId(id);
+    const r = await this.submit({ t: 'revoke', lease: id });
+    if (!r.ok) throw leaseNotFound(id);
+    return { revision: r.revision, deleted: r.deleted ?? 0 };
+  }
+
+  async leaseTimeToLive(id: number, opts: { keys?: boolean } = {}): Promise<LeaseInfo> {
+    checkLeaseId(id);
+    await this.barrier('linearizable');
+    const lease = this.store.leases.get(id);
+    if (!lease) throw leaseNotFound(id);
+    const info: LeaseInfo = { id, ttlSeconds: Math.max(0, Math.ceil((lease.expiresAt - this.store.clock.now()) / 1000)), grantedTtlSeconds: lease.ttlMs / 1000 };
+    if (opts.keys) info.keys = this.store.leaseKeys(id);
+    return info;
+  }
+
   async txn(req: TxnRequest): Promise<TxnResult> {
     checkTxn(req, this.limits, (key) => this.checkKey(key));
     const r = await this.submit({ t: 'txn', ...req });
     if (!r.ok || !r.txn) throw new Error('a transaction applied without its outcome');
     return { succeeded: r.txn.succeeded, revision: r.revision, results: r.txn.results };
   }
+}
+
+/** A put expires by a TTL or with a lease, not both. */
+function checkTimed(ttlSeconds: number | undefined, lease: number | undefined): void {
+  if (lease === undefined) return;
+  checkLeaseId(lease);
+  if (ttlSeconds !== undefined) throw new ConcordError('bad-request', 'a put takes a TTL or a lease, not both (a lease has a TTL of its own)');
 }

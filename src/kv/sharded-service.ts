@@ -8,6 +8,9 @@
 //     the merged page is complete up to its last key, so paging on from there visits every key once.
 //   - A batch is atomic within one shard, at one revision of it. A batch whose keys span shards is
 //     refused (bad-request): keys that change together need a common {tag}.
+//   - A lease lives in shard (id mod S) (lease-ids.ts); a key can be attached only to a lease of its own shard,
+//     so that the lease's revoke or expiry deletes its keys atomically. A grant may name a key (or {tag}) to
+//     put the lease in that key's shard.
 //   - A shard hosted elsewhere is a RemoteShard (forwarded.ts): its calls go to a node that hosts it.
 //   - Until this node knows the shard count (it is joining) a call waits for it, as long as `waitMs`, and is
 //     then unavailable (503); a serializable get, answered synchronously, is unavailable at once.
@@ -18,8 +21,9 @@ import { RANGE_PAGE_BYTES } from '../storage/kv-store.ts';
 import { sections } from './backup-sections.ts';
 import { RemoteShard } from './forwarded.ts';
 import { ConcordError } from '../util/errors.ts';
-import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
+import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, LeaseGrant, LeaseGrantOptions, LeaseInfo, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { txnKeys } from './txn.ts';
+import { checkLeaseId, leaseShard, randomLeaseId } from './lease-ids.ts';
 
 /** A shard's service; with one shard it must also be a BackupSource for `backup()` to work. */
 export type ShardKvService = KvService & Partial<BackupSource>;
@@ -82,7 +86,9 @@ export class ShardedKvService implements KvService, BackupSource {
   }
 
   async put(key: Uint8Array, value: Uint8Array, opts?: PutOptions): Promise<{ revision: number }> {
-    return (await this.shardForSoon(key)).put(key, value, opts);
+    const shards = await this.knownSoon();
+    if (opts?.lease !== undefined) checkLeaseOf(key, opts.lease, shards.length);
+    return pick(shards, key).put(key, value, opts);
   }
 
   async delete(key: Uint8Array, opts?: { ifMatch?: number }): Promise<{ deleted: number; revision: number }> {
@@ -120,7 +126,37 @@ export class ShardedKvService implements KvService, BackupSource {
 
   async batch(ops: BatchOp[]): Promise<{ revision: number }> {
     const shards = await this.knownSoon();
-    return shards[oneShard(ops.map((o) => o.key), shards.length, 'a batch')].batch(ops);
+    const shard = oneShard(ops.map((o) => o.key), shards.length, 'a batch');
+    for (const o of ops) if (o.op === 'put' && o.lease !== undefined && o.key.byteLength > 0) checkLeaseOf(o.key, o.lease, shards.length);
+    return shards[shard].batch(ops);
+  }
+
+  async grantLease(ttlSeconds: number, opts: LeaseGrantOptions = {}): Promise<LeaseGrant> {
+    const shards = await this.knownSoon();
+    const n = shards.length;
+    if (opts.id !== undefined) checkLeaseId(opts.id);
+    const shard = opts.id !== undefined ? leaseShard(opts.id, n) : opts.key ? pickIndex(n, opts.key) : randomLeaseId(1, 0) % n;
+    if (opts.id !== undefined && opts.key) checkLeaseOf(opts.key, opts.id, n);
+    return leaseCall(shards[shard], 'grantLease')(ttlSeconds, { id: opts.id ?? randomLeaseId(n, shard) });
+  }
+
+  async keepAliveLease(id: number): Promise<LeaseGrant> {
+    return leaseCall(await this.leaseHome(id), 'keepAliveLease')(id);
+  }
+
+  async revokeLease(id: number): Promise<{ revision: number; deleted: number }> {
+    return leaseCall(await this.leaseHome(id), 'revokeLease')(id);
+  }
+
+  async leaseTimeToLive(id: number, opts?: { keys?: boolean }): Promise<LeaseInfo> {
+    return leaseCall(await this.leaseHome(id), 'leaseTimeToLive')(id, opts);
+  }
+
+  /** The shard lease `id` lives in. */
+  private async leaseHome(id: number): Promise<ShardKvService> {
+    checkLeaseId(id);
+    const shards = await this.knownSoon();
+    return shards[leaseShard(id, shards.length)];
   }
 
   async txn(req: TxnRequest): Promise<TxnResult> {
@@ -175,7 +211,33 @@ export class ShardedKvService implements KvService, BackupSource {
 
 /** The shard a key lives in. */
 function pick(shards: readonly ShardKvService[], key: Uint8Array): ShardKvService {
-  return shards[shards.length === 1 || key.byteLength === 0 ? 0 : shardOf(key, shards.length)];
+  return shards[pickIndex(shards.length, key)];
+}
+
+function pickIndex(shardCount: number, key: Uint8Array): number {
+  return shardCount === 1 || key.byteLength === 0 ? 0 : shardOf(key, shardCount);
+}
+
+type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive';
+
+/** A shard's lease method, bound; not-implemented where the shard's service has none. */
+function leaseCall<M extends LeaseMethod>(s: ShardKvService, m: M): NonNullable<ShardKvService[M]> {
+  const f = s[m];
+  if (!f) throw new ConcordError('not-implemented', 'leases are not available on this node');
+  return f.bind(s) as NonNullable<ShardKvService[M]>;
+}
+
+/** A key can be attached only to a lease of its own shard (checkLeaseId first). */
+function checkLeaseOf(key: Uint8Array, lease: number, shardCount: number): void {
+  checkLeaseId(lease);
+  const keyShard = pickIndex(shardCount, key);
+  const home = leaseShard(lease, shardCount);
+  if (keyShard === home) return;
+  throw new ConcordError(
+    'bad-request',
+    `key ${showKey(key)} is in shard ${keyShard} and lease ${lease} in shard ${home} of ${shardCount}: a lease's keys must be in its shard, ` +
+      'so that its expiry deletes them atomically. Grant the lease with this key (or its {tag}) to put it in the key\'s shard, or give the keys a common {tag}',
+  );
 }
 
 /**

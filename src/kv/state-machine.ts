@@ -8,6 +8,11 @@
 // stamp, at its revision. Only clock entries delete, so only a leader's estimate decides when keys go, not a
 // stamp from whichever node took a put. A key is present until such a clock entry is applied, then gone for
 // every read and write on every replica alike — never resurrected, since only a new put brings it back.
+//
+// Leases expire the same way: a grant or keep-alive carries its proposer's stamp, the lease expires at the
+// later of the expiry it had and that stamp plus its TTL (a keep-alive from a node whose estimate lags never
+// shortens it), and the clock entry whose stamp passes the expiry revokes the lease: deletes every key
+// attached to it and the lease, at its revision, as a revoke does.
 
 import { EntryType, type Entry, type Snapshot } from '../raft/types.ts';
 import type { StateMachine } from '../cluster/raft-group.ts';
@@ -62,7 +67,7 @@ function commandApplier(env: Envelope, index: number, out: Applied, clock: LogCl
   return (tx) => {
     const c = env.c;
     if (c.t === 'clock') sweep(tx, c.now);
-    const stamp = c.t === 'clock' ? c.now : c.t === 'put' ? c.ttl?.now : undefined;
+    const stamp = c.t === 'clock' || c.t === 'grant' || c.t === 'keepalive' ? c.now : c.t === 'put' ? c.ttl?.now : undefined;
     if (stamp !== undefined) clock.observe(stamp);
     if (c.t === 'batch') for (const op of c.ops) if (op.t === 'put' && op.ttl) clock.observe(op.ttl.now);
     const result = execute(tx, env.c, index);
@@ -72,24 +77,38 @@ function commandApplier(env: Envelope, index: number, out: Applied, clock: LogCl
 }
 
 /**
- * Deletes every record whose expiry is at or before `t`, in key order: the candidates come from each replica's
- * own index in an order of its own (keys due at one instant, as a batch's are, in heap order), and the order
- * of the deletes is the order of the revision's changes in the history, which a watch cursor counts in.
+ * Deletes every record whose expiry is at or before `t`, in key order, then revokes every lease expired by
+ * then, by id: the candidates come from each replica's own index in an order of its own (keys due at one
+ * instant, as a batch's are, in heap order), and the order of the deletes is the order of the revision's
+ * changes in the history, which a watch cursor counts in.
  */
 function sweep(tx: KvTx, t: number): void {
   for (const key of tx.takeDue(t).sort(compareBytes)) {
     const r = tx.get(key);
     if (r?.expiresAt !== undefined && r.expiresAt <= t) tx.delete(key);
   }
+  for (const id of tx.takeDueLeases(t)) {
+    const lease = tx.lease(id);
+    if (lease && lease.expiresAt <= t) revoke(tx, id);
+  }
+}
+
+/** Deletes the keys attached to lease `id`, in key order, then the lease; returns how many keys. */
+function revoke(tx: KvTx, id: number): number {
+  let deleted = 0;
+  for (const key of tx.leaseKeys(id)) if (tx.get(key)?.lease === id && tx.delete(key)) deleted++;
+  tx.setLease(id, undefined);
+  return deleted;
 }
 
 function execute(tx: KvTx, c: Command, revision: number): CommandResult {
   switch (c.t) {
     case 'put': {
+      if (c.lease !== undefined && !tx.lease(c.lease)) return { ok: false, reason: 'not-found', revision };
       const cur = tx.get(c.key);
       if (c.ifNoneMatch && cur) return { ok: false, reason: 'precondition-failed', revision };
       if (c.ifMatch !== undefined && (cur?.modRevision ?? 0) !== c.ifMatch) return { ok: false, reason: 'precondition-failed', revision };
-      tx.put(c.key, c.value, { expiresAt: c.ttl ? c.ttl.now + c.ttl.ms : c.expiresAt });
+      tx.put(c.key, c.value, { expiresAt: c.ttl ? c.ttl.now + c.ttl.ms : c.expiresAt, lease: c.lease });
       return { ok: true, revision };
     }
     case 'del': {
@@ -100,11 +119,25 @@ function execute(tx: KvTx, c: Command, revision: number): CommandResult {
       return { ok: true, revision, deleted: 1 };
     }
     case 'batch':
+      for (const op of c.ops) if (op.t === 'put' && op.lease !== undefined && !tx.lease(op.lease)) return { ok: false, reason: 'not-found', revision };
       for (const op of c.ops) {
-        if (op.t === 'put') tx.put(op.key, op.value, op.ttl ? { expiresAt: op.ttl.now + op.ttl.ms } : {});
+        if (op.t === 'put') tx.put(op.key, op.value, { expiresAt: op.ttl ? op.ttl.now + op.ttl.ms : undefined, lease: op.lease });
         else tx.delete(op.key);
       }
       return { ok: true, revision };
+    case 'grant':
+      if (tx.lease(c.lease)) return { ok: false, reason: 'exists', revision };
+      tx.setLease(c.lease, { ttlMs: c.ms, expiresAt: c.now + c.ms });
+      return { ok: true, revision, ttlMs: c.ms };
+    case 'keepalive': {
+      const lease = tx.lease(c.lease);
+      if (!lease) return { ok: false, reason: 'not-found', revision };
+      tx.setLease(c.lease, { ttlMs: lease.ttlMs, expiresAt: Math.max(lease.expiresAt, c.now + lease.ttlMs) });
+      return { ok: true, revision, ttlMs: lease.ttlMs };
+    }
+    case 'revoke':
+      if (!tx.lease(c.lease)) return { ok: false, reason: 'not-found', revision };
+      return { ok: true, revision, deleted: revoke(tx, c.lease) };
     case 'clock':
       return { ok: true, revision };
     case 'txn':

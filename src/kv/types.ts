@@ -15,6 +15,8 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
   /** Expire the key after this many seconds. */
   ttlSeconds?: number;
+  /** Attach the key to this lease (not with ttlSeconds): revoking or expiring the lease deletes the key. */
+  lease?: number;
 }
 
 export interface ListOptions {
@@ -32,7 +34,30 @@ export interface StaleRead {
   lastContactMs?: number;
 }
 
-export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array; ttlSeconds?: number } | { op: 'delete'; key: Uint8Array };
+export type BatchOp = { op: 'put'; key: Uint8Array; value: Uint8Array; ttlSeconds?: number; lease?: number } | { op: 'delete'; key: Uint8Array };
+
+/** A lease granted or kept alive: its id and the TTL it runs for from now. */
+export interface LeaseGrant {
+  id: number;
+  ttlSeconds: number;
+}
+
+export interface LeaseGrantOptions {
+  /** The lease's id (1 to 2^53 - 1); absent: the service picks one. */
+  id?: number;
+  /** Put the lease in the shard of this key (or {tag}), so that the key can be attached to it. */
+  key?: Uint8Array;
+}
+
+/** A lease as TimeToLive reports it. */
+export interface LeaseInfo {
+  id: number;
+  /** Seconds left (rounded up; 0 once due, until the clock entry that revokes it applies). */
+  ttlSeconds: number;
+  grantedTtlSeconds: number;
+  /** The keys attached, in key order, when asked for. */
+  keys?: Uint8Array[];
+}
 
 /**
  * A condition on one key, etcd's Compare: its value, version, create or mod revision against `operand`.
@@ -110,6 +135,18 @@ export interface KvService {
    * `compacted`, naming the oldest it does.
    */
   changes?(from: number, opts: ChangeFeedOptions): Promise<ChangePage>;
+  /**
+   * Leases, etcd's: a lease expires `ttlSeconds` after its grant or last keep-alive unless kept alive, and its
+   * expiry or revoke deletes every key attached to it, atomically at one revision. A lease lives in one shard
+   * (its id modulo the shard count), and only keys of that shard can be attached to it. Absent lease:
+   * not-found; an id in use: precondition-failed.
+   */
+  grantLease?(ttlSeconds: number, opts?: LeaseGrantOptions): Promise<LeaseGrant>;
+  keepAliveLease?(id: number): Promise<LeaseGrant>;
+  /** Deletes the keys attached, then the lease. */
+  revokeLease?(id: number): Promise<{ revision: number; deleted: number }>;
+  /** Linearizable, as a get is. */
+  leaseTimeToLive?(id: number, opts?: { keys?: boolean }): Promise<LeaseInfo>;
 }
 
 /** A consistent image of the whole key space, as a stream of self-checking chunks. */

@@ -60,7 +60,7 @@ export interface ShardCallsOptions {
 
 type Outcome = { ok: unknown } | { err: ForwardedError } | { moved: number } | { unanswered: 'unsent' | 'timeout' };
 
-const READS = new Set<string>(['get', 'getOrStale', 'list', 'listOrStale', 'changes']);
+const READS = new Set<string>(['get', 'getOrStale', 'list', 'listOrStale', 'changes', 'leaseTimeToLive']);
 
 export class ShardCalls {
   private nextId = 1;

@@ -1,8 +1,8 @@
 // Reading a KV state machine's records for a snapshot image in a worker thread. The records are
 // copied out of LMDB there, not on the event loop: reading a 64 MiB value copies it into fresh
 // memory, which blocks the thread long enough to delay Raft's heartbeats. The worker opens the same
-// environment (lmdb-js shares it between the threads of a process), reads a group's applied index and
-// every record in one read transaction, so the image is consistent, and posts them in batches; a large
+// environment (lmdb-js shares it between the threads of a process), reads a group's applied index, its
+// leases and every record in one read transaction, so the image is consistent, and posts them in batches; a large
 // value's buffer is transferred, not copied. It is plain JavaScript given as source: it must run the
 // same under tsx and from the esbuild bundle, where no .ts file is at hand to load.
 //
@@ -27,6 +27,8 @@ export interface WorkerExportOptions {
 
 export interface WorkerExport {
   appliedIndex: number;
+  /** The group's leases as [id, ttlMs, expiresAt, ...] (kv-snapshot.ts, flatLeases). */
+  leases: number[];
   /** Records as [lmdbKey, lmdbValue, ...], in key order. Iterate to the end. */
   batches: AsyncIterable<Uint8Array[]>;
 }
@@ -43,7 +45,9 @@ parentPort.on('message', (req) => {
   let error;
   try {
     const m = meta.get(req.group, { transaction: txn }) || { generation: 0, appliedIndex: 0 };
-    parentPort.postMessage({ appliedIndex: m.appliedIndex });
+    const leases = [];
+    for (const { key, value } of root.openDB(req.leaseDbPrefix + m.generation, {}).getRange({ transaction: txn })) leases.push(key, value[0], value[1]);
+    parentPort.postMessage({ appliedIndex: m.appliedIndex, leases });
     const db = root.openDB(req.dbPrefix + m.generation, { keyEncoding: 'binary', encoding: 'binary' });
     let batch = [];
     let transfer = [];
@@ -72,7 +76,7 @@ parentPort.on('message', (req) => {
 });
 `;
 
-type Posted = { appliedIndex: number } | { batch: Uint8Array[] } | { end: true } | { error: string };
+type Posted = { appliedIndex: number; leases: number[] } | { batch: Uint8Array[] } | { end: true } | { error: string };
 
 /**
  * A worker thread that exports a group's records on request, one export at a time. Started at the
@@ -91,19 +95,20 @@ export class ExportWorker {
 
   /**
    * Resolves once the worker has read `group`'s applied index (the image's), with its records to come.
-   * `dbPrefix`: the group's record databases are named this prefix and the generation (kv-store.ts).
+   * `dbPrefix`, `leaseDbPrefix`: the group's record and lease databases are named these prefixes and the
+   * generation (kv-store.ts).
    */
-  async export(group: string, dbPrefix: string): Promise<WorkerExport> {
+  async export(group: string, dbPrefix: string, leaseDbPrefix: string): Promise<WorkerExport> {
     const before = this.running;
     let done!: () => void;
     this.running = new Promise<void>((r) => (done = r));
     await before;
     try {
       const worker = this.start();
-      worker.postMessage({ group, dbPrefix });
+      worker.postMessage({ group, dbPrefix, leaseDbPrefix });
       const first = await this.next();
       if (!('appliedIndex' in first)) throw new Error('KV export worker: no applied index first');
-      return { appliedIndex: first.appliedIndex, batches: this.batches(done) };
+      return { appliedIndex: first.appliedIndex, leases: first.leases, batches: this.batches(done) };
     } catch (err) {
       done();
       throw err;

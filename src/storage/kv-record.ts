@@ -29,6 +29,8 @@ export interface KvRecord {
   version: number;
   /** Milliseconds since the epoch after which the key is to be treated as absent (enforced by the caller). */
   expiresAt?: number;
+  /** The lease the key is attached to (lease-table.ts): revoking or expiring it deletes the key. */
+  lease?: number;
 }
 
 export function checkKey(key: Uint8Array): void {
@@ -63,9 +65,10 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
 }
 
 // Record layout: u8 flags | f64 createRevision | f64 modRevision | f64 version
-//   | f64 expiresAt (if FLAG_EXPIRES) | u32 key length + key (if FLAG_FULL_KEY) | value bytes.
+//   | f64 expiresAt (if FLAG_EXPIRES) | f64 lease (if FLAG_LEASE) | u32 key length + key (if FLAG_FULL_KEY) | value bytes.
 const FLAG_EXPIRES = 1;
 const FLAG_FULL_KEY = 2;
+const FLAG_LEASE = 4;
 const FIXED = 25;
 
 export function encodeRecord(r: KvRecord, withFullKey: boolean): Buffer {
@@ -80,15 +83,20 @@ export function encodeRecord(r: KvRecord, withFullKey: boolean): Buffer {
  */
 export function encodeRecordHead(r: KvRecord, withFullKey: boolean): { bytes: Buffer; valueAt: number } {
   const expires = r.expiresAt !== undefined;
-  const size = FIXED + (expires ? 8 : 0) + (withFullKey ? 4 + r.key.byteLength : 0) + r.value.byteLength;
+  const leased = r.lease !== undefined;
+  const size = FIXED + (expires ? 8 : 0) + (leased ? 8 : 0) + (withFullKey ? 4 + r.key.byteLength : 0) + r.value.byteLength;
   const b = Buffer.allocUnsafe(size);
-  b[0] = (expires ? FLAG_EXPIRES : 0) | (withFullKey ? FLAG_FULL_KEY : 0);
+  b[0] = (expires ? FLAG_EXPIRES : 0) | (withFullKey ? FLAG_FULL_KEY : 0) | (leased ? FLAG_LEASE : 0);
   b.writeDoubleLE(r.createRevision, 1);
   b.writeDoubleLE(r.modRevision, 9);
   b.writeDoubleLE(r.version, 17);
   let at = FIXED;
   if (expires) {
     b.writeDoubleLE(r.expiresAt!, at);
+    at += 8;
+  }
+  if (leased) {
+    b.writeDoubleLE(r.lease!, at);
     at += 8;
   }
   if (withFullKey) {
@@ -102,7 +110,7 @@ export function encodeRecordHead(r: KvRecord, withFullKey: boolean): { bytes: Bu
 /** Where the value starts in a record's bytes `b`. */
 export function valueOffset(b: Uint8Array): number {
   const flags = b[0];
-  let at = FIXED + (flags & FLAG_EXPIRES ? 8 : 0);
+  let at = FIXED + (flags & FLAG_EXPIRES ? 8 : 0) + (flags & FLAG_LEASE ? 8 : 0);
   if (flags & FLAG_FULL_KEY) at += 4 + new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(at, true);
   return at;
 }
@@ -115,6 +123,11 @@ export function decodeRecord(stored: Uint8Array, b: Uint8Array, keysOnly = false
   let expiresAt: number | undefined;
   if (flags & FLAG_EXPIRES) {
     expiresAt = view.getFloat64(at, true);
+    at += 8;
+  }
+  let lease: number | undefined;
+  if (flags & FLAG_LEASE) {
+    lease = view.getFloat64(at, true);
     at += 8;
   }
   let key: Uint8Array;
@@ -135,16 +148,19 @@ export function decodeRecord(stored: Uint8Array, b: Uint8Array, keysOnly = false
     version: view.getFloat64(17, true),
   };
   if (expiresAt !== undefined) record.expiresAt = expiresAt;
+  if (lease !== undefined) record.lease = lease;
   return record;
 }
 
 /**
  * Whether `b` is a record as encodeRecord writes it and `stored` the LMDB key it belongs under: what
- * an image (kv-snapshot-format.ts, version 3) must hold before its records go into LMDB unchanged.
+ * an image (kv-snapshot-format.ts, version 3 or later) must hold before its records go into LMDB unchanged.
  * The image's checksums catch damage; this catches a well-formed image with records no node wrote.
+ * `leases`: whether a record may name a lease (version 4 on).
  */
-export function isStoredRecord(stored: Uint8Array, b: Uint8Array): boolean {
-  if (b.byteLength < FIXED || (b[0] & ~(FLAG_EXPIRES | FLAG_FULL_KEY)) !== 0) return false;
+export function isStoredRecord(stored: Uint8Array, b: Uint8Array, leases = true): boolean {
+  const flags = FLAG_EXPIRES | FLAG_FULL_KEY | (leases ? FLAG_LEASE : 0);
+  if (b.byteLength < FIXED || (b[0] & ~flags) !== 0) return false;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const counts = [view.getFloat64(1, true), view.getFloat64(9, true), view.getFloat64(17, true)];
   if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return false;
@@ -153,9 +169,18 @@ export function isStoredRecord(stored: Uint8Array, b: Uint8Array): boolean {
     if (b.byteLength < at + 8 || !Number.isFinite(view.getFloat64(at, true))) return false;
     at += 8;
   }
+  if (b[0] & FLAG_LEASE) {
+    if (b.byteLength < at + 8 || !isLeaseId(view.getFloat64(at, true))) return false;
+    at += 8;
+  }
   if (!(b[0] & FLAG_FULL_KEY)) return stored.byteLength > 0 && stored.byteLength <= DIRECT_KEY_MAX;
   if (b.byteLength < at + 4) return false;
   const len = view.getUint32(at, true);
   if (len <= DIRECT_KEY_MAX || len > MAX_KEY_BYTES || b.byteLength < at + 4 + len) return false;
   return storedKey(b.subarray(at + 4, at + 4 + len)).equals(stored);
+}
+
+/** Lease ids are 1 to 2^53 - 1: numbers that JSON carries exactly. */
+export function isLeaseId(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n > 0;
 }

@@ -4,11 +4,12 @@
 // stream), and the concatenation of all chunks is itself a valid image, which is what raft/ carries
 // as Snapshot.data.
 //
-//   { format: 'concord-kv', version: 3, appliedIndex }        exactly once, first
+//   { format: 'concord-kv', version: 4, appliedIndex }        exactly once, first
+//   { leases: [id, ttlMs, expiresAt, id, ...] }               at most once, second (lease-table.ts)
 //   { stored: [lmdbKey, lmdbValue, lmdbKey, lmdbValue, ...] }  any number
 //   { end: true, count }                                        exactly once, last (detects truncation)
 //
-// Version 3 carries the records as LMDB holds them (layout in kv-record.ts, which is therefore part
+// Version 4 carries the records as LMDB holds them (layout in kv-record.ts, which is therefore part
 // of this format: a change there is a new version here), so that an export copies bytes instead of
 // decoding and re-encoding every record: 10,000 records went from ~50 to ~20 ms of CPU, and a
 // snapshot's export is CPU the leader's thread does not have (bench/README.md). The importer checks
@@ -19,7 +20,8 @@
 // repeated or reordered breaks the chain, so the end frame's CRC vouches for the whole image.
 //
 // Older versions are still read: images taken before, e.g. an older Raft snapshot or a backup file,
-// must stay importable. Version 2 had the same frames but decoded records,
+// must stay importable. Version 3 was version 4 without leases (no leases frame, no record naming one).
+// Version 2 had the same frames but decoded records,
 //   { records: [[key, value, createRev, modRev, version, expiresAt | null], ...] }
 // and version 1 had those without the magic, with 4-byte headers and no CRC. Its first byte is 0
 // (the high byte of a small length), which 'C' never is.
@@ -30,8 +32,8 @@ import { packOutOfBand } from '../util/msgpack-out-of-band.ts';
 import type { KvRecord } from './kv-record.ts';
 
 export const FORMAT = 'concord-kv';
-export const FORMAT_VERSION = 3;
-export const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
+export const FORMAT_VERSION = 4;
+export const READABLE_VERSIONS: readonly number[] = [1, 2, 3, 4];
 const MAGIC = Buffer.from([0x43, 0x4b, 0x56, 0x02]);
 
 /** The image fails its checksums: corrupted on disk or in transit; fetch it again. */
@@ -47,6 +49,7 @@ export type RecordTuple = [Uint8Array, Uint8Array, number, number, number, numbe
 
 export type Frame =
   | { format: string; version: number; appliedIndex: number }
+  | { leases: number[] }
   | { stored: Uint8Array[] }
   | { records: RecordTuple[] }
   | { end: true; count: number };
@@ -157,6 +160,7 @@ function checkFrame(value: unknown): Frame {
     typeof value === 'object' &&
     value !== null &&
     (('format' in value && 'appliedIndex' in value) ||
+      ('leases' in value && Array.isArray(value.leases)) ||
       ('stored' in value && Array.isArray(value.stored)) ||
       ('records' in value && Array.isArray(value.records)) ||
       ('end' in value && 'count' in value));

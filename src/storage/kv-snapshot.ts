@@ -4,6 +4,7 @@ import type { Database, RootDatabase, Transaction } from 'lmdb';
 import { checkKey, encodeRecord, isHashedKey, isStoredRecord, storedKey } from './kv-record.ts';
 import { FORMAT, FORMAT_VERSION, FrameEncoder, fromTuple, LARGE_FIELD_BYTES, READABLE_VERSIONS, readFrames } from './kv-snapshot-format.ts';
 import type { KvMeta } from './kv-store.ts';
+import { leasesOfFrame, type LeaseDb } from './lease-table.ts';
 import { crc32, crc32InSlices } from './checksum.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
 
@@ -23,7 +24,7 @@ export function exportImage(
   root: RootDatabase,
   meta: Database<KvMeta, string>,
   group: string,
-  dataFor: (generation: number) => DataDb,
+  dbsFor: (generation: number) => { data: DataDb; leases: LeaseDb },
   chunkBytes: number,
 ): KvSnapshotExport {
   root.resetReadTxn();
@@ -40,12 +41,14 @@ export function exportImage(
     release();
     throw err;
   }
-  const db = dataFor(state.generation);
+  const { data: db, leases } = dbsFor(state.generation);
   async function* frames(): AsyncGenerator<Uint8Array> {
     try {
       if (released) throw new Error('KV snapshot export was cancelled');
       const encoder = new FrameEncoder();
       yield encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex: state.appliedIndex });
+      const flat = flatLeases(leases.getRange({ transaction: txn }));
+      if (flat.length > 0) yield encoder.encode({ leases: flat });
       let batch: Uint8Array[] = [];
       let bytes = 0;
       let count = 0;
@@ -72,16 +75,24 @@ export function exportImage(
   return { appliedIndex: state.appliedIndex, cancel: release, [Symbol.asyncIterator]: frames };
 }
 
+/** Leases as a snapshot's leases frame holds them: [id, ttlMs, expiresAt, ...]. */
+export function flatLeases(entries: Iterable<{ key: number; value: [number, number] }>): number[] {
+  const flat: number[] = [];
+  for (const { key, value } of entries) flat.push(key, value[0], value[1]);
+  return flat;
+}
+
 /**
- * An image of the records in `batches` ([lmdbKey, lmdbValue, ...] in key order) at `appliedIndex`, as
+ * An image of the leases `leases` (flatLeases) and the records in `batches` ([lmdbKey, lmdbValue, ...] in key order) at `appliedIndex`, as
  * the buffers to concatenate, and the CRC-32 of the whole image. Large values are neither copied
  * into their frames nor checksummed in one step (FrameEncoder.encodeParts), so a 64 MiB value costs
  * the event loop no long step; nor are the pieces joined: a snapshot's data is written to its file
  * piece by piece.
  */
-export async function imageOf(appliedIndex: number, batches: AsyncIterable<Uint8Array[]>): Promise<{ parts: Uint8Array[]; crc: number }> {
+export async function imageOf(appliedIndex: number, leases: number[], batches: AsyncIterable<Uint8Array[]>): Promise<{ parts: Uint8Array[]; crc: number }> {
   const encoder = new FrameEncoder();
   const parts: Uint8Array[] = [encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex })];
+  if (leases.length > 0) parts.push(encoder.encode({ leases }));
   let count = 0;
   for await (const batch of batches) {
     count += batch.length / 2;
@@ -118,6 +129,7 @@ export interface ImportArgs {
   current: KvMeta;
   generation: number;
   open: (generation: number) => DataDb;
+  openLeases: (generation: number) => LeaseDb;
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
   index: number;
 }
@@ -131,13 +143,17 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
   const current = a.current;
   await a.meta.put(a.group, { ...current, importing: a.generation });
   const db = a.open(a.generation);
+  const leaseDb = a.openLeases(a.generation);
   try {
     await db.clearAsync();
+    await leaseDb.clearAsync();
     let version = 0; // the image's, once its header frame is read
     let ended = false;
     let count = 0;
+    let frames = 0;
     for await (const frame of readFrames(a.chunks)) {
       if (ended) throw new Error('KV snapshot has data after its end frame');
+      frames++;
       if (version === 0) {
         if (!('format' in frame) || frame.format !== FORMAT || !READABLE_VERSIONS.includes(frame.version)) {
           throw new Error('not a Concord KV snapshot (or an unsupported version)');
@@ -146,6 +162,11 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
           throw new Error(`KV snapshot was taken at index ${frame.appliedIndex}, not ${a.index}`);
         }
         version = frame.version;
+      } else if ('leases' in frame) {
+        if (version < 4 || frames !== 2) throw new Error('malformed KV snapshot frame');
+        let last: Promise<boolean> | undefined;
+        for (const [id, lease] of leasesOfFrame(frame.leases)) last = leaseDb.put(id, [lease.ttlMs, lease.expiresAt]);
+        await last;
       } else if ('stored' in frame) {
         const stored = frame.stored;
         if (version < 3 || stored.length % 2 !== 0) throw new Error('malformed KV snapshot frame');
@@ -153,7 +174,7 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
         for (let i = 0; i < stored.length; i += 2) {
           const key = stored[i];
           const value = stored[i + 1];
-          if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array) || !isStoredRecord(key, value)) {
+          if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array) || !isStoredRecord(key, value, version >= 4)) {
             throw new Error('malformed record in KV snapshot');
           }
           last = db.put(asBuffer(key), asBuffer(value));
@@ -183,6 +204,7 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
     return { db };
   } catch (err) {
     await db.drop();
+    await leaseDb.drop();
     await a.meta.put(a.group, current);
     throw err;
   }

@@ -4,7 +4,8 @@
 // not fsynced (openKvEnv); flush() makes them durable, and os-crash-guard.ts covers an OS crash.
 //
 // Layout in the environment (shared by groups, see openKvEnv): 'kv-meta' maps group -> KvMeta, and
-// the group's records live in the named database `kv:<group>:<generation>`. A snapshot import
+// the group's records live in the named database `kv:<group>:<generation>`, its leases in
+// `lease:<group>:<generation>` (lease-table.ts), its history in `hist:<group>:<generation>`. A snapshot import
 // fills a fresh generation and switches to it in one transaction, so the old state stays intact and
 // readable until the new one is complete.
 
@@ -20,12 +21,14 @@ import { crc32 } from './checksum.ts';
 import { ReadCache, type CacheStats } from './read-cache.ts';
 import { ExpiryIndex } from './expiry-index.ts';
 import { LogClock } from './log-clock.ts';
+import { LeaseTable, leaseDbPrefix, openLeaseDb } from './lease-table.ts';
 import { WriteOrder, type WrittenKey } from './write-order.ts';
 import { DEFAULT_HISTORY_LIMITS, History, historyDbName, type HistoryLimits, type HistoryMeta, type RevisionChanges } from './history.ts';
 import { BufferedTx, BULK_WRITE_KEYS, LARGE_VALUE_BYTES, mapKey, readPriorRecord, readRecord, type DataDb, type KvTx, type WrittenRecords } from './kv-tx.ts';
 
 export type { KvRecord } from './kv-record.ts';
 export type { KvTx, PutOptions } from './kv-tx.ts';
+export type { LeaseState } from './lease-table.ts';
 export { LARGE_VALUE_BYTES } from './kv-tx.ts';
 export type { KvSnapshotExport } from './kv-snapshot.ts';
 export type { Change, HistoryLimits, PriorRecord, RevisionChanges } from './history.ts';
@@ -147,6 +150,8 @@ export class KvStore {
   readonly expiries = new ExpiryIndex();
   /** The log's time as the timed entries applied here tell it (log-clock.ts). */
   readonly clock = new LogClock();
+  /** The group's leases (lease-table.ts). */
+  readonly leases: LeaseTable;
   /** With trackWrites: the keys from the least recently written on (write-order.ts). */
   readonly writeOrder: WriteOrder | undefined;
   private history: History;
@@ -172,6 +177,7 @@ export class KvStore {
     const meta = this.recoverMeta();
     this.generation = meta.generation;
     this.data = this.openGeneration(meta.generation);
+    this.leases = new LeaseTable(openLeaseDb(this.root, this.group, meta.generation));
     this.applied = this.txApplied = this.durable = meta.appliedIndex;
     if (meta.clock) this.clock.restore(...meta.clock);
     this.historyLimits = options.history ?? DEFAULT_HISTORY_LIMITS;
@@ -197,6 +203,19 @@ export class KvStore {
       this.cache.set(k, kept, cachedBytes(k, kept));
     }
     return r;
+  }
+
+  /** The keys attached to lease `id`, in key order. */
+  leaseKeys(id: number): Uint8Array[] {
+    this.assertOpen();
+    return this.leases.keysOf(id).filter((key) => this.get(key)?.lease === id);
+  }
+
+  /** The soonest expiry of a record or a lease, in ms of the log clock; undefined if none has one (or the store is closed). */
+  nextExpiry(): number | undefined {
+    const a = this.expiries.next();
+    const b = this.leases.expiries.next();
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b);
   }
 
   /** Keys held (expired ones not yet removed included) and the bytes of the pages holding them, from LMDB's own counts. */
@@ -390,7 +409,7 @@ export class KvStore {
         outcomes.push({ skipped: true });
         continue;
       }
-      const tx = new BufferedTx(this.data, index, this.priorReader(written), true, this.expiries);
+      const tx = new BufferedTx(this.data, index, this.priorReader(written), true, this.expiries, this.leases);
       try {
         outcomes.push({ result: fn(tx) });
       } catch (error) {
@@ -442,7 +461,7 @@ export class KvStore {
    */
   private applyInTxn<T>(index: number, fn: (tx: KvTx) => T, writeMeta: boolean, written: WrittenRecords, viaCache: boolean, changed: RevisionChanges[]): Outcome<T> {
     if (index <= this.txApplied) return { skipped: true };
-    const tx = new BufferedTx(this.data, index, viaCache ? this.priorReader(written) : undefined, false, this.expiries);
+    const tx = new BufferedTx(this.data, index, viaCache ? this.priorReader(written) : undefined, false, this.expiries, this.leases);
     let result: T;
     try {
       result = fn(tx);
@@ -509,13 +528,14 @@ export class KvStore {
     void this.meta.put(this.group, this.metaRecord(this.generation, appliedIndex));
   }
 
-  /** Fills the expiry index and, in cache mode, the write order from one scan of `db`'s records (headers only). */
+  /** Fills the expiry index, the leases' keys and, in cache mode, the write order from one scan of `db`'s records (headers only). */
   private indexRecords(db: DataDb): void {
     this.expiries.clear();
     const written: WrittenKey[] = [];
     for (const { key, value } of db.getRange({})) {
       const r = decodeRecord(key, value, true);
       if (r.expiresAt !== undefined) this.expiries.add(r.key, r.expiresAt);
+      if (r.lease !== undefined) this.leases.attach(r.lease, r.key);
       // Copied: the iteration's key buffers are not ours to keep.
       if (this.writeOrder) written.push({ key: Uint8Array.from(r.key), revision: r.modRevision });
     }
@@ -585,8 +605,8 @@ export class KvStore {
    */
   exportSnapshot(chunkBytes = EXPORT_FRAME_BYTES): KvSnapshotExport {
     this.assertOpen();
-    const dataFor = (gen: number) => (gen === this.generation ? this.data : this.openGeneration(gen));
-    return exportImage(this.root, this.meta, this.group, dataFor, chunkBytes);
+    const dbsFor = (gen: number) => ({ data: gen === this.generation ? this.data : this.openGeneration(gen), leases: openLeaseDb(this.root, this.group, gen) });
+    return exportImage(this.root, this.meta, this.group, dbsFor, chunkBytes);
   }
 
   /** exportSnapshotParts() as one buffer: Raft's Snapshot.data. */
@@ -604,8 +624,8 @@ export class KvStore {
   async exportSnapshotParts(): Promise<{ appliedIndex: number; parts: Uint8Array[]; crc: number }> {
     this.assertOpen();
     if (this.exporter) {
-      const read = await this.exporter().export(this.group, generationPrefix(this.group));
-      return { appliedIndex: read.appliedIndex, ...(await imageOf(read.appliedIndex, read.batches)) };
+      const read = await this.exporter().export(this.group, generationPrefix(this.group), leaseDbPrefix(this.group));
+      return { appliedIndex: read.appliedIndex, ...(await imageOf(read.appliedIndex, read.leases, read.batches)) };
     }
     const image = this.exportSnapshot();
     const chunks: Uint8Array[] = [];
@@ -633,10 +653,13 @@ export class KvStore {
         current: this.metaRecord(this.generation, this.applied),
         generation: next,
         open: (gen) => this.openGeneration(gen),
+        openLeases: (gen) => openLeaseDb(this.root, this.group, gen),
         chunks,
         index,
       });
       this.data = db;
+      const oldLeases = openLeaseDb(this.root, this.group, this.generation);
+      this.leases.reset(openLeaseDb(this.root, this.group, next));
       this.indexRecords(db);
       this.cache?.clear();
       const oldHistory = this.history;
@@ -644,6 +667,7 @@ export class KvStore {
       this.generation = next;
       this.applied = this.txApplied = index;
       await old.drop();
+      await oldLeases.drop();
       await oldHistory.drop();
       await this.meta.put(this.group, this.metaRecord(next, index));
       await this.flush();
@@ -664,6 +688,7 @@ export class KvStore {
     // One transaction: a crash leaves the group whole or gone, never its records without their applied index.
     this.root.transactionSync(() => {
       this.data.dropSync();
+      openLeaseDb(this.root, this.group, this.generation).dropSync();
       this.history.dropSync();
       this.meta.removeSync(this.group);
     });
@@ -675,6 +700,7 @@ export class KvStore {
     if (this.closed) return;
     this.closed = true;
     this.expiries.clear(); // nothing left to expire: the service's clock timer stops at its next look
+    this.leases.clear();
     this.wakeWaiters();
     await this.lastWrite.catch(() => {});
     await this.ownExporter?.close();
@@ -701,6 +727,7 @@ export class KvStore {
     for (const gen of [stored?.importing, stored?.dropping]) {
       if (gen !== undefined && gen !== meta.generation) {
         this.openGeneration(gen).dropSync();
+        openLeaseDb(this.root, this.group, gen).dropSync();
         this.root.openDB(historyDbName(this.group, gen), {}).dropSync();
       }
     }

@@ -5,12 +5,15 @@ import type { Database } from 'lmdb';
 import { checkKey, decodeRecord, encodeRecord, encodeRecordHead, isHashedKey, storedKey, valueOffset, type KvRecord } from './kv-record.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
 import type { ExpiryIndex } from './expiry-index.ts';
+import type { LeaseState, LeaseTable } from './lease-table.ts';
 import { priorOf, type Change } from './history.ts';
 
 export type DataDb = Database<Buffer, Buffer>;
 
 export interface PutOptions {
   expiresAt?: number;
+  /** Attach the key to this lease (which the caller has checked exists); absent: the key is attached to none. */
+  lease?: number;
 }
 
 /** What an applied entry may do; reads see the entry's own earlier writes. */
@@ -23,6 +26,14 @@ export interface KvTx {
   delete(key: Uint8Array): boolean;
   /** Takes the keys whose records may have expired by `t` (candidates: check each record's expiresAt). */
   takeDue(t: number): Uint8Array[];
+  /** A lease, as this entry's own earlier writes left it. */
+  lease(id: number): LeaseState | undefined;
+  /** Writes a lease; undefined removes it (its keys are the caller's to delete first). */
+  setLease(id: number, lease: LeaseState | undefined): void;
+  /** The keys that may name lease `id`, in key order (candidates: check each record's lease). */
+  leaseKeys(id: number): Uint8Array[];
+  /** Takes the leases that may have expired by `t`, by id (candidates: check each lease's expiresAt). */
+  takeDueLeases(t: number): number[];
 }
 
 
@@ -92,6 +103,9 @@ export class BufferedTx implements KvTx {
    */
   private writes: Map<string, { sk: Buffer; bytes: Buffer | null; record: KvRecord | null; prior: KvRecord | undefined }> | undefined;
 
+  /** Leases written by this entry, by id; undefined for a removal. */
+  private leaseWrites: Map<number, LeaseState | undefined> | undefined;
+
   /** Large values still to be copied into their records (fillLargeValues). */
   private unfilled: Array<{ into: Buffer; at: number; value: Uint8Array }> | undefined;
 
@@ -104,6 +118,8 @@ export class BufferedTx implements KvTx {
     private readonly deferLarge = false,
     /** Where records written with an expiry are noted, and due ones found. */
     private readonly expiries?: ExpiryIndex,
+    /** The group's leases (absent: an entry touching a lease throws). */
+    private readonly leases?: LeaseTable,
   ) {}
 
   /**
@@ -145,6 +161,11 @@ export class BufferedTx implements KvTx {
       fields.expiresAt = options.expiresAt;
       this.expiries?.add(key, options.expiresAt);
     }
+    if (prev?.lease !== undefined && prev.lease !== options.lease) this.leaseTable().detach(prev.lease, key);
+    if (options.lease !== undefined) {
+      fields.lease = options.lease;
+      this.leaseTable().attach(options.lease, key);
+    }
     // Encode now: it is the one copy we need, and later changes to the caller's buffers cannot leak in
     // (a large value deferred is copied before the entry's writes reach LMDB or a read).
     let bytes: Buffer;
@@ -164,6 +185,7 @@ export class BufferedTx implements KvTx {
     const k = mapKey(key);
     const prev = this.lookup(key, k);
     if (!prev) return false;
+    if (prev.lease !== undefined) this.leaseTable().detach(prev.lease, key);
     this.noteWrite(k, storedKey(key), null, null, prev);
     return true;
   }
@@ -198,6 +220,28 @@ export class BufferedTx implements KvTx {
     return this.expiries?.takeDue(t) ?? [];
   }
 
+  lease(id: number): LeaseState | undefined {
+    const w = this.leaseWrites;
+    return w?.has(id) ? w.get(id) : this.leaseTable().get(id);
+  }
+
+  setLease(id: number, lease: LeaseState | undefined): void {
+    (this.leaseWrites ??= new Map()).set(id, lease);
+  }
+
+  leaseKeys(id: number): Uint8Array[] {
+    return this.leaseTable().keysOf(id);
+  }
+
+  takeDueLeases(t: number): number[] {
+    return this.leaseTable().takeDue(t);
+  }
+
+  private leaseTable(): LeaseTable {
+    if (!this.leases) throw new Error('this store keeps no leases');
+    return this.leases;
+  }
+
   /** Copies the deferred large values into their records, a slice per event-loop turn. */
   async fillLargeValues(): Promise<void> {
     for (const u of this.unfilled ?? []) await copyInSlices(u.value, u.into, u.at);
@@ -215,6 +259,7 @@ export class BufferedTx implements KvTx {
   }
 
   writeTo(db: DataDb): void {
+    if (this.leaseWrites) for (const [id, lease] of this.leaseWrites) this.leases!.write(id, lease);
     if (!this.writes) return;
     for (const { sk, bytes } of this.writes.values()) {
       if (bytes) void db.put(sk, bytes);

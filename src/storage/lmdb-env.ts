@@ -5,7 +5,7 @@ import { open, type RootDatabase } from 'lmdb';
 import { MAX_GROUPS_PER_NODE } from './group-id.ts';
 
 export interface KvEnvOptions {
-  /** How many groups may keep their state machine in this environment (each uses up to 4 named databases: its records and its history, twice while a snapshot is imported). */
+  /** How many groups may keep their state machine in this environment (each uses up to 6 named databases: its records, its leases and its history, twice while a snapshot is imported). */
   maxGroups?: number;
 }
 
@@ -24,7 +24,7 @@ export function openKvEnv(path: string, options: KvEnvOptions = {}): RootDatabas
   return open({ path, noSync: true, maxDbs: maxDbs(options.maxGroups ?? MAX_GROUPS_PER_NODE) });
 }
 
-const maxDbs = (groups: number) => 2 + 4 * groups;
+const maxDbs = (groups: number) => 2 + 6 * groups;
 /** maxDbs of an environment opened with the default maxGroups (what a KvStore given a path opens). */
 export const KV_ENV_MAX_DBS = maxDbs(MAX_GROUPS_PER_NODE);
 

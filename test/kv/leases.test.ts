@@ -1,0 +1,136 @@
+// Leases in the replicated state machine over a real KvStore: a grant and keep-alives set the lease's expiry
+// on the log clock (never shortened), keys attach to it and detach when written without it or deleted, and a
+// revoke — or the clock entry that passes the expiry — deletes exactly the keys still attached, in key order
+// at one revision, then the lease. The lease table survives a restart and a snapshot image (with the keys it
+// names), and two replicas applying the same entries in different batches end identical.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { encodeCommand, decodeCommand, type Command } from '../../src/kv/commands.ts';
+import { KvStateMachine } from '../../src/kv/state-machine.ts';
+import { KvStore } from '../../src/storage/kv-store.ts';
+import type { Entry } from '../../src/raft/types.ts';
+import { bytes, tempDir, text } from '../storage/helpers.ts';
+
+const entry = (index: number, c: Command): Entry => ({ term: 1, index, type: 0, data: encodeCommand({ n: 'n1', s: index, c }) });
+const put = (key: string, more: Partial<Extract<Command, { t: 'put' }>> = {}): Command => ({ t: 'put', key: bytes(key), value: bytes(`v-${key}`), ...more });
+const grant = (lease: number, ms: number, now: number): Command => ({ t: 'grant', lease, ms, now });
+const keepalive = (lease: number, now: number): Command => ({ t: 'keepalive', lease, now });
+const clock = (now: number): Command => ({ t: 'clock', now });
+
+function open(dir: string, group = 'g1'): { store: KvStore; sm: KvStateMachine } {
+  const store = new KvStore({ env: path.join(dir, 'kv'), group });
+  return { store, sm: new KvStateMachine(store) };
+}
+
+/** Applies the commands as entries from `first` on, one batch; returns each result by index. */
+async function run(sm: KvStateMachine, first: number, ...cs: Command[]) {
+  const out = await sm.apply(cs.map((c, i) => entry(first + i, c)));
+  return cs.map((_, i) => out.get(first + i)?.result);
+}
+
+const keys = (store: KvStore) => store.range({}).items.map((r) => `${text(r.key)}${r.lease !== undefined ? `@L${r.lease}` : ''}`);
+
+test('commands of leases round-trip through their encoding, a put and a batch put with a lease included', () => {
+  const cs: Command[] = [
+    grant(7, 5000, 123.5),
+    keepalive(7, 456),
+    { t: 'revoke', lease: 7 },
+    put('k', { lease: 7, ifMatch: 3 }),
+    { t: 'batch', ops: [{ t: 'put', key: bytes('a'), value: bytes('1'), lease: 9 }, { t: 'put', key: bytes('b'), value: bytes('2'), ttl: { ms: 1, now: 2 } }, { t: 'del', key: bytes('c') }] },
+  ];
+  for (const c of cs) assert.deepEqual(decodeCommand(encodeCommand({ n: 'n1', s: 1, c })).c, c);
+  assert.throws(() => encodeCommand({ n: 'n1', s: 1, c: { t: 'batch', ops: [{ t: 'put', key: bytes('a'), value: bytes('1'), lease: 9, ttl: { ms: 1, now: 2 } }] } }), /TTL or a lease/);
+});
+
+test('a put with a lease that does not exist fails and writes nothing; a granted id cannot be granted again', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  const r = await run(sm, 1, put('k', { lease: 5 }), grant(5, 1000, 0), grant(5, 9000, 0), put('k', { lease: 5 }));
+  assert.deepEqual(r[0], { ok: false, reason: 'not-found', revision: 1 });
+  assert.deepEqual(r[1], { ok: true, revision: 2, ttlMs: 1000 });
+  assert.deepEqual(r[2], { ok: false, reason: 'exists', revision: 3 });
+  assert.deepEqual(r[3], { ok: true, revision: 4 });
+  assert.deepEqual(store.leases.get(5), { ttlMs: 1000, expiresAt: 1000 }, 'the second grant changed nothing');
+  assert.deepEqual(keys(store), ['k@L5']);
+  const batch = await run(sm, 5, { t: 'batch', ops: [{ t: 'put', key: bytes('x'), value: bytes('1') }, { t: 'put', key: bytes('y'), value: bytes('2'), lease: 6 }] });
+  assert.deepEqual(batch[0], { ok: false, reason: 'not-found', revision: 5 });
+  assert.deepEqual(keys(store), ['k@L5'], 'a batch naming a missing lease writes none of its keys');
+});
+
+test('a revoke deletes exactly the keys still attached, in key order at its revision, and the lease; keys written without it or deleted since stay out', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  await run(sm, 1, grant(1, 60_000, 0), grant(2, 60_000, 0), put('c', { lease: 1 }), put('a', { lease: 1 }), put('b', { lease: 1 }), put('d', { lease: 1 }), put('e', { lease: 1 }));
+  // b: written again without a lease; d: moved to lease 2; e: deleted; f: never attached.
+  await run(sm, 8, put('b'), put('d', { lease: 2 }), { t: 'del', key: bytes('e') }, put('f'));
+  assert.deepEqual(store.leaseKeys(1).map(text), ['a', 'c']);
+  assert.deepEqual(store.leaseKeys(2).map(text), ['d']);
+  const [revoked, again] = await run(sm, 12, { t: 'revoke', lease: 1 }, { t: 'revoke', lease: 1 });
+  assert.deepEqual(revoked, { ok: true, revision: 12, deleted: 2 });
+  assert.deepEqual(again, { ok: false, reason: 'not-found', revision: 13 });
+  assert.deepEqual(keys(store), ['b', 'd@L2', 'f']);
+  assert.equal(store.leases.get(1), undefined);
+  const page = store.readHistory(12, 1 << 20);
+  assert.deepEqual(
+    page.revisions.map((r) => [r.revision, r.changes.map((c) => `${c.kind} ${text(c.key)}`)]),
+    [[12, ['delete a', 'delete c']]],
+    'one revision, its deletes in key order',
+  );
+});
+
+test('a lease expires at the clock entry whose stamp passes its expiry; a keep-alive moves the expiry to its stamp + TTL and never earlier', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  await run(sm, 1, grant(3, 1000, 10_000), put('k', { lease: 3 }));
+  assert.equal(store.nextExpiry(), 11_000);
+  await run(sm, 3, keepalive(3, 10_500));
+  assert.equal(store.leases.get(3)?.expiresAt, 11_500);
+  const [late] = await run(sm, 4, keepalive(3, 10_200));
+  assert.deepEqual(late, { ok: true, revision: 4, ttlMs: 1000 });
+  assert.equal(store.leases.get(3)?.expiresAt, 11_500, 'a keep-alive stamped earlier (a lagging estimate) does not shorten it');
+  await run(sm, 5, clock(11_499));
+  assert.deepEqual(keys(store), ['k@L3'], 'not yet');
+  await run(sm, 6, clock(11_500));
+  assert.deepEqual(keys(store), [], 'the clock entry revoked it');
+  assert.equal(store.leases.get(3), undefined);
+  assert.equal(store.nextExpiry(), undefined);
+  const [gone] = await run(sm, 7, keepalive(3, 11_600));
+  assert.deepEqual(gone, { ok: false, reason: 'not-found', revision: 7 }, 'an expired lease cannot be kept alive');
+});
+
+test('the leases and the keys they name survive a restart and a snapshot image; two replicas applying in different batches agree', async (t) => {
+  const dir = tempDir(t);
+  const cs: Command[] = [grant(1, 5000, 1000), grant(2, 9000, 1000), put('a', { lease: 1 }), put('b', { lease: 2 }), put('c', { lease: 1 }), keepalive(1, 2000), put('c'), { t: 'revoke', lease: 2 }];
+  const one = open(dir, 'one');
+  await run(one.sm, 1, ...cs);
+  const two = open(path.join(dir, 'b'), 'two');
+  for (let i = 0; i < cs.length; i++) {
+    await run(two.sm, i + 1, cs[i]);
+    if (i === 3) {
+      await two.store.close();
+      Object.assign(two, open(path.join(dir, 'b'), 'two'));
+    }
+  }
+  for (const { store } of [one, two]) {
+    assert.deepEqual(keys(store), ['a@L1', 'c']);
+    assert.deepEqual(store.leases.all(), [[1, { ttlMs: 5000, expiresAt: 7000 }]]);
+    assert.deepEqual(store.leaseKeys(1).map(text), ['a']);
+  }
+  // Both exports: the worker's (Raft snapshots) and the one read on the event loop (backups).
+  const image = await one.store.exportSnapshotBytes();
+  const streamed = one.store.exportSnapshot();
+  const chunks: Uint8Array[] = [];
+  for await (const c of streamed) chunks.push(c);
+  const stores = [one.store, two.store];
+  for (const [name, data] of [['three', [image.data]], ['four', chunks]] as const) {
+    const other = open(path.join(dir, name), name);
+    stores.push(other.store);
+    await other.store.importSnapshot(data, image.appliedIndex);
+    assert.deepEqual(other.store.leases.all(), [[1, { ttlMs: 5000, expiresAt: 7000 }]]);
+    assert.deepEqual(other.store.leaseKeys(1).map(text), ['a']);
+    await run(other.sm, image.appliedIndex + 1, clock(7000));
+    assert.deepEqual(keys(other.store), ['c'], 'the imported lease expires and takes its key');
+  }
+  for (const s of stores) await s.close();
+});
