@@ -34,7 +34,7 @@ export function clientOptions(): Option[] {
   ];
 }
 
-interface Ctx {
+export interface Ctx {
   format: Format;
   timeoutMs: number;
   /** The clients to try in turn: the given servers, or the default then seed 003's when nothing listens there. */
@@ -42,7 +42,7 @@ interface Ctx {
   protocol: 'http' | 'grpc';
 }
 
-function context(cmd: Command, defaultFormat: Format): Ctx {
+export function context(cmd: Command, defaultFormat: Format): Ctx {
   const stray = Object.entries(cmd.parent?.opts() ?? {}).find(([k, v]) => v !== undefined && !CLIENT_KEYS.has(k));
   if (stray) throw new UsageError(`--${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is a server flag; it does not apply to concord ${cmd.name()}`);
   const o = cmd.optsWithGlobals<{ server?: string; format?: string; timeout?: string; protocol?: string }>();
@@ -71,7 +71,7 @@ function context(cmd: Command, defaultFormat: Format): Ctx {
 const GRPC_NAMES: Record<number, string> = { 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION', 11: 'OUT_OF_RANGE', 12: 'UNIMPLEMENTED', 13: 'INTERNAL', 14: 'UNAVAILABLE' };
 
 /** A client failure as one line and its exit code. */
-function cliError(e: ConcordClientError, ctx: Ctx): CliError {
+export function cliError(e: ConcordClientError, ctx: Ctx): CliError {
   if (e.code === 'deadline') return new CliError(`timed out after ${ctx.timeoutMs} ms`, EXIT.unreachable);
   if (e.code === 'unreachable') return new CliError((e.details.last ?? e).message, EXIT.unreachable);
   const status = e.details.status;
@@ -81,7 +81,7 @@ function cliError(e: ConcordClientError, ctx: Ctx): CliError {
 }
 
 /** Runs `fn` with a client; with no server named, falls back to seed 003's port when nothing listens on the default. */
-async function withClient<T>(ctx: Ctx, fn: (c: ConcordClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(ctx: Ctx, fn: (c: ConcordClient) => Promise<T>): Promise<T> {
   for (let i = 0; ; i++) {
     const c = createClient({ endpoints: ctx.endpoints[i], protocol: ctx.protocol, timeoutMs: ctx.timeoutMs, maxAttempts: 2 * ctx.endpoints[i].length });
     try {
@@ -96,12 +96,12 @@ async function withClient<T>(ctx: Ctx, fn: (c: ConcordClient) => Promise<T>): Pr
   }
 }
 
-function keyArg(key: string): string {
+export function keyArg(key: string): string {
   if (key === '') throw new UsageError('KEY must not be empty');
   return key;
 }
 
-function wholeNumber(text: string | undefined, flag: string, min: number): number | undefined {
+export function wholeNumber(text: string | undefined, flag: string, min: number): number | undefined {
   if (text === undefined) return undefined;
   if (!/^\d+$/.test(text) || Number(text) < min) throw new UsageError(`${flag}: expected a whole number >= ${min} (got ${JSON.stringify(text)})`);
   return Number(text);
@@ -115,7 +115,7 @@ async function readStdin(): Promise<Buffer> {
 
 const notFound = (key: string) => new CliError(`key not found: ${key}`, EXIT.notFound);
 
-async function put(key: string, value: string | undefined, opts: { ttl?: string; ifMatch?: string; createOnly?: boolean }, cmd: Command): Promise<void> {
+async function put(key: string, value: string | undefined, opts: { ttl?: string; lease?: string; ifMatch?: string; createOnly?: boolean }, cmd: Command): Promise<void> {
   const ctx = context(cmd, 'text');
   keyArg(key);
   let body: Buffer;
@@ -124,8 +124,10 @@ async function put(key: string, value: string | undefined, opts: { ttl?: string;
   else body = await readStdin();
   const ifMatch = wholeNumber(opts.ifMatch, '--if-match', 0);
   const ttlSeconds = wholeNumber(opts.ttl, '--ttl', 1);
+  const lease = wholeNumber(opts.lease, '--lease', 1);
+  if (ttlSeconds !== undefined && lease !== undefined) throw new UsageError('give --ttl or --lease, not both (a lease has a TTL of its own)');
   const revision = await withClient(ctx, (c) =>
-    c.put(key, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(opts.createOnly ? { createOnly: true } : {}), ...(ttlSeconds ? { ttlSeconds } : {}) }),
+    c.put(key, body, { ...(ifMatch !== undefined ? { ifMatch } : {}), ...(opts.createOnly ? { createOnly: true } : {}), ...(ttlSeconds ? { ttlSeconds } : {}), ...(lease ? { lease } : {}) }),
   );
   if (ctx.format === 'json') printJson({ key, revision });
   else if (ctx.format === 'table') printTable(['key', 'revision'], [[key, revision]]);
@@ -321,6 +323,7 @@ export function registerClientCommands(program: Command): void {
   };
   withOptions(program.command('put').description('store VALUE under KEY (VALUE from stdin if omitted); prints the new revision').argument('<key>').argument('[value]'))
     .option('--ttl <seconds>', 'delete the key after this many seconds')
+    .option('--lease <id>', 'attach the key to this lease (concord lease grant): its expiry or revoke deletes the key')
     .option('--if-match <revision>', 'compare-and-swap: write only if the key is at this revision')
     .option('--create-only', 'write only if the key does not exist')
     .action(put);

@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { Command } from 'commander';
 import { CLIENT_KEYS, registerClientCommands, clientOptions } from './client-commands.ts';
+import { registerLeaseCommands } from './lease-commands.ts';
 import { registerBackupCommands } from './backup-commands.ts';
 import type { RawDevOptions } from './dev-command.ts';
 import { UsageError, CliError } from './errors.ts';
@@ -116,6 +117,7 @@ Examples:
     });
 
   registerClientCommands(program);
+  registerLeaseCommands(program);
   registerBackupCommands(program);
 
   for (const [name, { what, instead }] of Object.entries(RESERVED)) {

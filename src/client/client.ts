@@ -28,6 +28,9 @@ import type {
   GetOptions,
   Health,
   KeyValue,
+  Lease,
+  LeaseGrantOptions,
+  LeaseInfo,
   ListItem,
   TxnRequest,
   TxnResult,
@@ -87,6 +90,24 @@ export interface ConcordClient {
    * no endpoint takes it for `maxAttempts` tries in a row.
    */
   watch(opts?: WatchOptions): AsyncGenerator<WatchEvent>;
+  /**
+   * Grants a lease (etcd's): it expires `ttlSeconds` after its grant or last keep-alive, and its expiry or
+   * revoke deletes every key attached to it (PutOptions.lease). With several shards, only keys of the lease's
+   * shard can be attached: grant it with `key` (a key or {tag}) to put it in that key's shard.
+   */
+  grantLease(ttlSeconds: number, opts?: LeaseGrantOptions): Promise<Lease>;
+  /** Renews the lease for its TTL from now; not-found once it has expired or been revoked. */
+  keepAliveLease(id: number, opts?: CallOptions): Promise<Lease>;
+  /**
+   * Keeps the lease alive until `stop()` (or `signal`): a keep-alive every third of its TTL (or `intervalMs`),
+   * a failed one tried again at the next. `done` settles when it stops: resolves when stopped, rejects with
+   * not-found once the lease is gone (it expired while no keep-alive got through, or was revoked).
+   */
+  keepLeaseAlive(id: number, opts?: { intervalMs?: number; signal?: AbortSignal }): { stop(): void; done: Promise<void> };
+  /** Deletes the keys attached to the lease, then the lease, at one revision; not-found if it does not exist. */
+  revokeLease(id: number, opts?: CallOptions): Promise<{ revision: number; deleted: number }>;
+  /** The lease's time left (and with `keys`, its keys); undefined if it does not exist. */
+  leaseTimeToLive(id: number, opts?: CallOptions & { keys?: boolean }): Promise<LeaseInfo | undefined>;
   /** Closes every connection; the client cannot be used after. */
   close(): void;
 }
@@ -209,7 +230,7 @@ export function createClient(options: ClientOptions): ConcordClient {
       }
     },
     batch: (ops, o) => {
-      const bytes = ops.map((op): BatchOp<Uint8Array> => (op.op === 'put' ? { op: 'put', key: toBytes(op.key), value: toBytes(op.value), ...(op.ttlSeconds !== undefined ? { ttlSeconds: op.ttlSeconds } : {}) } : { op: 'delete', key: toBytes(op.key) }));
+      const bytes = ops.map((op): BatchOp<Uint8Array> => (op.op === 'put' ? { ...op, key: toBytes(op.key), value: toBytes(op.value) } : { op: 'delete', key: toBytes(op.key) }));
       return run('batch', 'if-not-sent', true, o, (t, s) => t.batch(bytes, s));
     },
     txn: (req, o) => {
@@ -225,6 +246,33 @@ export function createClient(options: ClientOptions): ConcordClient {
       const first = [...r.compare, ...r.success, ...r.failure][0]?.key;
       return run('txn', readOnly ? 'always' : 'if-not-sent', true, o, (t, s) => t.txn(r, s), first);
     },
+    grantLease: (ttlSeconds, o = {}) => {
+      const key = o.key === undefined ? undefined : toBytes(o.key);
+      return run('grantLease', 'if-not-sent', true, o, (t, s) => t.grantLease(ttlSeconds, o.id, key, s), key);
+    },
+    keepAliveLease: (id, o) => run('keepAliveLease', 'always', true, o, (t, s) => t.keepAliveLease(id, s)),
+    keepLeaseAlive: (id, o = {}) => {
+      const stopper = new AbortController();
+      const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
+      const done = (async () => {
+        let waitMs = 0;
+        while (!signal.aborted) {
+          await sleep(waitMs, signal);
+          if (signal.aborted) return;
+          try {
+            const { ttlSeconds } = await client.keepAliveLease(id, { signal });
+            waitMs = o.intervalMs ?? Math.max(100, (ttlSeconds * 1000) / 3);
+          } catch (e) {
+            if (signal.aborted) return;
+            // Tried again at the next tick, while the lease may still be alive; the server says when it is not.
+            if (!(e instanceof ConcordClientError) || !(isTransient(e) || e.code === 'deadline')) throw e;
+          }
+        }
+      })();
+      return { stop: () => stopper.abort(), done };
+    },
+    revokeLease: (id, o) => run('revokeLease', 'if-not-sent', true, o, (t, s) => t.revokeLease(id, s)),
+    leaseTimeToLive: (id, o) => run('leaseTimeToLive', 'always', true, o, (t, s) => t.leaseTimeToLive(id, o?.keys === true, s)),
     status: (o) =>
       run('status', 'always', false, o, async (t, s) => {
         const st = await t.status(s);

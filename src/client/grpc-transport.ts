@@ -11,6 +11,7 @@ import {
   Compare_Target,
   Consistency as PbConsistency,
   KV,
+  Lease,
   WatchEvent_Type,
   WatchRequestSchema,
   type ClusterStatus as PbStatus,
@@ -21,7 +22,7 @@ import {
 import { grpcDefinition, type GrpcDefinition } from '../api/grpc/service-def.ts';
 import { asBuffer, toBytes } from './bytes.ts';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
-import type { Attempt, BatchOp, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
+import type { Attempt, BatchOp, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, Lease as LeaseGrant, LeaseInfo, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
 
 const TXN_TARGETS = {
   value: { target: Compare_Target.VALUE, operand: 'value' },
@@ -172,6 +173,7 @@ export class GrpcTransport implements Transport {
       createOnly: o.createOnly === true,
       ...(o.ifMatch !== undefined ? { ifMatch: BigInt(o.ifMatch) } : {}),
       ...(o.ttlSeconds !== undefined ? { ttlSeconds: BigInt(o.ttlSeconds) } : {}),
+      ...(o.lease !== undefined ? { lease: BigInt(o.lease) } : {}),
     };
     return Number((await this.call(KV, 'put', req, at)).revision);
   }
@@ -203,7 +205,7 @@ export class GrpcTransport implements Transport {
     const req = {
       ops: ops.map((o) =>
         o.op === 'put'
-          ? { op: { case: 'put' as const, value: { key: o.key, value: o.value, ...(o.ttlSeconds !== undefined ? { ttlSeconds: BigInt(o.ttlSeconds) } : {}) } } }
+          ? { op: { case: 'put' as const, value: { key: o.key, value: o.value, ...(o.ttlSeconds !== undefined ? { ttlSeconds: BigInt(o.ttlSeconds) } : {}), lease: BigInt(o.lease ?? 0) } } }
           : { op: { case: 'delete' as const, value: { key: o.key } } },
       ),
     };
@@ -226,6 +228,27 @@ export class GrpcTransport implements Transport {
       return kv ? { op: 'get', kv: { ...keyValue(kv), stale: false } } : { op: 'get' };
     };
     return { succeeded: res.succeeded, revision: Number(res.revision), results: res.results.map(result) };
+  }
+
+  async grantLease(ttlSeconds: number, id: number | undefined, key: Uint8Array | undefined, at: Attempt): Promise<LeaseGrant> {
+    const res = await this.call(Lease, 'grant', { ttlSeconds: BigInt(ttlSeconds), id: BigInt(id ?? 0), ...(key ? { key } : {}) }, at);
+    return { id: Number(res.id), ttlSeconds: Number(res.ttlSeconds) };
+  }
+
+  async keepAliveLease(id: number, at: Attempt): Promise<LeaseGrant> {
+    const res = await this.call(Lease, 'keepAlive', { id: BigInt(id) }, at);
+    return { id: Number(res.id), ttlSeconds: Number(res.ttlSeconds) };
+  }
+
+  async revokeLease(id: number, at: Attempt): Promise<{ revision: number; deleted: number }> {
+    const res = await this.call(Lease, 'revoke', { id: BigInt(id) }, at);
+    return { revision: Number(res.revision), deleted: Number(res.deleted) };
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean, at: Attempt): Promise<LeaseInfo | undefined> {
+    const res = await this.call(Lease, 'timeToLive', { id: BigInt(id), keys }, at);
+    if (res.ttlSeconds < 0n) return undefined;
+    return { id: Number(res.id), ttlSeconds: Number(res.ttlSeconds), grantedTtlSeconds: Number(res.grantedTtlSeconds), ...(keys ? { keys: res.keys.map(asBuffer) } : {}) };
   }
 
   async status(at: Attempt): Promise<ClusterStatus> {

@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { ConcordClientError, isServerErrorCode, socketReason, type ServerErrorCode } from './errors.ts';
 import { asBuffer, percentEncode } from './bytes.ts';
-import type { Attempt, BatchOp, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
+import type { Attempt, BatchOp, ClusterStatus, Consistency, DeleteResult, Health, KeyValue, Lease, LeaseInfo, ListItem, ListOptions, PutOptions, Transport, TxnOpResult, TxnRequest, TxnResult, WatchEvent, WatchStreamRequest } from './types.ts';
 import { readEvents, watchPath } from './sse-watch.ts';
 
 const TXN_TARGETS = { value: 'value', version: 'version', createRevision: 'create_revision', modRevision: 'mod_revision' } as const;
@@ -110,7 +110,8 @@ export class HttpTransport implements Transport {
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (opts.ifMatch !== undefined) headers['if-match'] = `"${opts.ifMatch}"`;
     if (opts.createOnly) headers['if-none-match'] = '*';
-    const r = await this.request('PUT', `/v1/kv/${percentEncode(key)}${opts.ttlSeconds !== undefined ? `?ttl=${opts.ttlSeconds}` : ''}`, at, value, headers);
+    const query = [...(opts.ttlSeconds !== undefined ? [`ttl=${opts.ttlSeconds}`] : []), ...(opts.lease !== undefined ? [`lease=${opts.lease}`] : [])];
+    const r = await this.request('PUT', `/v1/kv/${percentEncode(key)}${query.length > 0 ? `?${query.join('&')}` : ''}`, at, value, headers);
     if (r.status !== 200) throw this.failure(r);
     return num((JSON.parse(r.body.toString('utf8')) as { revision: number }).revision);
   }
@@ -144,7 +145,8 @@ export class HttpTransport implements Transport {
   }
 
   async batch(ops: Array<BatchOp<Uint8Array>>, at: Attempt): Promise<number> {
-    const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value), ...(o.ttlSeconds !== undefined ? { ttl: o.ttlSeconds } : {}) } : { op: 'delete', key: b64(o.key) })) };
+    const put = (o: Extract<BatchOp<Uint8Array>, { op: 'put' }>) => ({ op: 'put', key: b64(o.key), value: b64(o.value), ...(o.ttlSeconds !== undefined ? { ttl: o.ttlSeconds } : {}), ...(o.lease !== undefined ? { lease: o.lease } : {}) });
+    const body = { encoding: 'base64', ops: ops.map((o) => (o.op === 'put' ? put(o) : { op: 'delete', key: b64(o.key) })) };
     return num((await this.json<{ revision: number }>('POST', '/v1/batch', at, body)).revision);
   }
 
@@ -165,6 +167,31 @@ export class HttpTransport implements Transport {
       return { op: 'get', kv: { key: Buffer.from(kv.key, 'base64'), value: Buffer.from(kv.value, 'base64'), modRevision: num(kv.revision), createRevision: num(kv.create_revision), version: num(kv.version), stale: false } };
     };
     return { succeeded: res.succeeded === true, revision: num(res.revision), results: res.results.map(result) };
+  }
+
+  async grantLease(ttlSeconds: number, id: number | undefined, key: Uint8Array | undefined, at: Attempt): Promise<Lease> {
+    const res = await this.json<{ id: number; ttl: number }>('POST', '/v1/leases', at, { ttl: ttlSeconds, ...(id !== undefined ? { id } : {}), ...(key ? { key: b64(key), encoding: 'base64' } : {}) });
+    return { id: num(res.id), ttlSeconds: num(res.ttl) };
+  }
+
+  async keepAliveLease(id: number, at: Attempt): Promise<Lease> {
+    const res = await this.json<{ id: number; ttl: number }>('POST', `/v1/leases/${id}/keepalive`, at);
+    return { id: num(res.id), ttlSeconds: num(res.ttl) };
+  }
+
+  async revokeLease(id: number, at: Attempt): Promise<{ revision: number; deleted: number }> {
+    const res = await this.json<{ revision: number; deleted: number }>('DELETE', `/v1/leases/${id}`, at);
+    return { revision: num(res.revision), deleted: num(res.deleted) };
+  }
+
+  async leaseTimeToLive(id: number, keys: boolean, at: Attempt): Promise<LeaseInfo | undefined> {
+    try {
+      const res = await this.json<{ id: number; ttl: number; granted_ttl: number; keys?: Array<{ key: string }> }>('GET', `/v1/leases/${id}${keys ? '?keys=true&encoding=base64' : ''}`, at);
+      return { id: num(res.id), ttlSeconds: num(res.ttl), grantedTtlSeconds: num(res.granted_ttl), ...(keys ? { keys: (res.keys ?? []).map((k) => Buffer.from(k.key, 'base64')) } : {}) };
+    } catch (e) {
+      if (e instanceof ConcordClientError && e.code === 'not-found') return undefined;
+      throw e;
+    }
   }
 
   async status(at: Attempt): Promise<ClusterStatus> {

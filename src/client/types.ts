@@ -37,6 +37,8 @@ export interface PutOptions extends CallOptions {
   createOnly?: boolean;
   /** Delete the key after this many seconds. */
   ttlSeconds?: number;
+  /** Attach the key to this lease (not with ttlSeconds): its revoke or expiry deletes the key. */
+  lease?: number;
 }
 
 export interface DeleteOptions extends CallOptions {
@@ -78,8 +80,30 @@ export interface ListPage {
   nextStart?: Buffer;
 }
 
-/** A batch's operation; a put may expire after `ttlSeconds`, as PutOptions.ttlSeconds. */
-export type BatchOp<B = Bytes> = { op: 'put'; key: B; value: B; ttlSeconds?: number } | { op: 'delete'; key: B };
+/** A batch's operation; a put may expire after `ttlSeconds` or with `lease`, as PutOptions'. */
+export type BatchOp<B = Bytes> = { op: 'put'; key: B; value: B; ttlSeconds?: number; lease?: number } | { op: 'delete'; key: B };
+
+export interface LeaseGrantOptions extends CallOptions {
+  /** The lease's id, 1 to 2^53 - 1 (default: the server picks one). */
+  id?: number;
+  /** Put the lease in this key's shard (or its {tag}'s): only keys of the lease's shard can be attached to it. */
+  key?: Bytes;
+}
+
+/** A lease granted or kept alive: it runs `ttlSeconds` from now. */
+export interface Lease {
+  id: number;
+  ttlSeconds: number;
+}
+
+export interface LeaseInfo {
+  id: number;
+  /** Seconds left, rounded up. */
+  ttlSeconds: number;
+  grantedTtlSeconds: number;
+  /** The keys attached, in key order, when asked for. */
+  keys?: Buffer[];
+}
 
 /**
  * A transaction's condition on one key (etcd's Compare): its value, version, create or mod revision against
@@ -235,6 +259,11 @@ export interface Transport {
   addNode(id: string, address: string, learner: boolean, at: Attempt): Promise<ClusterStatus>;
   removeNode(id: string, at: Attempt): Promise<ClusterStatus>;
   health(at: Attempt): Promise<Health>;
+  grantLease(ttlSeconds: number, id: number | undefined, key: Uint8Array | undefined, at: Attempt): Promise<Lease>;
+  keepAliveLease(id: number, at: Attempt): Promise<Lease>;
+  revokeLease(id: number, at: Attempt): Promise<{ revision: number; deleted: number }>;
+  /** Undefined if the lease does not exist. */
+  leaseTimeToLive(id: number, keys: boolean, at: Attempt): Promise<LeaseInfo | undefined>;
   /** One watch stream, until it ends (the server closed it: an error, or done) or `signal` aborts. */
   watch(req: WatchStreamRequest, signal: AbortSignal): AsyncGenerator<WatchEvent>;
   close(): void;

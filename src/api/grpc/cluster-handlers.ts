@@ -1,13 +1,12 @@
-// Cluster service handlers (the same ClusterService and checks as GET/POST/DELETE /v1/cluster…), and the
-// Lease service, whose every RPC answers UNIMPLEMENTED until leases are built.
+// Cluster service handlers (the same ClusterService and checks as GET/POST/DELETE /v1/cluster…).
 
 import { create } from '@bufbuild/protobuf';
 import { ConcordError } from '../../util/errors.ts';
 import type { ClusterService, ClusterStatus as KvClusterStatus } from '../../cluster/types.ts';
 import { addNode, isNodeId, isRaftAddress, NODE_ID_PATTERN } from '../shared/membership.ts';
-import { ClusterStatusSchema, type Cluster, type ClusterStatus, type Lease } from './gen/concord_pb.ts';
+import { ClusterStatusSchema, type Cluster, type ClusterStatus } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
-import { unimplemented, type Calls } from './status.ts';
+import type { Calls } from './status.ts';
 
 function nodeId(id: string): string {
   if (!isNodeId(id)) throw new ConcordError('bad-request', `id: a node id must match ${NODE_ID_PATTERN}`);
@@ -59,14 +58,5 @@ export function clusterHandlers(cluster: ClusterService, calls: Calls): GrpcHand
       return clusterStatus(await addNode(cluster, nodeId(req.id), req.address, req.learner));
     }),
     removeNode: unary(async (req) => clusterStatus(await cluster.removeNode(nodeId(req.id)))),
-  };
-}
-
-export function leaseHandlers(): GrpcHandlers<MethodsOf<typeof Lease>> {
-  return {
-    grant: unimplemented('Lease.Grant (leases)'),
-    keepAlive: unimplemented('Lease.KeepAlive (leases)'),
-    revoke: unimplemented('Lease.Revoke (leases)'),
-    timeToLive: unimplemented('Lease.TimeToLive (leases)'),
   };
 }

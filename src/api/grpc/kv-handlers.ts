@@ -25,7 +25,7 @@ import {
   type TxnOp as GrpcTxnOp,
 } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
-import { NotBuilt, type Calls } from './status.ts';
+import type { Calls } from './status.ts';
 import { watchHandler } from './watch-handler.ts';
 import type { WatchHub } from '../../kv/watch-hub.ts';
 
@@ -49,8 +49,13 @@ function consistency(c: Consistency): KvConsistency | undefined {
   }
 }
 
-function ttlSeconds(v: bigint, what: string): number {
+export function ttlSeconds(v: bigint, what: string): number {
   if (v < 1n || v > MAX_TTL_SECONDS) throw bad(`${what}: expected 1 to ${MAX_TTL_SECONDS}`);
+  return Number(v);
+}
+
+export function leaseId(v: bigint, what: string): number {
+  if (v < 1n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`${what}: a lease id is 1 to ${Number.MAX_SAFE_INTEGER}`);
   return Number(v);
 }
 
@@ -67,6 +72,7 @@ export function keyValue(r: KvRecord): KeyValue {
     createRevision: BigInt(r.createRevision),
     modRevision: BigInt(r.modRevision),
     version: BigInt(r.version),
+    lease: BigInt(r.lease ?? 0),
   });
 }
 
@@ -143,8 +149,8 @@ export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls, watch
     put: unary(async (req) => {
       const key = checkKey(req.key, limits);
       const value = checkValue(req.value, limits);
-      if (req.lease !== 0n) throw new NotBuilt('PutRequest.lease (leases)');
       const opts: PutOptions = {};
+      if (req.lease !== 0n) opts.lease = leaseId(req.lease, 'lease');
       const m = ifMatch(req.ifMatch);
       if (m !== undefined) opts.ifMatch = m;
       if (req.createOnly) opts.ifNoneMatch = true;
@@ -187,6 +193,7 @@ export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls, watch
           const value = checkValue(p.value, limits, `ops[${i}].value`);
           const put: BatchOp = { op: 'put', key: checkKey(p.key, limits, `ops[${i}].key`), value };
           if (p.ttlSeconds !== undefined) put.ttlSeconds = ttlSeconds(p.ttlSeconds, `ops[${i}].ttl_seconds`);
+          if (p.lease !== 0n) put.lease = leaseId(p.lease, `ops[${i}].lease`);
           return put;
         }
         if (o.op.case === 'delete') return { op: 'delete', key: checkKey(o.op.value.key, limits, `ops[${i}].key`) };

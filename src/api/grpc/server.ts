@@ -12,7 +12,8 @@ import type { KvService } from '../../kv/types.ts';
 import type { WatchHub } from '../../kv/watch-hub.ts';
 import { RANGE_PAGE_BYTES } from '../../storage/kv-store.ts';
 import type { ApiLimits } from '../shared/limits.ts';
-import { clusterHandlers, leaseHandlers } from './cluster-handlers.ts';
+import { clusterHandlers } from './cluster-handlers.ts';
+import { leaseHandlers } from './lease-handlers.ts';
 import { connectionOptions, DEFAULT_CONNECTION_LIMITS, type GrpcConnectionLimits } from './connections.ts';
 import { Cluster, KV, Lease } from './gen/concord_pb.ts';
 import { kvHandlers } from './kv-handlers.ts';
@@ -87,7 +88,7 @@ export async function startGrpcServer(deps: GrpcServerDeps): Promise<GrpcServer>
   });
   const calls = grpcCalls(grpcJs.Metadata, log);
   server.addService(grpcDefinition(KV), kvHandlers(kv, limits, calls, deps.watch));
-  server.addService(grpcDefinition(Lease), leaseHandlers());
+  server.addService(grpcDefinition(Lease), leaseHandlers(kv, limits, calls));
   server.addService(grpcDefinition(Cluster), clusterHandlers(cluster, calls));
   // Liveness, as GET /health: SERVING while the process serves; NOT_SERVING once it is closing.
   const health = new HealthImplementation(Object.fromEntries(['', ...SERVICE_NAMES].map((s) => [s, 'SERVING'])));

@@ -21,11 +21,13 @@ export type GrpcDefinition<S extends GenServiceMethods> = {
   [K in keyof S]: grpc.MethodDefinition<In<S, K>, Out<S, K>>;
 };
 
-/** Server handlers for `service`: a unary handler per unary method, a server-stream handler per server-streaming one. */
+/** Server handlers for `service`: a unary handler per unary method, a streaming handler per streaming one. */
 export type GrpcHandlers<S extends GenServiceMethods> = {
   [K in keyof S]: S[K]['methodKind'] extends 'server_streaming'
     ? grpc.handleServerStreamingCall<In<S, K>, Out<S, K>>
-    : grpc.handleUnaryCall<In<S, K>, Out<S, K>>;
+    : S[K]['methodKind'] extends 'bidi_streaming'
+      ? grpc.handleBidiStreamingCall<In<S, K>, Out<S, K>>
+      : grpc.handleUnaryCall<In<S, K>, Out<S, K>>;
 };
 
 /**
@@ -60,14 +62,14 @@ export function grpcDefinition<S extends GenServiceMethods>(service: GenService<
   const desc: DescService = service;
   const def: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const m of desc.methods) {
-    if (m.methodKind === 'client_streaming' || m.methodKind === 'bidi_streaming') throw new Error(`${desc.typeName}.${m.name}: client streams are not served`);
+    if (m.methodKind === 'client_streaming') throw new Error(`${desc.typeName}.${m.name}: client streams are not served`);
     const req = codec(m.input);
     const res = codec(m.output);
     def[m.localName] = {
       path: `/${desc.typeName}/${m.name}`,
       originalName: m.name,
-      requestStream: false,
-      responseStream: m.methodKind === 'server_streaming',
+      requestStream: m.methodKind === 'bidi_streaming',
+      responseStream: m.methodKind === 'server_streaming' || m.methodKind === 'bidi_streaming',
       requestSerialize: req.serialize as (v: unknown) => Buffer,
       requestDeserialize: lenient(req.deserialize),
       responseSerialize: res.serialize as (v: unknown) => Buffer,

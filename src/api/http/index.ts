@@ -13,6 +13,7 @@ import { faultRoutes } from './routes-faults.ts';
 import { seed000And001Routes } from './routes-seed-000-001.ts';
 import { seed003Routes } from './routes-seed-003.ts';
 import { v1KeyRoutes } from './routes-v1-key.ts';
+import { v1LeaseRoutes } from './routes-v1-leases.ts';
 import { v1ListBatchRoutes } from './routes-v1-list-batch.ts';
 import { v1TxnRoutes } from './routes-v1-txn.ts';
 import { v1WatchRoutes } from './routes-v1-watch.ts';
@@ -48,6 +49,7 @@ export function buildHttpApi(deps: HttpApiDeps): FastifyInstance {
   void app.register(async (i) => v1ListBatchRoutes(i, deps));
   void app.register(async (i) => v1TxnRoutes(i, deps));
   void app.register(async (i) => v1WatchRoutes(i, deps));
+  void app.register(async (i) => v1LeaseRoutes(i, deps));
   void app.register(async (i) => clusterRoutes(i, deps));
   void app.register(async (i) => opsRoutes(i, deps));
   void app.register(async (i) => backupRoutes(i, deps));

@@ -29,7 +29,7 @@ export async function v1KeyRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.put<{ Params: KeyParams; Querystring: { ttl?: string }; Headers: { 'if-match'?: string; 'if-none-match'?: string } }>(
+  app.put<{ Params: KeyParams; Querystring: { ttl?: string; lease?: string }; Headers: { 'if-match'?: string; 'if-none-match'?: string } }>(
     '/v1/kv/*',
     {
       bodyLimit: deriveLimits(limits).rawBodyLimit,
@@ -58,6 +58,7 @@ export async function v1KeyRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
         throw new ConcordError('bad-request', 'If-Match and If-None-Match cannot both hold');
       }
       if (request.query.ttl !== undefined) opts.ttlSeconds = Number(request.query.ttl);
+      if (request.query.lease !== undefined) opts.lease = Number(request.query.lease);
       const { revision } = await kv.put(key, value, opts);
       void reply.header('etag', `"${revision}"`);
       return { revision };

@@ -10,7 +10,7 @@ import { batchBodySchema, errorResponses, listQuerySchema, listResultSchema, rev
 
 interface BatchBody {
   encoding?: JsonEncoding;
-  ops: Array<{ op: 'put'; key: string; value: string; ttl?: number } | { op: 'delete'; key: string }>;
+  ops: Array<{ op: 'put'; key: string; value: string; ttl?: number; lease?: number } | { op: 'delete'; key: string }>;
 }
 
 export async function v1ListBatchRoutes(app: FastifyInstance, deps: HttpApiDeps): Promise<void> {
@@ -54,7 +54,7 @@ export async function v1ListBatchRoutes(app: FastifyInstance, deps: HttpApiDeps)
         const key = checkKey(decodeBytes(op.key, encoding, `ops[${i}].key`), limits, `ops[${i}].key`);
         if (op.op === 'delete') return { op: 'delete', key };
         const value = checkValue(decodeBytes(op.value, encoding, `ops[${i}].value`), limits, `ops[${i}].value`);
-        return { op: 'put', key, value, ...(op.ttl !== undefined ? { ttlSeconds: op.ttl } : {}) };
+        return { op: 'put', key, value, ...(op.ttl !== undefined ? { ttlSeconds: op.ttl } : {}), ...(op.lease !== undefined ? { lease: op.lease } : {}) };
       });
       checkBatchValues(ops, limits);
       const { revision } = await kv.batch(ops);

@@ -45,7 +45,10 @@ export const readQuerySchema = {
 
 export const putQuerySchema = {
   type: 'object',
-  properties: { ttl: { type: 'string', pattern: '^[1-9][0-9]{0,9}$', description: 'Expire the key after this many seconds' } },
+  properties: {
+    ttl: { type: 'string', pattern: '^[1-9][0-9]{0,9}$', description: 'Expire the key after this many seconds' },
+    lease: { type: 'string', pattern: '^[1-9][0-9]{0,15}$', description: 'Attach the key to this lease (not with ttl): its revoke or expiry deletes the key' },
+  },
 } as const;
 
 const bytesParam = (description: string) => ({ type: 'string', description: `${description} (percent-encoded bytes)` }) as const;
@@ -121,7 +124,13 @@ export const batchBodySchema = {
             type: 'object',
             additionalProperties: false,
             required: ['op', 'key', 'value'],
-            properties: { op: { type: 'string', enum: ['put'] }, key: batchKey, value: batchKey, ttl: { type: 'integer', minimum: 1, maximum: 9_999_999_999, description: 'Delete the key after this many seconds (as ?ttl= on a put)' } },
+            properties: {
+              op: { type: 'string', enum: ['put'] },
+              key: batchKey,
+              value: batchKey,
+              ttl: { type: 'integer', minimum: 1, maximum: 9_999_999_999, description: 'Delete the key after this many seconds (as ?ttl= on a put)' },
+              lease: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'Attach the key to this lease (as ?lease= on a put; not with ttl)' },
+            },
           },
           {
             type: 'object',
