@@ -56,6 +56,19 @@ const cases: Case[] = [
   { name: 'JSON body far over the limit', path: '/add', init: json('POST', { key: 'k', value: big(4 * LIMITS.maxValueBytes + 2 * 1024 * 1024) }), status: 413 },
   // query parameters
   ...['ttl=0', 'ttl=-1', 'ttl=abc', 'ttl=1.5', 'ttl=99999999999'].map((q) => ({ name: `PUT ${q}`, path: `/v1/kv/t?${q}`, init: { method: 'PUT', body: 'x' }, status: 400 })),
+  // leases
+  ...['lease=0', 'lease=-1', 'lease=abc', 'lease=1.5', 'lease=99999999999999999'].map((q) => ({ name: `PUT ${q}`, path: `/v1/kv/t?${q}`, init: { method: 'PUT', body: 'x' }, status: 400 })),
+  ...[{}, { ttl: 0 }, { ttl: 1.5 }, { ttl: 10_000_000_000 }, { ttl: 10, id: 0 }, { ttl: 10, id: 2 ** 53 }, { ttl: 10, key: '' }, { ttl: 10, extra: 1 }, { ttl: '10' }].map((body) => ({
+    name: `POST /v1/leases ${JSON.stringify(body)}`,
+    path: '/v1/leases',
+    init: json('POST', body),
+    status: 400,
+  })),
+  { name: 'lease keep-alive with a bad id', path: '/v1/leases/abc/keepalive', init: { method: 'POST' }, status: 400 },
+  { name: 'lease keep-alive with id 0', path: '/v1/leases/0/keepalive', init: { method: 'POST' }, status: 400 },
+  { name: 'lease revoke with an id too large', path: '/v1/leases/99999999999999999', init: { method: 'DELETE' }, status: 400 },
+  { name: 'lease time to live with a bad keys flag', path: '/v1/leases/5?keys=maybe', status: 400 },
+  { name: 'batch put with lease 0', path: '/v1/batch', init: json('POST', { ops: [{ op: 'put', key: 'k', value: 'v', lease: 0 }] }), status: 400 },
   // malformed and mistyped JSON, wrong media types
   ...['/add', '/v1/batch', '/v1/cluster/nodes', '/api/v1/cluster/nodes'].map((path) => ({ name: `malformed JSON to ${path}`, path, init: json('POST', '{"key": "a", '), status: 400, code: 'bad-request' })),
   { name: 'malformed JSON to PUT /put', path: '/put', init: json('PUT', '{'), status: 400 },

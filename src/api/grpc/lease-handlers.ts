@@ -19,7 +19,7 @@ import {
 } from './gen/concord_pb.ts';
 import { leaseId, ttlSeconds } from './kv-handlers.ts';
 import { MalformedRequest, type GrpcHandlers, type MethodsOf } from './service-def.ts';
-import { Code, type Calls } from './status.ts';
+import type { Calls } from './status.ts';
 
 type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive';
 
@@ -43,15 +43,16 @@ export function leaseHandlers(kv: KvService, limits: ApiLimits, calls: Calls): G
     keepAlive: unary(keepAlive),
     keepAliveStream: (call: grpc.ServerDuplexStream<LeaseKeepAliveRequest, LeaseKeepAliveResponse>) => {
       // One request at a time, read only once the answer before it is written: a client that sends without
-      // reading fills its own window, not this node's memory.
+      // reading fills its own window, not this node's memory. Leaving the loop on an error must not destroy
+      // the call: the error is its status.
       void (async () => {
-        for await (const req of call as AsyncIterable<LeaseKeepAliveRequest | MalformedRequest>) {
+        for await (const req of call.iterator({ destroyOnReturn: false }) as AsyncIterable<LeaseKeepAliveRequest | MalformedRequest>) {
           if (req instanceof MalformedRequest) throw new ConcordError('bad-request', `malformed request: ${req.reason}`);
           if (!call.write(await keepAlive(req))) await once(call, 'drain');
         }
         call.end();
       })().catch((e: unknown) => {
-        if (!call.cancelled) call.emit('error', e instanceof ConcordError && e.code === 'bad-request' && e.message.startsWith('malformed') ? { code: Code.INVALID_ARGUMENT, details: e.message } : calls.toServiceError(e));
+        if (!call.cancelled) call.emit('error', calls.toServiceError(e));
       });
     },
     revoke: unary(async (req) => {

@@ -1,0 +1,203 @@
+// Leases on three real processes. Of 4 shards on 2 replicas, so that some calls are forwarded to a node that
+// hosts the lease's shard: granted in a key's shard, keys attached through any node and protocol, a key of
+// another shard refused; a revoke deletes its keys at one revision everywhere; keep-alives hold a lease past
+// its TTL and its expiry then deletes its keys. Of 2 shards on every node (so that a shard keeps a quorum):
+// kill -9 of the shard's leader neither shortens a lease nor brings its keys back.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpcJs from '@grpc/grpc-js';
+import { create } from '@bufbuild/protobuf';
+import { createClient, type ConcordClient } from '../../src/client/index.ts';
+import { Lease, LeaseKeepAliveRequestSchema, type LeaseKeepAliveResponse } from '../../src/api/grpc/gen/concord_pb.ts';
+import { grpcDefinition } from '../../src/api/grpc/service-def.ts';
+import { GrpcTestClient } from '../api/grpc-client.ts';
+import { runCli } from '../cli/helpers.ts';
+import { ProcCluster, type ProcNode } from '../../testkit/processes.ts';
+import { freePort } from '../../testkit/ports.ts';
+import { until } from '../../testkit/wait.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
+  let c: ProcCluster;
+  const grpc = new Map<string, number>();
+  const clients: ConcordClient[] = [];
+  before(async () => {
+    for (const id of ['n1', 'n2', 'n3']) grpc.set(id, await freePort());
+    c = await ProcCluster.create(3, (id) => ['--shards', '4', '--replicas', '2', '--grpc-addr', `127.0.0.1:${grpc.get(id)}`]);
+    await c.leader();
+  });
+  after(async () => {
+    for (const cl of clients) cl.close();
+    await c?.stop();
+  });
+
+  const live = () => c.nodes.filter((n) => n.proc);
+  const client = (nodes: ProcNode[], protocol: 'http' | 'grpc' = 'http') => {
+    const cl = createClient({ endpoints: nodes.map((n) => (protocol === 'http' ? n.url : `127.0.0.1:${grpc.get(n.id)}`)), protocol, timeoutMs: 15_000 });
+    clients.push(cl);
+    return cl;
+  };
+  /** Whether `key` reads as present (or not) on every live node, each from its own state. */
+  const everywhere = async (key: string, present: boolean) => {
+    for (const n of live()) if ((await client([n]).get(key, { consistency: 'serializable' }).catch(() => undefined)) !== undefined !== present) return false;
+    return true;
+  };
+  it('a lease granted in a {tag}\'s shard takes keys of that shard through any node and protocol, refuses others, and its revoke deletes them at one revision', async () => {
+    const [h1, g2, h3] = [client([c.nodes[0]]), client([c.nodes[1]], 'grpc'), client([c.nodes[2]])];
+    const { id, ttlSeconds } = await h1.grantLease(60, { key: '{svc}' });
+    assert.equal(ttlSeconds, 60);
+    const r1 = await h1.put('{svc}/a', 'x', { lease: id });
+    await g2.put('{svc}/b', 'y', { lease: id });
+    await h3.batch([{ op: 'put', key: '{svc}/c', value: 'z', lease: id }, { op: 'put', key: '{svc}/plain', value: 'w' }]);
+    for (const cl of [h1, g2, h3]) {
+      const info = await cl.leaseTimeToLive(id, { keys: true });
+      assert.deepEqual(info?.keys?.map(String), ['{svc}/a', '{svc}/b', '{svc}/c'], 'every node, hosting the shard or not, names the same keys');
+      assert.ok(info!.ttlSeconds > 50 && info!.ttlSeconds <= 60, String(info!.ttlSeconds));
+    }
+    let refused = 0;
+    const taken = ['{svc}/a', '{svc}/b', '{svc}/c'];
+    for (const k of ['x0', 'x1', 'x2', 'x3', 'x4', 'x5', 'x6', 'x7']) {
+      const res = await fetch(`${c.nodes[0].url}/v1/kv/${k}?lease=${id}`, { method: 'PUT', body: 'v' });
+      if (res.status === 200) {
+        taken.push(k);
+        continue;
+      }
+      assert.equal(res.status, 400);
+      assert.match(((await res.json()) as { error: { message: string } }).error.message, /a lease's keys must be in its shard/);
+      refused++;
+    }
+    assert.ok(refused > 0, 'some of 8 keys fall in another of the 4 shards');
+    assert.ok(await everywhere(taken.at(-1)!, true));
+    assert.equal((await fetch(`${c.nodes[1].url}/v1/kv/k?lease=${id}&ttl=5`, { method: 'PUT', body: 'v' })).status, 400, 'a lease and a TTL together');
+
+    const revoked = await g2.revokeLease(id);
+    assert.equal(revoked.deleted, taken.length);
+    assert.ok(revoked.revision > r1);
+    await until('the leased keys gone from every node', async () => {
+      for (const k of taken) if (!(await everywhere(k, false))) return false;
+      return true;
+    }, 10_000);
+    assert.ok(await everywhere('{svc}/plain', true), 'a key of the batch without the lease stays');
+    assert.equal(await h3.leaseTimeToLive(id), undefined);
+    await assert.rejects(h1.keepAliveLease(id), (e: Error & { code?: string }) => e.code === 'not-found');
+    await assert.rejects(h1.put('{svc}/late', 'v', { lease: id }), (e: Error & { code?: string }) => e.code === 'not-found');
+    const res = await fetch(`${c.nodes[2].url}/v1/leases/${id}`, { method: 'DELETE' });
+    assert.equal(res.status, 404);
+  });
+
+  it('concord lease grant, put --lease, lease ttl --keys, keep-alive --once and revoke, over HTTP and gRPC; exit 3 once the lease is gone', async () => {
+    const viaHttp = ['--server', c.nodes[1].url];
+    const viaGrpc = ['--protocol', 'grpc', '--server', `127.0.0.1:${grpc.get('n3')}`];
+    const granted = await runCli(['lease', 'grant', '30', '--key', '{cli}', ...viaHttp]);
+    assert.equal(granted.code, 0, granted.stderr);
+    const id = granted.stdout.toString().trim();
+    assert.match(id, /^[1-9][0-9]*$/);
+    assert.equal((await runCli(['put', '{cli}/k', 'v', '--lease', id, ...viaGrpc])).code, 0);
+    const ttl = await runCli(['lease', 'ttl', id, '--keys', ...viaGrpc]);
+    assert.equal(ttl.code, 0, ttl.stderr);
+    assert.match(ttl.stdout.toString(), new RegExp(`^lease ${id}: (29|30) s left of 30\n\{cli\}/k\n$`));
+    const json = await runCli(['lease', 'keep-alive', id, '--once', '--format', 'json', ...viaHttp]);
+    assert.deepEqual(JSON.parse(json.stdout.toString()), { id: Number(id), ttl: 30 });
+    assert.equal((await runCli(['put', 'k', 'v', '--lease', id, '--ttl', '5', ...viaHttp])).code, 2, '--lease with --ttl is a usage error');
+    const revoked = await runCli(['lease', 'revoke', id, ...viaHttp]);
+    assert.match(revoked.stdout.toString(), new RegExp(`^lease ${id} revoked: 1 key deleted at revision \\d+\n$`));
+    for (const args of [['lease', 'ttl', id, ...viaGrpc], ['lease', 'revoke', id, ...viaHttp], ['lease', 'keep-alive', id, ...viaGrpc]]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`lease ${id} does not exist`));
+    }
+    assert.equal((await runCli(['get', '{cli}/k', ...viaHttp])).code, 3);
+  });
+
+  it('gRPC KeepAliveStream answers each keep-alive in order and ends with NOT_FOUND at a lease that does not exist', async () => {
+    const g = new GrpcTestClient(`127.0.0.1:${grpc.get('n2')}`);
+    try {
+      const cl = client([c.nodes[0]]);
+      const { id } = await cl.grantLease(10);
+      const def = grpcDefinition(Lease).keepAliveStream;
+      const stream = g.client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, new grpcJs.Metadata(), { deadline: Date.now() + 15_000 });
+      const answers: LeaseKeepAliveResponse[] = [];
+      const ended = new Promise<grpcJs.ServiceError>((resolve, reject) => {
+        stream.on('data', (m: LeaseKeepAliveResponse) => answers.push(m));
+        stream.on('error', resolve);
+        stream.on('end', () => reject(new Error('ended without an error')));
+      });
+      for (let i = 0; i < 3; i++) stream.write(create(LeaseKeepAliveRequestSchema, { id: BigInt(id) }));
+      await until('three answers', () => answers.length === 3, 10_000);
+      assert.deepEqual(answers.map((a) => [a.id, a.ttlSeconds]), [[BigInt(id), 10n], [BigInt(id), 10n], [BigInt(id), 10n]]);
+      stream.write(create(LeaseKeepAliveRequestSchema, { id: BigInt(id) + 4n }));
+      const e = await ended;
+      assert.equal(e.code, grpcJs.status.NOT_FOUND);
+      assert.match(e.details, /does not exist/);
+      await cl.revokeLease(id);
+    } finally {
+      g.close();
+    }
+  });
+
+  it('keep-alives hold a lease past its TTL; once they stop, its expiry deletes its keys on every node, not before the TTL has run', async () => {
+    const cl = client(c.nodes, 'grpc');
+    const { id } = await cl.grantLease(2, { key: 'session/1' });
+    await cl.put('session/1', 'alive', { lease: id });
+    const keeper = cl.keepLeaseAlive(id);
+    await sleep(4500);
+    assert.ok(await everywhere('session/1', true), 'kept alive for more than twice its TTL');
+    keeper.stop();
+    await keeper.done;
+    const stopped = Date.now();
+    await until('the key gone from every node', () => everywhere('session/1', false), 15_000);
+    assert.ok(Date.now() - stopped >= 1000, `gone ${Date.now() - stopped} ms after the last keep-alive: before its TTL ran`);
+    const kept = cl.keepLeaseAlive(id);
+    await assert.rejects(kept.done, (e: Error & { code?: string }) => e.code === 'not-found', 'keeping an expired lease alive fails');
+  });
+});
+
+describe('leases on a 3-process cluster of 2 shards, each on every node', () => {
+  let c: ProcCluster;
+  const clients: ConcordClient[] = [];
+  before(async () => {
+    c = await ProcCluster.create(3, ['--shards', '2']);
+    await c.leader();
+  });
+  after(async () => {
+    for (const cl of clients) cl.close();
+    await c?.stop();
+  });
+
+  const live = () => c.nodes.filter((n) => n.proc);
+  const client = (nodes: ProcNode[]) => {
+    const cl = createClient({ endpoints: nodes.map((n) => n.url), timeoutMs: 15_000 });
+    clients.push(cl);
+    return cl;
+  };
+  const everywhere = async (key: string, present: boolean) => {
+    for (const n of live()) if ((await client([n]).get(key, { consistency: 'serializable' }).catch(() => undefined)) !== undefined !== present) return false;
+    return true;
+  };
+  const shardLeader = async (shard: number): Promise<ProcNode | undefined> => {
+    const id = (await client(live()).status()).shards.find((s) => s.id === `s${shard}`)?.leader;
+    return c.nodes.find((n) => n.id === id && n.proc);
+  };
+
+  it('kill -9 of the leader of the lease\'s shard neither shortens the lease nor brings its key back', async () => {
+    const cl = client(c.nodes);
+    const t0 = Date.now();
+    const { id } = await cl.grantLease(5, { key: 'lock' });
+    await cl.put('lock', 'held', { lease: id });
+    const leader = await until('the shard\'s leader', () => shardLeader(id % 2), 10_000);
+    await c.kill9(leader);
+    const info = await until('a new leader answering for the lease', () => cl.leaseTimeToLive(id).catch(() => undefined), 15_000);
+    const elapsed = (Date.now() - t0) / 1000;
+    assert.ok(info.ttlSeconds >= Math.floor(5 - elapsed), `${info.ttlSeconds} s left ${elapsed} s after the grant: not shortened`);
+    const wait = 4000 - (Date.now() - t0);
+    if (wait > 0) await sleep(wait);
+    assert.ok(await everywhere('lock', true), 'present under the new leader within the TTL');
+    await until('the key gone from the survivors', () => everywhere('lock', false), 15_000);
+    assert.ok(Date.now() - t0 >= 4900, `gone ${Date.now() - t0} ms after the grant`);
+    c.start(leader);
+    await c.waitHealthy(leader, 30_000);
+    await until('the old leader caught up', async () => (await client([leader]).get('lock', { consistency: 'serializable' }).catch(() => 'x')) === undefined, 20_000);
+    assert.equal(await client([leader]).leaseTimeToLive(id), undefined, 'the lease is gone on the restarted node too');
+  });
+});
