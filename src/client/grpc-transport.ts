@@ -286,6 +286,7 @@ function keyValue(kv: PbKeyValue | undefined): Omit<KeyValue, 'stale'> {
     createRevision: Number(kv?.createRevision ?? 0n),
     modRevision: Number(kv?.modRevision ?? 0n),
     version: Number(kv?.version ?? 0n),
+    ...(kv && kv.lease !== 0n ? { lease: Number(kv.lease) } : {}),
   };
 }
 

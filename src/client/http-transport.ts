@@ -103,6 +103,7 @@ export class HttpTransport implements Transport {
       createRevision: num(r.headers['x-create-revision']),
       version: num(r.headers['x-version']),
       stale: r.headers['x-concord-stale'] === 'true',
+      ...(r.headers['x-concord-lease'] !== undefined ? { lease: num(r.headers['x-concord-lease']) } : {}),
     };
   }
 

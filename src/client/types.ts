@@ -21,6 +21,8 @@ export interface KeyValue {
   modRevision: number;
   /** Puts since creation: 1 after the first. */
   version: number;
+  /** The lease the key is attached to, if any. */
+  lease?: number;
   /** Answered from a node's own state while it could reach no quorum (a serializable read only). */
   stale: boolean;
 }

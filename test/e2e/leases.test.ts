@@ -50,6 +50,9 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
     const r1 = await h1.put('{svc}/a', 'x', { lease: id });
     await g2.put('{svc}/b', 'y', { lease: id });
     await h3.batch([{ op: 'put', key: '{svc}/c', value: 'z', lease: id }, { op: 'put', key: '{svc}/plain', value: 'w' }]);
+    assert.equal((await h3.get('{svc}/a'))?.lease, id, 'a read names the lease (HTTP X-Concord-Lease)');
+    assert.equal((await g2.get('{svc}/b'))?.lease, id, 'and over gRPC (KeyValue.lease)');
+    assert.equal((await g2.get('{svc}/plain'))?.lease, undefined);
     for (const cl of [h1, g2, h3]) {
       const info = await cl.leaseTimeToLive(id, { keys: true });
       assert.deepEqual(info?.keys?.map(String), ['{svc}/a', '{svc}/b', '{svc}/c'], 'every node, hosting the shard or not, names the same keys');

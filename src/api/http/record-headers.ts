@@ -2,9 +2,10 @@
 
 import type { KvRecord } from '../../kv/types.ts';
 
-/** The headers a read of `record` answers with: ETag = its modRevision, and the other revisions. */
-export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revision': string; 'x-version': string } {
-  return { etag: `"${record.modRevision}"`, 'x-create-revision': String(record.createRevision), 'x-version': String(record.version) };
+/** The headers a read of `record` answers with: ETag = its modRevision, the other revisions, and its lease if it has one. */
+export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revision': string; 'x-version': string; 'x-concord-lease'?: string } {
+  const h = { etag: `"${record.modRevision}"`, 'x-create-revision': String(record.createRevision), 'x-version': String(record.version) };
+  return record.lease === undefined ? h : { ...h, 'x-concord-lease': String(record.lease) };
 }
 
 /**
@@ -13,5 +14,7 @@ export function recordHeaders(record: KvRecord): { etag: string; 'x-create-revis
  * appended to it.
  */
 export function recordHeaderList(record: KvRecord, ...more: string[]): string[] {
-  return ['etag', `"${record.modRevision}"`, 'x-create-revision', String(record.createRevision), 'x-version', String(record.version), ...more];
+  const list = ['etag', `"${record.modRevision}"`, 'x-create-revision', String(record.createRevision), 'x-version', String(record.version)];
+  if (record.lease !== undefined) list.push('x-concord-lease', String(record.lease));
+  return more.length === 0 ? list : list.concat(more);
 }

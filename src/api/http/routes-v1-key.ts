@@ -74,7 +74,7 @@ export async function v1KeyRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
         querystring: readQuerySchema,
         response: {
           200: {
-            description: 'The value; headers ETag ("modRevision"), X-Create-Revision, X-Version; X-Concord-Stale and X-Concord-Last-Contact on a serializable read while this node knows no leader',
+            description: 'The value; headers ETag ("modRevision"), X-Create-Revision, X-Version, X-Concord-Lease (the lease it is attached to, if any); X-Concord-Stale and X-Concord-Last-Contact on a serializable read while this node knows no leader',
             content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
           },
           304: { description: 'If-None-Match matched the ETag', type: 'null' },
