@@ -125,6 +125,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 
 /** The server's progress interval when a watch names none, and how many of them without any event mean a lost stream. */
 const DEFAULT_WATCH_PROGRESS_MS = 5000;
+/** keepLeaseAlive: the least time between renewals, and what it waits after a failed one. */
+const KEEP_ALIVE_RETRY_MS = 250;
 const WATCH_SILENCE_PROGRESS_PERIODS = 3;
 
 export function createClient(options: ClientOptions): ConcordClient {
@@ -256,16 +258,21 @@ export function createClient(options: ClientOptions): ConcordClient {
       const signal = o.signal ? AbortSignal.any([o.signal, stopper.signal]) : stopper.signal;
       const done = (async () => {
         let waitMs = 0;
+        let interval: number | undefined = o.intervalMs;
         while (!signal.aborted) {
           await sleep(waitMs, signal);
           if (signal.aborted) return;
           try {
-            const { ttlSeconds } = await client.keepAliveLease(id, { signal });
-            waitMs = o.intervalMs ?? Math.max(100, (ttlSeconds * 1000) / 3);
+            // A renewal stuck (a write forwarded to a leader that died is answered only by a timeout) is given
+            // up after one interval, and tried again: the next one must land before the lease runs out.
+            const { ttlSeconds } = await client.keepAliveLease(id, { signal, ...(interval !== undefined ? { timeoutMs: Math.max(KEEP_ALIVE_RETRY_MS, Math.round(interval)) } : {}) });
+            interval = o.intervalMs ?? Math.max(KEEP_ALIVE_RETRY_MS, Math.round((ttlSeconds * 1000) / 3));
+            waitMs = interval;
           } catch (e) {
             if (signal.aborted) return;
-            // Tried again at the next tick, while the lease may still be alive; the server says when it is not.
+            // Tried again soon, while the lease may still be alive; the server says when it is not.
             if (!(e instanceof ConcordClientError) || !(isTransient(e) || e.code === 'deadline')) throw e;
+            waitMs = KEEP_ALIVE_RETRY_MS;
           }
         }
       })();

@@ -141,6 +141,11 @@ export class RaftGroup {
     return this.node.raft.role;
   }
 
+  /** This node's current term. */
+  term(): number {
+    return this.node.raft.term;
+  }
+
   /** Wake the group if it is quiet: a member may have gone (its connection closed, gossip says so). */
   wakeIfQuiet(): void {
     if (!this.node.quiesced()) return;

@@ -12,7 +12,7 @@
 //   batch  u32 count | count × (u8 kind: 1 put, 2 del, 3 put with a TTL, 4 put with a lease | bytes key | [bytes value]
 //          for a put | [f64 ttlMs | f64 now] for a put with a TTL | [f64 lease] for a put with a lease)
 //   clock  f64 now
-//   grant  f64 lease | f64 ttlMs | f64 now;   keepalive  f64 lease | f64 now;   revoke  f64 lease
+//   grant  f64 lease | f64 ttlMs | f64 now;   keepalive  f64 lease | f64 now;   revoke  f64 lease;   promote  f64 now
 //   evict  u32 count × (bytes key | f64 revision)
 //   txn    u32 count × compare (u8 target | u8 result | bytes key | bytes value, or f64 number) |
 //          u32 count × op (u8 kind: 1 get, 2 put, 3 del | bytes key | [bytes value] for a put) for success, then failure
@@ -35,6 +35,7 @@ export type Command =
   | ({ t: 'grant'; lease: number; ms: number } & Timed)
   | ({ t: 'keepalive'; lease: number } & Timed)
   | { t: 'revoke'; lease: number }
+  | ({ t: 'promote' } & Timed)
   | ({ t: 'txn' } & TxnRequest)
   | { t: 'evict'; keys: Array<{ key: Uint8Array; revision: number }> };
 
@@ -57,7 +58,7 @@ export type CommandResult =
 
 const MARKER = 0xc1;
 const VERSION = 1;
-const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5, evict: 6, grant: 7, keepalive: 8, revoke: 9 } as const;
+const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5, evict: 6, grant: 7, keepalive: 8, revoke: 9, promote: 10 } as const;
 /** A batch's put with a TTL, and with a lease (a batch's other ops are KIND.put and KIND.del). */
 const BATCH_PUT_TTL = 3;
 const BATCH_PUT_LEASE = 4;
@@ -103,6 +104,7 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
       break;
     case 'clock':
     case 'revoke':
+    case 'promote':
       size += 8;
       break;
     case 'keepalive':
@@ -157,6 +159,7 @@ function encode(env: Envelope, deferValue: boolean): { b: Buffer; valueAt: numbe
       putBytes(w, c.key);
       break;
     case 'clock':
+    case 'promote':
       w.f64(c.now);
       break;
     case 'grant':
@@ -232,6 +235,8 @@ export function decodeCommand(data: Uint8Array): Envelope {
     c = { t: 'keepalive', lease: r.f64(), now: r.f64() };
   } else if (kind === KIND.revoke) {
     c = { t: 'revoke', lease: r.f64() };
+  } else if (kind === KIND.promote) {
+    c = { t: 'promote', now: r.f64() };
   } else if (kind === KIND.evict) {
     const keys: Array<{ key: Uint8Array; revision: number }> = [];
     for (let n = r.u32(); n > 0; n--) keys.push({ key: readBytes(r), revision: r.f64() });

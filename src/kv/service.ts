@@ -2,7 +2,8 @@
 // forward them through Raft), linearizable reads wait for a ReadIndex barrier, serializable reads
 // are served from local state. A put with a TTL is stamped with this node's estimate of the log's time;
 // while keys or leases with an expiry are held, the leader proposes a clock entry when the soonest falls due
-// (state-machine.ts says what applying one does). Grants and keep-alives of leases are stamped as puts are. In cache mode (limits.maxKeys) the leader evicts the least
+// (state-machine.ts says what applying one does). Grants and keep-alives of leases are stamped as puts are,
+// and a new leader renews every lease (a promote entry) before it proposes any clock entry. In cache mode (limits.maxKeys) the leader evicts the least
 // recently written keys past the limit, naming each with the revision it saw.
 
 import type { RaftGroup } from '../cluster/raft-group.ts';
@@ -51,6 +52,8 @@ export async function storeChanges(store: KvStore, from: number, opts: ChangeFee
 export class RaftKvService implements KvService, BackupSource {
   private clockTimer: NodeJS.Timeout | undefined;
   private clockDue = Infinity;
+  /** The term in which this node, leading, last renewed every lease (0: none yet). */
+  private promotedTerm = 0;
 
   constructor(
     private readonly nodeId: string,
@@ -93,11 +96,14 @@ export class RaftKvService implements KvService, BackupSource {
   /** An expiry is due by this node's estimate: the leader proposes a clock entry; others look again later. */
   private async clockDueNow(): Promise<void> {
     this.clockDue = Infinity;
-    const next = this.store.nextExpiry(); // none once the store is closed: the timer stops
+    if (this.store.nextExpiry() === undefined) return; // none once the store is closed: the timer stops
+    const leading = this.group.role() === 'leader';
+    if (leading && !(await this.promoted())) return this.scheduleClock(this.store.clock.now() + CLOCK_RECHECK_MS);
+    const next = this.store.nextExpiry();
     if (next === undefined) return;
     const now = this.store.clock.now();
     if (next > now) return this.scheduleClock(next);
-    if (this.group.role() === 'leader') {
+    if (leading) {
       try {
         // Resolves once applied here, so the keys it made due are out of the index by then.
         await this.submit({ t: 'clock', now });
@@ -109,6 +115,22 @@ export class RaftKvService implements KvService, BackupSource {
       }
     }
     this.scheduleClock(this.store.clock.now() + CLOCK_RECHECK_MS);
+  }
+
+  /**
+   * Whether this leader has renewed every lease in its term (proposing the promote entry now if not): leases
+   * must not expire for want of keep-alives that could not get through while the shard had no leader.
+   */
+  private async promoted(): Promise<boolean> {
+    const term = this.group.term();
+    if (this.promotedTerm === term || this.store.leases.size === 0) return true;
+    try {
+      await this.submit({ t: 'promote', now: this.store.clock.now() });
+      this.promotedTerm = term;
+      return true;
+    } catch {
+      return false; // lost leadership, timed out or closed: looked at again
+    }
   }
 
   private checkKey(key: Uint8Array): void {

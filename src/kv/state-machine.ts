@@ -12,11 +12,13 @@
 // Leases expire the same way: a grant or keep-alive carries its proposer's stamp, the lease expires at the
 // later of the expiry it had and that stamp plus its TTL (a keep-alive from a node whose estimate lags never
 // shortens it), and the clock entry whose stamp passes the expiry revokes the lease: deletes every key
-// attached to it and the lease, at its revision, as a revoke does.
+// attached to it and the lease, at its revision, as a revoke does. A new leader, before any clock entry of
+// its term, proposes a promote entry, which renews every lease as a keep-alive would (etcd's lessor does the
+// same when it is promoted): keep-alives could not get through while the shard had no leader.
 
 import { EntryType, type Entry, type Snapshot } from '../raft/types.ts';
 import type { StateMachine } from '../cluster/raft-group.ts';
-import { LARGE_VALUE_BYTES, type KvStore, type KvTx } from '../storage/kv-store.ts';
+import { LARGE_VALUE_BYTES, type KvStore, type KvTx, type LeaseState } from '../storage/kv-store.ts';
 import { compareBytes } from '../storage/kv-record.ts';
 import type { LogClock } from '../storage/log-clock.ts';
 import { applyTxn } from './txn.ts';
@@ -67,7 +69,7 @@ function commandApplier(env: Envelope, index: number, out: Applied, clock: LogCl
   return (tx) => {
     const c = env.c;
     if (c.t === 'clock') sweep(tx, c.now);
-    const stamp = c.t === 'clock' || c.t === 'grant' || c.t === 'keepalive' ? c.now : c.t === 'put' ? c.ttl?.now : undefined;
+    const stamp = c.t === 'clock' || c.t === 'grant' || c.t === 'keepalive' || c.t === 'promote' ? c.now : c.t === 'put' ? c.ttl?.now : undefined;
     if (stamp !== undefined) clock.observe(stamp);
     if (c.t === 'batch') for (const op of c.ops) if (op.t === 'put' && op.ttl) clock.observe(op.ttl.now);
     const result = execute(tx, env.c, index);
@@ -91,6 +93,11 @@ function sweep(tx: KvTx, t: number): void {
     const lease = tx.lease(id);
     if (lease && lease.expiresAt <= t) revoke(tx, id);
   }
+}
+
+/** A keep-alive stamped `now`: the lease expires its TTL after it, or as it did if that is later. */
+function renew(tx: KvTx, id: number, lease: LeaseState, now: number): void {
+  if (now + lease.ttlMs > lease.expiresAt) tx.setLease(id, { ttlMs: lease.ttlMs, expiresAt: now + lease.ttlMs });
 }
 
 /** Deletes the keys attached to lease `id`, in key order, then the lease; returns how many keys. */
@@ -132,9 +139,12 @@ function execute(tx: KvTx, c: Command, revision: number): CommandResult {
     case 'keepalive': {
       const lease = tx.lease(c.lease);
       if (!lease) return { ok: false, reason: 'not-found', revision };
-      tx.setLease(c.lease, { ttlMs: lease.ttlMs, expiresAt: Math.max(lease.expiresAt, c.now + lease.ttlMs) });
+      renew(tx, c.lease, lease, c.now);
       return { ok: true, revision, ttlMs: lease.ttlMs };
     }
+    case 'promote':
+      for (const id of tx.leaseIds()) renew(tx, id, tx.lease(id)!, c.now);
+      return { ok: true, revision };
     case 'revoke':
       if (!tx.lease(c.lease)) return { ok: false, reason: 'not-found', revision };
       return { ok: true, revision, deleted: revoke(tx, c.lease) };

@@ -412,6 +412,7 @@ export class KvStore {
       const tx = new BufferedTx(this.data, index, this.priorReader(written), true, this.expiries, this.leases);
       try {
         outcomes.push({ result: fn(tx) });
+        tx.publishLeases();
       } catch (error) {
         // As in applyAllSync: nothing after it (its index and theirs stay unapplied), and the call throws.
         outcomes.push({ error });

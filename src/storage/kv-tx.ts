@@ -34,6 +34,8 @@ export interface KvTx {
   leaseKeys(id: number): Uint8Array[];
   /** Takes the leases that may have expired by `t`, by id (candidates: check each lease's expiresAt). */
   takeDueLeases(t: number): number[];
+  /** Every lease's id, in order. */
+  leaseIds(): number[];
 }
 
 
@@ -105,6 +107,7 @@ export class BufferedTx implements KvTx {
 
   /** Leases written by this entry, by id; undefined for a removal. */
   private leaseWrites: Map<number, LeaseState | undefined> | undefined;
+  private leasesPublished = false;
 
   /** Large values still to be copied into their records (fillLargeValues). */
   private unfilled: Array<{ into: Buffer; at: number; value: Uint8Array }> | undefined;
@@ -237,6 +240,25 @@ export class BufferedTx implements KvTx {
     return this.leaseTable().takeDue(t);
   }
 
+  leaseIds(): number[] {
+    const ids = new Set(this.leaseTable().ids());
+    for (const [id, lease] of this.leaseWrites ?? []) {
+      if (lease) ids.add(id);
+      else ids.delete(id);
+    }
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  /**
+   * Makes this entry's lease writes what the entries after it read (the lease table, not LMDB, is what they
+   * read): writeTo() does it too, but a batch applied asynchronously runs all its entries before any writeTo.
+   */
+  publishLeases(): void {
+    if (!this.leaseWrites || this.leasesPublished) return;
+    for (const [id, lease] of this.leaseWrites) this.leases!.set(id, lease);
+    this.leasesPublished = true;
+  }
+
   private leaseTable(): LeaseTable {
     if (!this.leases) throw new Error('this store keeps no leases');
     return this.leases;
@@ -259,7 +281,8 @@ export class BufferedTx implements KvTx {
   }
 
   writeTo(db: DataDb): void {
-    if (this.leaseWrites) for (const [id, lease] of this.leaseWrites) this.leases!.write(id, lease);
+    this.publishLeases();
+    if (this.leaseWrites) for (const [id, lease] of this.leaseWrites) this.leases!.persist(id, lease);
     if (!this.writes) return;
     for (const { sk, bytes } of this.writes.values()) {
       if (bytes) void db.put(sk, bytes);

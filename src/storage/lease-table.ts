@@ -74,17 +74,26 @@ export class LeaseTable {
     return this.leases.get(id);
   }
 
-  /** Writes (or, with undefined, removes) a lease, into the open transaction and here. */
-  write(id: number, lease: LeaseState | undefined): void {
+  /** Sets (or, with undefined, removes) a lease here, where the entries applied after it read it. */
+  set(id: number, lease: LeaseState | undefined): void {
     if (lease) {
       this.leases.set(id, lease);
       this.expiries.add(idKey(id), lease.expiresAt);
-      void this.db.put(id, [lease.ttlMs, lease.expiresAt]);
     } else {
       this.leases.delete(id);
       this.attached.delete(id);
-      void this.db.remove(id);
     }
+  }
+
+  /** Writes what set() set into the open transaction. */
+  persist(id: number, lease: LeaseState | undefined): void {
+    if (lease) void this.db.put(id, [lease.ttlMs, lease.expiresAt]);
+    else void this.db.remove(id);
+  }
+
+  /** Every lease's id, in order. */
+  ids(): number[] {
+    return [...this.leases.keys()].sort((a, b) => a - b);
   }
 
   /** A record of `key` names lease `id`. */

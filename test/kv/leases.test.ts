@@ -2,13 +2,14 @@
 // on the log clock (never shortened), keys attach to it and detach when written without it or deleted, and a
 // revoke — or the clock entry that passes the expiry — deletes exactly the keys still attached, in key order
 // at one revision, then the lease. The lease table survives a restart and a snapshot image (with the keys it
-// names), and two replicas applying the same entries in different batches end identical.
+// names), and two replicas applying the same entries in different batches end identical. A new leader's
+// promote entry renews every lease; a batch applied asynchronously (large values) sees its own grants.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { encodeCommand, decodeCommand, type Command } from '../../src/kv/commands.ts';
+import { encodeCommand, decodeCommand, type Command, type CommandResult } from '../../src/kv/commands.ts';
 import { KvStateMachine } from '../../src/kv/state-machine.ts';
-import { KvStore } from '../../src/storage/kv-store.ts';
+import { KvStore, LARGE_VALUE_BYTES } from '../../src/storage/kv-store.ts';
 import type { Entry } from '../../src/raft/types.ts';
 import { bytes, tempDir, text } from '../storage/helpers.ts';
 
@@ -36,6 +37,7 @@ test('commands of leases round-trip through their encoding, a put and a batch pu
     grant(7, 5000, 123.5),
     keepalive(7, 456),
     { t: 'revoke', lease: 7 },
+    { t: 'promote', now: 789 },
     put('k', { lease: 7, ifMatch: 3 }),
     { t: 'batch', ops: [{ t: 'put', key: bytes('a'), value: bytes('1'), lease: 9 }, { t: 'put', key: bytes('b'), value: bytes('2'), ttl: { ms: 1, now: 2 } }, { t: 'del', key: bytes('c') }] },
   ];
@@ -133,4 +135,36 @@ test('the leases and the keys they name survive a restart and a snapshot image; 
     assert.deepEqual(keys(other.store), ['c'], 'the imported lease expires and takes its key');
   }
   for (const s of stores) await s.close();
+});
+
+test('a promote entry renews every lease to its stamp + TTL, and shortens none', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  // Lease 3 was stamped by a node whose estimate ran ahead: a promote stamped earlier leaves it as it is.
+  await run(sm, 1, grant(1, 1000, 10_000), grant(2, 60_000, 10_000), grant(3, 1000, 20_000), put('a', { lease: 1 }));
+  const [promoted] = await run(sm, 5, { t: 'promote', now: 10_900 }, clock(11_500));
+  assert.deepEqual(promoted, { ok: true, revision: 5 });
+  assert.deepEqual(store.leases.all(), [
+    [1, { ttlMs: 1000, expiresAt: 11_900 }],
+    [2, { ttlMs: 60_000, expiresAt: 70_900 }],
+    [3, { ttlMs: 1000, expiresAt: 21_000 }],
+  ]);
+  assert.deepEqual(keys(store), ['a@L1'], 'the clock entry at 11,500 no longer expires lease 1');
+  await run(sm, 7, clock(11_900));
+  assert.deepEqual(keys(store), []);
+});
+
+test('a batch applied asynchronously (it holds a large value) sees the lease an earlier entry of it granted, and persists the outcome', async (t) => {
+  const dir = tempDir(t);
+  const { store, sm } = open(dir);
+  const big = new Uint8Array(LARGE_VALUE_BYTES);
+  const r = await run(sm, 1, grant(9, 5000, 0), { t: 'put', key: bytes('big'), value: big, lease: 9 }, grant(10, 5000, 0), put('kept', { lease: 10 }), { t: 'revoke', lease: 9 }, put('after', { lease: 9 }));
+  assert.deepEqual(r.map((x) => (x as CommandResult | undefined)?.ok), [true, true, true, true, true, false]);
+  assert.deepEqual(keys(store), ['kept@L10'], 'the revoke in the same batch deleted the large key');
+  await store.close();
+  const again = open(dir);
+  t.after(() => again.store.close());
+  assert.deepEqual(keys(again.store), ['kept@L10']);
+  assert.deepEqual(again.store.leases.all(), [[10, { ttlMs: 5000, expiresAt: 5000 }]]);
+  assert.deepEqual(again.store.leaseKeys(10).map(text), ['kept']);
 });
