@@ -24,6 +24,7 @@ export interface ServerFlags {
   maxValueBytes?: string;
   maxTxnOps?: string;
   maxKeys?: string;
+  maxBytes?: string;
   requestTimeoutMs?: string;
   tickMs?: string;
   electionTicks?: string;
@@ -74,6 +75,7 @@ const SPEC: Record<SettingKey, { flag: string; kind: Kind }> = {
   maxValueBytes: { flag: '--max-value-bytes', kind: 'string' },
   maxTxnOps: { flag: '--max-txn-ops', kind: 'string' },
   maxKeys: { flag: '--max-keys', kind: 'string' },
+  maxBytes: { flag: '--max-bytes', kind: 'string' },
   requestTimeoutMs: { flag: '--request-timeout-ms', kind: 'string' },
   tickMs: { flag: '--tick-ms', kind: 'string' },
   electionTicks: { flag: '--election-ticks', kind: 'string' },

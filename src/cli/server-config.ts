@@ -36,7 +36,7 @@ function parseBytes(s: Setting<string>, min = 1): number {
   return n;
 }
 
-type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'maxKeys' | 'shards' | 'replicas' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'historyRevisions' | 'historyBytes' | 'raftLogMemoryBytes';
+type StringKey = 'logLevel' | 'clusterId' | 'dataDir' | 'requestTimeoutMs' | 'tickMs' | 'electionTicks' | 'maxKeyBytes' | 'maxValueBytes' | 'maxTxnOps' | 'maxKeys' | 'maxBytes' | 'shards' | 'replicas' | 'voters' | 'deadNodeTimeoutMs' | 'snapshotEntries' | 'snapshotBytes' | 'snapshotKeepEntries' | 'cacheBytes' | 'historyRevisions' | 'historyBytes' | 'raftLogMemoryBytes';
 
 /** The value from the highest-precedence layer that sets `key`. */
 function pick<K extends SettingKey>(layers: Layer[], key: K): Layer[K] {
@@ -138,6 +138,7 @@ export function resolveNodeConfig(flags: ServerFlags, env: Env = {}, fileContent
     maxValueBytes: count('maxValueBytes', DEFAULTS.maxValueBytes, true),
     maxTxnOps: count('maxTxnOps', DEFAULTS.maxTxnOps, false, 1),
     maxKeys: count('maxKeys', DEFAULTS.maxKeys, false, 0),
+    maxBytes: count('maxBytes', DEFAULTS.maxBytes, true, 0),
     requestTimeoutMs: count('requestTimeoutMs', DEFAULTS.requestTimeoutMs),
     tickMs: count('tickMs', DEFAULTS.tickMs),
     electionTicks: count('electionTicks', DEFAULTS.electionTicks),

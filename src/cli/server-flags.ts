@@ -33,6 +33,7 @@ export function serverOptions(): Option[] {
     new Option('--max-key-bytes <size>', `largest key (default: ${d.maxKeyBytes}; units KiB MiB GiB)`),
     new Option('--max-value-bytes <size>', `largest value (default: ${d.maxValueBytes / 1024 ** 2}MiB)`),
     new Option('--max-keys <n>', 'cache mode: past this many keys the least recently written are evicted, each shard keeping at most n/S (default: 0, no limit)'),
+    new Option('--max-bytes <size>', 'cache mode: past this many bytes of keys and values (not counting the store\'s own overhead) the least recently written keys are evicted, each shard keeping at most size/S (default: 0, no limit; units KiB MiB GiB)'),
     new Option('--max-txn-ops <n>', `most compares in one transaction, and most operations in each of its branches, as etcd's --max-txn-ops (default: ${d.maxTxnOps})`),
     new Option('--request-timeout-ms <ms>', `a request not done by then fails with 503/504 (default: ${d.requestTimeoutMs})`),
     new Option('--tick-ms <ms>', `Raft tick (default: ${d.tickMs})`),

@@ -36,6 +36,8 @@ export interface NodeConfig {
   maxTxnOps: number;
   /** Cache mode: beyond this many keys the least recently written are evicted (0: no limit). */
   maxKeys: number;
+  /** Cache mode: beyond this many bytes of keys and values the least recently written are evicted (0: no limit). */
+  maxBytes: number;
   /** A request that cannot complete in this time fails with 503/504. */
   requestTimeoutMs: number;
   /** Raft tick interval; election timeout = electionTicks * tickMs (randomized up to 2x). */
@@ -94,6 +96,7 @@ export const DEFAULTS: Omit<NodeConfig, 'nodeId' | 'peers' | 'join'> = {
   maxValueBytes: 64 * 1024 * 1024,
   maxTxnOps: 128,
   maxKeys: 0,
+  maxBytes: 0,
   requestTimeoutMs: 5000,
   tickMs: 100,
   electionTicks: 10,

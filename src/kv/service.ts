@@ -3,8 +3,9 @@
 // are served from local state. A put with a TTL is stamped with this node's estimate of the log's time;
 // while keys or leases with an expiry are held, the leader proposes a clock entry when the soonest falls due
 // (state-machine.ts says what applying one does). Grants and keep-alives of leases are stamped as puts are,
-// and a new leader renews every lease (a promote entry) before it proposes any clock entry. In cache mode (limits.maxKeys) the leader evicts the least
-// recently written keys past the limit, naming each with the revision it saw.
+// and a new leader renews every lease (a promote entry) before it proposes any clock entry. In cache mode
+// (limits.maxKeys, maxBytes) the leader evicts the least recently written keys past either limit, naming each
+// with the revision it saw.
 
 import type { RaftGroup } from '../cluster/raft-group.ts';
 import type { KvStore } from '../storage/kv-store.ts';
@@ -21,6 +22,8 @@ export interface KvLimits {
   maxTxnOps: number;
   /** Cache mode: the most keys this group keeps (0 or absent: no limit; needs a store that tracks writes). */
   maxKeys?: number;
+  /** Cache mode: the most bytes of keys and values this group keeps (0 or absent: no limit; likewise). */
+  maxBytes?: number;
   requestTimeoutMs: number;
 }
 
@@ -64,17 +67,18 @@ export class RaftKvService implements KvService, BackupSource {
     store.expiries.onSooner = store.leases.expiries.onSooner = (at) => this.scheduleClock(at);
     const next = store.nextExpiry();
     if (next !== undefined) this.scheduleClock(next);
-    if (limits.maxKeys && store.writeOrder) this.watchKeyCount(limits.maxKeys);
+    if ((limits.maxKeys || limits.maxBytes) && store.writeOrder) this.watchCacheBounds(limits.maxKeys || Infinity, limits.maxBytes || Infinity);
   }
 
-  /** Cache mode: while the store is open, the leader evicts the least recently written keys past `max`. */
-  private watchKeyCount(max: number): void {
+  /** Cache mode: while the store is open, the leader evicts the least recently written keys past either bound. */
+  private watchCacheBounds(maxKeys: number, maxBytes: number): void {
     const check = async () => {
       const order = this.store.writeOrder!;
       try {
-        while (!this.store.isClosed && order.size > max && this.group.role() === 'leader') {
+        while (!this.store.isClosed && (order.size > maxKeys || order.bytes > maxBytes) && this.group.role() === 'leader') {
           // Resolves once applied here, so the write order has lost the evicted keys by then.
-          await this.submit({ t: 'evict', keys: order.oldest(Math.min(EVICT_BATCH, order.size - max)) });
+          const keys = order.pastBounds(maxKeys, maxBytes, EVICT_BATCH).map(({ key, revision }) => ({ key, revision }));
+          await this.submit({ t: 'evict', keys });
         }
       } catch {
         // Lost leadership, timed out or closed: looked at again at the next check.

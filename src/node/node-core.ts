@@ -95,7 +95,7 @@ async function openNodeCore(config: NodeConfig, log: Logger): Promise<NodeCore> 
   let kvEnvOpened: KvEnv | undefined;
   const kvEnv = () => (kvEnvOpened ??= new KvEnv(layout.kv));
   const wal = new NodeWal({ dir: layout.wal, segmentBytes: config.walSegmentBytes, logger: log.child({ part: 'storage' }) });
-  const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, history: { maxRevisions: config.historyRevisions, maxBytes: config.historyBytes }, trackWrites: config.maxKeys > 0, ticker, wal, kvEnv, log });
+  const hosted = new HostedGroup(GROUP, { config, layout, send: (to, env) => wire.peers?.send(to, { g: GROUP, ...env }), peerIds, cacheBytes: config.cacheBytes, history: { maxRevisions: config.historyRevisions, maxBytes: config.historyBytes }, trackWrites: config.maxKeys > 0 || config.maxBytes > 0, ticker, wal, kvEnv, log });
   groups.set(GROUP, hosted);
   const shards = new ShardGroups({
     config,

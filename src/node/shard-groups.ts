@@ -166,7 +166,7 @@ export class ShardGroups {
       // The node's cache budget is shared by the shards the map gives it.
       cacheBytes: Math.floor(config.cacheBytes / Math.max(1, mine)),
       history: { maxRevisions: config.historyRevisions, maxBytes: Math.ceil(config.historyBytes / this.count!) },
-      trackWrites: config.maxKeys > 0,
+      trackWrites: config.maxKeys > 0 || config.maxBytes > 0,
       ticker: this.d.ticker,
       wal: this.d.wal,
       kvEnv: this.d.kvEnv,
@@ -224,7 +224,7 @@ export class ShardGroups {
     const { group } = h.start(() => this.metrics!, false);
     void group.failed.then((e) => this.d.fail(new Error(`the Raft group ${h.id} stopped: ${e.message}`)));
     if (this.refusingLeadership) group.refuseLeadership();
-    this.runningShards.set(i, { id: h.id, group, kv: new RaftKvService(this.d.config.nodeId, group, store, { ...this.d.config, maxKeys: Math.ceil(this.d.config.maxKeys / this.count!) }), cacheStats: () => h.cacheStats(), size: () => h.size() });
+    this.runningShards.set(i, { id: h.id, group, kv: new RaftKvService(this.d.config.nodeId, group, store, { ...this.d.config, maxKeys: Math.ceil(this.d.config.maxKeys / this.count!), maxBytes: Math.ceil(this.d.config.maxBytes / this.count!) }), cacheStats: () => h.cacheStats(), size: () => h.size() });
   }
 
   private want(i: number): { conf: ConfState; preferred?: string } | undefined {

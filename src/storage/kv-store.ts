@@ -14,7 +14,7 @@ import { KV_ENV_MAX_DBS, openKvEnv, syncEnv } from './lmdb-env.ts';
 import { KvEnv } from './kv-env.ts';
 import { assertGroupId } from './group-id.ts';
 import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
-import { checkKey, compareBytes, decodeRecord, DIRECT_KEY_MAX, isHashedKey, prefixEnd, type KvRecord } from './kv-record.ts';
+import { checkKey, compareBytes, decodeRecord, DIRECT_KEY_MAX, isHashedKey, prefixEnd, valueOffset, type KvRecord } from './kv-record.ts';
 import { exportImage, imageOf, importImage, joined, type KvSnapshotExport } from './kv-snapshot.ts';
 import { ExportWorker } from './kv-export-worker.ts';
 import { crc32 } from './checksum.ts';
@@ -538,7 +538,7 @@ export class KvStore {
       if (r.expiresAt !== undefined) this.expiries.add(r.key, r.expiresAt);
       if (r.lease !== undefined) this.leases.attach(r.lease, r.key);
       // Copied: the iteration's key buffers are not ours to keep.
-      if (this.writeOrder) written.push({ key: Uint8Array.from(r.key), revision: r.modRevision });
+      if (this.writeOrder) written.push({ key: Uint8Array.from(r.key), revision: r.modRevision, bytes: r.key.byteLength + value.length - valueOffset(value) });
     }
     this.writeOrder?.load(written);
   }
