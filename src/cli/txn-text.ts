@@ -64,16 +64,22 @@ function words(line: string): string[] {
 }
 
 function parseRequest(line: string): TxnOp {
-  const [verb, key, value, ...rest] = words(line);
+  const all = words(line);
   const fail = (why: string) => new UsageError(`request ${JSON.stringify(line)}: ${why}`);
-  if (!key) throw fail('expected put KEY VALUE, get KEY or del KEY');
+  const prefix = all[1] === '--prefix';
+  if (prefix && all[0] !== 'del' && all[0] !== 'delete') throw fail('--prefix applies to del only');
+  const [verb, key, value, ...rest] = prefix ? [all[0], ...all.slice(2)] : all;
+  if (!key) throw fail('expected put KEY VALUE, get KEY, del KEY [END] or del --prefix KEY');
+  if (verb === 'del' || verb === 'delete') {
+    if (rest.length > 0 || (prefix && value !== undefined)) throw fail('del takes a key and an end of its range, or --prefix and a key');
+    return { op: 'delete', key, ...(value !== undefined ? { end: value } : {}), ...(prefix ? { prefix: true } : {}) };
+  }
   if (verb === 'put') {
     if (value === undefined || rest.length > 0) throw fail('put takes a key and a value (quote a value with spaces)');
     return { op: 'put', key, value };
   }
   if (value !== undefined) throw fail(`${verb} takes one key`);
   if (verb === 'get') return { op: 'get', key };
-  if (verb === 'del' || verb === 'delete') return { op: 'delete', key };
   throw fail(`${verb} is not put, get or del`);
 }
 

@@ -32,6 +32,7 @@ import type {
   LeaseGrantOptions,
   LeaseInfo,
   ListItem,
+  TxnOp,
   TxnRequest,
   TxnResult,
   ListOptions,
@@ -236,7 +237,12 @@ export function createClient(options: ClientOptions): ConcordClient {
       return run('batch', 'if-not-sent', true, o, (t, s) => t.batch(bytes, s));
     },
     txn: (req, o) => {
-      const ops = (list: TxnRequest['success']) => (list ?? []).map((op) => (op.op === 'put' ? { op: 'put' as const, key: toBytes(op.key), value: toBytes(op.value) } : { op: op.op, key: toBytes(op.key) }));
+      const ops = (list: TxnRequest['success']) =>
+        (list ?? []).map((op): TxnOp<Uint8Array> => {
+          if (op.op === 'put') return { op: 'put', key: toBytes(op.key), value: toBytes(op.value) };
+          if (op.op === 'get') return { op: 'get', key: toBytes(op.key) };
+          return { op: 'delete', key: toBytes(op.key), ...(op.end !== undefined ? { end: toBytes(op.end) } : {}), ...(op.prefix ? { prefix: true } : {}) };
+        });
       const r = {
         compare: (req.compare ?? []).map((c) => ({ ...c, key: toBytes(c.key), operand: typeof c.operand === 'number' ? c.operand : toBytes(c.operand) })),
         success: ops(req.success),

@@ -214,7 +214,13 @@ export class GrpcTransport implements Transport {
 
   async txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult> {
     const ops = (list: Required<TxnRequest<Uint8Array>>['success']) =>
-      list.map((o) => ({ op: o.op === 'put' ? { case: 'put' as const, value: { key: o.key, value: o.value } } : o.op === 'get' ? { case: 'get' as const, value: { key: o.key } } : { case: 'delete' as const, value: { key: o.key } } }));
+      list.map((o) => {
+        if (o.op === 'put') return { op: { case: 'put' as const, value: { key: o.key, value: o.value } } };
+        if (o.op === 'get') return { op: { case: 'get' as const, value: { key: o.key } } };
+        // range_end: one 0 byte for "to the last key" (an empty one means no range), etcd's convention.
+        const rangeEnd = o.end === undefined ? new Uint8Array(0) : o.end.byteLength === 0 ? Uint8Array.of(0) : o.end;
+        return { op: { case: 'delete' as const, value: { key: o.key, rangeEnd, prefix: o.prefix === true } } };
+      });
     const compare = req.compare.map((c) => {
       const t = TXN_TARGETS[c.target];
       const operand = typeof c.operand === 'number' ? BigInt(c.operand) : c.operand;

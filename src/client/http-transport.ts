@@ -152,7 +152,12 @@ export class HttpTransport implements Transport {
   }
 
   async txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult> {
-    const ops = (list: Required<TxnRequest<Uint8Array>>['success']) => list.map((o) => (o.op === 'put' ? { op: 'put', key: b64(o.key), value: b64(o.value) } : { op: o.op, key: b64(o.key) }));
+    const ops = (list: Required<TxnRequest<Uint8Array>>['success']) =>
+      list.map((o) => {
+        if (o.op === 'put') return { op: 'put', key: b64(o.key), value: b64(o.value) };
+        if (o.op === 'get') return { op: 'get', key: b64(o.key) };
+        return { op: 'delete', key: b64(o.key), ...(o.end !== undefined ? { range_end: b64(o.end) } : {}), ...(o.prefix ? { prefix: true } : {}) };
+      });
     const body = {
       encoding: 'base64',
       compare: req.compare.map((c) => ({ key: b64(c.key), target: TXN_TARGETS[c.target], result: c.result, [TXN_TARGETS[c.target]]: typeof c.operand === 'number' ? c.operand : b64(c.operand) })),

@@ -118,7 +118,12 @@ export interface TxnCompare<B = Bytes> {
   operand: B | number;
 }
 
-export type TxnOp<B = Bytes> = { op: 'get'; key: B } | { op: 'put'; key: B; value: B } | { op: 'delete'; key: B };
+/**
+ * A transaction's operation. A delete with `end` deletes every key from `key` up to `end`, exclusive (an empty
+ * `end`: to the last key), and with `prefix` every key starting with `key` (etcd's DeleteRange); with several
+ * shards the range must lie within one {tag}.
+ */
+export type TxnOp<B = Bytes> = { op: 'get'; key: B } | { op: 'put'; key: B; value: B } | { op: 'delete'; key: B; end?: B; prefix?: boolean };
 
 export interface TxnRequest<B = Bytes> {
   compare?: Array<TxnCompare<B>>;

@@ -16,7 +16,8 @@
 //     then unavailable (503); a serializable get, answered synchronously, is unavailable at once.
 // With one shard every call, listing and batch included, is shard 0's own answer.
 
-import { shardOf } from '../shard/key-hash.ts';
+import { shardOf, tagPrefix } from '../shard/key-hash.ts';
+import { prefixEnd } from '../storage/kv-record.ts';
 import { RANGE_PAGE_BYTES } from '../storage/kv-store.ts';
 import { sections } from './backup-sections.ts';
 import { RemoteShard } from './forwarded.ts';
@@ -161,7 +162,9 @@ export class ShardedKvService implements KvService, BackupSource {
 
   async txn(req: TxnRequest): Promise<TxnResult> {
     const shards = await this.knownSoon();
-    return shards[oneShard(txnKeys(req), shards.length, 'a transaction')].txn(req);
+    const shard = oneShard(txnKeys(req), shards.length, 'a transaction');
+    if (shards.length > 1) for (const op of [...req.success, ...req.failure]) if (op.op === 'delete' && op.end !== undefined) checkOneTagRange(op.key, op.end);
+    return shards[shard].txn(req);
   }
 
   /** The cluster's shard count, once this node knows it (waits as the other calls do). */
@@ -225,6 +228,21 @@ function leaseCall<M extends LeaseMethod>(s: ShardKvService, m: M): NonNullable<
   const f = s[m];
   if (!f) throw new ConcordError('not-implemented', 'leases are not available on this node');
   return f.bind(s) as NonNullable<ShardKvService[M]>;
+}
+
+/**
+ * With several shards, a deleted range must lie within one {tag} (so in one shard): [key, end) within the keys
+ * that start with `key`'s tag prefix (tagPrefix).
+ */
+function checkOneTagRange(key: Uint8Array, end: Uint8Array): void {
+  const p = tagPrefix(key);
+  const pe = p && prefixEnd(p);
+  if (p && pe && end.byteLength > 0 && Buffer.compare(end, pe) <= 0) return;
+  throw new ConcordError(
+    'bad-request',
+    `a transaction deletes the range from ${showKey(key)} to ${end.byteLength > 0 ? showKey(end) : 'the end'}, which spans shards: with several shards a range must ` +
+      'lie within one {tag} (from "{user1}.a" to "{user1}.z", or the prefix "{user1}."), whose keys share a shard',
+  );
 }
 
 /** A key can be attached only to a lease of its own shard (checkLeaseId first). */

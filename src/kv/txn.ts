@@ -36,6 +36,7 @@ export function checkTxn(req: TxnRequest, limits: { maxTxnOps: number; maxValueB
   for (const op of [...req.success, ...req.failure]) {
     if (!TXN_OPS.includes(op.op)) throw bad(`unknown transaction operation ${String(op.op)}`);
     checkKey(op.key);
+    if (op.op === 'delete' && op.end !== undefined && op.end.byteLength > 0) checkKey(op.end);
     if (op.op === 'put') bytes += op.value.byteLength;
   }
   if (bytes > limits.maxValueBytes) throw new ConcordError('too-large', `a transaction carries ${bytes} bytes of values; the limit is ${limits.maxValueBytes}`);
@@ -80,9 +81,16 @@ export function applyTxn(tx: KvTx, req: TxnRequest): { succeeded: boolean; resul
         tx.put(op.key, op.value);
         results.push({ op: 'put', revision: tx.revision });
         break;
-      case 'delete':
-        results.push({ op: 'delete', deleted: tx.delete(op.key) ? 1 : 0 });
+      case 'delete': {
+        if (op.end === undefined) {
+          results.push({ op: 'delete', deleted: tx.delete(op.key) ? 1 : 0 });
+          break;
+        }
+        let deleted = 0;
+        for (const key of tx.rangeKeys(op.key, op.end)) if (tx.delete(key)) deleted++;
+        results.push({ op: 'delete', deleted });
         break;
+      }
     }
   }
   return { succeeded, results };

@@ -81,6 +81,15 @@ export function hashTag(key: Uint8Array): Uint8Array {
   return key.subarray(open + 1, close);
 }
 
+/**
+ * `key` up to and including its hash tag's closing brace, if it has a tag: every key that starts with it has
+ * the same tag (no brace comes before the tag's, and its first closing brace is the tag's), so the same shard.
+ */
+export function tagPrefix(key: Uint8Array): Uint8Array | undefined {
+  const tag = hashTag(key);
+  return tag === key ? undefined : key.subarray(0, tag.byteOffset - key.byteOffset + tag.byteLength + 1);
+}
+
 /** The shard in [0, shards) that owns a key whose hash is `hash` (unsigned 32-bit): floor(hash · shards / 2^32). */
 export function shardOfHash(hash: number, shards: number): number {
   return Math.floor((hash * shards) / 4294967296);

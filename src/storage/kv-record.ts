@@ -50,6 +50,19 @@ export function isHashedKey(stored: Uint8Array): boolean {
   return stored.byteLength === HASHED_KEY_BYTES;
 }
 
+/**
+ * Bounds in stored-key space that hold every stored key of a key in [lo, hi): a long key is stored under its
+ * first DIRECT_KEY_MAX bytes and a hash, so the bounds are cut there (and widened past every such key at hi).
+ */
+export function storedBounds(lo: Uint8Array | undefined, hi: Uint8Array | undefined): { start?: Buffer; end?: Buffer } {
+  const storedLo = lo && (lo.byteLength <= DIRECT_KEY_MAX ? lo : lo.subarray(0, DIRECT_KEY_MAX));
+  const storedHi = hi && (hi.byteLength <= DIRECT_KEY_MAX ? hi : prefixEnd(hi.subarray(0, DIRECT_KEY_MAX)));
+  return {
+    ...(storedLo ? { start: Buffer.from(storedLo.buffer, storedLo.byteOffset, storedLo.byteLength) } : {}),
+    ...(storedHi ? { end: Buffer.from(storedHi.buffer, storedHi.byteOffset, storedHi.byteLength) } : {}),
+  };
+}
+
 /** The smallest key greater than every key starting with `prefix`; undefined if there is none. */
 export function prefixEnd(prefix: Uint8Array): Uint8Array | undefined {
   let n = prefix.byteLength;

@@ -14,7 +14,7 @@ import { KV_ENV_MAX_DBS, openKvEnv, syncEnv } from './lmdb-env.ts';
 import { KvEnv } from './kv-env.ts';
 import { assertGroupId } from './group-id.ts';
 import { claimUnsyncedDir, currentBootId, releaseUnsyncedDir } from './os-crash-guard.ts';
-import { checkKey, compareBytes, decodeRecord, DIRECT_KEY_MAX, isHashedKey, prefixEnd, valueOffset, type KvRecord } from './kv-record.ts';
+import { checkKey, compareBytes, decodeRecord, DIRECT_KEY_MAX, isHashedKey, prefixEnd, storedBounds, valueOffset, type KvRecord } from './kv-record.ts';
 import { exportImage, imageOf, importImage, joined, type KvSnapshotExport } from './kv-snapshot.ts';
 import { ExportWorker } from './kv-export-worker.ts';
 import { crc32 } from './checksum.ts';
@@ -243,9 +243,6 @@ export class KvStore {
     let bytes = 0;
     const items: KvRecord[] = [];
     if (lo && hi && compareBytes(lo, hi) >= 0) return { items, more: false };
-    // Bounds in stored-key space that contain every stored key of a key in [lo, hi) (see kv-record.ts).
-    const storedLo = lo && (lo.byteLength <= DIRECT_KEY_MAX ? lo : lo.subarray(0, DIRECT_KEY_MAX));
-    const storedHi = hi && (hi.byteLength <= DIRECT_KEY_MAX ? hi : prefixEnd(hi.subarray(0, DIRECT_KEY_MAX)));
     let more = false;
     let run: KvRecord[] = [];
     // Emit records in key order; returns false once the listing is complete. `r` may be decoded
@@ -274,10 +271,7 @@ export class KvStore {
       for (const r of sorted) if (!emit(r, () => (q.keysOnly ? r : readRecord(this.data, r.key)))) return false;
       return true;
     };
-    const range = this.data.getRange({
-      ...(storedLo ? { start: Buffer.from(storedLo.buffer, storedLo.byteOffset, storedLo.byteLength) } : {}),
-      ...(storedHi ? { end: Buffer.from(storedHi.buffer, storedHi.byteOffset, storedHi.byteLength) } : {}),
-    });
+    const range = this.data.getRange(storedBounds(lo, hi));
     let open = true;
     for (const { key, value } of range) {
       if (isHashedKey(key)) {
@@ -409,7 +403,7 @@ export class KvStore {
         outcomes.push({ skipped: true });
         continue;
       }
-      const tx = new BufferedTx(this.data, index, this.priorReader(written), true, this.expiries, this.leases);
+      const tx = new BufferedTx(this.data, index, this.priorReader(written), true, this.expiries, this.leases, written);
       try {
         outcomes.push({ result: fn(tx) });
         tx.publishLeases();

@@ -2,7 +2,7 @@
 // that a throwing entry leaves nothing behind (KvStore applies them, kv-store.ts).
 
 import type { Database } from 'lmdb';
-import { checkKey, decodeRecord, encodeRecord, encodeRecordHead, isHashedKey, storedKey, valueOffset, type KvRecord } from './kv-record.ts';
+import { checkKey, compareBytes, decodeRecord, encodeRecord, encodeRecordHead, isHashedKey, storedBounds, storedKey, valueOffset, type KvRecord } from './kv-record.ts';
 import { copyInSlices } from '../util/sliced-work.ts';
 import type { ExpiryIndex } from './expiry-index.ts';
 import type { LeaseState, LeaseTable } from './lease-table.ts';
@@ -36,6 +36,8 @@ export interface KvTx {
   takeDueLeases(t: number): number[];
   /** Every lease's id, in order. */
   leaseIds(): number[];
+  /** The keys present in [start, end) (an empty `end`: every key from `start` on), in key order. */
+  rangeKeys(start: Uint8Array, end: Uint8Array): Uint8Array[];
 }
 
 
@@ -123,6 +125,11 @@ export class BufferedTx implements KvTx {
     private readonly expiries?: ExpiryIndex,
     /** The group's leases (absent: an entry touching a lease throws). */
     private readonly leases?: LeaseTable,
+    /**
+     * The writes of the batch's earlier entries when they are not in LMDB's transaction yet (applyAllAsync
+     * writes a batch only after running all its entries): what rangeKeys() adds to LMDB's keys.
+     */
+    private readonly batch?: WrittenRecords,
   ) {}
 
   /**
@@ -238,6 +245,21 @@ export class BufferedTx implements KvTx {
 
   takeDueLeases(t: number): number[] {
     return this.leaseTable().takeDue(t);
+  }
+
+  rangeKeys(start: Uint8Array, end: Uint8Array): Uint8Array[] {
+    const hi = end.byteLength > 0 ? end : undefined;
+    if (hi && compareBytes(start, hi) >= 0) return [];
+    const inRange = (key: Uint8Array) => compareBytes(key, start) >= 0 && (!hi || compareBytes(key, hi) < 0);
+    const found = new Map<string, Uint8Array>();
+    for (const { key, value } of this.db.getRange(storedBounds(start, hi))) {
+      const r = decodeRecord(key, value, true);
+      if (inRange(r.key)) found.set(mapKey(r.key), Uint8Array.from(r.key));
+    }
+    // Written in this batch or entry and not in LMDB yet: candidates too (whether each is there now, lookup says).
+    for (const [k, record] of this.batch ?? []) if (record && inRange(record.key)) found.set(k, record.key);
+    for (const [k, { record }] of this.writes ?? []) if (record && inRange(record.key)) found.set(k, record.key);
+    return [...found.values()].filter((key) => this.lookup(key, mapKey(key)) !== undefined).sort(compareBytes);
   }
 
   leaseIds(): number[] {

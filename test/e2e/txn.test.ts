@@ -1,9 +1,13 @@
 // Transactions on three real processes with 4 shards on 2 replicas each, so every node lacks some shard and
 // forwards its transactions: one {tag}'s keys change together from every node; of many concurrent takers
-// of a lock, exactly one succeeds; keys in two shards are refused with the shards named.
+// of a lock, exactly one succeeds; keys in two shards are refused with the shards named; a range within one
+// {tag} is deleted through every front end, and one across shards refused.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as grpcJs from '@grpc/grpc-js';
 import { createClient } from '../../src/client/index.ts';
+import { KV } from '../../src/api/grpc/gen/concord_pb.ts';
+import { GrpcTestClient } from '../api/grpc-client.ts';
 import { shardOf } from '../../src/shard/key-hash.ts';
 import { freePort } from '../../testkit/ports.ts';
 import { runCli } from '../cli/helpers.ts';
@@ -136,5 +140,41 @@ describe('transactions on a 3-process cluster with 4 shards', () => {
     assert.equal(r.status, 400);
     assert.match(r.body.error!.message, /a transaction is atomic only within one shard, but its keys fall in shards \d, \d of 4/);
     assert.equal((await fetch(`${c.nodes[0].url}/v1/kv/${first}`)).status, 404);
+  });
+
+  it('a delete of a range within one {tag}: by prefix or [key, end) over HTTP, by prefix over gRPC\'s plain Delete, and as the CLI\'s del --prefix; a range across shards is refused', async () => {
+    const cl = createClient({ endpoints: [`127.0.0.1:${grpc.get('n2')}`], protocol: 'grpc', timeoutMs: 15_000 });
+    try {
+      const put = (k: string) => cl.put(k, 'v');
+      for (const k of ['{dr}.a1', '{dr}.a2', '{dr}.b1', '{dr}.b2', '{dr}.c1', '{dr}.c2']) await put(k);
+      const http = await txn(c.nodes[0].url, { success: [{ op: 'delete', key: '{dr}.a', prefix: true }, { op: 'delete', key: '{dr}.b1', range_end: '{dr}.b3' }] });
+      assert.equal(http.status, 200);
+      assert.deepEqual(http.body.results, [{ op: 'delete', deleted: 2 }, { op: 'delete', deleted: 2 }]);
+      const cli = await runCli(['txn', '--server', c.nodes[2].url], { input: '\ndel --prefix "{dr}.c"\n\n' });
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal(cli.stdout.toString(), 'SUCCESS\n\n2\n');
+      await put('{dr}.d1');
+      await put('{dr}.d2');
+      const g = new GrpcTestClient(`127.0.0.1:${grpc.get('n3')}`);
+      try {
+        const plain = await g.call(KV, 'delete', { key: Buffer.from('{dr}.d'), prefix: true });
+        assert.equal(plain.deleted, 2n);
+        const toTheEnd = await g.call(KV, 'delete', { key: Buffer.from('{dr}.'), rangeEnd: Uint8Array.of(0) }).catch((e: grpcJs.ServiceError) => e);
+        assert.equal((toTheEnd as grpcJs.ServiceError).code, grpcJs.status.INVALID_ARGUMENT, 'a range to the last key spans shards');
+      } finally {
+        g.close();
+      }
+      await put('{dr}.e1');
+      const viaTxn = await cl.txn({ success: [{ op: 'delete', key: '{dr}.', prefix: true }] });
+      assert.deepEqual(viaTxn.results, [{ op: 'delete', deleted: 1 }]);
+      assert.deepEqual((await cl.list({ prefix: '{dr}' })).items, []);
+      const across = await txn(c.nodes[1].url, { success: [{ op: 'delete', key: 'plain/', prefix: true }] });
+      assert.equal(across.status, 400);
+      assert.match(across.body.error!.message, /spans shards: with several shards a range must lie within one \{tag\}/);
+      const both = await txn(c.nodes[1].url, { success: [{ op: 'get', key: '{dr}.a', prefix: true }] });
+      assert.equal(both.status, 400, 'a range on a get');
+    } finally {
+      cl.close();
+    }
   });
 });

@@ -26,6 +26,7 @@ import {
 } from './gen/concord_pb.ts';
 import type { GrpcHandlers, MethodsOf } from './service-def.ts';
 import type { Calls } from './status.ts';
+import { prefixEnd } from '../../storage/kv-record.ts';
 import { watchHandler } from './watch-handler.ts';
 import type { WatchHub } from '../../kv/watch-hub.ts';
 
@@ -52,6 +53,15 @@ function consistency(c: Consistency): KvConsistency | undefined {
 export function ttlSeconds(v: bigint, what: string): number {
   if (v < 1n || v > MAX_TTL_SECONDS) throw bad(`${what}: expected 1 to ${MAX_TTL_SECONDS}`);
   return Number(v);
+}
+
+/** A delete's range end, if it names a range: range_end (a single 0 byte: to the last key), or past the prefix. */
+function deletedRange(d: { rangeEnd: Uint8Array; prefix: boolean }, key: Uint8Array, what: string): Uint8Array | undefined {
+  if (d.prefix && d.rangeEnd.byteLength > 0) throw bad(`${what}: range_end and prefix cannot both be set`);
+  if (d.prefix) return prefixEnd(key) ?? new Uint8Array(0);
+  if (d.rangeEnd.byteLength === 0) return undefined;
+  if (d.rangeEnd.byteLength === 1 && d.rangeEnd[0] === 0) return new Uint8Array(0);
+  return d.rangeEnd;
 }
 
 export function leaseId(v: bigint, what: string): number {
@@ -111,9 +121,13 @@ function txnOp(o: GrpcTxnOp, what: string, limits: ApiLimits): TxnOp {
       if (p.ifMatch !== undefined || p.createOnly || p.ttlSeconds !== undefined || p.lease !== 0n) throw bad(`${what}.put: if_match, create_only, ttl_seconds and lease do not apply inside a transaction (use compares)`);
       return { op: 'put', key: checkKey(p.key, limits, `${what}.key`), value: checkValue(p.value, limits, `${what}.value`) };
     }
-    case 'delete':
-      if (o.op.value.ifMatch !== undefined) throw bad(`${what}.delete: if_match does not apply inside a transaction (use compares)`);
-      return { op: 'delete', key: checkKey(o.op.value.key, limits, `${what}.key`) };
+    case 'delete': {
+      const d = o.op.value;
+      if (d.ifMatch !== undefined) throw bad(`${what}.delete: if_match does not apply inside a transaction (use compares)`);
+      const key = checkKey(d.key, limits, `${what}.key`);
+      const end = deletedRange(d, key, `${what}.delete`);
+      return end === undefined ? { op: 'delete', key } : { op: 'delete', key, end };
+    }
     default:
       throw bad(`${what}: neither get, put nor delete`);
   }
@@ -164,6 +178,14 @@ export function kvHandlers(kv: KvService, limits: ApiLimits, calls: Calls, watch
 
     delete: unary(async (req) => {
       const key = checkKey(req.key, limits);
+      const end = deletedRange(req, key, 'delete');
+      if (end !== undefined) {
+        // A range is a transaction of one delete: atomic at one revision.
+        if (req.ifMatch !== undefined) throw bad('if_match does not apply to a range (range_end, prefix)');
+        const t = await kv.txn({ compare: [], success: [{ op: 'delete', key, end }], failure: [] });
+        const done = t.results[0];
+        return create(DeleteResponseSchema, { deleted: BigInt(done?.op === 'delete' ? done.deleted : 0), revision: BigInt(t.revision) });
+      }
       const r = await deleteOrNotFound(kv, key, ifMatch(req.ifMatch));
       return create(DeleteResponseSchema, { deleted: BigInt(r.deleted), revision: BigInt(r.revision) });
     }),

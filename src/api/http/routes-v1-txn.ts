@@ -16,6 +16,7 @@ import { ConcordError } from '../../util/errors.ts';
 import { checkKey, checkValue } from '../shared/input-checks.ts';
 import type { HttpApiDeps } from './deps.ts';
 import { decodeBytes, listItems, type JsonEncoding } from './kv-json.ts';
+import { prefixEnd } from '../../storage/kv-record.ts';
 import { errorResponses } from './schemas.ts';
 
 const TARGETS = { value: 'value', version: 'version', create_revision: 'create', mod_revision: 'mod' } as const;
@@ -24,7 +25,7 @@ const RESULTS = { equal: 'equal', '=': 'equal', not_equal: 'not-equal', '!=': 'n
 const MAX_JSON_OPS = 100_000;
 
 type JsonCompare = { key: string; target: keyof typeof TARGETS; result: keyof typeof RESULTS } & Partial<Record<'value', string> & Record<'version' | 'create_revision' | 'mod_revision', number>>;
-type JsonOp = { op: 'get' | 'delete'; key: string } | { op: 'put'; key: string; value: string };
+type JsonOp = { op: 'get'; key: string } | { op: 'delete'; key: string; range_end?: string; prefix?: boolean } | { op: 'put'; key: string; value: string };
 
 interface TxnBody {
   encoding?: JsonEncoding;
@@ -39,7 +40,13 @@ const opSchema = {
   type: 'object',
   additionalProperties: false,
   required: ['op', 'key'],
-  properties: { op: { type: 'string', enum: ['get', 'put', 'delete'] }, key: text, value: text },
+  properties: {
+    op: { type: 'string', enum: ['get', 'put', 'delete'] },
+    key: text,
+    value: text,
+    range_end: { type: 'string', description: 'delete: every key from key up to this one, exclusive ("": to the last key) — etcd\'s DeleteRange' },
+    prefix: { type: 'boolean', description: 'delete: every key starting with key' },
+  },
 } as const;
 const bodySchema = {
   type: 'object',
@@ -80,6 +87,9 @@ export async function v1TxnRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
         (list ?? []).map((o, i): TxnOp => {
           const what = `${branch}[${i}]`;
           const key = checkKey(bytes(o.key, `${what}.key`), limits, `${what}.key`);
+          const ranged = ('range_end' in o && o.range_end !== undefined) || ('prefix' in o && o.prefix === true);
+          if (ranged && o.op !== 'delete') throw new ConcordError('bad-request', `${what}: range_end and prefix apply to a delete only`);
+          if (o.op === 'delete' && ranged) return { op: 'delete', key, end: deletedRange(o, key, bytes, what) };
           if (o.op !== 'put') return { op: o.op, key };
           if (o.value === undefined) throw new ConcordError('bad-request', `${what}: a put needs a value`);
           return { op: 'put', key, value: checkValue(bytes(o.value, `${what}.value`), limits, `${what}.value`) };
@@ -88,6 +98,13 @@ export async function v1TxnRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
       return { succeeded: r.succeeded, revision: r.revision, results: r.results.map((x) => jsonResult(x, encoding)) };
     },
   );
+}
+
+/** The end of a delete's range: range_end's bytes, or for a prefix the first key past it (empty: to the last key). */
+function deletedRange(o: { range_end?: string; prefix?: boolean; key: string }, key: Uint8Array, bytes: (s: string, what: string) => Uint8Array, what: string): Uint8Array {
+  if (o.range_end !== undefined && o.prefix === true) throw new ConcordError('bad-request', `${what}: give range_end or prefix, not both`);
+  if (o.range_end !== undefined) return bytes(o.range_end, `${what}.range_end`);
+  return prefixEnd(key) ?? new Uint8Array(0);
 }
 
 function jsonResult(r: TxnOpResult, encoding: JsonEncoding): unknown {
