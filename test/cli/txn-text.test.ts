@@ -17,6 +17,11 @@ it('compares, success and failure requests, separated by blank lines, with every
     failure: [{ op: 'delete', key: 'key1' }],
   });
   assert.deepEqual(parseTxnText('\nput a b\n'), { compare: [], success: [{ op: 'put', key: 'a', value: 'b' }], failure: [] }, 'no compares: success runs');
+  assert.deepEqual(parseTxnText('\ndel a c\ndel --prefix "p/"\ndelete k ""\n').success, [
+    { op: 'delete', key: 'a', end: 'c' },
+    { op: 'delete', key: 'p/', prefix: true },
+    { op: 'delete', key: 'k', end: '' },
+  ], 'ranges: del KEY END (etcdctl\'s), del --prefix KEY, and "" for to the last key');
 });
 
 it('mistakes are usage errors that quote the line', () => {
@@ -28,6 +33,9 @@ it('mistakes are usage errors that quote the line', () => {
     ['\nput k a b', /put takes a key and a value/],
     ['\nget a b', /get takes one key/],
     ['\nrange a', /range is not put, get or del/],
+    ['\nget --prefix a', /--prefix applies to del only/],
+    ['\ndel --prefix a b', /del takes a key and an end of its range, or --prefix and a key/],
+    ['\ndel a b c', /del takes a key and an end of its range/],
     ['\nput k "unterminated', /put takes a key and a value|not a well-formed/],
   ] as const) {
     assert.throws(() => parseTxnText(text), (e: unknown) => e instanceof UsageError && why.test(e.message), text);
