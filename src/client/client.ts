@@ -187,7 +187,12 @@ export function createClient(options: ClientOptions): ConcordClient {
         return res;
       } catch (e) {
         if (!(e instanceof ConcordClientError)) throw e;
-        if (e.code === 'deadline') break;
+        if (e.code === 'deadline') {
+          // The node did not answer within the call's time (cut off, frozen): the next call does not start with
+          // it, nor with the leader it was taken for — unless the caller, not the time, ended this one.
+          if (!opts?.signal?.aborted) endpoints.failed(t);
+          break;
+        }
         endpoints.failed(t);
         last = e;
         const again = isTransient(e) && (retry === 'always' || e.details.notSent === true);

@@ -2,7 +2,9 @@
 // cluster with several shards, the nodes holding the key's shard (its preferred leader first) once the shard
 // map is known, since any other node would forward the call to one of them; otherwise the leader's first when
 // it is known (writes and linearizable reads end there anyway, so asking it saves a hop); then the one that
-// answered last, then the rest.
+// answered last, then the rest. An endpoint whose call failed goes after the others for a while (SUSPECT_MS),
+// leader or not: a node cut off from its peers still answers a status, and may still take itself (and be taken
+// by the others, while its group is quiet) for the leader, but hangs every call it has to forward.
 
 import { ConcordClientError } from './errors.ts';
 import { GrpcTransport } from './grpc-transport.ts';
@@ -15,7 +17,12 @@ interface Endpoint {
   transport: Transport;
   /** The node id this endpoint answered as, once known. */
   nodeId?: string;
+  /** Until when (ms since the epoch) it goes after the others: a call through it failed. */
+  suspectUntil?: number;
 }
+
+/** How long an endpoint whose call failed is tried after the others (unless it answers meanwhile). */
+const SUSPECT_MS = 10_000;
 
 /** `http://h:p`, `https://h:p`, `grpc://h:p` or a bare `h:p` (taken as `protocol`'s). */
 export function parseEndpoint(text: string, protocol: Protocol | undefined): { protocol: Protocol; address: string } {
@@ -59,11 +66,14 @@ export class Endpoints {
     const rotated = Array.from({ length: n }, (_, i) => this.list[(this.last + i) % n]);
     if (holders && holders.length > 0) {
       const rank = (e: Endpoint) => (e.nodeId === undefined || !holders.includes(e.nodeId) ? holders.length : holders.indexOf(e.nodeId));
-      return rotated.sort((a, b) => rank(a) - rank(b)).map((e) => e.transport);
+      rotated.sort((a, b) => rank(a) - rank(b));
+    } else {
+      const leader = preferLeader && this.leaderId !== undefined ? rotated.findIndex((e) => e.nodeId === this.leaderId) : -1;
+      if (leader > 0) rotated.unshift(...rotated.splice(leader, 1));
     }
-    const leader = preferLeader && this.leaderId !== undefined ? rotated.findIndex((e) => e.nodeId === this.leaderId) : -1;
-    if (leader > 0) rotated.unshift(...rotated.splice(leader, 1));
-    return rotated.map((e) => e.transport);
+    const now = Date.now();
+    const suspect = (e: Endpoint) => (e.suspectUntil ?? 0) > now;
+    return [...rotated.filter((e) => !suspect(e)), ...rotated.filter(suspect)].map((e) => e.transport);
   }
 
   /** Whether the leader is known and among these endpoints. */
@@ -78,10 +88,12 @@ export class Endpoints {
 
   answered(t: Transport): void {
     this.last = this.list.findIndex((e) => e.transport === t);
+    delete this.list[this.last].suspectUntil;
   }
 
   failed(t: Transport): void {
     const e = this.list.find((x) => x.transport === t);
+    if (e) e.suspectUntil = Date.now() + SUSPECT_MS;
     if (e?.nodeId !== undefined && e.nodeId === this.leaderId) this.leaderId = undefined;
     // The map may have moved on: learnt again with the leader.
     this.shardReplicas = undefined;

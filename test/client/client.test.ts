@@ -104,8 +104,20 @@ for (const protocol of ['http', 'grpc'] as const) {
       assert.ok((await c.put('new', 'v', { createOnly: true })) > 0);
       const rev = await c.put('new', 'w', { ifMatch: b.kv.revision });
       assert.ok(rev > 0);
-      assert.deepEqual([puts(a), puts(b)], [2, 2]);
+      assert.deepEqual([puts(a), puts(b)], [1, 2], 'the second starts with b: a failed a moment ago, so it goes after the others for a while');
       assert.equal(String((await c.get('new'))?.value), 'w');
+    });
+
+    it('a node that does not answer within a call\'s time (the leader, cut off from its peers) is tried after the others by the next calls, until it answers again', async () => {
+      const c = client([a, b]);
+      await c.put('warm', 'v'); // learns that a leads
+      a.kv.delayMs = 60_000; // a takes calls and never answers them
+      const e = await failure(c.put('h', '1', { timeoutMs: 500 }));
+      assert.equal(e.code, 'deadline');
+      const t0 = Date.now();
+      assert.ok((await c.put('h', '2', { timeoutMs: 5000 })) > 0);
+      assert.ok(Date.now() - t0 < 1000, `answered by b at once, not after waiting on a (${Date.now() - t0} ms)`);
+      assert.deepEqual([puts(a), puts(b)], [2, 1], 'a: the warm-up and the hung put; b: the next put');
     });
 
     it('reads answered "unavailable" or "timeout" go to the next node', async () => {

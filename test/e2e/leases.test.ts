@@ -2,7 +2,8 @@
 // hosts the lease's shard: granted in a key's shard, keys attached through any node and protocol, a key of
 // another shard refused; a revoke deletes its keys at one revision everywhere; keep-alives hold a lease past
 // its TTL and its expiry then deletes its keys. Of 2 shards on every node (so that a shard keeps a quorum):
-// a lease kept alive lives through kill -9 of its shard's leader, and the new leader renews every lease to its
+// a lease kept alive lives through kill -9 of its shard's leader and through a partition that cuts the leader
+// off, and the new leader renews every lease to its
 // full TTL (the keep-alives of the failover could not get through) without bringing expired keys back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -161,7 +162,7 @@ describe('leases on a 3-process cluster of 2 shards, each on every node', () => 
   let c: ProcCluster;
   const clients: ConcordClient[] = [];
   before(async () => {
-    c = await ProcCluster.create(3, ['--shards', '2']);
+    c = await ProcCluster.create(3, ['--shards', '2', '--fault-injection']);
     await c.leader();
   });
   after(async () => {
@@ -202,6 +203,30 @@ describe('leases on a 3-process cluster of 2 shards, each on every node', () => 
     }
     await keeper.done;
     await until('the key gone once the keep-alives stopped', () => everywhere('member/1', false), 20_000);
+  });
+
+  it('a lease kept alive while its shard\'s leader is cut off from the others lives on, on the majority\'s side and after the heal', async () => {
+    const cl = client(c.nodes);
+    const { id } = await cl.grantLease(4, { key: 'member/2' });
+    await cl.put('member/2', 'here', { lease: id });
+    const keeper = cl.keepLeaseAlive(id);
+    const leader = await until('the shard\'s leader', () => shardLeader(id % 2), 10_000);
+    const fault = (body: unknown) => fetch(`${leader.url}/v1/debug/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    try {
+      assert.equal((await fault({ action: 'cut', peer: '*' })).status, 200);
+      await sleep(10_000);
+      for (const n of c.nodes.filter((x) => x !== leader)) {
+        assert.notEqual(await client([n]).get('member/2', { consistency: 'serializable' }), undefined, `${n.id}, on the majority's side`);
+      }
+      assert.ok((await cl.leaseTimeToLive(id))!.ttlSeconds > 0);
+    } finally {
+      await fault({ action: 'heal' });
+    }
+    await until('the cut-off node caught up', async () => (await client([leader]).leaseTimeToLive(id).catch(() => undefined)) !== undefined, 15_000);
+    assert.ok(await everywhere('member/2', true));
+    keeper.stop();
+    await keeper.done;
+    await until('the key gone once the keep-alives stopped', () => everywhere('member/2', false), 20_000);
   });
 
   it('kill -9 of the leader of the lease\'s shard: the new leader renews the lease to its full TTL, and it expires later without bringing its key back', async () => {
