@@ -55,6 +55,11 @@ export class ExpiryIndex {
     return due;
   }
 
+  /** `key` has no expiry any more (its heap entries go when they surface). */
+  forget(key: Uint8Array): void {
+    this.current.delete(mapKey(key));
+  }
+
   clear(): void {
     this.heap = [];
     this.current.clear();

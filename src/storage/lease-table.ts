@@ -82,6 +82,8 @@ export class LeaseTable {
     } else {
       this.leases.delete(id);
       this.attached.delete(id);
+      // A revoked lease's expiry must not bring a clock entry about.
+      this.expiries.forget(idKey(id));
     }
   }
 

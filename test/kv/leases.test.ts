@@ -63,7 +63,7 @@ test('a put with a lease that does not exist fails and writes nothing; a granted
 test('a revoke deletes exactly the keys still attached, in key order at its revision, and the lease; keys written without it or deleted since stay out', async (t) => {
   const { store, sm } = open(tempDir(t));
   t.after(() => store.close());
-  await run(sm, 1, grant(1, 60_000, 0), grant(2, 60_000, 0), put('c', { lease: 1 }), put('a', { lease: 1 }), put('b', { lease: 1 }), put('d', { lease: 1 }), put('e', { lease: 1 }));
+  await run(sm, 1, grant(1, 30_000, 0), grant(2, 60_000, 0), put('c', { lease: 1 }), put('a', { lease: 1 }), put('b', { lease: 1 }), put('d', { lease: 1 }), put('e', { lease: 1 }));
   // b: written again without a lease; d: moved to lease 2; e: deleted; f: never attached.
   await run(sm, 8, put('b'), put('d', { lease: 2 }), { t: 'del', key: bytes('e') }, put('f'));
   assert.deepEqual(store.leaseKeys(1).map(text), ['a', 'c']);
@@ -73,6 +73,7 @@ test('a revoke deletes exactly the keys still attached, in key order at its revi
   assert.deepEqual(again, { ok: false, reason: 'not-found', revision: 13 });
   assert.deepEqual(keys(store), ['b', 'd@L2', 'f']);
   assert.equal(store.leases.get(1), undefined);
+  assert.equal(store.nextExpiry(), 60_000, 'the revoked lease\'s expiry brings no clock entry about');
   const page = store.readHistory(12, 1 << 20);
   assert.deepEqual(
     page.revisions.map((r) => [r.revision, r.changes.map((c) => `${c.kind} ${text(c.key)}`)]),
