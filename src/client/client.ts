@@ -101,8 +101,9 @@ export interface ConcordClient {
   keepAliveLease(id: number, opts?: CallOptions): Promise<Lease>;
   /**
    * Keeps the lease alive until `stop()` (or `signal`): a keep-alive every third of its TTL (or `intervalMs`),
-   * a failed one tried again at the next. `done` settles when it stops: resolves when stopped, rejects with
-   * not-found once the lease is gone (it expired while no keep-alive got through, or was revoked).
+   * each given up after that long, and a failed one tried again a quarter second later. `done` settles when it
+   * stops: resolves when stopped, rejects with not-found once the lease is gone (it expired while no keep-alive
+   * got through, or was revoked).
    */
   keepLeaseAlive(id: number, opts?: { intervalMs?: number; signal?: AbortSignal }): { stop(): void; done: Promise<void> };
   /** Deletes the keys attached to the lease, then the lease, at one revision; not-found if it does not exist. */
@@ -128,6 +129,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 const DEFAULT_WATCH_PROGRESS_MS = 5000;
 /** keepLeaseAlive: the least time between renewals, and what it waits after a failed one. */
 const KEEP_ALIVE_RETRY_MS = 250;
+/** keepLeaseAlive: how long its first renewal may take (the TTL, which bounds the others, is not known yet; a lease has at least 1 s). */
+const KEEP_ALIVE_FIRST_TIMEOUT_MS = 1000;
 const WATCH_SILENCE_PROGRESS_PERIODS = 3;
 
 export function createClient(options: ClientOptions): ConcordClient {
@@ -193,7 +196,9 @@ export function createClient(options: ClientOptions): ConcordClient {
           if (!opts?.signal?.aborted) endpoints.failed(t);
           break;
         }
-        endpoints.failed(t);
+        // An answer that a retry cannot change (precondition-failed, not-found…) is the node working as it should.
+        if (isTransient(e)) endpoints.failed(t);
+        else endpoints.answered(t);
         last = e;
         const again = isTransient(e) && (retry === 'always' || e.details.notSent === true);
         if (!again) throw e;
@@ -276,7 +281,7 @@ export function createClient(options: ClientOptions): ConcordClient {
           try {
             // A renewal stuck (a write forwarded to a leader that died is answered only by a timeout) is given
             // up after one interval, and tried again: the next one must land before the lease runs out.
-            const { ttlSeconds } = await client.keepAliveLease(id, { signal, ...(interval !== undefined ? { timeoutMs: Math.max(KEEP_ALIVE_RETRY_MS, Math.round(interval)) } : {}) });
+            const { ttlSeconds } = await client.keepAliveLease(id, { signal, timeoutMs: Math.max(KEEP_ALIVE_RETRY_MS, Math.round(interval ?? KEEP_ALIVE_FIRST_TIMEOUT_MS)) });
             interval = o.intervalMs ?? Math.max(KEEP_ALIVE_RETRY_MS, Math.round((ttlSeconds * 1000) / 3));
             waitMs = interval;
           } catch (e) {
@@ -287,6 +292,8 @@ export function createClient(options: ClientOptions): ConcordClient {
           }
         }
       })();
+      // A caller that never awaits `done` must not have its process ended by an unhandled rejection.
+      done.catch(() => {});
       return { stop: () => stopper.abort(), done };
     },
     revokeLease: (id, o) => run('revokeLease', 'if-not-sent', true, o, (t, s) => t.revokeLease(id, s)),

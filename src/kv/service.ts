@@ -101,13 +101,14 @@ export class RaftKvService implements KvService, BackupSource {
   private async clockDueNow(): Promise<void> {
     this.clockDue = Infinity;
     if (this.store.nextExpiry() === undefined) return; // none once the store is closed: the timer stops
-    const leading = this.group.role() === 'leader';
-    if (leading && !(await this.promoted())) return this.scheduleClock(this.store.clock.now() + CLOCK_RECHECK_MS);
+    if (this.group.role() === 'leader' && !(await this.promoted())) return this.scheduleClock(this.store.clock.now() + CLOCK_RECHECK_MS);
     const next = this.store.nextExpiry();
     if (next === undefined) return;
     const now = this.store.clock.now();
     if (next > now) return this.scheduleClock(next);
-    if (leading) {
+    // Still leading in the term it renewed the leases in: a clock entry of another term's leader could land
+    // before that leader's own promote.
+    if (this.group.role() === 'leader' && this.group.term() === this.promotedTerm) {
       try {
         // Resolves once applied here, so the keys it made due are out of the index by then.
         await this.submit({ t: 'clock', now });
@@ -123,11 +124,12 @@ export class RaftKvService implements KvService, BackupSource {
 
   /**
    * Whether this leader has renewed every lease in its term (proposing the promote entry now if not): leases
-   * must not expire for want of keep-alives that could not get through while the shard had no leader.
+   * must not expire for want of keep-alives that could not get through while the shard had no leader. Proposed
+   * whether or not this node knows of leases yet: grants committed before its term may not be applied here.
    */
   private async promoted(): Promise<boolean> {
     const term = this.group.term();
-    if (this.promotedTerm === term || this.store.leases.size === 0) return true;
+    if (this.promotedTerm === term) return true;
     try {
       await this.submit({ t: 'promote', now: this.store.clock.now() });
       this.promotedTerm = term;
@@ -289,7 +291,7 @@ export class RaftKvService implements KvService, BackupSource {
     checkLeaseId(id);
     const r = await this.submit({ t: 'keepalive', lease: id, now: this.store.clock.now() });
     if (!r.ok) throw leaseNotFound(id);
-    return { id, ttlSeconds: (r.ttlMs ?? 0) / 1000 };
+    return { id, ttlSeconds: Math.round((r.ttlMs ?? 0) / 1000) };
   }
 
   async revokeLease(id: number): Promise<{ revision: number; deleted: number }> {
@@ -304,7 +306,7 @@ export class RaftKvService implements KvService, BackupSource {
     await this.barrier('linearizable');
     const lease = this.store.leases.get(id);
     if (!lease) throw leaseNotFound(id);
-    const info: LeaseInfo = { id, ttlSeconds: Math.max(0, Math.ceil((lease.expiresAt - this.store.clock.now()) / 1000)), grantedTtlSeconds: lease.ttlMs / 1000 };
+    const info: LeaseInfo = { id, ttlSeconds: Math.max(0, Math.ceil((lease.expiresAt - this.store.clock.now()) / 1000)), grantedTtlSeconds: Math.round(lease.ttlMs / 1000) };
     if (opts.keys) info.keys = this.store.leaseKeys(id);
     return info;
   }

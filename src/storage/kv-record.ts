@@ -169,11 +169,9 @@ export function decodeRecord(stored: Uint8Array, b: Uint8Array, keysOnly = false
  * Whether `b` is a record as encodeRecord writes it and `stored` the LMDB key it belongs under: what
  * an image (kv-snapshot-format.ts, version 3 or later) must hold before its records go into LMDB unchanged.
  * The image's checksums catch damage; this catches a well-formed image with records no node wrote.
- * `leases`: whether a record may name a lease (version 4 on).
  */
-export function isStoredRecord(stored: Uint8Array, b: Uint8Array, leases = true): boolean {
-  const flags = FLAG_EXPIRES | FLAG_FULL_KEY | (leases ? FLAG_LEASE : 0);
-  if (b.byteLength < FIXED || (b[0] & ~flags) !== 0) return false;
+export function isStoredRecord(stored: Uint8Array, b: Uint8Array): boolean {
+  if (b.byteLength < FIXED || (b[0] & ~(FLAG_EXPIRES | FLAG_FULL_KEY | FLAG_LEASE)) !== 0) return false;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const counts = [view.getFloat64(1, true), view.getFloat64(9, true), view.getFloat64(17, true)];
   if (!counts.every((n) => Number.isSafeInteger(n) && n >= 0)) return false;

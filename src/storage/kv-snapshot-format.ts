@@ -20,7 +20,8 @@
 // repeated or reordered breaks the chain, so the end frame's CRC vouches for the whole image.
 //
 // Older versions are still read: images taken before, e.g. an older Raft snapshot or a backup file,
-// must stay importable. Version 3 was version 4 without leases (no leases frame, no record naming one).
+// must stay importable. Version 3 is version 4 without leases (no leases frame, no record naming one), and is
+// still what a store without leases writes (kv-snapshot.ts), so that a node of the version before leases reads it.
 // Version 2 had the same frames but decoded records,
 //   { records: [[key, value, createRev, modRev, version, expiresAt | null], ...] }
 // and version 1 had those without the magic, with 4-byte headers and no CRC. Its first byte is 0

@@ -46,8 +46,8 @@ export function exportImage(
     try {
       if (released) throw new Error('KV snapshot export was cancelled');
       const encoder = new FrameEncoder();
-      yield encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex: state.appliedIndex });
       const flat = flatLeases(leases.getRange({ transaction: txn }));
+      yield encoder.encode({ format: FORMAT, version: imageVersion(flat), appliedIndex: state.appliedIndex });
       if (flat.length > 0) yield encoder.encode({ leases: flat });
       let batch: Uint8Array[] = [];
       let bytes = 0;
@@ -75,6 +75,14 @@ export function exportImage(
   return { appliedIndex: state.appliedIndex, cancel: release, [Symbol.asyncIterator]: frames };
 }
 
+/**
+ * The version an image is written in: 4 with leases, else 3, which a node of the version before leases reads
+ * too (a cluster upgraded one node at a time keeps installing snapshots until leases are used).
+ */
+function imageVersion(leases: readonly number[]): number {
+  return leases.length > 0 ? FORMAT_VERSION : 3;
+}
+
 /** Leases as a snapshot's leases frame holds them: [id, ttlMs, expiresAt, ...]. */
 export function flatLeases(entries: Iterable<{ key: number; value: [number, number] }>): number[] {
   const flat: number[] = [];
@@ -91,7 +99,7 @@ export function flatLeases(entries: Iterable<{ key: number; value: [number, numb
  */
 export async function imageOf(appliedIndex: number, leases: number[], batches: AsyncIterable<Uint8Array[]>): Promise<{ parts: Uint8Array[]; crc: number }> {
   const encoder = new FrameEncoder();
-  const parts: Uint8Array[] = [encoder.encode({ format: FORMAT, version: FORMAT_VERSION, appliedIndex })];
+  const parts: Uint8Array[] = [encoder.encode({ format: FORMAT, version: imageVersion(leases), appliedIndex })];
   if (leases.length > 0) parts.push(encoder.encode({ leases }));
   let count = 0;
   for await (const batch of batches) {
@@ -174,7 +182,7 @@ export async function importImage(a: ImportArgs): Promise<{ db: DataDb }> {
         for (let i = 0; i < stored.length; i += 2) {
           const key = stored[i];
           const value = stored[i + 1];
-          if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array) || !isStoredRecord(key, value, version >= 4)) {
+          if (!(key instanceof Uint8Array) || !(value instanceof Uint8Array) || !isStoredRecord(key, value)) {
             throw new Error('malformed record in KV snapshot');
           }
           last = db.put(asBuffer(key), asBuffer(value));

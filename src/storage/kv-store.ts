@@ -474,14 +474,17 @@ export class KvStore {
     return { result };
   }
 
-  /** Reads of a record an entry replaces: the batch's earlier writes, then the cache (the committed state), then LMDB. */
-  private priorReader(written: WrittenRecords): ((key: Uint8Array, k: string) => KvRecord | undefined) | undefined {
+  /**
+   * Reads of a record an entry replaces: the batch's earlier writes, then the cache (the committed state, if
+   * there is a cache), then LMDB. The batch's writes come first with or without a cache: applyAllAsync writes
+   * nothing to LMDB before every entry of the batch has run, so LMDB alone would not show them.
+   */
+  private priorReader(written: WrittenRecords): (key: Uint8Array, k: string) => KvRecord | undefined {
     const cache = this.cache;
-    if (!cache) return undefined;
     return (key, k) => {
       const w = written.get(k);
       if (w !== undefined) return w ?? undefined;
-      const c = cache.peek(k);
+      const c = cache?.peek(k);
       return c !== undefined ? (c ?? undefined) : readPriorRecord(this.data, key);
     };
   }

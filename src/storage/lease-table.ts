@@ -40,7 +40,8 @@ export function leasesOfFrame(flat: unknown): Array<[number, LeaseState]> {
   const out: Array<[number, LeaseState]> = [];
   for (let i = 0; i < flat.length; i += 3) {
     const [id, ttlMs, expiresAt] = flat.slice(i, i + 3) as unknown[];
-    if (!isLeaseId(id) || typeof ttlMs !== 'number' || !(ttlMs > 0) || typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) {
+    // A TTL is whole seconds (in ms): the front ends report it in seconds, as integers.
+    if (!isLeaseId(id) || !isLeaseId(ttlMs) || ttlMs % 1000 !== 0 || typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) {
       throw new Error('malformed lease in KV snapshot');
     }
     out.push([id, { ttlMs, expiresAt }]);

@@ -120,6 +120,14 @@ for (const protocol of ['http', 'grpc'] as const) {
       assert.deepEqual([puts(a), puts(b)], [2, 1], 'a: the warm-up and the hung put; b: the next put');
     });
 
+    it('a node that answers with a refusal a retry cannot change (precondition-failed) stays first in line', async () => {
+      const c = client([a, b]);
+      await c.put('taken', 'v');
+      assert.equal((await failure(c.put('taken', 'w', { createOnly: true }))).code, 'precondition-failed');
+      await c.put('next', 'v');
+      assert.deepEqual([puts(a), puts(b)], [3, 0], 'every put went to the leader, a');
+    });
+
     it('reads answered "unavailable" or "timeout" go to the next node', async () => {
       await client([b]).put('r', 'from b');
       a.kv.failWith = unavailable();

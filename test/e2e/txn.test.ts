@@ -171,6 +171,8 @@ describe('transactions on a 3-process cluster with 4 shards', () => {
       const across = await txn(c.nodes[1].url, { success: [{ op: 'delete', key: 'plain/', prefix: true }] });
       assert.equal(across.status, 400);
       assert.match(across.body.error!.message, /spans shards: with several shards a range must lie within one \{tag\}/);
+      const toTheEnd = await txn(c.nodes[1].url, { success: [{ op: 'delete', key: '{dr}.z', range_end: '\u0000' }] });
+      assert.equal(toTheEnd.status, 400, 'range_end "\\u0000" is to the last key, as over gRPC: across shards');
       const both = await txn(c.nodes[1].url, { success: [{ op: 'get', key: '{dr}.a', prefix: true }] });
       assert.equal(both.status, 400, 'a range on a get');
     } finally {

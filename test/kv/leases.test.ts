@@ -11,6 +11,7 @@ import { encodeCommand, decodeCommand, type Command, type CommandResult } from '
 import { KvStateMachine } from '../../src/kv/state-machine.ts';
 import { KvStore, LARGE_VALUE_BYTES } from '../../src/storage/kv-store.ts';
 import type { Entry } from '../../src/raft/types.ts';
+import { readFrames } from '../../src/storage/kv-snapshot-format.ts';
 import { bytes, tempDir, text } from '../storage/helpers.ts';
 
 const entry = (index: number, c: Command): Entry => ({ term: 1, index, type: 0, data: encodeCommand({ n: 'n1', s: index, c }) });
@@ -168,4 +169,31 @@ test('a batch applied asynchronously (it holds a large value) sees the lease an 
   assert.deepEqual(keys(again.store), ['kept@L10']);
   assert.deepEqual(again.store.leases.all(), [[10, { ttlMs: 5000, expiresAt: 5000 }]]);
   assert.deepEqual(again.store.leaseKeys(10).map(text), ['kept']);
+});
+
+test('without a read cache too, an entry applied asynchronously sees the earlier entries of its batch: a revoke deletes the large key just attached, a delete the key just put', async (t) => {
+  const store = new KvStore({ env: path.join(tempDir(t), 'kv'), group: 'g1', cacheBytes: 0 });
+  t.after(() => store.close());
+  const sm = new KvStateMachine(store);
+  const big = new Uint8Array(LARGE_VALUE_BYTES);
+  await run(sm, 1, grant(4, 5000, 0));
+  const r = await run(sm, 2, { t: 'put', key: bytes('big'), value: big, lease: 4 }, { t: 'revoke', lease: 4 }, put('gone'), { t: 'del', key: bytes('gone') }, put('kept', { ifNoneMatch: true }), put('kept', { ifNoneMatch: true }));
+  assert.deepEqual(r.map((x) => (x as CommandResult | undefined)?.ok), [true, true, true, true, true, false]);
+  assert.deepEqual((r[1] as CommandResult & { deleted?: number }).deleted, 1);
+  assert.deepEqual(keys(store), ['kept']);
+});
+
+test('an image is written in format 4 only when the store holds leases, else in format 3, which nodes of the version before leases read', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  const version = async () => {
+    const image = await store.exportSnapshotBytes();
+    for await (const frame of readFrames([image.data])) return 'version' in frame ? frame.version : undefined;
+  };
+  await run(sm, 1, put('k'));
+  assert.equal(await version(), 3);
+  await run(sm, 2, grant(1, 5000, 0));
+  assert.equal(await version(), 4);
+  await run(sm, 3, { t: 'revoke', lease: 1 });
+  assert.equal(await version(), 3);
 });

@@ -48,9 +48,12 @@ export function leaseHandlers(kv: KvService, limits: ApiLimits, calls: Calls): G
       void (async () => {
         for await (const req of call.iterator({ destroyOnReturn: false }) as AsyncIterable<LeaseKeepAliveRequest | MalformedRequest>) {
           if (req instanceof MalformedRequest) throw new ConcordError('bad-request', `malformed request: ${req.reason}`);
-          if (!call.write(await keepAlive(req))) await once(call, 'drain');
+          const answer = await keepAlive(req);
+          // Cancelled meanwhile (grpc-js destroys the call): a write would be dropped and 'drain' never come.
+          if (call.cancelled || call.destroyed) return;
+          if (!call.write(answer)) await Promise.race([once(call, 'drain'), once(call, 'close')]);
         }
-        call.end();
+        if (!call.cancelled && !call.destroyed) call.end();
       })().catch((e: unknown) => {
         if (!call.cancelled) call.emit('error', calls.toServiceError(e));
       });

@@ -44,7 +44,7 @@ const opSchema = {
     op: { type: 'string', enum: ['get', 'put', 'delete'] },
     key: text,
     value: text,
-    range_end: { type: 'string', description: 'delete: every key from key up to this one, exclusive ("": to the last key) — etcd\'s DeleteRange' },
+    range_end: { type: 'string', description: 'delete: every key from key up to this one, exclusive ("" or "\\u0000": to the last key) — etcd\'s DeleteRange' },
     prefix: { type: 'boolean', description: 'delete: every key starting with key' },
   },
 } as const;
@@ -103,7 +103,11 @@ export async function v1TxnRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
 /** The end of a delete's range: range_end's bytes, or for a prefix the first key past it (empty: to the last key). */
 function deletedRange(o: { range_end?: string; prefix?: boolean; key: string }, key: Uint8Array, bytes: (s: string, what: string) => Uint8Array, what: string): Uint8Array {
   if (o.range_end !== undefined && o.prefix === true) throw new ConcordError('bad-request', `${what}: give range_end or prefix, not both`);
-  if (o.range_end !== undefined) return bytes(o.range_end, `${what}.range_end`);
+  if (o.range_end !== undefined) {
+    const end = bytes(o.range_end, `${what}.range_end`);
+    // A single 0 byte: to the last key, etcd's convention (taken literally, [key, "\0") is always empty).
+    return end.byteLength === 1 && end[0] === 0 ? new Uint8Array(0) : end;
+  }
   return prefixEnd(key) ?? new Uint8Array(0);
 }
 
