@@ -9,6 +9,7 @@
 import { ConcordError, type ErrorCode } from '../util/errors.ts';
 import type { BackupImage, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, LeaseGrant, LeaseInfo, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { remoteImage, type BackupOp } from './remote-backup.ts';
+import { leaseMethod } from './lease-ids.ts';
 
 export type ForwardedOp =
   | { t: 'get'; key: Uint8Array; consistency?: Consistency }
@@ -55,22 +56,16 @@ export function runForwarded(svc: KvService, op: ForwardedOp): Promise<unknown> 
       if (!svc.changes) throw new ConcordError('not-implemented', 'this replica keeps no history');
       return svc.changes(op.from, op.opts);
     case 'grantLease':
-      return leases(svc.grantLease)?.call(svc, op.ttlSeconds, { id: op.id });
+      return leaseMethod(svc, 'grantLease')(op.ttlSeconds, { id: op.id });
     case 'keepAliveLease':
-      return leases(svc.keepAliveLease)?.call(svc, op.id);
+      return leaseMethod(svc, 'keepAliveLease')(op.id);
     case 'revokeLease':
-      return leases(svc.revokeLease)?.call(svc, op.id);
+      return leaseMethod(svc, 'revokeLease')(op.id);
     case 'leaseTimeToLive':
-      return leases(svc.leaseTimeToLive)?.call(svc, op.id, { keys: op.keys });
+      return leaseMethod(svc, 'leaseTimeToLive')(op.id, { keys: op.keys });
     default:
       throw new ConcordError('bad-request', `unknown forwarded operation ${JSON.stringify((op as { t?: unknown }).t)}`);
   }
-}
-
-/** A replica's lease method; not-implemented if it has none. */
-function leases<F>(f: F | undefined): F {
-  if (!f) throw new ConcordError('not-implemented', 'this replica keeps no leases');
-  return f;
 }
 
 export function toForwardedError(e: unknown): ForwardedError {

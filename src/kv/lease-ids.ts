@@ -1,10 +1,12 @@
 // Lease ids and the shard each lease lives in. An id is 1 to 2^53 - 1 (a number JSON carries exactly) and
 // its shard is the id modulo the cluster's shard count, so any node routes a lease call without asking
-// anyone; an id the service picks is random in the shard it was asked for.
+// anyone; an id the service picks is random in the shard it was asked for. And the one way every caller gets
+// a service's lease calls (leaseMethod).
 
 import { randomInt } from 'node:crypto';
 import { isLeaseId } from '../storage/kv-record.ts';
 import { ConcordError } from '../util/errors.ts';
+import type { KvService } from './types.ts';
 
 /** The longest TTL of a lease, as of a key (HTTP's ?ttl=). */
 export const MAX_LEASE_TTL_SECONDS = 9_999_999_999;
@@ -34,4 +36,13 @@ export function randomLeaseId(shardCount: number, shard: number): number {
 
 export function leaseNotFound(id: number): ConcordError {
   return new ConcordError('not-found', `lease ${id} does not exist (it expired, was revoked, or was never granted)`);
+}
+
+export type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive';
+
+/** `svc`'s lease call `m`, bound; not-implemented (501) where the service keeps no leases. */
+export function leaseMethod<M extends LeaseMethod>(svc: KvService, m: M): NonNullable<KvService[M]> {
+  const f = svc[m];
+  if (!f) throw new ConcordError('not-implemented', 'leases are not available on this node');
+  return f.bind(svc) as NonNullable<KvService[M]>;
 }

@@ -24,7 +24,7 @@ import { RemoteShard } from './forwarded.ts';
 import { ConcordError } from '../util/errors.ts';
 import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, LeaseGrant, LeaseGrantOptions, LeaseInfo, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { txnKeys } from './txn.ts';
-import { checkLeaseId, leaseShard, randomLeaseId } from './lease-ids.ts';
+import { checkLeaseId, leaseMethod, leaseShard, randomLeaseId } from './lease-ids.ts';
 
 /** A shard's service; with one shard it must also be a BackupSource for `backup()` to work. */
 export type ShardKvService = KvService & Partial<BackupSource>;
@@ -138,19 +138,19 @@ export class ShardedKvService implements KvService, BackupSource {
     if (opts.id !== undefined) checkLeaseId(opts.id);
     const shard = opts.id !== undefined ? leaseShard(opts.id, n) : opts.key ? pickIndex(n, opts.key) : randomLeaseId(1, 0) % n;
     if (opts.id !== undefined && opts.key) checkLeaseOf(opts.key, opts.id, n);
-    return leaseCall(shards[shard], 'grantLease')(ttlSeconds, { id: opts.id ?? randomLeaseId(n, shard) });
+    return leaseMethod(shards[shard], 'grantLease')(ttlSeconds, { id: opts.id ?? randomLeaseId(n, shard) });
   }
 
   async keepAliveLease(id: number): Promise<LeaseGrant> {
-    return leaseCall(await this.leaseHome(id), 'keepAliveLease')(id);
+    return leaseMethod(await this.leaseHome(id), 'keepAliveLease')(id);
   }
 
   async revokeLease(id: number): Promise<{ revision: number; deleted: number }> {
-    return leaseCall(await this.leaseHome(id), 'revokeLease')(id);
+    return leaseMethod(await this.leaseHome(id), 'revokeLease')(id);
   }
 
   async leaseTimeToLive(id: number, opts?: { keys?: boolean }): Promise<LeaseInfo> {
-    return leaseCall(await this.leaseHome(id), 'leaseTimeToLive')(id, opts);
+    return leaseMethod(await this.leaseHome(id), 'leaseTimeToLive')(id, opts);
   }
 
   /** The shard lease `id` lives in. */
@@ -221,14 +221,6 @@ function pickIndex(shardCount: number, key: Uint8Array): number {
   return shardCount === 1 || key.byteLength === 0 ? 0 : shardOf(key, shardCount);
 }
 
-type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive';
-
-/** A shard's lease method, bound; not-implemented where the shard's service has none. */
-function leaseCall<M extends LeaseMethod>(s: ShardKvService, m: M): NonNullable<ShardKvService[M]> {
-  const f = s[m];
-  if (!f) throw new ConcordError('not-implemented', 'leases are not available on this node');
-  return f.bind(s) as NonNullable<ShardKvService[M]>;
-}
 
 /**
  * With several shards, a deleted range must lie within one {tag} (so in one shard): [key, end) within the keys

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { create } from '@bufbuild/protobuf';
 import { ConcordError } from '../../util/errors.ts';
 import type { KvService } from '../../kv/types.ts';
+import { leaseMethod } from '../../kv/lease-ids.ts';
 import { checkKey } from '../shared/input-checks.ts';
 import type { ApiLimits } from '../shared/limits.ts';
 import {
@@ -21,23 +22,16 @@ import { leaseId, ttlSeconds } from './kv-handlers.ts';
 import { MalformedRequest, type GrpcHandlers, type MethodsOf } from './service-def.ts';
 import type { Calls } from './status.ts';
 
-type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive';
-
 export function leaseHandlers(kv: KvService, limits: ApiLimits, calls: Calls): GrpcHandlers<MethodsOf<typeof Lease>> {
   const { unary } = calls;
-  const method = <M extends LeaseMethod>(m: M): NonNullable<KvService[M]> => {
-    const f = kv[m];
-    if (!f) throw new ConcordError('not-implemented', 'leases are not available on this node');
-    return f.bind(kv) as NonNullable<KvService[M]>;
-  };
   const keepAlive = async (req: LeaseKeepAliveRequest): Promise<LeaseKeepAliveResponse> => {
-    const g = await method('keepAliveLease')(leaseId(req.id, 'id'));
+    const g = await leaseMethod(kv, 'keepAliveLease')(leaseId(req.id, 'id'));
     return create(LeaseKeepAliveResponseSchema, { id: BigInt(g.id), ttlSeconds: BigInt(g.ttlSeconds) });
   };
   return {
     grant: unary(async (req) => {
       const key = req.key.byteLength > 0 ? checkKey(req.key, limits, 'key') : undefined;
-      const g = await method('grantLease')(ttlSeconds(req.ttlSeconds, 'ttl_seconds'), { ...(req.id !== 0n ? { id: leaseId(req.id, 'id') } : {}), ...(key ? { key } : {}) });
+      const g = await leaseMethod(kv, 'grantLease')(ttlSeconds(req.ttlSeconds, 'ttl_seconds'), { ...(req.id !== 0n ? { id: leaseId(req.id, 'id') } : {}), ...(key ? { key } : {}) });
       return create(LeaseGrantResponseSchema, { id: BigInt(g.id), ttlSeconds: BigInt(g.ttlSeconds) });
     }),
     keepAlive: unary(keepAlive),
@@ -59,13 +53,13 @@ export function leaseHandlers(kv: KvService, limits: ApiLimits, calls: Calls): G
       });
     },
     revoke: unary(async (req) => {
-      const r = await method('revokeLease')(leaseId(req.id, 'id'));
+      const r = await leaseMethod(kv, 'revokeLease')(leaseId(req.id, 'id'));
       return create(LeaseRevokeResponseSchema, { revision: BigInt(r.revision), deleted: BigInt(r.deleted) });
     }),
     timeToLive: unary(async (req) => {
       const id = leaseId(req.id, 'id');
       try {
-        const info = await method('leaseTimeToLive')(id, { keys: req.keys });
+        const info = await leaseMethod(kv, 'leaseTimeToLive')(id, { keys: req.keys });
         return create(LeaseTimeToLiveResponseSchema, { id: req.id, ttlSeconds: BigInt(info.ttlSeconds), grantedTtlSeconds: BigInt(info.grantedTtlSeconds), keys: info.keys ?? [] });
       } catch (e) {
         if (e instanceof ConcordError && e.code === 'not-found') return create(LeaseTimeToLiveResponseSchema, { id: req.id, ttlSeconds: -1n });

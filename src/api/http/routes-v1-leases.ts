@@ -3,9 +3,7 @@
 // PUT /v1/kv/{key}?lease={id} attaches a key (routes-v1-key.ts). Semantics: KvService, kv/types.ts.
 
 import type { FastifyInstance } from 'fastify';
-import { ConcordError } from '../../util/errors.ts';
-import type { KvService } from '../../kv/types.ts';
-import { MAX_LEASE_TTL_SECONDS } from '../../kv/lease-ids.ts';
+import { leaseMethod, MAX_LEASE_TTL_SECONDS } from '../../kv/lease-ids.ts';
 import { checkKey } from '../shared/input-checks.ts';
 import type { HttpApiDeps } from './deps.ts';
 import { decodeBytes, encodeField, type JsonEncoding } from './kv-json.ts';
@@ -29,8 +27,7 @@ interface GrantBody {
 }
 
 export async function v1LeaseRoutes(app: FastifyInstance, deps: HttpApiDeps): Promise<void> {
-  const { limits } = deps;
-  const kv = deps.kv;
+  const { kv, limits } = deps;
 
   app.post<{ Body: GrantBody }>(
     '/v1/leases',
@@ -58,7 +55,7 @@ export async function v1LeaseRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
     async (request) => {
       const b = request.body;
       const key = b.key === undefined ? undefined : checkKey(decodeBytes(b.key, b.encoding ?? 'utf8', 'key'), limits, 'key');
-      const g = await leases(kv, 'grantLease')(b.ttl, { ...(b.id !== undefined ? { id: b.id } : {}), ...(key ? { key } : {}) });
+      const g = await leaseMethod(kv, 'grantLease')(b.ttl, { ...(b.id !== undefined ? { id: b.id } : {}), ...(key ? { key } : {}) });
       return { id: g.id, ttl: g.ttlSeconds };
     },
   );
@@ -67,7 +64,7 @@ export async function v1LeaseRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
     '/v1/leases/:id/keepalive',
     { schema: { summary: 'Renew a lease for its TTL from now', tags: ['leases'], params: idParams, response: { 200: grantSchema, ...errorResponses } } },
     async (request) => {
-      const g = await leases(kv, 'keepAliveLease')(Number(request.params.id));
+      const g = await leaseMethod(kv, 'keepAliveLease')(Number(request.params.id));
       return { id: g.id, ttl: g.ttlSeconds };
     },
   );
@@ -83,7 +80,7 @@ export async function v1LeaseRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
       },
     },
     async (request) => {
-      return leases(kv, 'revokeLease')(Number(request.params.id));
+      return leaseMethod(kv, 'revokeLease')(Number(request.params.id));
     },
   );
 
@@ -115,7 +112,7 @@ export async function v1LeaseRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
     },
     async (request) => {
       const withKeys = queryFlag(request.query.keys);
-      const info = await leases(kv, 'leaseTimeToLive')(Number(request.params.id), { keys: withKeys });
+      const info = await leaseMethod(kv, 'leaseTimeToLive')(Number(request.params.id), { keys: withKeys });
       const out: { id: number; ttl: number; granted_ttl: number; keys?: Array<{ key: string; keyEncoding?: 'base64' }> } = { id: info.id, ttl: info.ttlSeconds, granted_ttl: info.grantedTtlSeconds };
       if (withKeys) {
         out.keys = (info.keys ?? []).map((k) => {
@@ -126,13 +123,4 @@ export async function v1LeaseRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
       return out;
     },
   );
-}
-
-type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive';
-
-/** The service's lease method, bound; 501 where it has none. */
-function leases<M extends LeaseMethod>(kv: KvService, m: M): NonNullable<KvService[M]> {
-  const f = kv[m];
-  if (!f) throw new ConcordError('not-implemented', 'leases are not available on this node');
-  return f.bind(kv) as NonNullable<KvService[M]>;
 }
