@@ -1,11 +1,11 @@
-// concord lease grant|keep-alive|revoke|ttl: etcdctl's lease commands, through the Node client. A key is
+// concord lease grant|keep-alive|revoke|ttl|list: etcdctl's lease commands, through the Node client. A key is
 // attached with `concord put KEY VALUE --lease ID`. Exit 3 when the lease does not exist.
 
 import type { Command } from 'commander';
 import { ConcordClientError, createClient, type ConcordClient } from '../client/index.ts';
 import { clientOptions, cliError, context, keyArg, wholeNumber, withClient, type Ctx } from './client-commands.ts';
 import { CliError, EXIT, UsageError } from './errors.ts';
-import { cell, escapedBytes, printJson, write } from './output.ts';
+import { cell, escapedBytes, printJson, printTable, write } from './output.ts';
 
 const gone = (id: number) => new CliError(`lease ${id} does not exist (it expired, was revoked, or was never granted)`, EXIT.notFound);
 
@@ -78,6 +78,14 @@ async function ttl(idText: string, opts: { keys?: boolean }, cmd: Command): Prom
   for (const k of info.keys ?? []) write(`${cell(escapedBytes(k), Infinity)}\n`);
 }
 
+async function list(_opts: unknown, cmd: Command): Promise<void> {
+  const ctx = context(cmd, 'table');
+  const all = await withClient(ctx, (c) => c.leases());
+  if (ctx.format === 'json') return printJson(all.map((l) => ({ id: l.id, ttl: l.ttlSeconds, granted_ttl: l.grantedTtlSeconds })));
+  if (ctx.format === 'text') return write(all.map((l) => `${l.id}\n`).join(''));
+  printTable(['id', 'ttl left (s)', 'granted ttl (s)'], all.map((l) => [l.id, l.ttlSeconds, l.grantedTtlSeconds]));
+}
+
 export function registerLeaseCommands(program: Command): void {
   const lease = program.command('lease').description('leases (etcd\'s): grant one, attach keys with put --lease, keep it alive; its expiry or revoke deletes its keys');
   const withOptions = (cmd: Command): Command => {
@@ -95,4 +103,5 @@ export function registerLeaseCommands(program: Command): void {
   withOptions(lease.command('ttl').description('time left on the lease').argument('<id>'))
     .option('--keys', 'also list the keys attached')
     .action(ttl);
+  withOptions(lease.command('list').description('every lease with its time left; default --format table (text: one id a line)')).action(list);
 }

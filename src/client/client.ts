@@ -110,6 +110,8 @@ export interface ConcordClient {
   revokeLease(id: number, opts?: CallOptions): Promise<{ revision: number; deleted: number }>;
   /** The lease's time left (and with `keys`, its keys); undefined if it does not exist. */
   leaseTimeToLive(id: number, opts?: CallOptions & { keys?: boolean }): Promise<LeaseInfo | undefined>;
+  /** Every lease, by id, with its time left. */
+  leases(opts?: CallOptions): Promise<LeaseInfo[]>;
   /** Closes every connection; the client cannot be used after. */
   close(): void;
 }
@@ -298,6 +300,7 @@ export function createClient(options: ClientOptions): ConcordClient {
     },
     revokeLease: (id, o) => run('revokeLease', 'if-not-sent', true, o, (t, s) => t.revokeLease(id, s)),
     leaseTimeToLive: (id, o) => run('leaseTimeToLive', 'always', true, o, (t, s) => t.leaseTimeToLive(id, o?.keys === true, s)),
+    leases: (o) => run('leases', 'always', true, o, (t, s) => t.leases(s)),
     status: (o) =>
       run('status', 'always', false, o, async (t, s) => {
         const st = await t.status(s);

@@ -257,6 +257,11 @@ export class GrpcTransport implements Transport {
     return { id: Number(res.id), ttlSeconds: Number(res.ttlSeconds), grantedTtlSeconds: Number(res.grantedTtlSeconds), ...(keys ? { keys: res.keys.map(asBuffer) } : {}) };
   }
 
+  async leases(at: Attempt): Promise<LeaseInfo[]> {
+    const res = await this.call(Lease, 'leases', {}, at);
+    return res.leases.map((l) => ({ id: Number(l.id), ttlSeconds: Number(l.ttlSeconds), grantedTtlSeconds: Number(l.grantedTtlSeconds) }));
+  }
+
   async status(at: Attempt): Promise<ClusterStatus> {
     return clusterStatus(await this.call(Cluster, 'status', {}, at));
   }

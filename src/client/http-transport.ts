@@ -200,6 +200,11 @@ export class HttpTransport implements Transport {
     }
   }
 
+  async leases(at: Attempt): Promise<LeaseInfo[]> {
+    const res = await this.json<{ leases: Array<{ id: number; ttl: number; granted_ttl: number }> }>('GET', '/v1/leases', at);
+    return res.leases.map((l) => ({ id: num(l.id), ttlSeconds: num(l.ttl), grantedTtlSeconds: num(l.granted_ttl) }));
+  }
+
   async status(at: Attempt): Promise<ClusterStatus> {
     return clusterStatus(await this.json<RawStatus>('GET', '/v1/cluster', at));
   }

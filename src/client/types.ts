@@ -271,6 +271,7 @@ export interface Transport {
   revokeLease(id: number, at: Attempt): Promise<{ revision: number; deleted: number }>;
   /** Undefined if the lease does not exist. */
   leaseTimeToLive(id: number, keys: boolean, at: Attempt): Promise<LeaseInfo | undefined>;
+  leases(at: Attempt): Promise<LeaseInfo[]>;
   /** One watch stream, until it ends (the server closed it: an error, or done) or `signal` aborts. */
   watch(req: WatchStreamRequest, signal: AbortSignal): AsyncGenerator<WatchEvent>;
   close(): void;

@@ -24,7 +24,8 @@ export type ForwardedOp =
   | { t: 'grantLease'; ttlSeconds: number; id: number }
   | { t: 'keepAliveLease'; id: number }
   | { t: 'revokeLease'; id: number }
-  | { t: 'leaseTimeToLive'; id: number; keys?: boolean };
+  | { t: 'leaseTimeToLive'; id: number; keys?: boolean }
+  | { t: 'leases' };
 
 /** An error as it travels back: the catalogue's code, message and retry hint. */
 export interface ForwardedError {
@@ -63,6 +64,8 @@ export function runForwarded(svc: KvService, op: ForwardedOp): Promise<unknown> 
       return leaseMethod(svc, 'revokeLease')(op.id);
     case 'leaseTimeToLive':
       return leaseMethod(svc, 'leaseTimeToLive')(op.id, { keys: op.keys });
+    case 'leases':
+      return leaseMethod(svc, 'leases')();
     default:
       throw new ConcordError('bad-request', `unknown forwarded operation ${JSON.stringify((op as { t?: unknown }).t)}`);
   }
@@ -158,5 +161,9 @@ export class RemoteShard implements KvService {
 
   leaseTimeToLive(id: number, opts: { keys?: boolean } = {}): Promise<LeaseInfo> {
     return this.call({ t: 'leaseTimeToLive', id, ...(opts.keys ? { keys: true } : {}) }) as Promise<LeaseInfo>;
+  }
+
+  leases(): Promise<LeaseInfo[]> {
+    return this.call({ t: 'leases' }) as Promise<LeaseInfo[]>;
   }
 }

@@ -38,7 +38,7 @@ export function leaseNotFound(id: number): ConcordError {
   return new ConcordError('not-found', `lease ${id} does not exist (it expired, was revoked, or was never granted)`);
 }
 
-export type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive';
+export type LeaseMethod = 'grantLease' | 'keepAliveLease' | 'revokeLease' | 'leaseTimeToLive' | 'leases';
 
 /** `svc`'s lease call `m`, bound; not-implemented (501) where the service keeps no leases. */
 export function leaseMethod<M extends LeaseMethod>(svc: KvService, m: M): NonNullable<KvService[M]> {

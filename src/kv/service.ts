@@ -8,7 +8,7 @@
 // with the revision it saw.
 
 import type { RaftGroup } from '../cluster/raft-group.ts';
-import type { KvStore } from '../storage/kv-store.ts';
+import type { KvStore, LeaseState } from '../storage/kv-store.ts';
 import { encodeCommand, encodeLargePut, type Command, type CommandResult } from './commands.ts';
 import { LARGE_VALUE_BYTES } from '../storage/kv-store.ts';
 import { ConcordError } from '../util/errors.ts';
@@ -306,9 +306,18 @@ export class RaftKvService implements KvService, BackupSource {
     await this.barrier('linearizable');
     const lease = this.store.leases.get(id);
     if (!lease) throw leaseNotFound(id);
-    const info: LeaseInfo = { id, ttlSeconds: Math.max(0, Math.ceil((lease.expiresAt - this.store.clock.now()) / 1000)), grantedTtlSeconds: Math.round(lease.ttlMs / 1000) };
+    const info = this.leaseInfo(id, lease);
     if (opts.keys) info.keys = this.store.leaseKeys(id);
     return info;
+  }
+
+  async leases(): Promise<LeaseInfo[]> {
+    await this.barrier('linearizable');
+    return this.store.leases.all().map(([id, lease]) => this.leaseInfo(id, lease));
+  }
+
+  private leaseInfo(id: number, lease: LeaseState): LeaseInfo {
+    return { id, ttlSeconds: Math.max(0, Math.ceil((lease.expiresAt - this.store.clock.now()) / 1000)), grantedTtlSeconds: Math.round(lease.ttlMs / 1000) };
   }
 
   async txn(req: TxnRequest): Promise<TxnResult> {

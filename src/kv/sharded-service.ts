@@ -153,6 +153,12 @@ export class ShardedKvService implements KvService, BackupSource {
     return leaseMethod(await this.leaseHome(id), 'leaseTimeToLive')(id, opts);
   }
 
+  async leases(): Promise<LeaseInfo[]> {
+    const shards = await this.knownSoon();
+    const each = await Promise.all(shards.map((s) => leaseMethod(s, 'leases')()));
+    return each.flat().sort((a, b) => a.id - b.id);
+  }
+
   /** The shard lease `id` lives in. */
   private async leaseHome(id: number): Promise<ShardKvService> {
     checkLeaseId(id);

@@ -151,6 +151,8 @@ export interface KvService {
   revokeLease?(id: number): Promise<{ revision: number; deleted: number }>;
   /** Linearizable, as a get is. */
   leaseTimeToLive?(id: number, opts?: { keys?: boolean }): Promise<LeaseInfo>;
+  /** Every lease (without keys), by id; linearizable per shard. */
+  leases?(): Promise<LeaseInfo[]>;
 }
 
 /** A consistent image of the whole key space, as a stream of self-checking chunks. */

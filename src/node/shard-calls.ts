@@ -60,7 +60,7 @@ export interface ShardCallsOptions {
 
 type Outcome = { ok: unknown } | { err: ForwardedError } | { moved: number } | { unanswered: 'unsent' | 'timeout' };
 
-const READS = new Set<string>(['get', 'getOrStale', 'list', 'listOrStale', 'changes', 'leaseTimeToLive']);
+const READS = new Set<string>(['get', 'getOrStale', 'list', 'listOrStale', 'changes', 'leaseTimeToLive', 'leases']);
 
 export class ShardCalls {
   private nextId = 1;

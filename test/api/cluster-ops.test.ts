@@ -85,7 +85,7 @@ describe('health, readiness, metrics, OpenAPI', () => {
       '/v1/batch': ['post'],
       '/v1/txn': ['post'],
       '/v1/watch': ['get'],
-      '/v1/leases': ['post'],
+      '/v1/leases': ['post', 'get'],
       '/v1/leases/{id}': ['get', 'delete'],
       '/v1/leases/{id}/keepalive': ['post'],
       '/v1/cluster': ['get'],

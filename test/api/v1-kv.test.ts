@@ -51,7 +51,7 @@ describe('HTTP API v1: keys', () => {
   it('?lease= reaches the service as the put\'s lease; on a service without leases the lease routes answer 501', async () => {
     assert.equal((await fetch(`${api.url}/v1/kv/leased?lease=9007199254740991`, { method: 'PUT', body: 'x' })).status, 200);
     assert.deepEqual(api.kv.calls.at(-1)!.opts, { lease: Number.MAX_SAFE_INTEGER });
-    for (const [path, init] of [['/v1/leases', jsonInit('POST', { ttl: 5 })], ['/v1/leases/7/keepalive', { method: 'POST' }], ['/v1/leases/7', { method: 'DELETE' }], ['/v1/leases/7', {}]] as const) {
+    for (const [path, init] of [['/v1/leases', jsonInit('POST', { ttl: 5 })], ['/v1/leases/7/keepalive', { method: 'POST' }], ['/v1/leases/7', { method: 'DELETE' }], ['/v1/leases/7', {}], ['/v1/leases', {}]] as const) {
       const e = await errorOf(await fetch(`${api.url}${path}`, init));
       assert.deepEqual([e.status, e.code], [501, 'not-implemented'], path);
     }

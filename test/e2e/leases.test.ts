@@ -52,6 +52,7 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
     const r1 = await h1.put('{svc}/a', 'x', { lease: id });
     await g2.put('{svc}/b', 'y', { lease: id });
     await h3.batch([{ op: 'put', key: '{svc}/c', value: 'z', lease: id }, { op: 'put', key: '{svc}/plain', value: 'w' }]);
+    for (const cl of [h3, g2]) assert.ok((await cl.leases()).some((l) => l.id === id && l.grantedTtlSeconds === 60), 'listed, from every shard, by every node');
     assert.equal((await h3.get('{svc}/a'))?.lease, id, 'a read names the lease (HTTP X-Concord-Lease)');
     assert.equal((await g2.get('{svc}/b'))?.lease, id, 'and over gRPC (KeyValue.lease)');
     assert.equal((await g2.get('{svc}/plain'))?.lease, undefined);
@@ -85,6 +86,7 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
     }, 10_000);
     assert.ok(await everywhere('{svc}/plain', true), 'a key of the batch without the lease stays');
     assert.equal(await h3.leaseTimeToLive(id), undefined);
+    assert.ok(!(await g2.leases()).some((l) => l.id === id), 'no longer listed');
     await assert.rejects(h1.keepAliveLease(id), (e: Error & { code?: string }) => e.code === 'not-found');
     await assert.rejects(h1.put('{svc}/late', 'v', { lease: id }), (e: Error & { code?: string }) => e.code === 'not-found');
     const res = await fetch(`${c.nodes[2].url}/v1/leases/${id}`, { method: 'DELETE' });
@@ -102,6 +104,7 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
     const ttl = await runCli(['lease', 'ttl', id, '--keys', ...viaGrpc]);
     assert.equal(ttl.code, 0, ttl.stderr);
     assert.match(ttl.stdout.toString(), new RegExp(`^lease ${id}: (29|30) s left of 30\n\{cli\}/k\n$`));
+    assert.ok((await runCli(['lease', 'list', '--format', 'text', ...viaGrpc])).stdout.toString().split('\n').includes(id), 'concord lease list names it');
     const json = await runCli(['lease', 'keep-alive', id, '--once', '--format', 'json', ...viaHttp]);
     assert.deepEqual(JSON.parse(json.stdout.toString()), { id: Number(id), ttl: 30 });
     assert.equal((await runCli(['put', 'k', 'v', '--lease', id, '--ttl', '5', ...viaHttp])).code, 2, '--lease with --ttl is a usage error');

@@ -12,6 +12,7 @@ import type { ApiLimits } from '../shared/limits.ts';
 import {
   LeaseGrantResponseSchema,
   LeaseKeepAliveResponseSchema,
+  LeaseLeasesResponseSchema,
   LeaseRevokeResponseSchema,
   LeaseTimeToLiveResponseSchema,
   type Lease,
@@ -55,6 +56,12 @@ export function leaseHandlers(kv: KvService, limits: ApiLimits, calls: Calls): G
     revoke: unary(async (req) => {
       const r = await leaseMethod(kv, 'revokeLease')(leaseId(req.id, 'id'));
       return create(LeaseRevokeResponseSchema, { revision: BigInt(r.revision), deleted: BigInt(r.deleted) });
+    }),
+    leases: unary(async () => {
+      const all = await leaseMethod(kv, 'leases')();
+      return create(LeaseLeasesResponseSchema, {
+        leases: all.map((l) => create(LeaseTimeToLiveResponseSchema, { id: BigInt(l.id), ttlSeconds: BigInt(l.ttlSeconds), grantedTtlSeconds: BigInt(l.grantedTtlSeconds) })),
+      });
     }),
     timeToLive: unary(async (req) => {
       const id = leaseId(req.id, 'id');

@@ -1,5 +1,6 @@
 // Leases, etcd's: POST /v1/leases grants one, POST /v1/leases/{id}/keepalive renews it, DELETE /v1/leases/{id}
-// revokes it (deleting its keys), GET /v1/leases/{id} tells its time to live (and ?keys=true its keys).
+// revokes it (deleting its keys), GET /v1/leases/{id} tells its time to live (and ?keys=true its keys), and
+// GET /v1/leases lists them all.
 // PUT /v1/kv/{key}?lease={id} attaches a key (routes-v1-key.ts). Semantics: KvService, kv/types.ts.
 
 import type { FastifyInstance } from 'fastify';
@@ -58,6 +59,25 @@ export async function v1LeaseRoutes(app: FastifyInstance, deps: HttpApiDeps): Pr
       const g = await leaseMethod(kv, 'grantLease')(b.ttl, { ...(b.id !== undefined ? { id: b.id } : {}), ...(key ? { key } : {}) });
       return { id: g.id, ttl: g.ttlSeconds };
     },
+  );
+
+  app.get(
+    '/v1/leases',
+    {
+      schema: {
+        summary: 'Every lease, by id, with its time left (etcd\'s LeaseLeases)',
+        tags: ['leases'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['leases'],
+            properties: { leases: { type: 'array', items: { type: 'object', required: ['id', 'ttl', 'granted_ttl'], properties: { id: leaseId, ttl: { type: 'integer' }, granted_ttl: { type: 'integer' } } } } },
+          },
+          ...errorResponses,
+        },
+      },
+    },
+    async () => ({ leases: (await leaseMethod(kv, 'leases')()).map((l) => ({ id: l.id, ttl: l.ttlSeconds, granted_ttl: l.grantedTtlSeconds })) }),
   );
 
   app.post<{ Params: { id: string } }>(
