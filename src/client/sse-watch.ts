@@ -29,6 +29,7 @@ interface RawRecord {
 }
 
 interface RawChange extends RawRecord {
+  lease?: number;
   type: 'put' | 'delete';
   revision: number;
   shard: number;
@@ -60,7 +61,7 @@ function watchEvent(type: string, id: string | undefined, data: string, endpoint
   if (type !== 'put' && type !== 'delete') return undefined;
   const c = JSON.parse(data) as RawChange;
   const key = b64(c.key);
-  const e: WatchEvent = { type, cursor: id, revision: c.revision, shard: c.shard, kv: record(key, c) };
+  const e: WatchEvent = { type, cursor: id, revision: c.revision, shard: c.shard, kv: { ...record(key, c), ...(c.lease !== undefined ? { lease: c.lease } : {}) } };
   if (c.valueOmitted) e.valueOmittedBytes = c.valueBytes ?? 0;
   if (c.prev) {
     e.prev = record(key, c.prev);

@@ -41,6 +41,8 @@ export interface Change {
   version: number;
   /** The record the change replaced (absent for a put that created the key). */
   prev?: PriorRecord;
+  /** The lease a put attached the key to. */
+  lease?: number;
 }
 
 export interface RevisionChanges {
@@ -173,13 +175,18 @@ export class History {
 /** A database entry holds [revision, its changes] for each revision of its applying transaction that changed keys. */
 type RevisionTuple = [number, ChangeTuple[]];
 
-/** A change as stored: [kind, key, value | null, valueBytes, createRevision, version, prev | null], kind 0 put / 1 delete. */
-type ChangeTuple = [number, Uint8Array, Uint8Array | null, number, number, number, PriorTuple | null];
+/**
+ * A change as stored: [kind, key, value | null, valueBytes, createRevision, version, prev | null, lease?], kind
+ * 0 put / 1 delete; the lease only when a put names one (entries written before leases have seven elements).
+ */
+type ChangeTuple = [number, Uint8Array, Uint8Array | null, number, number, number, PriorTuple | null, number?];
 type PriorTuple = [Uint8Array | null, number, number, number, number];
 
 function changeTuple(c: Change): ChangeTuple {
   const p = c.prev;
-  return [c.kind === 'put' ? 0 : 1, c.key, c.value ?? null, c.valueBytes, c.createRevision, c.version, p ? [p.value ?? null, p.valueBytes, p.createRevision, p.modRevision, p.version] : null];
+  const t: ChangeTuple = [c.kind === 'put' ? 0 : 1, c.key, c.value ?? null, c.valueBytes, c.createRevision, c.version, p ? [p.value ?? null, p.valueBytes, p.createRevision, p.modRevision, p.version] : null];
+  if (c.lease !== undefined) t.push(c.lease);
+  return t;
 }
 
 function changeOf(t: ChangeTuple): Change {
@@ -187,6 +194,7 @@ function changeOf(t: ChangeTuple): Change {
   if (t[2] !== null) c.value = t[2];
   const p = t[6];
   if (p) c.prev = { valueBytes: p[1], createRevision: p[2], modRevision: p[3], version: p[4], ...(p[0] !== null ? { value: p[0] } : {}) };
+  if (t[7] !== undefined) c.lease = t[7];
   return c;
 }
 

@@ -219,6 +219,7 @@ export class BufferedTx implements KvTx {
       }
       const valueBytes = record.value.byteLength;
       const change: Change = { kind: 'put', key: record.key, valueBytes, createRevision: record.createRevision, version: record.version };
+      if (record.lease !== undefined) change.lease = record.lease;
       if (valueBytes < LARGE_VALUE_BYTES) change.value = record.value;
       if (prev) change.prev = prev;
       out.push(change);

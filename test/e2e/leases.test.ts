@@ -47,6 +47,16 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
   };
   it('a lease granted in a {tag}\'s shard takes keys of that shard through any node and protocol, refuses others, and its revoke deletes them at one revision', async () => {
     const [h1, g2, h3] = [client([c.nodes[0]]), client([c.nodes[1]], 'grpc'), client([c.nodes[2]])];
+    const stopWatching = new AbortController();
+    const seen = new Map<string, Array<{ type: string; key: string; lease?: number; revision: number }>>();
+    const watching = [h3, g2].map(async (cl, i) => {
+      const events: Array<{ type: string; key: string; lease?: number; revision: number }> = [];
+      seen.set(String(i), events);
+      for await (const e of cl.watch({ prefix: '{svc}', signal: stopWatching.signal })) {
+        if (e.type !== 'progress') events.push({ type: e.type, key: String(e.kv.key), lease: e.kv.lease, revision: e.revision });
+      }
+    });
+    await sleep(500);
     const { id, ttlSeconds } = await h1.grantLease(60, { key: '{svc}' });
     assert.equal(ttlSeconds, 60);
     const r1 = await h1.put('{svc}/a', 'x', { lease: id });
@@ -85,6 +95,14 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
       return true;
     }, 10_000);
     assert.ok(await everywhere('{svc}/plain', true), 'a key of the batch without the lease stays');
+    await until('both watchers saw the revoke', () => [...seen.values()].every((ev) => ev.filter((e) => e.type === 'delete').length === 3), 10_000);
+    stopWatching.abort();
+    await Promise.all(watching);
+    for (const events of seen.values()) {
+      assert.deepEqual(events.filter((e) => e.type === 'put').map((e) => [e.key, e.lease]), [['{svc}/a', id], ['{svc}/b', id], ['{svc}/c', id], ['{svc}/plain', undefined]], 'put events name the lease (SSE and gRPC)');
+      const deletes = events.filter((e) => e.type === 'delete');
+      assert.deepEqual(deletes.map((e) => [e.key, e.revision]), ['{svc}/a', '{svc}/b', '{svc}/c'].map((k) => [k, revoked.revision]), 'one delete per key, at the revoke\'s revision, in key order');
+    }
     assert.equal(await h3.leaseTimeToLive(id), undefined);
     assert.ok(!(await g2.leases()).some((l) => l.id === id), 'no longer listed');
     await assert.rejects(h1.keepAliveLease(id), (e: Error & { code?: string }) => e.code === 'not-found');

@@ -75,6 +75,12 @@ test('a revoke deletes exactly the keys still attached, in key order at its revi
   assert.deepEqual(keys(store), ['b', 'd@L2', 'f']);
   assert.equal(store.leases.get(1), undefined);
   assert.equal(store.nextExpiry(), 60_000, 'the revoked lease\'s expiry brings no clock entry about');
+  assert.deepEqual(
+    store.readHistory(3, 1 << 20).revisions[0].changes.map((c) => [text(c.key), c.lease]),
+    [['c', 1]],
+    'the history names the lease a put attached',
+  );
+  assert.equal(store.readHistory(8, 1 << 20).revisions[0].changes[0].lease, undefined, 'and none for a put without one');
   const page = store.readHistory(12, 1 << 20);
   assert.deepEqual(
     page.revisions.map((r) => [r.revision, r.changes.map((c) => `${c.kind} ${text(c.key)}`)]),

@@ -149,6 +149,7 @@ function changeKv(c: Change, revision: number): KeyValue {
     createRevision: BigInt(c.createRevision),
     modRevision: BigInt(revision),
     version: BigInt(c.version),
+    lease: BigInt(c.lease ?? 0),
   });
 }
 

@@ -13,7 +13,7 @@
 // is the cursor to resume from (EventSource does so by itself). A watch that ends on the server's side
 // (fell behind, compacted history, node shutting down) gets an `error` event with the catalogue's
 // {"error":{"code","message"}} before the stream closes. Refusals before the stream starts (bad input, a
-// compacted revision: 410) are ordinary JSON errors.
+// compacted revision: 410) are ordinary JSON errors. A put that attached its key to a lease has `"lease":ID`.
 
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
@@ -166,6 +166,7 @@ function changeJson(e: WatchEvent, encoding: JsonEncoding, prevKv: boolean): Jso
   if (key.marked) out.keyEncoding = 'base64';
   if (c.kind === 'put') Object.assign(out, valueJson(c.value, c.valueBytes, encoding));
   Object.assign(out, { revision: e.revision, createRevision: c.createRevision, modRevision: e.revision, version: c.version, shard: e.shard });
+  if (c.lease !== undefined) out.lease = c.lease;
   if (prevKv && c.prev) out.prev = priorJson(c.prev, encoding);
   return out;
 }
