@@ -143,7 +143,7 @@ async function get(key: string, opts: { consistency?: string }, cmd: Command): P
   }
   const kv = await withClient(ctx, (c) => c.get(key, consistency ? { consistency } : {}));
   if (!kv) throw notFound(key);
-  if (ctx.format === 'json') printJson({ key, ...jsonValue(kv.value), revision: kv.modRevision });
+  if (ctx.format === 'json') printJson({ key, ...jsonValue(kv.value), revision: kv.modRevision, ...(kv.lease !== undefined ? { lease: kv.lease } : {}) });
   else if (ctx.format === 'table') printTable(['key', 'value', 'revision'], [[key, cell(kv.value.toString('utf8')), kv.modRevision]]);
   // Exactly the stored bytes, so `concord get k > file` round-trips; a terminal gets a newline to keep the prompt tidy.
   else write(process.stdout.isTTY ? Buffer.concat([kv.value, Buffer.from('\n')]) : kv.value);

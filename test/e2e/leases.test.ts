@@ -119,6 +119,7 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
     const id = granted.stdout.toString().trim();
     assert.match(id, /^[1-9][0-9]*$/);
     assert.equal((await runCli(['put', '{cli}/k', 'v', '--lease', id, ...viaGrpc])).code, 0);
+    assert.equal(JSON.parse((await runCli(['get', '{cli}/k', '--format', 'json', ...viaHttp])).stdout.toString()).lease, Number(id), 'get --format json names the lease');
     const ttl = await runCli(['lease', 'ttl', id, '--keys', ...viaGrpc]);
     assert.equal(ttl.code, 0, ttl.stderr);
     assert.match(ttl.stdout.toString(), new RegExp(`^lease ${id}: (29|30) s left of 30\n\{cli\}/k\n$`));
