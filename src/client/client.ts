@@ -251,7 +251,7 @@ export function createClient(options: ClientOptions): ConcordClient {
     txn: (req, o) => {
       const ops = (list: TxnRequest['success']) =>
         (list ?? []).map((op): TxnOp<Uint8Array> => {
-          if (op.op === 'put') return { op: 'put', key: toBytes(op.key), value: toBytes(op.value) };
+          if (op.op === 'put') return { op: 'put', key: toBytes(op.key), value: toBytes(op.value), ...(op.lease !== undefined ? { lease: op.lease } : {}) };
           if (op.op === 'get') return { op: 'get', key: toBytes(op.key) };
           return { op: 'delete', key: toBytes(op.key), ...(op.end !== undefined ? { end: toBytes(op.end) } : {}), ...(op.prefix ? { prefix: true } : {}) };
         });

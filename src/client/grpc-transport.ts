@@ -215,7 +215,7 @@ export class GrpcTransport implements Transport {
   async txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult> {
     const ops = (list: Required<TxnRequest<Uint8Array>>['success']) =>
       list.map((o) => {
-        if (o.op === 'put') return { op: { case: 'put' as const, value: { key: o.key, value: o.value } } };
+        if (o.op === 'put') return { op: { case: 'put' as const, value: { key: o.key, value: o.value, lease: BigInt(o.lease ?? 0) } } };
         if (o.op === 'get') return { op: { case: 'get' as const, value: { key: o.key } } };
         // range_end: one 0 byte for "to the last key" (an empty one means no range), etcd's convention.
         const rangeEnd = o.end === undefined ? new Uint8Array(0) : o.end.byteLength === 0 ? Uint8Array.of(0) : o.end;

@@ -154,7 +154,7 @@ export class HttpTransport implements Transport {
   async txn(req: Required<TxnRequest<Uint8Array>>, at: Attempt): Promise<TxnResult> {
     const ops = (list: Required<TxnRequest<Uint8Array>>['success']) =>
       list.map((o) => {
-        if (o.op === 'put') return { op: 'put', key: b64(o.key), value: b64(o.value) };
+        if (o.op === 'put') return { op: 'put', key: b64(o.key), value: b64(o.value), ...(o.lease !== undefined ? { lease: o.lease } : {}) };
         if (o.op === 'get') return { op: 'get', key: b64(o.key) };
         return { op: 'delete', key: b64(o.key), ...(o.end !== undefined ? { range_end: b64(o.end) } : {}), ...(o.prefix ? { prefix: true } : {}) };
       });

@@ -123,7 +123,7 @@ export interface TxnCompare<B = Bytes> {
  * `end`: to the last key), and with `prefix` every key starting with `key` (etcd's DeleteRange); with several
  * shards the range must lie within one {tag}.
  */
-export type TxnOp<B = Bytes> = { op: 'get'; key: B } | { op: 'put'; key: B; value: B } | { op: 'delete'; key: B; end?: B; prefix?: boolean };
+export type TxnOp<B = Bytes> = { op: 'get'; key: B } | { op: 'put'; key: B; value: B; lease?: number } | { op: 'delete'; key: B; end?: B; prefix?: boolean };
 
 export interface TxnRequest<B = Bytes> {
   compare?: Array<TxnCompare<B>>;

@@ -15,8 +15,8 @@
 //   grant  f64 lease | f64 ttlMs | f64 now;   keepalive  f64 lease | f64 now;   revoke  f64 lease;   promote  f64 now
 //   evict  u32 count × (bytes key | f64 revision)
 //   txn    u32 count × compare (u8 target | u8 result | bytes key | bytes value, or f64 number) |
-//          u32 count × op (u8 kind: 1 get, 2 put, 3 del, 4 del of a range | bytes key | [bytes value] for a put
-//          | [bytes end] for a del of a range) for success, then failure
+//          u32 count × op (u8 kind: 1 get, 2 put, 3 del, 4 del of a range, 5 put with a lease | bytes key | [bytes value]
+//          for a put | [bytes end] for a del of a range | [f64 lease] for a put with a lease) for success, then failure
 //   (expiresAt, an absolute wall-clock time, is what earlier versions wrote for a TTL; it is still applied.)
 //   str    u8 length | UTF-8;   bytes  u32 length | the bytes
 //
@@ -63,8 +63,9 @@ const KIND = { put: 1, del: 2, batch: 3, clock: 4, txn: 5, evict: 6, grant: 7, k
 /** A batch's put with a TTL, and with a lease (a batch's other ops are KIND.put and KIND.del). */
 const BATCH_PUT_TTL = 3;
 const BATCH_PUT_LEASE = 4;
-/** A transaction's delete of a range (its other ops are their index in TXN_OPS, plus one). */
+/** A transaction's delete of a range, and put with a lease (its other ops are their index in TXN_OPS, plus one). */
 const TXN_DELETE_RANGE = 4;
+const TXN_PUT_LEASE = 5;
 const IF_MATCH = 1;
 const IF_NONE_MATCH = 2;
 const EXPIRES = 4;
@@ -286,7 +287,9 @@ function txnSize(c: TxnRequest): number {
     const operand = operandBytes(cmp);
     size += 2 + 4 + cmp.key.byteLength + (typeof operand === 'number' ? 8 : 4 + operand.byteLength);
   }
-  for (const op of [...c.success, ...c.failure]) size += 1 + 4 + op.key.byteLength + (op.op === 'put' ? 4 + op.value.byteLength : 0) + (op.op === 'delete' && op.end ? 4 + op.end.byteLength : 0);
+  for (const op of [...c.success, ...c.failure]) {
+    size += 1 + 4 + op.key.byteLength + (op.op === 'put' ? 4 + op.value.byteLength + (op.lease !== undefined ? 8 : 0) : 0) + (op.op === 'delete' && op.end ? 4 + op.end.byteLength : 0);
+  }
   return size;
 }
 
@@ -304,9 +307,11 @@ function writeTxn(w: ByteWriter, c: TxnRequest): void {
     w.u32(ops.length);
     for (const op of ops) {
       const range = op.op === 'delete' && op.end !== undefined;
-      w.u8(range ? TXN_DELETE_RANGE : code(TXN_OPS, op.op, 'transaction operation') + 1);
+      const leased = op.op === 'put' && op.lease !== undefined;
+      w.u8(range ? TXN_DELETE_RANGE : leased ? TXN_PUT_LEASE : code(TXN_OPS, op.op, 'transaction operation') + 1);
       putBytes(w, op.key);
       if (op.op === 'put') putBytes(w, op.value);
+      if (op.op === 'put' && op.lease !== undefined) w.f64(op.lease);
       if (op.op === 'delete' && op.end !== undefined) putBytes(w, op.end);
     }
   }
@@ -331,6 +336,10 @@ function readTxnOps(r: ByteReader): TxnOp[] {
     const key = readBytes(r);
     if (kind === TXN_DELETE_RANGE) {
       out.push({ op: 'delete', key, end: readBytes(r) });
+      continue;
+    }
+    if (kind === TXN_PUT_LEASE) {
+      out.push({ op: 'put', key, value: readBytes(r), lease: r.f64() });
       continue;
     }
     const op = TXN_OPS[kind - 1];

@@ -34,6 +34,11 @@ export function randomLeaseId(shardCount: number, shard: number): number {
   return randomInt(1, ID_SPAN) * shardCount + shard;
 }
 
+/** A batch or transaction (`what`) that names `leases`, one of which does not exist: nothing was written. */
+export function leasesNotFound(what: string, leases: Iterable<number>): ConcordError {
+  return new ConcordError('not-found', `${what} attaches keys to leases ${[...new Set(leases)].join(', ')}, and one does not exist (it expired, was revoked, or was never granted); nothing was written`);
+}
+
 export function leaseNotFound(id: number): ConcordError {
   return new ConcordError('not-found', `lease ${id} does not exist (it expired, was revoked, or was never granted)`);
 }

@@ -14,7 +14,7 @@ import { LARGE_VALUE_BYTES } from '../storage/kv-store.ts';
 import { ConcordError } from '../util/errors.ts';
 import type { BackupImage, BackupSource, BatchOp, ChangeFeedOptions, ChangePage, Consistency, KvRecord, KvService, LeaseGrant, LeaseGrantOptions, LeaseInfo, ListOptions, PutOptions, StaleRead, TxnRequest, TxnResult } from './types.ts';
 import { checkTxn } from './txn.ts';
-import { checkLeaseId, checkLeaseTtl, leaseNotFound, randomLeaseId } from './lease-ids.ts';
+import { checkLeaseId, checkLeaseTtl, leaseNotFound, leasesNotFound, randomLeaseId } from './lease-ids.ts';
 
 export interface KvLimits {
   maxKeyBytes: number;
@@ -263,10 +263,7 @@ export class RaftKvService implements KvService, BackupSource {
           : { t: 'del', key: o.key },
       ),
     });
-    if (!r.ok) {
-      const leases = [...new Set(ops.flatMap((o) => (o.op === 'put' && o.lease !== undefined ? [o.lease] : [])))];
-      throw new ConcordError('not-found', `the batch attaches keys to leases ${leases.join(', ')}, and one does not exist (it expired, was revoked, or was never granted)`);
-    }
+    if (!r.ok) throw leasesNotFound('the batch', ops.flatMap((o) => (o.op === 'put' && o.lease !== undefined ? [o.lease] : [])));
     return { revision: r.revision };
   }
 
@@ -323,6 +320,7 @@ export class RaftKvService implements KvService, BackupSource {
   async txn(req: TxnRequest): Promise<TxnResult> {
     checkTxn(req, this.limits, (key) => this.checkKey(key));
     const r = await this.submit({ t: 'txn', ...req });
+    if (!r.ok && r.reason === 'not-found') throw leasesNotFound('the transaction', [...req.success, ...req.failure].flatMap((o) => (o.op === 'put' && o.lease !== undefined ? [o.lease] : [])));
     if (!r.ok || !r.txn) throw new Error('a transaction applied without its outcome');
     return { succeeded: r.txn.succeeded, revision: r.revision, results: r.txn.results };
   }

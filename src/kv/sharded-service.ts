@@ -169,7 +169,10 @@ export class ShardedKvService implements KvService, BackupSource {
   async txn(req: TxnRequest): Promise<TxnResult> {
     const shards = await this.knownSoon();
     const shard = oneShard(txnKeys(req), shards.length, 'a transaction');
-    if (shards.length > 1) for (const op of [...req.success, ...req.failure]) if (op.op === 'delete' && op.end !== undefined) checkOneTagRange(op.key, op.end);
+    for (const op of [...req.success, ...req.failure]) {
+      if (shards.length > 1 && op.op === 'delete' && op.end !== undefined) checkOneTagRange(op.key, op.end);
+      if (op.op === 'put' && op.lease !== undefined) checkLeaseOf(op.key, op.lease, shards.length);
+    }
     return shards[shard].txn(req);
   }
 

@@ -150,8 +150,10 @@ function execute(tx: KvTx, c: Command, revision: number): CommandResult {
       return { ok: true, revision, deleted: revoke(tx, c.lease) };
     case 'clock':
       return { ok: true, revision };
-    case 'txn':
-      return { ok: true, revision, txn: applyTxn(tx, c) };
+    case 'txn': {
+      const txn = applyTxn(tx, c);
+      return txn ? { ok: true, revision, txn } : { ok: false, reason: 'not-found', revision };
+    }
     case 'evict': {
       // Only a key still at the revision the leader saw: one written again since stays.
       let deleted = 0;

@@ -3,7 +3,7 @@
 // all at the entry's revision. Identical on every replica, like any other command.
 
 import type { KvTx } from '../storage/kv-tx.ts';
-import { compareBytes } from '../storage/kv-record.ts';
+import { compareBytes, isLeaseId } from '../storage/kv-record.ts';
 import { ConcordError } from '../util/errors.ts';
 import type { KvRecord, TxnCompare, TxnOpResult, TxnRequest } from './types.ts';
 
@@ -37,6 +37,7 @@ export function checkTxn(req: TxnRequest, limits: { maxTxnOps: number; maxValueB
     if (!TXN_OPS.includes(op.op)) throw bad(`unknown transaction operation ${String(op.op)}`);
     checkKey(op.key);
     if (op.op === 'delete' && op.end !== undefined && op.end.byteLength > 0) checkKey(op.end);
+    if (op.op === 'put' && op.lease !== undefined && !isLeaseId(op.lease)) throw bad(`lease ${op.lease} is not an integer from 1 to ${Number.MAX_SAFE_INTEGER}`);
     if (op.op === 'put') bytes += op.value.byteLength;
   }
   if (bytes > limits.maxValueBytes) throw new ConcordError('too-large', `a transaction carries ${bytes} bytes of values; the limit is ${limits.maxValueBytes}`);
@@ -65,10 +66,16 @@ export function compareHolds(cmp: TxnCompare, record: KvRecord | undefined): boo
   }
 }
 
-export function applyTxn(tx: KvTx, req: TxnRequest): { succeeded: boolean; results: TxnOpResult[] } {
+/**
+ * Runs the transaction; undefined, with nothing written, when the branch that holds puts a key with a lease that
+ * does not exist (etcd fails such a transaction whole).
+ */
+export function applyTxn(tx: KvTx, req: TxnRequest): { succeeded: boolean; results: TxnOpResult[] } | undefined {
   const succeeded = req.compare.every((cmp) => compareHolds(cmp, tx.get(cmp.key)));
+  const branch = succeeded ? req.success : req.failure;
+  if (branch.some((op) => op.op === 'put' && op.lease !== undefined && !tx.lease(op.lease))) return undefined;
   const results: TxnOpResult[] = [];
-  for (const op of succeeded ? req.success : req.failure) {
+  for (const op of branch) {
     switch (op.op) {
       case 'get': {
         // Copied now: a large value's record reads LMDB lazily, and by the time the answer is sent a later
@@ -78,7 +85,7 @@ export function applyTxn(tx: KvTx, req: TxnRequest): { succeeded: boolean; resul
         break;
       }
       case 'put':
-        tx.put(op.key, op.value);
+        tx.put(op.key, op.value, op.lease !== undefined ? { lease: op.lease } : {});
         results.push({ op: 'put', revision: tx.revision });
         break;
       case 'delete': {

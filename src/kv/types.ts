@@ -75,7 +75,7 @@ export interface TxnCompare {
  * A delete with `end` deletes every key in [key, end) — etcd's DeleteRange; an empty `end`, every key from
  * `key` on. With several shards the range must lie within one {tag} (ShardedKvService.txn).
  */
-export type TxnOp = { op: 'get'; key: Uint8Array } | { op: 'put'; key: Uint8Array; value: Uint8Array } | { op: 'delete'; key: Uint8Array; end?: Uint8Array };
+export type TxnOp = { op: 'get'; key: Uint8Array } | { op: 'put'; key: Uint8Array; value: Uint8Array; lease?: number } | { op: 'delete'; key: Uint8Array; end?: Uint8Array };
 
 export type TxnOpResult = { op: 'get'; record?: KvRecord } | { op: 'put'; revision: number } | { op: 'delete'; deleted: number };
 

@@ -123,6 +123,18 @@ describe('leases on a 3-process cluster of 4 shards on 2 replicas', () => {
     assert.equal(res.status, 404);
   });
 
+  it('a transaction puts keys with a lease, over HTTP and gRPC; one naming a lease that does not exist fails whole (not-found)', async () => {
+    const [h, g] = [client([c.nodes[0]]), client([c.nodes[2]], 'grpc')];
+    const { id } = await h.grantLease(30, { key: '{tx}' });
+    await h.txn({ success: [{ op: 'put', key: '{tx}.a', value: '1', lease: id }] });
+    await g.txn({ success: [{ op: 'put', key: '{tx}.b', value: '2', lease: id }] });
+    assert.deepEqual((await g.leaseTimeToLive(id, { keys: true }))?.keys?.map(String), ['{tx}.a', '{tx}.b']);
+    const missing = (await h.txn({ success: [{ op: 'put', key: '{tx}.c', value: '3' }, { op: 'put', key: '{tx}.d', value: '4', lease: id + 4 }] }).catch((e: unknown) => e)) as { code?: string };
+    assert.equal(missing.code, 'not-found');
+    assert.equal(await h.get('{tx}.c'), undefined, 'nothing of it was written');
+    assert.equal((await g.revokeLease(id)).deleted, 2);
+  });
+
   it('concord lease grant, put --lease, lease ttl --keys, keep-alive --once and revoke, over HTTP and gRPC; exit 3 once the lease is gone', async () => {
     const viaHttp = ['--server', c.nodes[1].url];
     const viaGrpc = ['--protocol', 'grpc', '--server', `127.0.0.1:${grpc.get('n3')}`];

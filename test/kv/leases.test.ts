@@ -203,3 +203,15 @@ test('an image is written in format 4 only when the store holds leases, else in 
   await run(sm, 3, { t: 'revoke', lease: 1 });
   assert.equal(await version(), 3);
 });
+
+test('a transaction\'s put attaches its key to a lease; a branch naming a lease that does not exist fails whole, writing nothing', async (t) => {
+  const { store, sm } = open(tempDir(t));
+  t.after(() => store.close());
+  const txn = (lease: number): Command => ({ t: 'txn', compare: [], success: [{ op: 'put', key: bytes('t1'), value: bytes('v') }, { op: 'put', key: bytes('t2'), value: bytes('v'), lease }], failure: [] });
+  const r = await run(sm, 1, grant(8, 5000, 0), txn(8), txn(9));
+  assert.deepEqual((r[1] as CommandResult & { txn?: unknown }).ok, true);
+  assert.deepEqual(r[2], { ok: false, reason: 'not-found', revision: 3 });
+  assert.deepEqual(keys(store), ['t1', 't2@L8'], 'the failed transaction wrote neither key again');
+  assert.equal(store.get(bytes('t1'))?.modRevision, 2);
+  assert.deepEqual(decodeCommand(encodeCommand({ n: 'n1', s: 1, c: txn(8) })).c, txn(8));
+});

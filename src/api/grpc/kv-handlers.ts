@@ -118,8 +118,9 @@ function txnOp(o: GrpcTxnOp, what: string, limits: ApiLimits): TxnOp {
       return { op: 'get', key: checkKey(o.op.value.key, limits, `${what}.key`) };
     case 'put': {
       const p = o.op.value;
-      if (p.ifMatch !== undefined || p.createOnly || p.ttlSeconds !== undefined || p.lease !== 0n) throw bad(`${what}.put: if_match, create_only, ttl_seconds and lease do not apply inside a transaction (use compares)`);
-      return { op: 'put', key: checkKey(p.key, limits, `${what}.key`), value: checkValue(p.value, limits, `${what}.value`) };
+      if (p.ifMatch !== undefined || p.createOnly || p.ttlSeconds !== undefined) throw bad(`${what}.put: if_match, create_only and ttl_seconds do not apply inside a transaction (use compares, or a lease)`);
+      const put: TxnOp = { op: 'put', key: checkKey(p.key, limits, `${what}.key`), value: checkValue(p.value, limits, `${what}.value`) };
+      return p.lease !== 0n ? { ...put, lease: leaseId(p.lease, `${what}.lease`) } : put;
     }
     case 'delete': {
       const d = o.op.value;

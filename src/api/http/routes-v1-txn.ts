@@ -25,7 +25,7 @@ const RESULTS = { equal: 'equal', '=': 'equal', not_equal: 'not-equal', '!=': 'n
 const MAX_JSON_OPS = 100_000;
 
 type JsonCompare = { key: string; target: keyof typeof TARGETS; result: keyof typeof RESULTS } & Partial<Record<'value', string> & Record<'version' | 'create_revision' | 'mod_revision', number>>;
-type JsonOp = { op: 'get'; key: string } | { op: 'delete'; key: string; range_end?: string; prefix?: boolean } | { op: 'put'; key: string; value: string };
+type JsonOp = { op: 'get'; key: string } | { op: 'delete'; key: string; range_end?: string; prefix?: boolean } | { op: 'put'; key: string; value: string; lease?: number };
 
 interface TxnBody {
   encoding?: JsonEncoding;
@@ -46,6 +46,7 @@ const opSchema = {
     value: text,
     range_end: { type: 'string', description: 'delete: every key from key up to this one, exclusive ("" or "\\u0000": to the last key) — etcd\'s DeleteRange' },
     prefix: { type: 'boolean', description: 'delete: every key starting with key' },
+    lease: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER, description: 'put: attach the key to this lease (a lease of the transaction\'s shard)' },
   },
 } as const;
 const bodySchema = {
@@ -89,10 +90,11 @@ export async function v1TxnRoutes(app: FastifyInstance, deps: HttpApiDeps): Prom
           const key = checkKey(bytes(o.key, `${what}.key`), limits, `${what}.key`);
           const ranged = ('range_end' in o && o.range_end !== undefined) || ('prefix' in o && o.prefix === true);
           if (ranged && o.op !== 'delete') throw new ConcordError('bad-request', `${what}: range_end and prefix apply to a delete only`);
+          if ('lease' in o && o.lease !== undefined && o.op !== 'put') throw new ConcordError('bad-request', `${what}: lease applies to a put only`);
           if (o.op === 'delete' && ranged) return { op: 'delete', key, end: deletedRange(o, key, bytes, what) };
           if (o.op !== 'put') return { op: o.op, key };
           if (o.value === undefined) throw new ConcordError('bad-request', `${what}: a put needs a value`);
-          return { op: 'put', key, value: checkValue(bytes(o.value, `${what}.value`), limits, `${what}.value`) };
+          return { op: 'put', key, value: checkValue(bytes(o.value, `${what}.value`), limits, `${what}.value`), ...(o.lease !== undefined ? { lease: o.lease } : {}) };
         });
       const r = await kv.txn({ compare, success: ops(request.body.success, 'success'), failure: ops(request.body.failure, 'failure') });
       return { succeeded: r.succeeded, revision: r.revision, results: r.results.map((x) => jsonResult(x, encoding)) };
