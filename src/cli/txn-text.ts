@@ -68,15 +68,20 @@ function parseRequest(line: string): TxnOp {
   const fail = (why: string) => new UsageError(`request ${JSON.stringify(line)}: ${why}`);
   const prefix = all[1] === '--prefix';
   if (prefix && all[0] !== 'del' && all[0] !== 'delete') throw fail('--prefix applies to del only');
-  const [verb, key, value, ...rest] = prefix ? [all[0], ...all.slice(2)] : all;
-  if (!key) throw fail('expected put KEY VALUE, get KEY, del KEY [END] or del --prefix KEY');
+  // etcdctl's put --lease=ID (decimal here: Concord's lease ids are the numbers its API gives).
+  const leaseText = /^--lease=(.*)$/.exec(all[1] ?? '')?.[1];
+  if (leaseText !== undefined && all[0] !== 'put') throw fail('--lease applies to put only');
+  if (leaseText !== undefined && !(/^[1-9][0-9]*$/.test(leaseText) && Number.isSafeInteger(Number(leaseText)))) throw fail(`--lease: expected a lease id (got ${JSON.stringify(leaseText)})`);
+  const lease = leaseText === undefined ? undefined : Number(leaseText);
+  const [verb, key, value, ...rest] = prefix || leaseText !== undefined ? [all[0], ...all.slice(2)] : all;
+  if (!key) throw fail('expected put [--lease=ID] KEY VALUE, get KEY, del KEY [END] or del --prefix KEY');
   if (verb === 'del' || verb === 'delete') {
     if (rest.length > 0 || (prefix && value !== undefined)) throw fail('del takes a key and an end of its range, or --prefix and a key');
     return { op: 'delete', key, ...(value !== undefined ? { end: value } : {}), ...(prefix ? { prefix: true } : {}) };
   }
   if (verb === 'put') {
     if (value === undefined || rest.length > 0) throw fail('put takes a key and a value (quote a value with spaces)');
-    return { op: 'put', key, value };
+    return { op: 'put', key, value, ...(lease !== undefined ? { lease } : {}) };
   }
   if (value !== undefined) throw fail(`${verb} takes one key`);
   if (verb === 'get') return { op: 'get', key };

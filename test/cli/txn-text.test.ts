@@ -22,6 +22,7 @@ it('compares, success and failure requests, separated by blank lines, with every
     { op: 'delete', key: 'p/', prefix: true },
     { op: 'delete', key: 'k', end: '' },
   ], 'ranges: del KEY END (etcdctl\'s), del --prefix KEY, and "" for to the last key');
+  assert.deepEqual(parseTxnText('\nput --lease=42 k v\n').success, [{ op: 'put', key: 'k', value: 'v', lease: 42 }], 'put --lease=ID KEY VALUE');
 });
 
 it('mistakes are usage errors that quote the line', () => {
@@ -36,6 +37,9 @@ it('mistakes are usage errors that quote the line', () => {
     ['\nget --prefix a', /--prefix applies to del only/],
     ['\ndel --prefix a b', /del takes a key and an end of its range, or --prefix and a key/],
     ['\ndel a b c', /del takes a key and an end of its range/],
+    ['\nget --lease=4 k', /--lease applies to put only/],
+    ['\nput --lease=x k v', /--lease: expected a lease id/],
+    ['\nput --lease=0 k v', /--lease: expected a lease id/],
     ['\nput k "unterminated', /put takes a key and a value|not a well-formed/],
   ] as const) {
     assert.throws(() => parseTxnText(text), (e: unknown) => e instanceof UsageError && why.test(e.message), text);
