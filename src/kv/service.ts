@@ -274,14 +274,11 @@ export class RaftKvService implements KvService, BackupSource {
 
   async grantLease(ttlSeconds: number, opts: LeaseGrantOptions = {}): Promise<LeaseGrant> {
     checkLeaseTtl(ttlSeconds);
-    if (opts.id !== undefined) checkLeaseId(opts.id);
-    // An id this service picks is random: one in use is picked again, twice at most.
-    for (let tries = 1; ; tries++) {
-      const id = opts.id ?? randomLeaseId(1, 0);
-      const r = await this.submit({ t: 'grant', lease: id, ms: ttlSeconds * 1000, now: this.store.clock.now() });
-      if (r.ok) return { id, ttlSeconds };
-      if (opts.id !== undefined || tries === 3) throw new ConcordError('precondition-failed', `lease ${id} already exists`);
-    }
+    const id = opts.id ?? randomLeaseId(1, 0);
+    checkLeaseId(id);
+    const r = await this.submit({ t: 'grant', lease: id, ms: ttlSeconds * 1000, now: this.store.clock.now() });
+    if (!r.ok) throw new ConcordError('precondition-failed', `lease ${id} already exists`);
+    return { id, ttlSeconds };
   }
 
   async keepAliveLease(id: number): Promise<LeaseGrant> {

@@ -138,7 +138,16 @@ export class ShardedKvService implements KvService, BackupSource {
     if (opts.id !== undefined) checkLeaseId(opts.id);
     const shard = opts.id !== undefined ? leaseShard(opts.id, n) : opts.key ? pickIndex(n, opts.key) : randomLeaseId(1, 0) % n;
     if (opts.id !== undefined && opts.key) checkLeaseOf(opts.key, opts.id, n);
-    return leaseMethod(shards[shard], 'grantLease')(ttlSeconds, { id: opts.id ?? randomLeaseId(n, shard) });
+    const grant = leaseMethod(shards[shard], 'grantLease');
+    if (opts.id !== undefined) return grant(ttlSeconds, { id: opts.id });
+    // An id picked here is random: one already in use (a chance of about one in 2^40) is picked again, twice at most.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await grant(ttlSeconds, { id: randomLeaseId(n, shard) });
+      } catch (e) {
+        if (!(e instanceof ConcordError && e.code === 'precondition-failed') || tries === 3) throw e;
+      }
+    }
   }
 
   async keepAliveLease(id: number): Promise<LeaseGrant> {
